@@ -1,0 +1,37 @@
+# The two commands a newcomer runs: `make run` and `make test`.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STORAGE ?= ./storage
+SCENARIO ?= scenarios/planetary.yaml
+
+.PHONY: run test lint typecheck pytest goldens clean
+
+$(BIN)/agijobs: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $@
+
+run: $(BIN)/agijobs
+	$(BIN)/agijobs run $(SCENARIO) --storage $(STORAGE) --fresh
+	$(BIN)/agijobs audit --storage $(STORAGE)
+
+test: $(BIN)/agijobs lint typecheck pytest
+
+lint: $(BIN)/agijobs
+	$(BIN)/ruff check agijobs tests
+	$(BIN)/ruff format --check agijobs tests
+
+typecheck: $(BIN)/agijobs
+	$(BIN)/mypy
+
+pytest: $(BIN)/agijobs
+	$(BIN)/pytest
+
+# Rewrites the golden events_digest of every shipped scenario after an intended change.
+goldens: $(BIN)/agijobs
+	$(BIN)/python scripts/update_goldens.py scenarios/*.yaml
+
+clean:
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

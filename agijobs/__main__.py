@@ -1,0 +1,3 @@
+from agijobs.cli import main
+
+main()

@@ -1,0 +1,85 @@
+"""Shared options and the one way out: errors become a message and an exit code."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Annotated, Any, NoReturn
+
+import orjson
+import typer
+
+StorageOption = Annotated[
+    Path,
+    typer.Option(
+        "--storage",
+        envvar="AGIJOBS_STORAGE",
+        help="Storage directory (env AGIJOBS_STORAGE).",
+        file_okay=False,
+    ),
+]
+JsonOption = Annotated[
+    bool, typer.Option("--json", help="Print exactly one JSON document on stdout.")
+]
+ReasonOption = Annotated[str, typer.Option("--reason", help="Why (recorded in the audit log).")]
+ActorOption = Annotated[
+    str | None, typer.Option("--actor", help="Who issues the command (default: your OS user).")
+]
+TimeoutOption = Annotated[
+    float,
+    typer.Option("--timeout", help="Seconds to wait for a live runner to acknowledge.", min=0),
+]
+DEFAULT_STORAGE = Path("storage")
+
+
+def print_json(document: Any) -> None:
+    sys.stdout.write(orjson.dumps(document, option=orjson.OPT_INDENT_2).decode() + "\n")
+
+
+def fail(code: int, kind: str, message: str, as_json: bool) -> NoReturn:
+    if as_json:
+        print_json({"error": {"code": kind, "exit_code": code, "message": message}})
+    else:
+        sys.stderr.write(f"Error: {message}\n")
+    raise typer.Exit(code)
+
+
+@contextlib.contextmanager
+def guard(as_json: bool) -> Iterator[None]:
+    """Map the project's named errors to their exit codes; anything else is a bug."""
+    from ..errors import AgijobsError
+
+    try:
+        yield
+    except AgijobsError as error:
+        fail(error.exit_code, error.code, error.render(), as_json)
+    except OSError as error:
+        where = f" ({error.filename})" if error.filename else ""
+        fail(
+            4,
+            "storage",
+            f"storage error{where}: {error.strerror or error} — check the path, its permissions "
+            "and free space",
+            as_json,
+        )
+
+
+def make_store(storage: Path) -> Any:
+    from ..store.files import FileStore
+
+    return FileStore(storage)
+
+
+def actor_or_default(actor: str | None) -> str:
+    if actor:
+        return actor
+    from ..runner import default_actor
+
+    return default_actor()
+
+
+def is_terminal() -> bool:
+    return sys.stderr.isatty() and os.environ.get("TERM") != "dumb"

@@ -1,0 +1,159 @@
+"""Owner commands: pause-all, reroute, set-latency (resume lives with the lifecycle).
+
+With a live runner the command goes to its inbox and the CLI waits for the acknowledgement;
+with none, it is applied to the checkpoint at rest under the run lock.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import typer
+
+from .common import (
+    DEFAULT_STORAGE,
+    ActorOption,
+    JsonOption,
+    ReasonOption,
+    StorageOption,
+    TimeoutOption,
+    actor_or_default,
+    guard,
+    make_store,
+    print_json,
+)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("pause-all")(pause_all)
+    app.command("reroute")(reroute)
+    app.command("set-latency")(set_latency)
+
+
+def pause_all(
+    reason: ReasonOption,
+    actor: ActorOption = None,
+    timeout: TimeoutOption = 10.0,
+    storage: StorageOption = DEFAULT_STORAGE,
+    as_json: JsonOption = False,
+) -> None:
+    """Pause every router: no assignment, no spillover; in-flight jobs finish, arrivals queue.
+
+    Idempotent: pausing a paused fabric exits 0 ("already paused").
+
+    Example: agijobs pause-all --reason "Helios GPU thermal recalibration"
+    """
+    _issue("pause-all", {}, reason, actor, timeout, storage, as_json)
+
+
+def reroute(
+    reason: ReasonOption,
+    source: Annotated[str, typer.Option("--from", help="Shard whose backlog moves.")],
+    target: Annotated[str | None, typer.Option("--to", help="Shard that takes it.")] = None,
+    backlog: Annotated[
+        str | None,
+        typer.Option("--backlog", help="'all' or a number of queued jobs to move now."),
+    ] = None,
+    job: Annotated[str | None, typer.Option("--job", help="Move this one job.")] = None,
+    clear: Annotated[
+        bool, typer.Option("--clear", help="Restore the shard's configured spillover targets.")
+    ] = False,
+    actor: ActorOption = None,
+    timeout: TimeoutOption = 10.0,
+    storage: StorageOption = DEFAULT_STORAGE,
+    as_json: JsonOption = False,
+) -> None:
+    """Make --to the first spillover target of --from and move queued jobs now.
+
+    Moves up to --backlog of the oldest queued jobs that --to can serve, never beyond its
+    max_queue; --job moves one job (pulling it off its node if running); --clear restores
+    the configured targets.
+
+    Example: agijobs reroute --from earth --to helios --backlog all --reason "Earth backlog"
+    """
+    with guard(as_json):
+        from ..scenario import validate_command
+
+        raw: dict[str, Any] = {"command": "reroute", "from": source, "reason": reason}
+        if clear:
+            raw["clear"] = True
+        for key, value in (("to", target), ("job", job)):
+            if value is not None:
+                raw[key] = value
+        if backlog is not None:
+            raw["backlog"] = backlog if backlog == "all" else _count(backlog)
+        args = validate_command(raw)
+    _issue("reroute", args, reason, actor, timeout, storage, as_json)
+
+
+def set_latency(
+    reason: ReasonOption,
+    shard: Annotated[str, typer.Option("--shard", help="Shard whose budget changes.")],
+    ms: Annotated[int, typer.Option("--ms", help="New latency budget in milliseconds.")],
+    actor: ActorOption = None,
+    timeout: TimeoutOption = 10.0,
+    storage: StorageOption = DEFAULT_STORAGE,
+    as_json: JsonOption = False,
+) -> None:
+    """Change a shard's latency budget; routers only assign to nodes within it.
+
+    Reports the nodes that became ineligible or eligible.
+
+    Example: agijobs set-latency --shard mars --ms 350 --reason "Tighten Mars SLA"
+    """
+    with guard(as_json):
+        from ..scenario import validate_command
+
+        args = validate_command(
+            {"command": "set-latency", "shard": shard, "ms": ms, "reason": reason}
+        )
+    _issue("set-latency", args, reason, actor, timeout, storage, as_json)
+
+
+def _count(text: str) -> int:
+    from ..errors import BadInput
+
+    if not text.isdigit():
+        raise BadInput(
+            f"--backlog: expected 'all' or a number (got {text!r})", "e.g. --backlog 500"
+        )
+    return int(text)
+
+
+def _issue(
+    name: str,
+    args: dict[str, Any],
+    reason: str,
+    actor: str | None,
+    timeout: float,
+    storage: Any,
+    as_json: bool,
+) -> None:
+    with guard(as_json):
+        from ..errors import BadInput
+        from ..runner import issue_command
+
+        if not reason.strip():
+            raise BadInput("--reason: must not be empty", "say why, e.g. --reason 'incident 42'")
+        result = issue_command(
+            make_store(storage), name, args, reason, actor_or_default(actor), timeout
+        )
+        render_command_result(name, result, as_json)
+
+
+def render_command_result(name: str, result: Any, as_json: bool) -> None:
+    document = {
+        "command": name,
+        "mode": result.mode,
+        "tick": result.tick,
+        "event": result.event,
+        "effect": result.effect,
+        "id": result.command_id,
+    }
+    if as_json:
+        print_json(document)
+        return
+    from .render import describe_effect
+
+    where = "live run" if result.mode == "live" else "fabric at rest"
+    typer.echo(f"{name}: {describe_effect(name, result.effect)} (tick {result.tick}, {where})")

@@ -1,0 +1,60 @@
+"""status and audit: read-only views of a storage directory."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from .common import DEFAULT_STORAGE, JsonOption, StorageOption, guard, make_store, print_json
+
+
+def register(app: typer.Typer) -> None:
+    app.command("status")(status)
+    app.command("audit")(audit)
+
+
+def status(storage: StorageOption = DEFAULT_STORAGE, as_json: JsonOption = False) -> None:
+    """Show the run: no run / running (pid) / paused / stopped / finished / crashed.
+
+    Per shard: queue, in-flight, completed, failed, budget, health; nodes up, down or over
+    budget; the last checkpoint and the chain head. Exit 3 if storage fails verification.
+
+    Example: agijobs status --storage ./storage --json
+    """
+    with guard(as_json):
+        from ..status import status as read_status
+
+        report = read_status(make_store(storage))
+        if as_json:
+            print_json(report)
+        else:
+            from .render import render_status
+
+            render_status(report)
+
+
+def audit(
+    replay: Annotated[
+        bool, typer.Option("--replay", help="Re-run the plan from tick 0 and compare chain heads.")
+    ] = False,
+    storage: StorageOption = DEFAULT_STORAGE,
+    as_json: JsonOption = False,
+) -> None:
+    """Verify the whole event chain, the checkpoint against it, and conservation of jobs.
+
+    Prints the governance timeline (tick, command, actor, reason, effect). Exit 3 on any
+    mismatch, naming the first bad seq and line.
+
+    Example: agijobs audit --replay
+    """
+    with guard(as_json):
+        from ..audit import audit as run_audit
+
+        report = run_audit(make_store(storage), replay=replay)
+        if as_json:
+            print_json(report.to_json())
+        else:
+            from .render import render_audit
+
+            render_audit(report)

@@ -1,0 +1,162 @@
+"""plan, run and resume: the commands that start and continue a fabric run."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from .common import (
+    DEFAULT_STORAGE,
+    ActorOption,
+    JsonOption,
+    StorageOption,
+    TimeoutOption,
+    actor_or_default,
+    guard,
+    make_store,
+    print_json,
+)
+
+StopAfter = Annotated[
+    int | None,
+    typer.Option("--stop-after-ticks", min=0, help="Stop (resumably) after this many ticks."),
+]
+TickMs = Annotated[
+    int, typer.Option("--tick-ms", min=0, help="Pace the run: sleep this long after each tick.")
+]
+Wait = Annotated[
+    bool,
+    typer.Option("--wait", help="When paused and idle, wait for live owner commands."),
+]
+
+
+def register(app: typer.Typer) -> None:
+    app.command("plan")(plan)
+    app.command("run")(run)
+    app.command("resume")(resume)
+
+
+def plan(
+    scenario: Annotated[Path, typer.Argument(help="Scenario (YAML/JSON) or plan file.")],
+    out: Annotated[
+        Path | None,
+        typer.Option("--out", help="Where to write the plan (default STORAGE/plan.json)."),
+    ] = None,
+    storage: StorageOption = DEFAULT_STORAGE,
+    as_json: JsonOption = False,
+) -> None:
+    """Validate a scenario, dry-run it in memory and write a reviewed plan.
+
+    The plan is canonical JSON whose plan_id is the sha256 of its content; `agijobs run
+    PLAN` executes exactly it.
+
+    Example: agijobs plan scenarios/planetary.yaml --out planetary.plan.json
+    """
+    with guard(as_json):
+        from ..planning import make_plan
+
+        result = make_plan(scenario, out or storage / "plan.json")
+        if as_json:
+            print_json(result)
+        else:
+            from .render import render_plan
+
+            render_plan(result)
+
+
+def run(
+    scenario: Annotated[Path, typer.Argument(help="Scenario (YAML/JSON) or plan file.")],
+    stop_after_ticks: StopAfter = None,
+    tick_ms: TickMs = 0,
+    wait: Wait = False,
+    fresh: Annotated[
+        bool, typer.Option("--fresh", help="Move a previous run to STORAGE/archive/ first.")
+    ] = False,
+    storage: StorageOption = DEFAULT_STORAGE,
+    as_json: JsonOption = False,
+) -> None:
+    """Run a scenario or plan from tick 0 into an empty storage directory.
+
+    Exit 1 when the scenario's expectations fail; 4 when the storage holds another run
+    (use --fresh) or is in use.
+
+    Example: agijobs run scenarios/planetary.yaml --storage ./storage --fresh
+    """
+    with guard(as_json):
+        from ..runner import RunOptions, start_run
+        from ..scenario import load_plan
+
+        loaded = load_plan(scenario)
+        options = RunOptions(stop_after_ticks, tick_ms, wait, _progress(as_json))
+        outcome = start_run(make_store(storage), loaded, str(scenario), options, fresh=fresh)
+        _finish(outcome, as_json)
+
+
+def resume(
+    reason: Annotated[
+        str | None, typer.Option("--reason", help="Why the pause is lifted (recorded).")
+    ] = None,
+    keep_paused: Annotated[
+        bool, typer.Option("--keep-paused", help="Continue the run but leave the pause on.")
+    ] = False,
+    stop_after_ticks: StopAfter = None,
+    tick_ms: TickMs = 0,
+    wait: Wait = False,
+    actor: ActorOption = None,
+    timeout: TimeoutOption = 10.0,
+    storage: StorageOption = DEFAULT_STORAGE,
+    as_json: JsonOption = False,
+) -> None:
+    """Bring the fabric back to live: verify, recover from a crash, lift the pause, continue.
+
+    With a live runner, sends it a resume command. Without one, verifies checkpoint and
+    event chain (exit 3 on mismatch), drops events a crashed process wrote after the
+    checkpoint and continues the run in the foreground from the checkpoint.
+
+    Example: agijobs resume --reason "calibration complete"
+    """
+    with guard(as_json):
+        from ..runner import RunOptions, issue_command, resume_run, runner_is_live
+
+        store = make_store(storage)
+        who = actor_or_default(actor)
+        if runner_is_live(store):
+            if keep_paused:
+                _print({"live": True, "message": "a runner is live; nothing to do"}, as_json)
+                return
+            result = issue_command(
+                store, "resume", {}, reason or "resumed by operator", who, timeout
+            )
+            from .govern import render_command_result
+
+            render_command_result("resume", result, as_json)
+            return
+        options = RunOptions(stop_after_ticks, tick_ms, wait, _progress(as_json))
+        outcome = resume_run(store, options, reason=reason, keep_paused=keep_paused, actor=who)
+        _finish(outcome, as_json)
+
+
+def _print(document: dict[str, Any], as_json: bool) -> None:
+    if as_json:
+        print_json(document)
+    else:
+        typer.echo(document["message"])
+
+
+def _progress(as_json: bool) -> Any:
+    from .render import progress_printer
+
+    return progress_printer(quiet=False)
+
+
+def _finish(outcome: Any, as_json: bool) -> None:
+    from .render import render_outcome
+
+    if as_json:
+        print_json({**outcome.summary, "expect_failures": outcome.expect_failures})
+    else:
+        render_outcome(outcome)
+    if outcome.expect_failures:
+        raise typer.Exit(1)

@@ -1,0 +1,237 @@
+"""Human output: the one module that imports Rich. NO_COLOR is honoured by Rich itself."""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections.abc import Callable
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+# Off a terminal Rich assumes 80 columns; tables for logs and tickets read better wider.
+_WIDTH = None if sys.stdout.isatty() else 140
+out = Console(highlight=False, soft_wrap=True, width=_WIDTH)
+err = Console(stderr=True, highlight=False, soft_wrap=True)
+
+
+def describe_effect(name: str, effect: dict[str, Any]) -> str:
+    if name in ("pause-all", "resume"):
+        if not effect.get("changed"):
+            return "already paused" if name == "pause-all" else "not paused; nothing to lift"
+        return "fabric paused" if name == "pause-all" else "pause lifted"
+    if name == "set-latency":
+        before, after = effect["budget_ms"]
+        text = f"budget {before} ms → {after} ms"
+        if effect["ineligible"]:
+            text += f"; now over budget: {', '.join(effect['ineligible'])}"
+        if effect["eligible"]:
+            text += f"; back within budget: {', '.join(effect['eligible'])}"
+        return text
+    if "job" in effect:
+        pulled = effect.get("pulled_from_node")
+        return f"moved job {effect['job']}" + (f" (pulled from {pulled})" if pulled else "")
+    before, after = effect["first_target"]
+    if after is None:
+        return f"first spillover target {before} cleared; configured targets restored"
+    return (
+        f"first spillover target {before or '(configured)'} → {after}; moved {effect['moved']}, "
+        f"left {effect['left_unservable']} it cannot serve, {effect['left_full']} for lack of room"
+    )
+
+
+def _shard_table(shards: dict[str, dict[str, Any]], title: str) -> Table:
+    table = Table(title=title, title_justify="left")
+    for column in (
+        "shard",
+        "queued",
+        "in-flight",
+        "completed",
+        "failed",
+        "spill in/out",
+        "budget ms",
+        "health",
+    ):
+        table.add_column(column, justify="left" if column in ("shard", "health") else "right")
+    for name, row in shards.items():
+        table.add_row(
+            name,
+            str(row["queued"]),
+            str(row["in_flight"]),
+            str(row["completed"]),
+            str(row["failed"]),
+            f"{row['spilled_in']}/{row['spilled_out']}",
+            str(row["budget_ms"]),
+            row["health"],
+        )
+    return table
+
+
+def render_outcome(outcome: Any) -> None:
+    summary = outcome.summary
+    jobs = summary["jobs"]
+    out.print(_shard_table(summary["shards"], f"{summary['name']} — tick {summary['tick']}"))
+    out.print(
+        f"jobs: {jobs['completed']} completed, {jobs['failed']} failed, "
+        f"{jobs['cancelled']} cancelled, {jobs['pending']} pending "
+        f"(of {jobs['planned']} planned)"
+    )
+    out.print(
+        f"spillovers: {summary['spillovers']} · governance actions: {summary['owner_actions']}"
+        f" · cost: {summary['cost']:.6f} USDC"
+    )
+    out.print(f"events: {summary['seq']} · chain head: {summary['head']}")
+    out.print(f"events digest: {summary['events_digest']}")
+    if summary["status"] == "paused":
+        out.print(f"paused at tick {summary['tick']}; agijobs resume continues")
+    elif summary["status"] == "stopped":
+        out.print(
+            f"stopped at tick {summary['tick']} ({summary['reason']})"
+            + ("; agijobs resume continues" if summary["reason"] != "max-ticks" else "")
+        )
+    else:
+        out.print(f"finished at tick {summary['tick']}")
+    if "expect" in summary:
+        if outcome.expect_failures:
+            for failure in outcome.expect_failures:
+                err.print(f"expectation failed: {failure}")
+        else:
+            out.print("expectations held")
+
+
+def render_plan(result: dict[str, Any]) -> None:
+    predicted = result["predicted"]
+    out.print(_shard_table(predicted["shards"], f"plan {result['name']} — predicted outcome"))
+    jobs = predicted["jobs"]
+    out.print(
+        f"predicted: {predicted['status']} at tick {predicted['tick']}; {jobs['completed']} "
+        f"completed, {jobs['failed']} failed, {jobs['pending']} pending; "
+        f"{predicted['events']} events"
+    )
+    out.print(f"events digest: {predicted['events_digest']}")
+    held = predicted["expect"]
+    out.print("expectations will hold" if held["held"] else "expectations will FAIL:")
+    for failure in held["failures"]:
+        out.print(f"  - {failure}")
+    out.print(f"plan {result['plan_id']} written to {result['path']}")
+
+
+def render_status(report: dict[str, Any]) -> None:
+    if report["state"] == "no run":
+        out.print(f"no run in {report['storage']}")
+        return
+    pid = f" (pid {report['pid']})" if report.get("pid") else ""
+    out.print(f"{report['name']}: {report['state']}{pid} at tick {report['tick']}")
+    table = Table(title="shards", title_justify="left")
+    for column in (
+        "shard",
+        "queued",
+        "deferred",
+        "in-flight",
+        "completed",
+        "failed",
+        "budget ms",
+        "health",
+    ):
+        table.add_column(column, justify="left" if column in ("shard", "health") else "right")
+    for row in report["shards"]:
+        health = row["health"] + (" (paused)" if row["paused"] else "")
+        table.add_row(
+            row["id"],
+            str(row["queued"]),
+            str(row["deferred"]),
+            str(row["in_flight"]),
+            str(row["completed"]),
+            str(row["failed"]),
+            str(row["budget_ms"]),
+            health,
+        )
+    out.print(table)
+    nodes = report["nodes"]
+    up = [n["id"] for n in nodes if n["status"] == "up" and not n["over_budget"]]
+    down = [n["id"] for n in nodes if n["status"] == "down"]
+    over = [n["id"] for n in nodes if n["over_budget"]]
+    out.print(
+        f"nodes: {len(up)} up · down: {', '.join(down) or 'none'}"
+        f" · over budget: {', '.join(over) or 'none'}"
+    )
+    checkpoint = report["checkpoint"]
+    out.print(f"last checkpoint: tick {checkpoint['tick']}, seq {checkpoint['seq']}")
+    out.print(f"chain head: {report['head']}")
+
+
+def render_audit(report: Any) -> None:
+    out.print(f"chain: {report.events} events verified from seq 1 · head {report.head}")
+    out.print(
+        f"checkpoint: seq {report.checkpoint_seq}, tick {report.checkpoint_tick} — matches the log"
+    )
+    totals = report.conservation["totals"]
+    out.print(
+        f"conservation: holds — submitted {totals['submitted'][0]} = completed "
+        f"{totals['completed'][0]} + failed {totals['failed'][0]} + cancelled "
+        f"{totals['cancelled'][0]} + queued {totals['queued'][0]} + in-flight "
+        f"{totals['in_flight'][0]} (value {totals['submitted'][1]})"
+    )
+    for note in report.notes:
+        out.print(f"note: {note}")
+    table = Table(title="governance timeline", title_justify="left")
+    for column in ("tick", "command", "actor", "reason", "source", "effect"):
+        table.add_column(column)
+    for entry in report.governance:
+        if entry["outcome"] == "rejected":
+            effect = f"rejected: {entry['effect']}"
+        else:
+            effect = describe_effect(entry["command"], entry["effect"])
+        table.add_row(
+            str(entry["tick"]),
+            _command_line(entry),
+            entry["actor"],
+            entry["reason"],
+            entry["source"],
+            effect,
+        )
+    out.print(table)
+    lifecycle = [s for s in report.sessions if s.get("event") != "command"]
+    if lifecycle:
+        out.print(
+            "sessions: " + ", ".join(f"{s['event']}@{s.get('tick', 0)}" for s in lifecycle[-8:])
+        )
+    if report.replay is not None:
+        replay = report.replay
+        out.print(
+            f"replay: matches — re-run to tick {replay['tick']} gives seq {replay['seq']}, "
+            f"head {replay['head']}"
+        )
+
+
+def _command_line(entry: dict[str, Any]) -> str:
+    args = " ".join(f"--{k} {v}" for k, v in entry["args"].items())
+    return f"{entry['command']} {args}".strip()
+
+
+def progress_printer(quiet: bool) -> Callable[[Any, int], None] | None:
+    """Progress on stderr: a live line on a terminal, a plain line every 2 s otherwise."""
+    if quiet:
+        return None
+    tty = sys.stderr.isatty()
+    interval = 0.2 if tty else 2.0
+    last = [time.monotonic()]
+
+    def report(engine: Any, seq: int) -> None:
+        now = time.monotonic()
+        if now - last[0] < interval:
+            return
+        last[0] = now
+        totals = engine.state.totals()
+        line = (
+            f"tick {engine.state.tick} · completed {totals['completed'].count} · queued "
+            f"{totals['queued'].count} · in-flight {totals['in_flight'].count} · {seq} events"
+        )
+        if tty:
+            sys.stderr.write("\r" + line + "\033[K")
+        else:
+            sys.stderr.write(line + "\n")
+        sys.stderr.flush()
+
+    return report

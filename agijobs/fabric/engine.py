@@ -1,0 +1,556 @@
+"""One tick of the fabric, and the state it runs on.
+
+Within tick T, in this order (README, "The tick"):
+
+1. owner commands due at T: schedule entries in file order, then live commands in arrival order;
+2. faults due at T: endings first, then starts, each in file order;
+3. arrivals, group by group in file order;
+4. routing (router.py);
+5. progress: jobs due at the end of T complete, in job-ordinal order;
+6. heartbeats: nodes that missed 3 heartbeats go down, recovered nodes come back up.
+
+The engine is pure: no clock, no randomness, no I/O. `run_tick` returns the tick's events as
+``(type, data)`` pairs; the runner numbers, hashes and stores them.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from ..errors import BadInput
+from ..scenario import Fault, Scenario, ScheduleEntry, command_args
+from . import commands, router
+from .commands import CommandInput
+from .state import (
+    COUNTERS,
+    DONE,
+    JOB_COLUMNS,
+    QUEUED,
+    RUNNING,
+    FabricState,
+    Job,
+    Node,
+    Policy,
+    Shard,
+    SkillKey,
+    job_from_row,
+    make_job_row,
+)
+
+Event = tuple[str, dict[str, Any]]
+SNAPSHOT_FORMAT = 1
+
+
+class Engine:
+    """The deterministic fabric: static inputs from a scenario plus mutable `FabricState`."""
+
+    def __init__(self, scenario: Scenario, state: FabricState | None = None) -> None:
+        self.scenario = scenario
+        self.state = state if state is not None else _initial_state(scenario)
+        self.events: list[Event] = []
+        self._groups = [
+            (
+                g.prefix,
+                g.shard,
+                _skill_key(g.skills),
+                g.duration,
+                g.value,
+                g.value_step,
+                g.first_tick,
+                g.per_tick,
+                g.count,
+            )
+            for g in scenario.workload
+        ]
+        self._schedule: dict[int, list[CommandInput]] = {}
+        for entry in scenario.schedule:
+            self._schedule.setdefault(entry.tick, []).append(
+                scheduled_command(entry, scenario.fabric.owner.name)
+            )
+        self._faults: dict[int, list[tuple[int, int, Fault]]] = {}
+        for index, fault in enumerate(scenario.faults):
+            self._faults.setdefault(fault.tick, []).append((1, index, fault))
+            if fault.until is not None:
+                self._faults.setdefault(fault.until, []).append((0, index, fault))
+        for actions in self._faults.values():
+            actions.sort(key=lambda action: (action[0], action[1]))
+        self.last_input_tick = max(
+            [
+                *(g[6] + (g[8] - 1) // g[7] for g in self._groups),
+                *self._schedule,
+                *self._faults,
+                0,
+            ]
+        )
+        self._interned: dict[SkillKey, SkillKey] = {}
+        self._serve_cache: dict[tuple[str, SkillKey], list[Node]] = {}
+        self._capable_cache: dict[SkillKey, bool] = {}
+
+    # ----------------------------------------------------------------- the tick
+
+    def run_tick(self, live: Sequence[CommandInput] = ()) -> list[Event]:
+        state = self.state
+        state.tick += 1
+        tick = state.tick
+        self.events = []
+        for command in self._schedule.get(tick, ()):
+            self.apply_command(command)
+        for command in live:
+            self.apply_command(command)
+        for phase, _, fault in self._faults.get(tick, ()):
+            self._apply_fault(fault, starting=phase == 1)
+        self._arrivals(tick)
+        router.route(self)
+        self._progress(tick)
+        self._heartbeats(tick)
+        return self.events
+
+    def apply_command(self, command: CommandInput) -> None:
+        """Apply an owner command, recording a rejection instead if it no longer applies."""
+        try:
+            commands.apply(self, command)
+        except BadInput as error:
+            commands.reject(self, command, error)
+
+    def apply_at_rest(self, command: CommandInput) -> list[Event]:
+        """Apply a command between ticks (no runner live); invalid input raises `BadInput`."""
+        self.events = []
+        commands.apply(self, command)
+        return self.events
+
+    def is_done(self) -> bool:
+        return not self.state.jobs and self.state.tick >= self.last_input_tick
+
+    def emit(self, kind: str, data: dict[str, Any]) -> None:
+        self.events.append((kind, data))
+
+    # ------------------------------------------------------------- capabilities
+
+    def topology_changed(self) -> None:
+        """Eligibility may have changed: drop caches and re-examine deferred jobs."""
+        self._serve_cache.clear()
+        self._capable_cache.clear()
+        self.state.topology_dirty = True
+
+    def candidates(self, shard: Shard, skills: SkillKey) -> list[Node]:
+        """Nodes of `shard` that may take a job needing `skills` (free slots aside)."""
+        key = (shard.id, skills)
+        nodes = self._serve_cache.get(key)
+        if nodes is None:
+            budget = shard.budget_ms
+            nodes = [n for n in shard.nodes if n.up and n.latency_ms <= budget and n.serves(skills)]
+            self._serve_cache[key] = nodes
+        return nodes
+
+    def can_serve(self, shard: Shard, skills: SkillKey) -> bool:
+        return bool(self.candidates(shard, skills))
+
+    def fabric_capable(self, skills: SkillKey) -> bool:
+        """Does any node anywhere, up or down, have these skills?"""
+        capable = self._capable_cache.get(skills)
+        if capable is None:
+            capable = any(n.serves(skills) for n in self.state.nodes.values())
+            self._capable_cache[skills] = capable
+        return capable
+
+    # ----------------------------------------------------------- job movements
+
+    def enqueue(self, shard: Shard, job: Job, *, front: bool = False) -> None:
+        job.shard = shard.id
+        job.state = QUEUED
+        job.node = None
+        queue = shard.active.get(job.skills)
+        if queue is None:
+            queue = shard.active[job.skills] = deque()
+        if front:
+            job.qseq = shard.next_front
+            shard.next_front -= 1
+            queue.appendleft(job)
+        else:
+            job.qseq = shard.next_back
+            shard.next_back += 1
+            queue.append(job)
+        shard.queued.add(job.value)
+
+    def move(
+        self,
+        job: Job,
+        source: Shard,
+        target: Shard,
+        reason: str,
+        sink: list[Event] | None = None,
+    ) -> None:
+        """Move a queued job (already taken out of `source`'s queues) to `target`'s back."""
+        source.queued.remove(job.value)
+        source.spilled_out.add(job.value)
+        target.spilled_in.add(job.value)
+        job.deferred = False
+        if target.id not in job.visited:
+            job.visited = (*job.visited, target.id)
+        self.enqueue(target, job)
+        event = (
+            "job.spilled",
+            {"job": job.id, "from": source.id, "to": target.id, "reason": reason},
+        )
+        if sink is None:
+            self.events.append(event)
+        else:
+            sink.append(event)
+
+    def start(self, job: Job, node: Node) -> None:
+        shard = self.state.shards[node.shard]
+        shard.queued.remove(job.value)
+        shard.in_flight.add(job.value)
+        job.state = RUNNING
+        job.node = node.id
+        node.running[job.id] = job
+        if node.outage:
+            job.due = 0  # routers do not know yet; the job waits frozen on the node
+        else:
+            self._schedule_completion(job, self.state.tick)
+        self.events.append(("job.assigned", {"job": job.id, "node": node.id, "shard": shard.id}))
+
+    def pull(self, job: Job) -> None:
+        """Take a running job off its node, keeping its progress; it counts as queued."""
+        assert job.node is not None
+        node = self.state.nodes[job.node]
+        shard = self.state.shards[node.shard]
+        del node.running[job.id]
+        if job.due:
+            job.remaining = job.due - self.state.tick + 1
+            job.due = 0
+        shard.in_flight.remove(job.value)
+        shard.queued.add(job.value)
+        job.state = QUEUED
+        job.node = None
+
+    def _schedule_completion(self, job: Job, from_tick: int) -> None:
+        job.due = from_tick + job.remaining - 1
+        self.state.completions.setdefault(job.due, []).append(job)
+
+    # ---------------------------------------------------------- tick phases
+
+    def _arrivals(self, tick: int) -> None:
+        state = self.state
+        shards = state.shards
+        emit = self.events.append
+        for prefix, shard_id, skills, duration, value, step, first, per_tick, count in self._groups:
+            if tick < first:
+                continue
+            begin = (tick - first) * per_tick
+            if begin >= count:
+                continue
+            shard = shards[shard_id]
+            capable = self.fabric_capable(skills)
+            for index in range(begin, min(begin + per_tick, count)):
+                job_value = value + index * step
+                job = Job(
+                    id=f"{prefix}-{index + 1:06d}",
+                    ordinal=state.next_ordinal,
+                    origin=shard_id,
+                    shard=shard_id,
+                    skills=skills,
+                    remaining=duration,
+                    value=job_value,
+                    visited=(shard_id,),
+                )
+                state.next_ordinal += 1
+                shard.submitted.add(job_value)
+                emit(("job.submitted", {"job": job.id, "shard": shard_id, "value": job_value}))
+                if capable:
+                    state.jobs[job.id] = job
+                    self.enqueue(shard, job)
+                else:
+                    job.state = DONE
+                    shard.failed.add(job_value)
+                    emit(
+                        (
+                            "job.failed",
+                            {"job": job.id, "shard": shard_id, "reason": "no-capable-node"},
+                        )
+                    )
+
+    def _progress(self, tick: int) -> None:
+        due = self.state.completions.pop(tick, None)
+        if not due:
+            return
+        finishing = [j for j in due if j.state == RUNNING and j.due == tick]
+        finishing.sort(key=lambda job: job.ordinal)
+        state = self.state
+        for job in finishing:
+            assert job.node is not None
+            node = state.nodes[job.node]
+            shard = state.shards[node.shard]
+            del node.running[job.id]
+            del state.jobs[job.id]
+            job.state = DONE
+            shard.in_flight.remove(job.value)
+            shard.completed.add(job.value)
+            shard.cost_nano += node.price_nano
+            self.events.append(
+                ("job.completed", {"job": job.id, "node": node.id, "shard": shard.id})
+            )
+
+    def _heartbeats(self, tick: int) -> None:
+        node_ids = self.state.timers.pop(tick, None)
+        if not node_ids:
+            return
+        for node_id in sorted(set(node_ids)):
+            node = self.state.nodes[node_id]
+            if node.timer_tick != tick:
+                continue
+            kind = node.timer_kind
+            node.timer_kind, node.timer_tick = "", 0
+            if kind == "down" and node.outage and node.up:
+                self._mark_down(node)
+            elif kind == "up" and not node.outage and not node.up:
+                node.up = True
+                self.topology_changed()
+                self.emit("node.up", {"node": node.id, "shard": node.shard})
+
+    def _mark_down(self, node: Node) -> None:
+        node.up = False
+        shard = self.state.shards[node.shard]
+        jobs = sorted(node.running.values(), key=lambda job: job.qseq, reverse=True)
+        node.running = {}
+        self.topology_changed()
+        self.emit("node.down", {"node": node.id, "shard": shard.id, "requeued": len(jobs)})
+        for job in jobs:
+            shard.in_flight.remove(job.value)
+            self.enqueue(shard, job, front=True)
+            self.emit(
+                "job.requeued",
+                {"job": job.id, "node": node.id, "shard": shard.id, "remaining": job.remaining},
+            )
+
+    def _set_timer(self, node: Node, kind: str, tick: int) -> None:
+        node.timer_kind, node.timer_tick = kind, tick
+        self.state.timers.setdefault(tick, []).append(node.id)
+
+    def _apply_fault(self, fault: Fault, *, starting: bool) -> None:
+        node = self.state.nodes[fault.node]
+        tick = self.state.tick
+        if fault.kind == "latency":
+            before = node.latency_ms
+            after = (
+                fault.latency_ms
+                if starting and fault.latency_ms is not None
+                else (node.base_latency_ms)
+            )
+            node.latency_ms = after
+            self.emit(
+                "fault.latency" if starting else "fault.latency.end",
+                {"node": node.id, "latency_ms": [before, after]},
+            )
+            budget = self.state.shards[node.shard].budget_ms
+            if (before <= budget) != (after <= budget):
+                self.topology_changed()
+                kind = "node.latency.ok" if after <= budget else "node.latency.breach"
+                self.emit(kind, self.latency_data(node))
+            return
+        if starting:
+            if node.outage:
+                return
+            node.outage = True
+            for job in node.running.values():
+                if job.due:
+                    job.remaining = job.due - tick + 1
+                    job.due = 0
+            if node.up:
+                beat = node.heartbeat
+                last_beat = (tick - 1) // beat * beat
+                self._set_timer(node, "down", last_beat + 3 * beat)
+            else:
+                node.timer_kind, node.timer_tick = "", 0
+            self.emit("fault.outage", {"node": node.id})
+            return
+        if not node.outage:
+            return
+        node.outage = False
+        if node.up:
+            node.timer_kind, node.timer_tick = "", 0
+            for job in node.running.values():
+                self._schedule_completion(job, tick)
+        else:
+            beat = node.heartbeat
+            self._set_timer(node, "up", (tick + beat - 1) // beat * beat)
+        self.emit("fault.outage.end", {"node": node.id})
+
+    def latency_data(self, node: Node) -> dict[str, Any]:
+        budget = self.state.shards[node.shard].budget_ms
+        return {
+            "node": node.id,
+            "shard": node.shard,
+            "latency_ms": node.latency_ms,
+            "budget_ms": budget,
+        }
+
+    # ---------------------------------------------------------- snapshots
+
+    def snapshot(self) -> dict[str, Any]:
+        """The full state as plain JSON data, in canonical order (see `restore`)."""
+        state = self.state
+        shards = []
+        for shard in state.shards.values():
+            active = sorted((j for q in shard.active.values() for j in q), key=_by_qseq)
+            waiting = sorted((j for q in shard.waiting.values() for j in q), key=_by_qseq)
+            shards.append(
+                {
+                    "id": shard.id,
+                    "budget_ms": shard.budget_ms,
+                    "max_queue": shard.max_queue,
+                    "alert_threshold": shard.alert_threshold,
+                    "policies": [p.to_json() for p in shard.policies],
+                    "reroute_target": shard.reroute_target,
+                    "paused": shard.paused,
+                    "next_back": shard.next_back,
+                    "next_front": shard.next_front,
+                    "cost_nano": shard.cost_nano,
+                    "counters": {
+                        name: shard.tally(name).to_json()
+                        for name in (*COUNTERS, "queued", "in_flight")
+                    },
+                    "queue": [make_job_row(j) for j in active],
+                    "deferred": [make_job_row(j) for j in waiting],
+                }
+            )
+        nodes = []
+        for node in state.nodes.values():
+            nodes.append(
+                {
+                    "id": node.id,
+                    "up": node.up,
+                    "outage": node.outage,
+                    "latency_ms": node.latency_ms,
+                    "slots": node.slots,
+                    "timer": [node.timer_kind, node.timer_tick],
+                    "running": [make_job_row(j) for j in node.running.values()],
+                }
+            )
+        return {
+            "format": SNAPSHOT_FORMAT,
+            "tick": state.tick,
+            "paused": state.paused,
+            "next_ordinal": state.next_ordinal,
+            "topology_dirty": state.topology_dirty,
+            "journal_applied": state.journal_applied,
+            "owner_actions": state.owner_actions,
+            "job_columns": JOB_COLUMNS,
+            "shards": shards,
+            "nodes": nodes,
+        }
+
+    @classmethod
+    def restore(cls, scenario: Scenario, snapshot: dict[str, Any]) -> Engine:
+        state = _initial_state(scenario)
+        state.tick = snapshot["tick"]
+        state.paused = snapshot["paused"]
+        state.next_ordinal = snapshot["next_ordinal"]
+        state.topology_dirty = snapshot["topology_dirty"]
+        state.journal_applied = snapshot["journal_applied"]
+        state.owner_actions = snapshot["owner_actions"]
+        engine = cls(scenario, state)
+        interned = engine._interned
+        for raw in snapshot["shards"]:
+            shard = state.shards[raw["id"]]
+            shard.budget_ms = raw["budget_ms"]
+            shard.max_queue = raw["max_queue"]
+            shard.alert_threshold = raw["alert_threshold"]
+            shard.policies = [
+                Policy(
+                    p["target"],
+                    p["threshold"],
+                    p["max_drain_per_tick"],
+                    frozenset(p["required_skills"]),
+                )
+                for p in raw["policies"]
+            ]
+            shard.reroute_target = raw["reroute_target"]
+            shard.paused = raw["paused"]
+            shard.next_back = raw["next_back"]
+            shard.next_front = raw["next_front"]
+            shard.cost_nano = raw["cost_nano"]
+            for name, (count, value) in raw["counters"].items():
+                tally = shard.tally(name)
+                tally.count, tally.value = count, value
+            for rows, store, deferred in (
+                (raw["queue"], shard.active, False),
+                (raw["deferred"], shard.waiting, True),
+            ):
+                for row in rows:
+                    job = job_from_row(row, shard.id, interned)
+                    job.deferred = deferred or job.deferred
+                    state.jobs[job.id] = job
+                    store.setdefault(job.skills, deque()).append(job)
+        for raw in snapshot["nodes"]:
+            node = state.nodes[raw["id"]]
+            node.up = raw["up"]
+            node.outage = raw["outage"]
+            node.latency_ms = raw["latency_ms"]
+            node.slots = raw["slots"]
+            kind, tick = raw["timer"]
+            if kind:
+                engine._set_timer(node, kind, tick)
+            for row in raw["running"]:
+                job = job_from_row(row, node.shard, interned)
+                job.state = RUNNING
+                job.node = node.id
+                node.running[job.id] = job
+                state.jobs[job.id] = job
+                if job.due:
+                    state.completions.setdefault(job.due, []).append(job)
+        return engine
+
+
+def scheduled_command(entry: ScheduleEntry, owner: str) -> CommandInput:
+    model = entry.command
+    return CommandInput(
+        name=model.command,
+        args=command_args(model),
+        reason=model.reason,
+        actor=model.actor or owner,
+        source="schedule",
+    )
+
+
+def _by_qseq(job: Job) -> int:
+    return job.qseq
+
+
+def _skill_key(skills: Iterable[str]) -> SkillKey:
+    return tuple(sorted(set(skills)))
+
+
+def _initial_state(scenario: Scenario) -> FabricState:
+    fabric = scenario.fabric
+    shards: dict[str, Shard] = {}
+    for spec in sorted(fabric.shards, key=lambda s: s.id):
+        shards[spec.id] = Shard(
+            id=spec.id,
+            name=spec.display_name,
+            budget_ms=spec.latency_budget_ms,
+            max_queue=spec.max_queue,
+            alert_threshold=spec.effective_alert_threshold,
+            policies=[
+                Policy(p.target, p.threshold, p.max_drain_per_tick, frozenset(p.required_skills))
+                for p in spec.spillover
+            ],
+        )
+    nodes: dict[str, Node] = {}
+    for node_spec in sorted(fabric.nodes, key=lambda n: n.id):
+        node = Node(
+            id=node_spec.id,
+            shard=node_spec.shard,
+            slots=node_spec.slots,
+            skills=frozenset(node_spec.skills),
+            latency_ms=node_spec.latency_ms,
+            base_latency_ms=node_spec.latency_ms,
+            heartbeat=node_spec.heartbeat_ticks,
+            price_nano=round((node_spec.price_per_job or 0) * 1_000_000_000),
+            metadata=dict(node_spec.metadata),
+        )
+        nodes[node.id] = node
+        shards[node.shard].nodes.append(node)
+    return FabricState(tick=0, shards=shards, nodes=nodes, jobs={})

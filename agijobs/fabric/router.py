@@ -1,0 +1,153 @@
+"""Routing: spillover between shards and assignment of queued jobs to nodes.
+
+Per shard, in id order, unless the fabric or the shard is paused:
+
+1. threshold spillover: each policy whose threshold the queue exceeds moves up to
+   `max_drain_per_tick` (never more than the excess) of the newest jobs with the policy's
+   `required_skills` that the target can serve and has not seen, while the target has room;
+2. overflow: above `max_queue`, the excess newest jobs go to the targets in order, as in 1
+   but with no drain limit;
+3. unservable classes: a job whose skills no eligible node of its shard has goes to the
+   first target that can serve it and that it has not visited, or waits (`job.deferred`);
+4. assignment: queued jobs in FIFO order to the eligible node with the most free slots,
+   ties by node id.
+
+Every step touches only skill classes that can move, so the cost of a tick follows what
+happens in it, not the length of queues that are stuck.
+"""
+
+from __future__ import annotations
+
+import heapq
+from collections import deque
+from typing import TYPE_CHECKING
+
+from .state import Job, Node, Policy, Shard, SkillKey
+
+if TYPE_CHECKING:
+    from .engine import Engine
+
+
+def route(engine: Engine) -> None:
+    state = engine.state
+    if state.topology_dirty:
+        state.topology_dirty = False
+        for shard in state.shards.values():
+            _reactivate_waiting(shard)
+    if state.paused:
+        return
+    for shard in state.shards.values():
+        if shard.paused:
+            continue
+        for policy in shard.effective_policies():
+            excess = shard.queued.count - policy.threshold
+            if excess > 0:
+                _spill_newest(engine, shard, policy, min(excess, policy.max_drain), "threshold")
+        for policy in shard.effective_policies():
+            excess = shard.queued.count - shard.max_queue
+            if excess <= 0:
+                break
+            _spill_newest(engine, shard, policy, excess, "max-queue")
+        _settle_unservable(engine, shard)
+        _assign(engine, shard)
+
+
+def _reactivate_waiting(shard: Shard) -> None:
+    """Deferred jobs rejoin their class queue in their original FIFO place."""
+    for key, waiting in shard.waiting.items():
+        if not waiting:
+            continue
+        active = shard.active.get(key)
+        if active:
+            merged = heapq.merge(active, waiting, key=_qseq)
+            shard.active[key] = deque(merged)
+        else:
+            shard.active[key] = waiting
+    shard.waiting = {}
+
+
+def _qseq(job: Job) -> int:
+    return job.qseq
+
+
+def _spill_newest(engine: Engine, shard: Shard, policy: Policy, limit: int, reason: str) -> None:
+    target = engine.state.shards[policy.target]
+    if target.queued.count >= target.max_queue:
+        return
+    required = policy.required
+    classes = [
+        key
+        for key, queue in shard.active.items()
+        if queue and required.issubset(key) and engine.can_serve(target, key)
+    ]
+    if not classes:
+        return
+    tails = [(-shard.active[key][-1].qseq, key) for key in classes]
+    heapq.heapify(tails)
+    skipped: dict[SkillKey, list[Job]] = {}
+    moved = 0
+    while tails and moved < limit and target.queued.count < target.max_queue:
+        _, key = heapq.heappop(tails)
+        queue = shard.active[key]
+        job = queue.pop()
+        if target.id in job.visited:
+            skipped.setdefault(key, []).append(job)
+        else:
+            engine.move(job, shard, target, reason)
+            moved += 1
+        if queue:
+            heapq.heappush(tails, (-queue[-1].qseq, key))
+    for key, jobs in skipped.items():
+        shard.active[key].extend(reversed(jobs))
+
+
+def _settle_unservable(engine: Engine, shard: Shard) -> None:
+    stuck = [
+        queue for key, queue in shard.active.items() if queue and not engine.can_serve(shard, key)
+    ]
+    if not stuck:
+        return
+    jobs = list(heapq.merge(*stuck, key=_qseq)) if len(stuck) > 1 else list(stuck[0])
+    for queue in stuck:
+        queue.clear()
+    targets = [engine.state.shards[p.target] for p in shard.effective_policies()]
+    for job in jobs:
+        target = next(
+            (t for t in targets if t.id not in job.visited and engine.can_serve(t, job.skills)),
+            None,
+        )
+        if target is not None:
+            engine.move(job, shard, target, "unservable")
+            continue
+        shard.waiting.setdefault(job.skills, deque()).append(job)
+        if not job.deferred:
+            job.deferred = True
+            engine.emit("job.deferred", {"job": job.id, "shard": shard.id})
+
+
+def _assign(engine: Engine, shard: Shard) -> None:
+    heads: list[tuple[int, SkillKey]] = []
+    for key, queue in shard.active.items():
+        if queue and engine.candidates(shard, key):
+            heads.append((queue[0].qseq, key))
+    heapq.heapify(heads)
+    while heads:
+        _, key = heapq.heappop(heads)
+        node = _best_node(engine.candidates(shard, key))
+        if node is None:
+            continue
+        queue = shard.active[key]
+        engine.start(queue.popleft(), node)
+        if queue:
+            heapq.heappush(heads, (queue[0].qseq, key))
+
+
+def _best_node(nodes: list[Node]) -> Node | None:
+    """Most free slots wins; `nodes` is in id order, so the first of equals wins ties."""
+    best = None
+    best_free = 0
+    for node in nodes:
+        free = node.free
+        if free > best_free:
+            best, best_free = node, free
+    return best

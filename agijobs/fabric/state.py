@@ -1,0 +1,223 @@
+"""The fabric's state: shards, nodes, jobs and counters, as plain slotted objects.
+
+Nothing here validates input (the scenario boundary did) and nothing does I/O. Queues are
+indexed by the skills a job needs (`SkillKey`), so a router only touches classes of jobs
+that can move. Every job carries `qseq`, its place in its shard's queue: new jobs get
+increasing numbers at the back, requeued jobs decreasing numbers at the front, so FIFO order
+across skill classes is the order of `qseq` and survives a checkpoint unchanged.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Any
+
+SkillKey = tuple[str, ...]
+
+QUEUED = 0
+RUNNING = 1
+DONE = 2
+
+
+@dataclass(slots=True, eq=False)
+class Job:
+    id: str
+    ordinal: int
+    origin: str
+    shard: str
+    skills: SkillKey
+    remaining: int
+    value: int
+    visited: tuple[str, ...]
+    qseq: int = 0
+    state: int = QUEUED
+    deferred: bool = False
+    node: str | None = None
+    due: int = 0  # tick whose end completes the job; 0 while frozen by an outage
+
+
+@dataclass(slots=True)
+class Policy:
+    target: str
+    threshold: int
+    max_drain: int
+    required: frozenset[str]
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "target": self.target,
+            "threshold": self.threshold,
+            "max_drain_per_tick": self.max_drain,
+            "required_skills": sorted(self.required),
+        }
+
+
+@dataclass(slots=True)
+class Tally:
+    """A count and the summed value of the jobs counted."""
+
+    count: int = 0
+    value: int = 0
+
+    def add(self, value: int) -> None:
+        self.count += 1
+        self.value += value
+
+    def remove(self, value: int) -> None:
+        self.count -= 1
+        self.value -= value
+
+    def to_json(self) -> list[int]:
+        return [self.count, self.value]
+
+
+COUNTERS = ("submitted", "spilled_in", "spilled_out", "completed", "failed", "cancelled")
+
+
+@dataclass(slots=True, eq=False)
+class Shard:
+    id: str
+    name: str
+    budget_ms: int
+    max_queue: int
+    alert_threshold: int
+    policies: list[Policy]
+    reroute_target: str | None = None
+    paused: bool = False
+    nodes: list[Node] = field(default_factory=list)
+    active: dict[SkillKey, deque[Job]] = field(default_factory=dict)
+    waiting: dict[SkillKey, deque[Job]] = field(default_factory=dict)  # deferred jobs
+    queued: Tally = field(default_factory=Tally)
+    in_flight: Tally = field(default_factory=Tally)
+    submitted: Tally = field(default_factory=Tally)
+    spilled_in: Tally = field(default_factory=Tally)
+    spilled_out: Tally = field(default_factory=Tally)
+    completed: Tally = field(default_factory=Tally)
+    failed: Tally = field(default_factory=Tally)
+    cancelled: Tally = field(default_factory=Tally)
+    cost_nano: int = 0
+    next_back: int = 1
+    next_front: int = 0
+
+    @property
+    def health(self) -> str:
+        if self.queued.count > self.max_queue:
+            return "critical"
+        if self.queued.count > self.alert_threshold:
+            return "degraded"
+        return "healthy"
+
+    def effective_policies(self) -> list[Policy]:
+        """Configured policies, with a reroute target moved (or added) to the front."""
+        target = self.reroute_target
+        if target is None:
+            return self.policies
+        rest = [p for p in self.policies if p.target != target]
+        found = next((p for p in self.policies if p.target == target), None)
+        if found is None:
+            drain = max((p.max_drain for p in self.policies), default=50)
+            found = Policy(target, self.alert_threshold, drain, frozenset())
+        return [found, *rest]
+
+    def tally(self, name: str) -> Tally:
+        tally: Tally = getattr(self, name)
+        return tally
+
+
+@dataclass(slots=True, eq=False)
+class Node:
+    id: str
+    shard: str
+    slots: int
+    skills: frozenset[str]
+    latency_ms: int
+    base_latency_ms: int
+    heartbeat: int
+    price_nano: int
+    metadata: dict[str, Any]
+    up: bool = True
+    outage: bool = False
+    timer_kind: str = ""  # "down" (missed heartbeats check) or "up" (next heartbeat)
+    timer_tick: int = 0
+    running: dict[str, Job] = field(default_factory=dict)
+
+    @property
+    def free(self) -> int:
+        return self.slots - len(self.running)
+
+    def serves(self, skills: SkillKey) -> bool:
+        return "general" in self.skills or self.skills.issuperset(skills)
+
+
+@dataclass(slots=True, eq=False)
+class FabricState:
+    tick: int
+    shards: dict[str, Shard]  # in id order
+    nodes: dict[str, Node]  # in id order
+    jobs: dict[str, Job]  # live (queued or running) jobs by id
+    paused: bool = False
+    next_ordinal: int = 1
+    topology_dirty: bool = False  # deferred jobs are re-examined at the next routing
+    journal_applied: int = 0  # live commands applied from the inbox journal
+    owner_actions: int = 0  # owner commands applied (rejections excluded)
+    # tick -> ids of nodes whose timer may fire then (a node's own timer_tick decides)
+    timers: dict[int, list[str]] = field(default_factory=dict)
+    # tick -> jobs due to complete at the end of that tick (stale entries are skipped)
+    completions: dict[int, list[Job]] = field(default_factory=dict)
+
+    def totals(self) -> dict[str, Tally]:
+        out = {name: Tally() for name in (*COUNTERS, "queued", "in_flight")}
+        for shard in self.shards.values():
+            for name, tally in out.items():
+                part = shard.tally(name)
+                tally.count += part.count
+                tally.value += part.value
+        return out
+
+
+def make_job_row(job: Job) -> list[Any]:
+    return [
+        job.id,
+        job.ordinal,
+        job.origin,
+        list(job.skills),
+        job.remaining,
+        job.value,
+        list(job.visited),
+        job.qseq,
+        job.deferred,
+        job.due,
+    ]
+
+
+JOB_COLUMNS = [
+    "id",
+    "ordinal",
+    "origin",
+    "skills",
+    "remaining",
+    "value",
+    "visited",
+    "qseq",
+    "deferred",
+    "due",
+]
+
+
+def job_from_row(row: list[Any], shard: str, interned: dict[SkillKey, SkillKey]) -> Job:
+    skills = tuple(row[3])
+    skills = interned.setdefault(skills, skills)
+    return Job(
+        id=row[0],
+        ordinal=row[1],
+        origin=row[2],
+        shard=shard,
+        skills=skills,
+        remaining=row[4],
+        value=row[5],
+        visited=tuple(row[6]),
+        qseq=row[7],
+        deferred=row[8],
+        due=row[9],
+    )

@@ -1,0 +1,707 @@
+"""Drive the engine against a store: run, resume, live commands, checkpoints.
+
+The runner is the only place that meets the outside world while a fabric runs: it numbers
+and hash-chains the engine's events, writes checkpoints, takes live owner commands from the
+inbox and records sessions. Wall-clock time appears only in sessions, run.json and the
+inputs of live commands, never in anything derived from the engine.
+"""
+
+from __future__ import annotations
+
+import getpass
+import hashlib
+import os
+import signal
+import time
+from collections import deque
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import orjson
+
+from .canonical import GENESIS_HASH, dumps, encode_event
+from .errors import AgijobsError, BadInput, Conflict, IntegrityError, NotAcknowledged
+from .fabric.commands import CommandInput
+from .fabric.engine import Engine
+from .integrity import (
+    ChainScan,
+    decode_checkpoint,
+    encode_checkpoint,
+    scan_events,
+    verify_against_chain,
+)
+from .scenario import Plan, plan_from_bytes
+from .store import Store
+from .store.files import CHECKPOINT, EVENTS, RUN_PLAN, FileStore
+
+Progress = Callable[[Engine, int], None]
+
+
+def wall_now() -> str:
+    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def default_actor() -> str:
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return f"uid:{os.getuid()}"
+
+
+@dataclass(slots=True)
+class RunOptions:
+    stop_after_ticks: int | None = None
+    tick_ms: int = 0
+    wait: bool = False
+    progress: Progress | None = None
+
+
+@dataclass(slots=True)
+class Outcome:
+    status: str  # finished | stopped | paused | interrupted
+    reason: str
+    summary: dict[str, Any]
+    expect_failures: list[str] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class LoadedRun:
+    """A stored run, verified: its plan, checkpoint and the scan of its log."""
+
+    plan: Plan
+    checkpoint: dict[str, Any] | None
+    scan: ChainScan
+    events: bytes
+
+    def engine(self) -> Engine:
+        if self.checkpoint is None:
+            return Engine(self.plan.scenario)
+        return Engine.restore(self.plan.scenario, self.checkpoint["state"])
+
+    @property
+    def seq(self) -> int:
+        return 0 if self.checkpoint is None else int(self.checkpoint["seq"])
+
+
+def load_run(store: Store) -> LoadedRun:
+    """Read and verify plan, checkpoint and event chain; raise `IntegrityError` on mismatch."""
+    plan_bytes = store.read_document(RUN_PLAN)
+    if plan_bytes is None:
+        if store.has_run():
+            raise IntegrityError(
+                f"{store.location}/{RUN_PLAN}: missing", "the storage is incomplete; re-run"
+            )
+        raise Conflict(f"no run in {store.location}", "start one with `agijobs run SCENARIO`")
+    try:
+        plan = _plan_from_bytes(store, plan_bytes)
+    except BadInput as error:
+        raise IntegrityError(error.message, "the stored plan was altered; re-run") from None
+    raw = store.read_checkpoint()
+    checkpoint = None if raw is None else decode_checkpoint(raw, f"{store.location}/{CHECKPOINT}")
+    events = store.read_events()
+    seq = 0 if checkpoint is None else int(checkpoint["seq"])
+    scan = scan_events(events, seq, f"{store.location}/{EVENTS}")
+    if checkpoint is not None:
+        if checkpoint["inputs_id"] != plan.inputs_id:
+            raise IntegrityError(
+                f"{store.location}/{CHECKPOINT}: belongs to inputs {checkpoint['inputs_id'][:12]}…,"
+                f" plan.json is {plan.inputs_id[:12]}…",
+                "the plan or checkpoint was replaced; re-run",
+            )
+        verify_against_chain(checkpoint, scan)
+    elif scan.error is not None:
+        raise IntegrityError(scan.error, "the log was altered")
+    return LoadedRun(plan, checkpoint, scan, events)
+
+
+def _plan_from_bytes(store: Store, data: bytes) -> Plan:
+    return plan_from_bytes(f"{store.location}/{RUN_PLAN}", data)
+
+
+class Runner:
+    """One process driving one fabric run on one store (holding its lock)."""
+
+    def __init__(self, store: Store, plan: Plan, engine: Engine, options: RunOptions) -> None:
+        self.store = store
+        self.plan = plan
+        self.engine = engine
+        self.options = options
+        self.seq = 0
+        self.head = GENESIS_HASH
+        self.digest = hashlib.sha256()
+        self.sink = store.open_events(0)
+        self.replay: deque[dict[str, Any]] = deque()
+        self.journaled: set[str] = set()
+        self.stop_requested = False
+        # Replays re-apply recorded commands: live ones at their tick, at-rest ones after it.
+        self.scripted_live: dict[int, list[CommandInput]] = {}
+        self.scripted_rest: dict[int, list[CommandInput]] = {}
+        self.until_tick: int | None = None
+        self.heads: list[str] | None = None  # every event's hash, kept only by replays
+
+    # ----------------------------------------------------------- event log
+
+    def write(self, tick: int, events: list[tuple[str, dict[str, Any]]]) -> None:
+        lines = []
+        head, seq = self.head, self.seq
+        for kind, data in events:
+            seq += 1
+            line, head = encode_event(head, seq, tick, kind, data)
+            lines.append(line)
+            if self.heads is not None:
+                self.heads.append(head)
+        if lines:
+            chunk = b"\n".join(lines) + b"\n"
+            self.digest.update(chunk)
+            self.sink.append(lines)
+        self.head, self.seq = head, seq
+
+    def checkpoint(self) -> None:
+        self.sink.sync()
+        self.store.write_checkpoint(
+            encode_checkpoint(
+                inputs_id=self.plan.inputs_id,
+                plan_id=self.plan.plan_id,
+                seq=self.seq,
+                head=self.head,
+                state=self.engine.snapshot(),
+            )
+        )
+
+    # ----------------------------------------------------------- live inbox
+
+    def _live_commands(self, tick: int) -> tuple[list[CommandInput], list[dict[str, Any]]]:
+        scripted = self.scripted_live.pop(tick, [])
+        if scripted:
+            return scripted, []
+        taken = []
+        while self.replay and self.replay[0]["tick"] == tick:
+            taken.append(self.replay.popleft())
+        fresh = []
+        if not self.replay:
+            for command_id, raw in self.store.pending_commands():
+                if command_id in self.journaled:
+                    continue
+                fresh.append(
+                    {"id": command_id, "tick": tick, "index": len(self.journaled), "command": raw}
+                )
+                self.journaled.add(command_id)
+            if fresh:
+                self.store.journal(fresh)  # durable before anyone is told
+        entries = taken + fresh
+        return [_live_input(entry) for entry in entries], entries
+
+    def _acknowledge(self, entries: list[dict[str, Any]], events: list[Any]) -> None:
+        outcomes = {}
+        for kind, data in events:
+            if kind.startswith("owner.") and data["input"].get("id"):
+                outcomes[data["input"]["id"]] = (kind, data)
+        for entry in entries:
+            kind, data = outcomes[entry["id"]]
+            ack: dict[str, Any] = {"tick": entry["tick"], "event": kind}
+            if kind == "owner.rejected":
+                ack["error"] = data["error"]
+            else:
+                ack["effect"] = data["effect"]
+            self.store.acknowledge(entry["id"], ack)
+
+    # ----------------------------------------------------------- the loop
+
+    def loop(self) -> Outcome:
+        engine, state, options = self.engine, self.engine.state, self.options
+        max_ticks = self.plan.scenario.run.max_ticks
+        every = self.plan.scenario.run.checkpoint_every
+        budget = options.stop_after_ticks
+        ran = 0
+        previous = _install_stop_handler(self)
+        try:
+            while True:
+                for command in self.scripted_rest.pop(state.tick, ()):
+                    self.write(state.tick, engine.apply_at_rest(command))
+                if self.until_tick is not None and state.tick >= self.until_tick:
+                    return self.stop("stopped", "replayed")
+                if engine.is_done() and not self._inputs_remain():
+                    return self.stop("finished", "all jobs done")
+                if state.tick >= max_ticks:
+                    return self.stop("stopped", "max-ticks")
+                if budget is not None and ran >= budget:
+                    return self.stop("stopped", "stop-after-ticks")
+                if self.stop_requested:
+                    return self.stop("stopped", "interrupted")
+                if self._paused_idle():
+                    if not options.wait:
+                        return self.stop("paused", "paused and idle")
+                    if not self._wait_for_command():
+                        return self.stop("stopped", "interrupted")
+                tick = state.tick + 1
+                live, entries = self._live_commands(tick)
+                if live:
+                    state.journal_applied += len(live)
+                events = engine.run_tick(live)
+                self.write(tick, events)
+                if entries:
+                    self.sink.sync()
+                    self._acknowledge(entries, events)
+                ran += 1
+                if tick % every == 0:
+                    self.checkpoint()
+                if options.progress is not None:
+                    options.progress(engine, self.seq)
+                if options.tick_ms:
+                    time.sleep(options.tick_ms / 1000)
+        finally:
+            _restore_stop_handler(previous)
+            self.sink.close()
+
+    def _inputs_remain(self) -> bool:
+        return bool(self.replay or self.scripted_live or self.scripted_rest)
+
+    def _paused_idle(self) -> bool:
+        engine = self.engine
+        state = engine.state
+        if not state.paused or self._inputs_remain():
+            return False
+        if state.tick < engine.last_input_tick:
+            return False
+        return all(shard.in_flight.count == 0 for shard in state.shards.values())
+
+    def _wait_for_command(self) -> bool:
+        while not self.stop_requested:
+            if any(cid not in self.journaled for cid, _ in self.store.pending_commands()):
+                return True
+            time.sleep(0.05)
+        return False
+
+    def stop(self, status: str, reason: str) -> Outcome:
+        self.checkpoint()
+        summary = build_summary(self.plan, self.engine, self.seq, self.head, status, reason)
+        summary["events_digest"] = self.digest.hexdigest()
+        failures: list[str] = []
+        if status == "finished" or reason == "max-ticks":
+            failures = check_expectations(self.plan, summary)
+            summary["expect"] = {"held": not failures, "failures": failures}
+        self.store.write_document("summary.json", dumps(summary) + b"\n")
+        self.store.append_session(
+            _session("stopped", tick=self.engine.state.tick, status=status, reason=reason)
+        )
+        return Outcome(status, reason, summary, failures)
+
+
+def _install_stop_handler(runner: Runner) -> Any:
+    def request_stop(signum: int, frame: Any) -> None:
+        runner.stop_requested = True
+
+    try:
+        return signal.signal(signal.SIGTERM, request_stop)
+    except ValueError:  # not the main thread (tests driving the runner in a thread)
+        return None
+
+
+def _restore_stop_handler(previous: Any) -> None:
+    if previous is not None:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _live_input(entry: dict[str, Any]) -> CommandInput:
+    raw = entry["command"]
+    return CommandInput(
+        name=raw["command"],
+        args=raw["args"],
+        reason=raw["reason"],
+        actor=raw["actor"],
+        source="live",
+        issued_at=raw.get("issued_at"),
+        id=entry["id"],
+    )
+
+
+def _session(event: str, **data: Any) -> dict[str, Any]:
+    return {"event": event, "at": wall_now(), "pid": os.getpid(), **data}
+
+
+def _run_info(plan: Plan, run_id: str, source: str) -> bytes:
+    return (
+        dumps(
+            {
+                "run_id": run_id,
+                "pid": os.getpid(),
+                "role": "runner",
+                "started_at": wall_now(),
+                "scenario": source,
+                "name": plan.scenario.name,
+                "plan_id": plan.plan_id,
+            }
+        )
+        + b"\n"
+    )
+
+
+# ---------------------------------------------------------------- entry points
+
+
+def start_run(
+    store: FileStore, plan: Plan, source: str, options: RunOptions, *, fresh: bool = False
+) -> Outcome:
+    """`agijobs run`: a new run from tick 0 into an empty storage."""
+    store.ensure()
+    with store.run_lock():
+        archived = None
+        if store.has_run():
+            info = _read_json(store, "run.json")
+            run_id = str(info.get("run_id", "unknown")) if info else "unknown"
+            if not fresh:
+                raise Conflict(
+                    f"storage {store.location} holds run {run_id}",
+                    "continue it with `agijobs resume`, or start over with `--fresh` "
+                    "(moves it to archive/)",
+                )
+            archived = store.archive(run_id)
+        run_id = datetime.now(UTC).strftime("%Y%m%dT%H%M%S") + "-" + plan.inputs_id[:8]
+        store.write_document(RUN_PLAN, plan.to_bytes())
+        store.write_document("run.json", _run_info(plan, run_id, source))
+        store.append_session(
+            _session("started", run_id=run_id, scenario=source, archived_previous=archived)
+        )
+        engine = Engine(plan.scenario)
+        runner = Runner(store, plan, engine, options)
+        runner.write(0, [started_event(plan)])
+        runner.checkpoint()
+        return runner.loop()
+
+
+def started_event(plan: Plan) -> tuple[str, dict[str, Any]]:
+    scenario = plan.scenario
+    return (
+        "run.started",
+        {
+            "name": scenario.name,
+            "seed": scenario.seed,
+            "inputs_id": plan.inputs_id,
+            "jobs": planned_jobs(plan),
+            "shards": sorted(s.id for s in scenario.fabric.shards),
+            "nodes": sorted(n.id for n in scenario.fabric.nodes),
+        },
+    )
+
+
+def simulate(
+    plan: Plan,
+    recorded: Sequence[tuple[int, CommandInput]] = (),
+    until_tick: int | None = None,
+    heads: list[str] | None = None,
+) -> Outcome:
+    """Run `plan` in memory, with recorded live/at-rest commands at their ticks.
+
+    This is the runner itself on a store that keeps nothing, so a dry run predicts the
+    chain head and events digest of a real run exactly.
+    """
+    from .store.memory import MemoryStore
+
+    runner = Runner(MemoryStore(), plan, Engine(plan.scenario), RunOptions())
+    for tick, command in recorded:
+        book = runner.scripted_rest if command.source == "at-rest" else runner.scripted_live
+        book.setdefault(tick, []).append(command)
+    runner.until_tick = until_tick
+    runner.heads = heads
+    runner.write(0, [started_event(plan)])
+    return runner.loop()
+
+
+def resume_run(
+    store: FileStore,
+    options: RunOptions,
+    *,
+    reason: str | None,
+    keep_paused: bool,
+    actor: str,
+) -> Outcome:
+    """`agijobs resume` with no live runner: verify, recover, lift the pause, continue."""
+    with store.run_lock():
+        loaded = load_run(store)
+        engine = loaded.engine()
+        plan = loaded.plan
+        journal = store.read_journal()
+        pending_replay = journal[engine.state.journal_applied :]
+        if (engine.is_done() and not pending_replay) or (
+            engine.state.tick >= plan.scenario.run.max_ticks
+        ):
+            raise Conflict(
+                f"the run in {store.location} is over (tick {engine.state.tick})",
+                "start a new one with `agijobs run SCENARIO --fresh`",
+            )
+        sessions = store.read_sessions()
+        if sessions and sessions[-1].get("event") not in {"stopped"}:
+            store.append_session(_session("crash-detected", previous_pid=sessions[-1].get("pid")))
+        dropped = loaded.scan.count - loaded.seq
+        if dropped or loaded.scan.torn_bytes:
+            store.append_session(
+                _session(
+                    "recovered",
+                    checkpoint_seq=loaded.seq,
+                    dropped_events=dropped,
+                    torn_bytes=loaded.scan.torn_bytes,
+                )
+            )
+        info = _read_json(store, "run.json") or {}
+        run_id = str(info.get("run_id", "unknown"))
+        store.write_document("run.json", _run_info(plan, run_id, str(info.get("scenario", ""))))
+        store.append_session(_session("resumed", run_id=run_id, tick=engine.state.tick))
+        runner = Runner(store, plan, engine, options)
+        runner.sink.close()
+        runner.sink = store.open_events(loaded.scan.mark_bytes)
+        runner.seq = loaded.seq
+        runner.head = loaded.scan.mark_head
+        runner.digest = hashlib.sha256(loaded.events[: loaded.scan.mark_bytes])
+        runner.replay = deque(pending_replay)
+        runner.journaled = {e["id"] for e in journal}
+        if engine.state.paused and not keep_paused:
+            command = CommandInput(
+                name="resume",
+                args={},
+                reason=reason or "resumed by operator",
+                actor=actor,
+                source="at-rest",
+                issued_at=wall_now(),
+            )
+            runner.write(engine.state.tick, engine.apply_at_rest(command))
+            runner.checkpoint()
+        elif dropped or loaded.scan.torn_bytes:
+            runner.checkpoint()
+        return runner.loop()
+
+
+@dataclass(slots=True)
+class CommandResult:
+    mode: str  # "live" | "at-rest"
+    tick: int
+    event: str
+    effect: dict[str, Any]
+    command_id: str | None = None
+
+
+def issue_command(
+    store: FileStore, name: str, args: dict[str, Any], reason: str, actor: str, timeout: float
+) -> CommandResult:
+    """Send an owner command to the live runner, or apply it at rest under the lock."""
+    if not store.has_run():
+        raise Conflict(f"no run in {store.location}", "start one with `agijobs run SCENARIO`")
+    issued_ns = time.time_ns()
+    issued_at = (
+        datetime.fromtimestamp(issued_ns / 1e9, UTC)
+        .isoformat(timespec="milliseconds")
+        .replace("+00:00", "Z")
+    )
+    if runner_is_live(store):
+        return _send_live(store, name, args, reason, actor, issued_at, issued_ns, timeout)
+    try:
+        lock = store.run_lock(wait=min(timeout, 5.0))
+        lock.__enter__()
+    except Conflict:
+        if runner_is_live(store):
+            return _send_live(store, name, args, reason, actor, issued_at, issued_ns, timeout)
+        raise
+    try:
+        return _apply_at_rest(store, name, args, reason, actor, issued_at)
+    finally:
+        lock.__exit__(None, None, None)
+
+
+def runner_is_live(store: FileStore) -> bool:
+    if not store.lock_is_held():
+        return False
+    info = _read_json(store, "run.json") or {}
+    pid = info.get("pid")
+    if info.get("role") != "runner" or not isinstance(pid, int):
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _send_live(
+    store: FileStore,
+    name: str,
+    args: dict[str, Any],
+    reason: str,
+    actor: str,
+    issued_at: str,
+    issued_ns: int,
+    timeout: float,
+) -> CommandResult:
+    loaded_plan = _plan_from_bytes(store, store.read_document(RUN_PLAN) or b"")
+    _check_names(loaded_plan, name, args)
+    command_id = store.submit_command(
+        {
+            "command": name,
+            "args": args,
+            "reason": reason,
+            "actor": actor,
+            "issued_at": issued_at,
+            "issued_ns": issued_ns,
+        }
+    )
+    deadline = time.monotonic() + timeout
+    while True:
+        ack = store.read_ack(command_id)
+        if ack is not None:
+            if ack["event"] == "owner.rejected":
+                raise BadInput(f"the live run rejected {name}: {ack['error']}")
+            return CommandResult("live", ack["tick"], ack["event"], ack["effect"], command_id)
+        if time.monotonic() >= deadline:
+            raise NotAcknowledged(
+                f"the live run did not acknowledge {name} within {timeout:g}s "
+                f"(command {command_id} stays queued)",
+                "check `agijobs status`; it applies when the runner next reads its inbox",
+            )
+        time.sleep(0.02)
+
+
+def _check_names(plan: Plan, name: str, args: dict[str, Any]) -> None:
+    """Validate shard names against the plan before queuing, so typos fail fast."""
+    engine = Engine(plan.scenario)
+    from .fabric import commands
+
+    probe = CommandInput(name, {**args, "job": None}, "probe", "probe", "live")
+    commands.validate(engine, probe)
+
+
+def _apply_at_rest(
+    store: FileStore, name: str, args: dict[str, Any], reason: str, actor: str, issued_at: str
+) -> CommandResult:
+    loaded = load_run(store)
+    engine = loaded.engine()
+    if engine.is_done():
+        raise Conflict(
+            f"the run in {store.location} finished at tick {engine.state.tick}",
+            "owner commands change a live or unfinished fabric; start a new run",
+        )
+    command = CommandInput(name, args, reason, actor, "at-rest", issued_at)
+    events = engine.apply_at_rest(command)  # raises BadInput before anything is written
+    runner = Runner(store, loaded.plan, engine, RunOptions())
+    runner.sink.close()
+    runner.sink = store.open_events(loaded.scan.mark_bytes)
+    runner.seq, runner.head = loaded.seq, loaded.scan.mark_head
+    dropped = loaded.scan.count - loaded.seq
+    if dropped or loaded.scan.torn_bytes:
+        store.append_session(
+            _session(
+                "recovered",
+                checkpoint_seq=loaded.seq,
+                dropped_events=dropped,
+                torn_bytes=loaded.scan.torn_bytes,
+            )
+        )
+    try:
+        runner.write(engine.state.tick, events)
+        runner.checkpoint()
+    finally:
+        runner.sink.close()
+    store.append_session(
+        _session("command", command=name, actor=actor, tick=engine.state.tick, seq=runner.seq)
+    )
+    kind, data = events[0]
+    return CommandResult("at-rest", engine.state.tick, kind, data["effect"])
+
+
+def _read_json(store: Store, name: str) -> dict[str, Any] | None:
+    data = store.read_document(name)
+    if data is None:
+        return None
+    try:
+        value = orjson.loads(data)
+    except orjson.JSONDecodeError:
+        return None
+    return value if isinstance(value, dict) else None
+
+
+# ---------------------------------------------------------------- summaries
+
+
+def planned_jobs(plan: Plan) -> int:
+    return sum(group.count for group in plan.scenario.workload)
+
+
+def build_summary(
+    plan: Plan, engine: Engine, seq: int, head: str, status: str, reason: str
+) -> dict[str, Any]:
+    state = engine.state
+    totals = state.totals()
+    shards = {}
+    for shard in state.shards.values():
+        shards[shard.id] = {
+            "queued": shard.queued.count,
+            "in_flight": shard.in_flight.count,
+            "completed": shard.completed.count,
+            "failed": shard.failed.count,
+            "cancelled": shard.cancelled.count,
+            "spilled_in": shard.spilled_in.count,
+            "spilled_out": shard.spilled_out.count,
+            "budget_ms": shard.budget_ms,
+            "health": shard.health,
+            "cost": shard.cost_nano / 1e9,
+        }
+    return {
+        "name": plan.scenario.name,
+        "inputs_id": plan.inputs_id,
+        "status": status,
+        "reason": reason,
+        "tick": state.tick,
+        "seq": seq,
+        "head": head,
+        "paused": state.paused,
+        "jobs": {
+            "planned": planned_jobs(plan),
+            "submitted": totals["submitted"].count,
+            "completed": totals["completed"].count,
+            "failed": totals["failed"].count,
+            "cancelled": totals["cancelled"].count,
+            "pending": totals["queued"].count + totals["in_flight"].count,
+            "value_completed": totals["completed"].value,
+        },
+        "spillovers": totals["spilled_out"].count,
+        "owner_actions": state.owner_actions,
+        "cost": sum(s.cost_nano for s in state.shards.values()) / 1e9,
+        "shards": shards,
+    }
+
+
+def check_expectations(plan: Plan, summary: dict[str, Any]) -> list[str]:
+    expect = plan.expect
+    jobs = summary["jobs"]
+    planned = max(jobs["planned"], 1)
+    failures = []
+    completed_ratio = jobs["completed"] / planned
+    failed_ratio = jobs["failed"] / planned
+    if expect.min_completed_ratio is not None and completed_ratio < expect.min_completed_ratio:
+        failures.append(
+            f"completed ratio {completed_ratio:.4f} < min_completed_ratio "
+            f"{expect.min_completed_ratio}"
+        )
+    if expect.max_failed_ratio is not None and failed_ratio > expect.max_failed_ratio:
+        failures.append(
+            f"failed ratio {failed_ratio:.4f} > max_failed_ratio {expect.max_failed_ratio}"
+        )
+    digest = summary.get("events_digest")
+    if expect.events_digest is not None and digest != expect.events_digest:
+        failures.append(f"events_digest {digest} != expected {expect.events_digest}")
+    return failures
+
+
+__all__ = [
+    "AgijobsError",
+    "CommandResult",
+    "LoadedRun",
+    "Outcome",
+    "RunOptions",
+    "build_summary",
+    "issue_command",
+    "load_run",
+    "resume_run",
+    "start_run",
+]

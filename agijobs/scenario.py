@@ -1,0 +1,529 @@
+"""Load and validate scenario and plan files: the pydantic boundary of agijobs.
+
+A scenario file (YAML or JSON) describes a whole drill. `load_plan` turns one, or a plan
+file written by `agijobs plan`, into a `Plan`: the validated scenario in canonical form,
+its expectations, and the two identities derived from it:
+
+- ``inputs_id``: sha256 of the canonical scenario without ``expect``. It is recorded in the
+  event log and the checkpoint, so a golden ``events_digest`` in ``expect`` is never part of
+  the bytes it describes.
+- ``plan_id``: sha256 of the canonical plan document without ``plan_id``.
+
+Every error names the file, the key path inside it and the fix, and nothing is written.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated, Any, Literal, TypeVar
+
+import orjson
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from .canonical import dumps, sha256_hex
+from .errors import BadInput
+
+PLAN_FORMAT = 1
+M = TypeVar("M", bound=BaseModel)
+MAX_JOBS_PER_GROUP = 100_000_000
+MAX_TICKS = 10_000_000
+
+PositiveInt = Annotated[int, Field(gt=0)]
+NonNegativeInt = Annotated[int, Field(ge=0)]
+Tick = Annotated[int, Field(ge=1, le=MAX_TICKS)]
+Name = Annotated[str, Field(min_length=1, max_length=200, pattern=r"^[A-Za-z0-9][A-Za-z0-9._:-]*$")]
+Skills = Annotated[list[Name], Field(min_length=1)]
+
+
+class Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+
+class Owner(Model):
+    name: str = Field(min_length=1)
+
+
+class SpilloverPolicy(Model):
+    target: Name
+    threshold: NonNegativeInt
+    max_drain_per_tick: PositiveInt
+    required_skills: list[Name] = []
+
+
+class ShardSpec(Model):
+    id: Name
+    name: str | None = None
+    latency_budget_ms: PositiveInt
+    max_queue: PositiveInt
+    alert_threshold: PositiveInt | None = None
+    spillover: list[SpilloverPolicy] = []
+
+    @model_validator(mode="after")
+    def _alert_within_queue(self) -> ShardSpec:
+        if self.alert_threshold is not None and self.alert_threshold > self.max_queue:
+            raise ValueError(
+                f"alert_threshold ({self.alert_threshold}) must not exceed "
+                f"max_queue ({self.max_queue})"
+            )
+        return self
+
+    @property
+    def display_name(self) -> str:
+        return self.name or self.id
+
+    @property
+    def effective_alert_threshold(self) -> int:
+        """Default: 70% of max_queue, so a shard turns degraded well before it is full."""
+        if self.alert_threshold is not None:
+            return self.alert_threshold
+        return max(1, self.max_queue * 7 // 10)
+
+
+class NodeSpec(Model):
+    id: Name
+    shard: Name
+    slots: PositiveInt
+    skills: Skills
+    latency_ms: NonNegativeInt = 0
+    heartbeat_ticks: PositiveInt = 1
+    price_per_job: Annotated[float, Field(ge=0)] | None = None
+    metadata: dict[str, Any] = {}
+
+
+class FabricSpec(Model):
+    owner: Owner
+    shards: Annotated[list[ShardSpec], Field(min_length=1)]
+    nodes: list[NodeSpec] = []
+
+
+class Arrival(Model):
+    start: NonNegativeInt = 1
+    per_tick: PositiveInt | None = None
+
+
+class WorkGroup(Model):
+    prefix: Name
+    shard: Name
+    skills: Skills
+    count: Annotated[int, Field(gt=0, le=MAX_JOBS_PER_GROUP)]
+    duration: Annotated[int, Field(gt=0, le=MAX_TICKS)]
+    value: NonNegativeInt = 0
+    value_step: int = 0
+    arrive: Arrival = Arrival()
+
+    @model_validator(mode="after")
+    def _values_stay_non_negative(self) -> WorkGroup:
+        if self.value + (self.count - 1) * self.value_step < 0:
+            raise ValueError("value + (count - 1) * value_step must not be negative")
+        return self
+
+    @property
+    def first_tick(self) -> int:
+        """Tick 0 is the state before the run, so `start: 0` means the first tick."""
+        return max(1, self.arrive.start)
+
+    @property
+    def per_tick(self) -> int:
+        return self.arrive.per_tick or self.count
+
+
+class Fault(Model):
+    tick: Tick
+    node: Name
+    kind: Literal["outage", "latency"]
+    until: Tick | None = None
+    latency_ms: NonNegativeInt | None = None
+
+    @model_validator(mode="after")
+    def _shape(self) -> Fault:
+        if self.until is not None and self.until <= self.tick:
+            raise ValueError(f"until ({self.until}) must be after tick ({self.tick})")
+        if self.kind == "latency" and self.latency_ms is None:
+            raise ValueError("a latency fault needs latency_ms")
+        if self.kind == "outage" and self.latency_ms is not None:
+            raise ValueError("latency_ms belongs to latency faults, not outages")
+        return self
+
+
+class CommandBase(Model):
+    reason: str = Field(min_length=1)
+    actor: str | None = None
+
+
+class PauseAll(CommandBase):
+    command: Literal["pause-all"]
+
+
+class Resume(CommandBase):
+    command: Literal["resume"]
+
+
+class Reroute(CommandBase):
+    command: Literal["reroute"]
+    from_: Name = Field(alias="from")
+    to: Name | None = None
+    backlog: Literal["all"] | NonNegativeInt | None = None
+    job: Name | None = None
+    clear: bool = False
+
+    @model_validator(mode="after")
+    def _shape(self) -> Reroute:
+        if self.clear:
+            if self.to is not None or self.backlog is not None or self.job is not None:
+                raise ValueError("clear restores the configured targets; drop to/backlog/job")
+        elif self.to is None:
+            raise ValueError("reroute needs `to` (or `clear: true`)")
+        elif self.to == self.from_:
+            raise ValueError("`to` must differ from `from`")
+        if self.job is not None and self.backlog is not None:
+            raise ValueError("give either `job` or `backlog`, not both")
+        return self
+
+
+class SetLatency(CommandBase):
+    command: Literal["set-latency"]
+    shard: Name
+    ms: Annotated[int, Field(gt=0, le=3_600_000)]
+
+
+OwnerCommand = Annotated[PauseAll | Resume | Reroute | SetLatency, Field(discriminator="command")]
+
+
+class ScheduleEntry(Model):
+    tick: Tick
+    command: OwnerCommand
+
+    @model_validator(mode="before")
+    @classmethod
+    def _flat(cls, raw: Any) -> Any:
+        """Schedule entries are written flat: ``{tick, command: NAME, ...arguments}``."""
+        if isinstance(raw, dict) and isinstance(raw.get("command"), str):
+            body = {k: v for k, v in raw.items() if k != "tick"}
+            return {"tick": raw.get("tick"), "command": body}
+        return raw
+
+
+class RunSettings(Model):
+    max_ticks: Annotated[int, Field(gt=0, le=MAX_TICKS)] = 10_000
+    checkpoint_every: PositiveInt = 20
+
+
+class Expectations(Model):
+    min_completed_ratio: Annotated[float, Field(ge=0, le=1)] | None = None
+    max_failed_ratio: Annotated[float, Field(ge=0, le=1)] | None = None
+    events_digest: Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")] | None = None
+
+
+class Scenario(Model):
+    name: Name
+    seed: int = 0
+    fabric: FabricSpec
+    workload: list[WorkGroup] = []
+    faults: list[Fault] = []
+    schedule: list[ScheduleEntry] = []
+    run: RunSettings = RunSettings()
+
+
+class ScenarioFile(Scenario):
+    """The file shape: a scenario plus its expectations; `fabric` may be a relative path."""
+
+    expect: Expectations = Expectations()
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    """A validated scenario with its identities, ready to run or to write."""
+
+    scenario: Scenario
+    expect: Expectations
+    inputs_id: str
+    plan_id: str
+    document: dict[str, Any]
+
+    def to_bytes(self) -> bytes:
+        return dumps(self.document) + b"\n"
+
+
+# --------------------------------------------------------------------------- loading
+
+
+def load_plan(path: Path) -> Plan:
+    """Load a scenario file or a plan file (recognised by content) into a `Plan`."""
+    raw = _read_document(path)
+    if isinstance(raw, dict) and "plan_id" in raw and "format" in raw:
+        return _plan_from_document(path, raw)
+    if not isinstance(raw, dict):
+        raise BadInput(
+            f"{path}: expected a mapping at the top level (got {type(raw).__name__})",
+            "a scenario starts with `name:`, `fabric:` and `workload:`",
+        )
+    if isinstance(raw.get("fabric"), str):
+        fabric_path = (path.parent / raw["fabric"]).resolve()
+        fabric_raw = _read_document(fabric_path)
+        _validate(fabric_path, FabricSpec, fabric_raw, prefix=())
+        raw = {**raw, "fabric": fabric_raw}
+    parsed = _validate(path, ScenarioFile, raw, prefix=())
+    scenario = Scenario.model_validate(
+        {k: v for k, v in parsed.model_dump(by_alias=True).items() if k != "expect"}
+    )
+    check_references(path, scenario)
+    return build_plan(scenario, parsed.expect)
+
+
+def plan_from_bytes(label: str, data: bytes) -> Plan:
+    """Load a plan document held in memory (e.g. a storage's run-plan.json)."""
+    try:
+        raw = orjson.loads(data)
+    except orjson.JSONDecodeError as exc:
+        raise BadInput(f"{label}: invalid JSON ({exc.msg})", "re-plan from the scenario") from None
+    if not isinstance(raw, dict):
+        raise BadInput(f"{label}: not a plan document", "re-plan from the scenario")
+    return _plan_from_document(Path(label), raw)
+
+
+def build_plan(
+    scenario: Scenario, expect: Expectations, predicted: dict[str, Any] | None = None
+) -> Plan:
+    scenario_doc = scenario.model_dump(mode="json", by_alias=True)
+    expect_doc = expect.model_dump(mode="json")
+    document: dict[str, Any] = {
+        "format": PLAN_FORMAT,
+        "scenario": scenario_doc,
+        "expect": expect_doc,
+    }
+    if predicted is not None:
+        document["predicted"] = predicted
+    plan_id = sha256_hex(dumps(document))
+    document["plan_id"] = plan_id
+    return Plan(scenario, expect, sha256_hex(dumps(scenario_doc)), plan_id, document)
+
+
+def _plan_from_document(path: Path, raw: dict[str, Any]) -> Plan:
+    claimed = raw.get("plan_id")
+    body = {k: v for k, v in raw.items() if k != "plan_id"}
+    if claimed != sha256_hex(dumps(body)):
+        raise BadInput(
+            f"{path}: plan_id does not match the plan's content (edited after `agijobs plan`?)",
+            "run `agijobs plan SCENARIO` again to write a fresh plan",
+        )
+    if raw.get("format") != PLAN_FORMAT:
+        raise BadInput(
+            f"{path}: format: plan format {raw.get('format')!r} is not supported",
+            f"this agijobs reads format {PLAN_FORMAT}; re-plan from the scenario",
+        )
+    scenario = _validate(path, Scenario, raw.get("scenario"), prefix=("scenario",))
+    expect = _validate(path, Expectations, raw.get("expect", {}), prefix=("expect",))
+    check_references(path, scenario)
+    plan = build_plan(scenario, expect, raw.get("predicted"))
+    if plan.plan_id != claimed:
+        raise BadInput(
+            f"{path}: the plan is not in canonical form",
+            "run `agijobs plan SCENARIO` again to write a fresh plan",
+        )
+    return plan
+
+
+def _read_document(path: Path) -> Any:
+    if path.is_dir():
+        raise BadInput(f"{path}: is a directory", "pass a scenario or plan file")
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise BadInput(f"{path}: no such file", "check the path") from None
+    except OSError as exc:
+        raise BadInput(f"{path}: cannot read ({exc.strerror})", "check the path") from None
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise BadInput(
+            f"{path}: not UTF-8 text (byte {exc.start})", "save the file as UTF-8"
+        ) from None
+    if not text.strip():
+        raise BadInput(f"{path}: the file is empty", "write a scenario (see README)")
+    if path.suffix.lower() == ".json":
+        try:
+            return orjson.loads(data)
+        except orjson.JSONDecodeError as exc:
+            raise BadInput(
+                f"{path}: line {exc.lineno} column {exc.colno}: invalid JSON ({exc.msg})",
+                "fix the JSON syntax",
+            ) from None
+    import yaml
+
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1} column {mark.column + 1}: " if mark else ""
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise BadInput(f"{path}: {where}invalid YAML ({problem})", "fix the YAML syntax") from None
+
+
+def _validate(path: Path, model: type[M], raw: Any, prefix: Sequence[str]) -> M:
+    try:
+        return model.model_validate(raw)
+    except ValidationError as exc:
+        lines = [_describe(path, error, model, prefix) for error in exc.errors()[:10]]
+        raise BadInput("\n".join(lines), "fix the value(s) named above") from None
+
+
+def _describe(path: Path, error: Any, model: type[BaseModel], prefix: Sequence[str]) -> str:
+    loc = [*prefix, *(str(p) for p in error["loc"] if not _is_union_tag(p))]
+    where = " -> ".join(loc) if loc else "(top level)"
+    kind = error["type"]
+    if kind == "extra_forbidden":
+        hint = _did_you_mean(str(error["loc"][-1]), _known_keys(model, error["loc"][:-1]))
+        return f"{path}: {where}: unknown key{hint}"
+    if kind == "missing":
+        return f"{path}: {where}: required key is missing"
+    got = error.get("input")
+    shown = "" if isinstance(got, dict | list) else f" (got {got!r})"
+    message = str(error["msg"]).removeprefix("Value error, ")
+    return f"{path}: {where}: {message}{shown}"
+
+
+def _is_union_tag(part: Any) -> bool:
+    return isinstance(part, str) and part in {"pause-all", "resume", "reroute", "set-latency"}
+
+
+def _known_keys(model: type[BaseModel], loc: Sequence[Any]) -> list[str]:
+    """Field names (by alias) of the model found by walking `loc` from `model`."""
+    current: Any = model
+    for part in loc:
+        if isinstance(part, int) or current is None:
+            continue
+        if isinstance(part, str) and part in {"pause-all", "resume", "reroute", "set-latency"}:
+            current = {"pause-all": PauseAll, "resume": Resume, "reroute": Reroute}.get(
+                part, SetLatency
+            )
+            continue
+        field = getattr(current, "model_fields", {}).get(part)
+        current = _model_in(field.annotation) if field else None
+    if current is None or not hasattr(current, "model_fields"):
+        return []
+    fields: dict[str, Any] = current.model_fields
+    names = [f.alias or name for name, f in fields.items()]
+    if current is ScheduleEntry:
+        names.append("command")
+    return names
+
+
+def _model_in(annotation: Any) -> Any:
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    for arg in getattr(annotation, "__args__", ()):
+        found = _model_in(arg)
+        if found is not None:
+            return found
+    return None
+
+
+def _did_you_mean(name: str, choices: Iterable[str]) -> str:
+    close = difflib.get_close_matches(name, list(choices), n=1, cutoff=0.6)
+    return f"; did you mean `{close[0]}`?" if close else ""
+
+
+# ----------------------------------------------------------------- cross references
+
+
+def check_references(path: Path, scenario: Scenario) -> None:
+    """Reject unknown or duplicate ids and impossible timings, naming the key path."""
+    problems: list[str] = []
+    fabric = scenario.fabric
+    shard_ids = [s.id for s in fabric.shards]
+    node_ids = [n.id for n in fabric.nodes]
+    shards, nodes = set(shard_ids), set(node_ids)
+
+    def unknown(where: str, kind: str, name: str, known: set[str]) -> None:
+        hint = _did_you_mean(name, sorted(known))
+        problems.append(f"{path}: {where}: unknown {kind} `{name}`{hint}")
+
+    for where, ids in (("fabric -> shards", shard_ids), ("fabric -> nodes", node_ids)):
+        seen: set[str] = set()
+        for i, ident in enumerate(ids):
+            if ident in seen:
+                problems.append(f"{path}: {where} -> {i} -> id: duplicate id `{ident}`")
+            seen.add(ident)
+    for i, shard in enumerate(fabric.shards):
+        for j, policy in enumerate(shard.spillover):
+            where = f"fabric -> shards -> {i} -> spillover -> {j} -> target"
+            if policy.target == shard.id:
+                problems.append(f"{path}: {where}: a shard cannot spill over to itself")
+            elif policy.target not in shards:
+                unknown(where, "shard", policy.target, shards)
+    for i, node in enumerate(fabric.nodes):
+        if node.shard not in shards:
+            unknown(f"fabric -> nodes -> {i} -> shard", "shard", node.shard, shards)
+    prefixes: set[str] = set()
+    for i, group in enumerate(scenario.workload):
+        if group.shard not in shards:
+            unknown(f"workload -> {i} -> shard", "shard", group.shard, shards)
+        if group.prefix in prefixes:
+            problems.append(f"{path}: workload -> {i} -> prefix: duplicate prefix `{group.prefix}`")
+        prefixes.add(group.prefix)
+        last = group.first_tick + (group.count - 1) // group.per_tick
+        if last > scenario.run.max_ticks:
+            problems.append(
+                f"{path}: workload -> {i} -> arrive: the last job arrives at tick {last}, "
+                f"after run -> max_ticks ({scenario.run.max_ticks})"
+            )
+    for i, fault in enumerate(scenario.faults):
+        if fault.node not in nodes:
+            unknown(f"faults -> {i} -> node", "node", fault.node, nodes)
+        if fault.tick > scenario.run.max_ticks:
+            problems.append(
+                f"{path}: faults -> {i} -> tick: {fault.tick} is after run -> max_ticks "
+                f"({scenario.run.max_ticks})"
+            )
+    for i, entry in enumerate(scenario.schedule):
+        base = f"schedule -> {i}"
+        if entry.tick > scenario.run.max_ticks:
+            problems.append(
+                f"{path}: {base} -> tick: {entry.tick} is after run -> max_ticks "
+                f"({scenario.run.max_ticks})"
+            )
+        command = entry.command
+        if isinstance(command, Reroute):
+            for key, name in (("from", command.from_), ("to", command.to)):
+                if name is not None and name not in shards:
+                    unknown(f"{base} -> {key}", "shard", name, shards)
+        elif isinstance(command, SetLatency) and command.shard not in shards:
+            unknown(f"{base} -> shard", "shard", command.shard, shards)
+    if problems:
+        raise BadInput("\n".join(problems), "fix the reference(s) named above")
+
+
+# ------------------------------------------------------------------ owner commands
+
+
+def command_args(model: PauseAll | Resume | Reroute | SetLatency) -> dict[str, Any]:
+    """The arguments of a validated owner command, as recorded in its event."""
+    raw = model.model_dump(by_alias=True, exclude_none=True)
+    args = {k: v for k, v in raw.items() if k not in {"command", "reason", "actor"}}
+    if not args.get("clear", True):
+        del args["clear"]
+    return args
+
+
+def validate_command(raw: dict[str, Any]) -> dict[str, Any]:
+    """Validate CLI input for an owner command with the same rules as schedule entries."""
+    from pydantic import TypeAdapter
+
+    try:
+        model = TypeAdapter(OwnerCommand).validate_python(raw)
+    except ValidationError as exc:
+        problems = []
+        for error in exc.errors():
+            loc = [str(p) for p in error["loc"] if not _is_union_tag(p)]
+            option = f"--{loc[-1].replace('_', '-')}: " if loc else ""
+            message = str(error["msg"]).removeprefix("Value error, ")
+            got = error.get("input")
+            shown = f" (got {got!r})" if loc and not isinstance(got, dict) else ""
+            problems.append(f"{option}{message}{shown}")
+        raise BadInput(
+            "; ".join(problems), "see `agijobs " + str(raw["command"]) + " --help`"
+        ) from None
+    return command_args(model)

@@ -1,0 +1,236 @@
+"""The storage directory: the embedded default `Store`.
+
+Layout (README, "Storage directory"):
+
+    events.ndjson     append-only hash-chained fabric log
+    checkpoint.json   state at an event seq, integrity-checked, replaced atomically
+    sessions.ndjson   process lifecycle (started, stopped, resumed, recovered)
+    summary.json      the outcome at the last stop
+    run-plan.json     the plan being run (`agijobs plan` writes plan.json beside it)
+    run.json          pid, start time and scenario of the process that ran it last
+    run.lock          held by the live runner (flock: released by the kernel if it dies)
+    inbox/pending/    live commands, one file each, durable before the CLI waits
+    inbox/journal.ndjson  commands the runner took, with their tick, fsynced before acking
+    inbox/acks/       the outcome of each taken command, read by the waiting CLI
+    archive/<run id>/ earlier runs moved aside by `run --fresh`
+
+Durability: event lines are buffered and fsynced at every checkpoint and at every stop;
+the checkpoint is written to a temporary file, fsynced, renamed over and the directory
+fsynced. Inbox files and the journal are fsynced before anyone is told they exist.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import IO, Any
+
+import orjson
+from filelock import FileLock, Timeout
+
+from ..errors import Conflict
+
+EVENTS = "events.ndjson"
+CHECKPOINT = "checkpoint.json"
+SESSIONS = "sessions.ndjson"
+RUN_PLAN = "run-plan.json"
+RUN_FILES = (EVENTS, CHECKPOINT, SESSIONS, "summary.json", RUN_PLAN, "run.json", "inbox")
+_counter = itertools.count()
+
+
+def fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def atomic_write(path: Path, data: bytes) -> None:
+    """Write `data` so that `path` holds either the old or the new bytes, never a mix."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    with open(tmp, "wb") as handle:
+        handle.write(data)
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(tmp, path)
+    fsync_dir(path.parent)
+
+
+def append_durably(path: Path, data: bytes) -> None:
+    with open(path, "ab") as handle:
+        handle.write(data)
+        handle.flush()
+        os.fsync(handle.fileno())
+
+
+class FileEventSink:
+    def __init__(self, path: Path, keep_bytes: int) -> None:
+        self._handle: IO[bytes] = open(path, "r+b" if path.exists() else "w+b")  # noqa: SIM115
+        self._handle.truncate(keep_bytes)
+        self._handle.seek(keep_bytes)
+
+    def append(self, lines: list[bytes]) -> None:
+        if lines:
+            self._handle.write(b"\n".join(lines) + b"\n")
+
+    def sync(self) -> None:
+        self._handle.flush()
+        os.fsync(self._handle.fileno())
+
+    def close(self) -> None:
+        self._handle.close()
+
+
+class FileStore:
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.location = str(root)
+
+    # ------------------------------------------------------------- the run
+
+    def ensure(self) -> None:
+        self.root.mkdir(parents=True, exist_ok=True)
+
+    def has_run(self) -> bool:
+        return (self.root / EVENTS).exists() or (self.root / CHECKPOINT).exists()
+
+    def read_events(self) -> bytes:
+        try:
+            return (self.root / EVENTS).read_bytes()
+        except FileNotFoundError:
+            return b""
+
+    def open_events(self, keep_bytes: int) -> FileEventSink:
+        return FileEventSink(self.root / EVENTS, keep_bytes)
+
+    def read_checkpoint(self) -> bytes | None:
+        return self.read_document(CHECKPOINT)
+
+    def write_checkpoint(self, data: bytes) -> None:
+        atomic_write(self.root / CHECKPOINT, data)
+
+    def read_document(self, name: str) -> bytes | None:
+        try:
+            return (self.root / name).read_bytes()
+        except FileNotFoundError:
+            return None
+
+    def write_document(self, name: str, data: bytes) -> None:
+        atomic_write(self.root / name, data)
+
+    def append_session(self, record: dict[str, Any]) -> None:
+        append_durably(
+            self.root / SESSIONS, orjson.dumps(record, option=orjson.OPT_SORT_KEYS) + b"\n"
+        )
+
+    def read_sessions(self) -> list[dict[str, Any]]:
+        data = self.read_document(SESSIONS) or b""
+        records = []
+        for line in data.splitlines():
+            with contextlib.suppress(orjson.JSONDecodeError):
+                records.append(orjson.loads(line))
+        return records
+
+    # ------------------------------------------------------------- the lock
+
+    @contextlib.contextmanager
+    def run_lock(self, *, wait: float = 0.0) -> Iterator[None]:
+        self.ensure()
+        lock = FileLock(self.root / "run.lock", timeout=wait)
+        try:
+            lock.acquire()
+        except Timeout:
+            raise Conflict(
+                f"storage {self.root} is in use by a live run",
+                "wait for it to stop, or send it commands (pause-all, reroute, …)",
+            ) from None
+        try:
+            yield
+        finally:
+            lock.release()
+
+    def lock_is_held(self) -> bool:
+        if not (self.root / "run.lock").exists():
+            return False
+        lock = FileLock(self.root / "run.lock", timeout=0)
+        try:
+            lock.acquire()
+        except Timeout:
+            return True
+        lock.release()
+        return False
+
+    # ------------------------------------------------------------- the inbox
+
+    def _inbox(self, part: str) -> Path:
+        path = self.root / "inbox" / part
+        path.mkdir(parents=True, exist_ok=True)
+        return path
+
+    def submit_command(self, command: dict[str, Any]) -> str:
+        command_id = f"{command['issued_ns']:020d}-{os.getpid()}-{next(_counter)}"
+        pending = self._inbox("pending")
+        atomic_write(pending / f"{command_id}.json", orjson.dumps({**command, "id": command_id}))
+        return command_id
+
+    def pending_commands(self) -> list[tuple[str, dict[str, Any]]]:
+        pending = self.root / "inbox" / "pending"
+        if not pending.exists():
+            return []
+        found = []
+        for entry in sorted(os.scandir(pending), key=lambda e: e.name):
+            if entry.name.endswith(".json") and not entry.name.startswith("."):
+                with contextlib.suppress(FileNotFoundError, orjson.JSONDecodeError):
+                    found.append((entry.name[:-5], orjson.loads(Path(entry.path).read_bytes())))
+        return found
+
+    def journal(self, entries: list[dict[str, Any]]) -> None:
+        data = b"".join(orjson.dumps(e, option=orjson.OPT_SORT_KEYS) + b"\n" for e in entries)
+        append_durably(self._inbox("") / "journal.ndjson", data)
+        pending = self.root / "inbox" / "pending"
+        for entry in entries:
+            with contextlib.suppress(FileNotFoundError):
+                (pending / f"{entry['id']}.json").unlink()
+
+    def read_journal(self) -> list[dict[str, Any]]:
+        data = self.read_document("inbox/journal.ndjson") or b""
+        entries = []
+        for line in data.split(b"\n"):
+            if line:
+                try:
+                    entries.append(orjson.loads(line))
+                except orjson.JSONDecodeError:
+                    break  # a torn last entry was never acknowledged
+        return entries
+
+    def acknowledge(self, command_id: str, ack: dict[str, Any]) -> None:
+        atomic_write(self._inbox("acks") / f"{command_id}.json", orjson.dumps(ack))
+
+    def read_ack(self, command_id: str) -> dict[str, Any] | None:
+        data = self.read_document(f"inbox/acks/{command_id}.json")
+        return None if data is None else orjson.loads(data)
+
+    # ------------------------------------------------------------- archive
+
+    def archive(self, run_id: str) -> str:
+        target = self.root / "archive" / run_id
+        suffix = 1
+        while target.exists():
+            suffix += 1
+            target = self.root / "archive" / f"{run_id}.{suffix}"
+        target.mkdir(parents=True)
+        for name in RUN_FILES:
+            source = self.root / name
+            if source.exists():
+                source.rename(target / name)
+        fsync_dir(self.root)
+        return str(target)
+
+    def iter_files(self) -> Iterator[str]:
+        for path in sorted(self.root.rglob("*")):
+            if path.is_file():
+                yield str(path.relative_to(self.root))

@@ -1,0 +1,87 @@
+"""A store that keeps nothing: dry runs (`agijobs plan`) and replays (`audit --replay`).
+
+The runner computes the chain head and the events digest itself, so a dry run produces
+exactly the bytes' identities a real run would, without writing them anywhere.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from typing import Any
+
+
+class NullSink:
+    def append(self, lines: list[bytes]) -> None:
+        pass
+
+    def sync(self) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+
+class MemoryStore:
+    location = "(memory)"
+
+    def __init__(self) -> None:
+        self.documents: dict[str, bytes] = {}
+
+    def has_run(self) -> bool:
+        return False
+
+    def read_events(self) -> bytes:
+        return b""
+
+    def open_events(self, keep_bytes: int) -> NullSink:
+        return NullSink()
+
+    def read_checkpoint(self) -> bytes | None:
+        return None
+
+    def write_checkpoint(self, data: bytes) -> None:
+        pass
+
+    def read_document(self, name: str) -> bytes | None:
+        return self.documents.get(name)
+
+    def write_document(self, name: str, data: bytes) -> None:
+        self.documents[name] = data
+
+    def append_session(self, record: dict[str, Any]) -> None:
+        pass
+
+    def read_sessions(self) -> list[dict[str, Any]]:
+        return []
+
+    @contextlib.contextmanager
+    def run_lock(self, *, wait: float = 0.0) -> Iterator[None]:
+        yield
+
+    def lock_is_held(self) -> bool:
+        return False
+
+    def submit_command(self, command: dict[str, Any]) -> str:
+        raise RuntimeError("a memory store has no inbox: dry runs take no live commands")
+
+    def pending_commands(self) -> list[tuple[str, dict[str, Any]]]:
+        return []
+
+    def journal(self, entries: list[dict[str, Any]]) -> None:
+        pass
+
+    def read_journal(self) -> list[dict[str, Any]]:
+        return []
+
+    def acknowledge(self, command_id: str, ack: dict[str, Any]) -> None:
+        pass
+
+    def read_ack(self, command_id: str) -> dict[str, Any] | None:
+        return None
+
+    def archive(self, run_id: str) -> str:
+        return ""
+
+    def iter_files(self) -> Iterator[str]:
+        return iter(())
