@@ -37,6 +37,9 @@ from .store import Store
 from .store.files import CHECKPOINT, EVENTS, RUN_PLAN, FileStore
 
 Progress = Callable[[Engine, int], None]
+# Session records that open or close a process's hold on the run; a run whose last one is
+# not "stopped" was left by a process that died.
+LIFECYCLE = frozenset({"started", "resumed", "stopped"})
 
 
 def wall_now() -> str:
@@ -123,15 +126,27 @@ def _plan_from_bytes(store: Store, data: bytes) -> Plan:
 class Runner:
     """One process driving one fabric run on one store (holding its lock)."""
 
-    def __init__(self, store: Store, plan: Plan, engine: Engine, options: RunOptions) -> None:
+    def __init__(
+        self,
+        store: Store,
+        plan: Plan,
+        engine: Engine,
+        options: RunOptions,
+        loaded: LoadedRun | None = None,
+    ) -> None:
+        """Start a fresh log, or continue `loaded`'s log from its checkpoint seq."""
         self.store = store
         self.plan = plan
         self.engine = engine
         self.options = options
-        self.seq = 0
-        self.head = GENESIS_HASH
-        self.digest = hashlib.sha256()
-        self.sink = store.open_events(0)
+        if loaded is None:
+            self.seq, self.head, keep = 0, GENESIS_HASH, 0
+            self.digest = hashlib.sha256()
+        else:
+            self.seq, self.head = loaded.seq, loaded.scan.mark_head
+            keep = loaded.scan.mark_bytes
+            self.digest = hashlib.sha256(loaded.events[:keep])
+        self.sink = store.open_events(keep)
         self.replay: deque[dict[str, Any]] = deque()
         self.journaled: set[str] = set()
         self.stop_requested = False
@@ -431,9 +446,11 @@ def resume_run(
                 f"the run in {store.location} is over (tick {engine.state.tick})",
                 "start a new one with `agijobs run SCENARIO --fresh`",
             )
-        sessions = store.read_sessions()
-        if sessions and sessions[-1].get("event") not in {"stopped"}:
-            store.append_session(_session("crash-detected", previous_pid=sessions[-1].get("pid")))
+        lifecycle = [s for s in store.read_sessions() if s.get("event") in LIFECYCLE]
+        if lifecycle and lifecycle[-1]["event"] != "stopped":
+            store.append_session(
+                _session("crash-detected", previous_pid=lifecycle[-1].get("pid"))
+            )
         dropped = loaded.scan.count - loaded.seq
         if dropped or loaded.scan.torn_bytes:
             store.append_session(
@@ -448,12 +465,7 @@ def resume_run(
         run_id = str(info.get("run_id", "unknown"))
         store.write_document("run.json", _run_info(plan, run_id, str(info.get("scenario", ""))))
         store.append_session(_session("resumed", run_id=run_id, tick=engine.state.tick))
-        runner = Runner(store, plan, engine, options)
-        runner.sink.close()
-        runner.sink = store.open_events(loaded.scan.mark_bytes)
-        runner.seq = loaded.seq
-        runner.head = loaded.scan.mark_head
-        runner.digest = hashlib.sha256(loaded.events[: loaded.scan.mark_bytes])
+        runner = Runner(store, plan, engine, options, loaded)
         runner.replay = deque(pending_replay)
         runner.journaled = {e["id"] for e in journal}
         if engine.state.paused and not keep_paused:
@@ -583,10 +595,7 @@ def _apply_at_rest(
         )
     command = CommandInput(name, args, reason, actor, "at-rest", issued_at)
     events = engine.apply_at_rest(command)  # raises BadInput before anything is written
-    runner = Runner(store, loaded.plan, engine, RunOptions())
-    runner.sink.close()
-    runner.sink = store.open_events(loaded.scan.mark_bytes)
-    runner.seq, runner.head = loaded.seq, loaded.scan.mark_head
+    runner = Runner(store, loaded.plan, engine, RunOptions(), loaded)
     dropped = loaded.scan.count - loaded.seq
     if dropped or loaded.scan.torn_bytes:
         store.append_session(

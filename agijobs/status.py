@@ -6,7 +6,7 @@ from typing import Any
 
 import orjson
 
-from .runner import load_run, runner_is_live
+from .runner import LIFECYCLE, load_run, runner_is_live
 from .store.files import FileStore
 
 
@@ -17,7 +17,7 @@ def run_state(
     if runner_is_live(store):
         info = orjson.loads(store.read_document("run.json") or b"{}")
         return ("running, paused" if paused else "running"), info.get("pid")
-    lifecycle = [s for s in sessions if s.get("event") in {"started", "resumed", "stopped"}]
+    lifecycle = [s for s in sessions if s.get("event") in LIFECYCLE]
     if lifecycle and lifecycle[-1]["event"] != "stopped":
         return "crashed", None
     if summary is not None and summary.get("status") == "finished":
