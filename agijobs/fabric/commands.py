@@ -191,7 +191,7 @@ def _reroute(
     if limit > 0:
         keep: list[Job] = []
         for job in _queued_in_order(source):
-            if moved >= limit:
+            if moved + left_full >= limit:  # the N asked for are moved or reported
                 keep.append(job)
             elif not engine.can_serve(target, job.skills):
                 left_unservable += 1
