@@ -448,9 +448,7 @@ def resume_run(
             )
         lifecycle = [s for s in store.read_sessions() if s.get("event") in LIFECYCLE]
         if lifecycle and lifecycle[-1]["event"] != "stopped":
-            store.append_session(
-                _session("crash-detected", previous_pid=lifecycle[-1].get("pid"))
-            )
+            store.append_session(_session("crash-detected", previous_pid=lifecycle[-1].get("pid")))
         dropped = loaded.scan.count - loaded.seq
         if dropped or loaded.scan.torn_bytes:
             store.append_session(

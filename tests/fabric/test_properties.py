@@ -1,0 +1,196 @@
+"""Invariants over random small fabrics (hypothesis).
+
+- conservation after every tick, per shard and in total, in count and value;
+- every live job is in exactly one place (one queue or one node);
+- the same scenario twice gives the same events;
+- snapshot -> JSON -> restore mid-run, then continuing, equals the uninterrupted run.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from agijobs.canonical import dumps
+from agijobs.fabric.engine import Engine
+from agijobs.fabric.state import COUNTERS
+from agijobs.scenario import Scenario
+
+SHARDS = ["earth", "luna", "mars"]
+SKILLS = ["finance", "gpu", "nav", "general"]
+
+
+@st.composite
+def scenarios(draw: Any) -> Scenario:
+    shard_ids = SHARDS[: draw(st.integers(2, 3))]
+    shards = []
+    for sid in shard_ids:
+        others = [s for s in shard_ids if s != sid]
+        policies = [
+            {
+                "target": target,
+                "threshold": draw(st.integers(0, 20)),
+                "max_drain_per_tick": draw(st.integers(1, 6)),
+                "required_skills": draw(st.lists(st.sampled_from(SKILLS[:3]), max_size=1)),
+            }
+            for target in draw(st.lists(st.sampled_from(others), unique=True, max_size=2))
+        ]
+        shards.append(
+            {
+                "id": sid,
+                "latency_budget_ms": draw(st.integers(50, 300)),
+                "max_queue": draw(st.integers(5, 60)),
+                "spillover": policies,
+            }
+        )
+    nodes = []
+    for i in range(draw(st.integers(1, 5))):
+        nodes.append(
+            {
+                "id": f"n{i}",
+                "shard": draw(st.sampled_from(shard_ids)),
+                "slots": draw(st.integers(1, 4)),
+                "skills": draw(
+                    st.lists(st.sampled_from(SKILLS), min_size=1, max_size=2, unique=True)
+                ),
+                "latency_ms": draw(st.integers(0, 300)),
+                "heartbeat_ticks": draw(st.integers(1, 4)),
+            }
+        )
+    workload = []
+    for i in range(draw(st.integers(1, 4))):
+        workload.append(
+            {
+                "prefix": f"g{i}",
+                "shard": draw(st.sampled_from(shard_ids)),
+                "skills": draw(
+                    st.lists(st.sampled_from(SKILLS[:3]), min_size=1, max_size=2, unique=True)
+                ),
+                "count": draw(st.integers(1, 40)),
+                "duration": draw(st.integers(1, 6)),
+                "value": draw(st.integers(0, 100)),
+                "value_step": draw(st.integers(0, 3)),
+                "arrive": {"start": draw(st.integers(0, 10)), "per_tick": draw(st.integers(1, 10))},
+            }
+        )
+    faults = []
+    for _ in range(draw(st.integers(0, 3))):
+        tick = draw(st.integers(1, 40))
+        node = draw(st.sampled_from([n["id"] for n in nodes]))
+        until = draw(st.one_of(st.none(), st.integers(tick + 1, tick + 40)))
+        if draw(st.booleans()):
+            faults.append({"tick": tick, "node": node, "kind": "outage", "until": until})
+        else:
+            faults.append(
+                {
+                    "tick": tick,
+                    "node": node,
+                    "kind": "latency",
+                    "latency_ms": draw(st.integers(0, 400)),
+                    "until": until,
+                }
+            )
+    schedule = []
+    for _ in range(draw(st.integers(0, 4))):
+        tick = draw(st.integers(1, 60))
+        kind = draw(st.sampled_from(["pause-all", "resume", "reroute", "set-latency"]))
+        entry: dict[str, Any] = {"tick": tick, "command": kind, "reason": "property"}
+        if kind == "reroute":
+            source, target = draw(st.permutations(shard_ids))[:2]
+            entry.update(
+                {
+                    "from": source,
+                    "to": target,
+                    "backlog": draw(st.one_of(st.just("all"), st.integers(0, 20))),
+                }
+            )
+        elif kind == "set-latency":
+            entry.update(
+                {"shard": draw(st.sampled_from(shard_ids)), "ms": draw(st.integers(1, 400))}
+            )
+        schedule.append(entry)
+    schedule.sort(key=lambda e: e["tick"])
+    return Scenario.model_validate(
+        {
+            "name": "prop",
+            "seed": 0,
+            "fabric": {"owner": {"name": "o"}, "shards": shards, "nodes": nodes},
+            "workload": workload,
+            "faults": faults,
+            "schedule": schedule,
+            "run": {"max_ticks": 200, "checkpoint_every": 7},
+        }
+    )
+
+
+def assert_invariants(engine: Engine) -> None:
+    state = engine.state
+    totals = {name: [0, 0] for name in (*COUNTERS, "queued", "in_flight")}
+    seen: set[str] = set()
+    for shard in state.shards.values():
+        queued = [j for store in (shard.active, shard.waiting) for q in store.values() for j in q]
+        running = [j for n in shard.nodes for j in n.running.values()]
+        for job in queued + running:
+            assert job.id not in seen, f"{job.id} is in two places"
+            seen.add(job.id)
+            assert job.shard == shard.id
+        assert shard.queued.count == len(queued)
+        assert shard.queued.value == sum(j.value for j in queued)
+        assert shard.in_flight.count == len(running)
+        assert shard.in_flight.value == sum(j.value for j in running)
+        for tally in ("count", "value"):
+            inflow = getattr(shard.submitted, tally) + getattr(shard.spilled_in, tally)
+            outflow = sum(
+                getattr(shard.tally(n), tally)
+                for n in ("completed", "failed", "cancelled", "queued", "in_flight", "spilled_out")
+            )
+            assert inflow == outflow, f"{shard.id} does not conserve {tally}"
+        for name in totals:
+            totals[name][0] += shard.tally(name).count
+            totals[name][1] += shard.tally(name).value
+    assert seen == set(state.jobs)
+    for i in (0, 1):
+        assert totals["submitted"][i] == sum(
+            totals[n][i] for n in ("completed", "failed", "cancelled", "queued", "in_flight")
+        )
+
+
+def run_all(engine: Engine, until: int = 200) -> list[bytes]:
+    out = []
+    while not engine.is_done() and engine.state.tick < until:
+        events = engine.run_tick()
+        out.append(dumps([engine.state.tick, events]))
+    return out
+
+
+PROPERTY = settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+
+@PROPERTY
+@given(scenarios())
+def test_conservation_and_one_place_after_every_tick(scenario: Scenario) -> None:
+    engine = Engine(scenario)
+    while not engine.is_done() and engine.state.tick < 200:
+        engine.run_tick()
+        assert_invariants(engine)
+
+
+@PROPERTY
+@given(scenarios())
+def test_same_scenario_twice_gives_the_same_events(scenario: Scenario) -> None:
+    assert run_all(Engine(scenario)) == run_all(Engine(scenario))
+
+
+@PROPERTY
+@given(scenarios(), st.integers(0, 80))
+def test_snapshot_restore_mid_run_equals_uninterrupted(scenario: Scenario, cut: int) -> None:
+    whole = run_all(Engine(scenario))
+    first = Engine(scenario)
+    head = run_all(first, until=cut)
+    snapshot = orjson.loads(dumps(first.snapshot()))
+    restored = Engine.restore(scenario, snapshot)
+    assert dumps(restored.snapshot()) == dumps(first.snapshot())
+    assert head + run_all(restored) == whole

@@ -1,0 +1,115 @@
+"""Builders shared by the tests: small scenarios as dicts, engines, CLI invocation."""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+from pathlib import Path
+from typing import Any
+
+import yaml
+from typer.testing import CliRunner
+
+from agijobs.cli import app
+from agijobs.fabric.engine import Engine
+from agijobs.scenario import Scenario
+
+BASE: dict[str, Any] = {
+    "name": "unit",
+    "seed": 1,
+    "fabric": {
+        "owner": {"name": "Owner"},
+        "shards": [
+            {
+                "id": "earth",
+                "latency_budget_ms": 120,
+                "max_queue": 100,
+                "spillover": [{"target": "luna", "threshold": 50, "max_drain_per_tick": 5}],
+            },
+            {"id": "luna", "latency_budget_ms": 180, "max_queue": 100},
+        ],
+        "nodes": [
+            {
+                "id": "earth.a",
+                "shard": "earth",
+                "slots": 2,
+                "skills": ["finance"],
+                "latency_ms": 80,
+                "heartbeat_ticks": 2,
+            },
+            {
+                "id": "earth.b",
+                "shard": "earth",
+                "slots": 3,
+                "skills": ["finance"],
+                "latency_ms": 90,
+                "heartbeat_ticks": 2,
+            },
+            {
+                "id": "luna.c",
+                "shard": "luna",
+                "slots": 2,
+                "skills": ["general"],
+                "latency_ms": 150,
+                "heartbeat_ticks": 3,
+            },
+        ],
+    },
+    "workload": [
+        {
+            "prefix": "f",
+            "shard": "earth",
+            "skills": ["finance"],
+            "count": 10,
+            "duration": 2,
+            "value": 100,
+            "value_step": 1,
+        },
+    ],
+    "run": {"max_ticks": 500, "checkpoint_every": 5},
+}
+
+
+def scenario_dict(**changes: Any) -> dict[str, Any]:
+    data = copy.deepcopy(BASE)
+    data.update(copy.deepcopy(changes))
+    return data
+
+
+def make_scenario(**changes: Any) -> Scenario:
+    return Scenario.model_validate(scenario_dict(**changes))
+
+
+def run_engine(
+    scenario: Scenario, ticks: int = 500
+) -> tuple[Engine, list[tuple[int, str, dict[str, Any]]]]:
+    engine = Engine(scenario)
+    events: list[tuple[int, str, dict[str, Any]]] = []
+    while not engine.is_done() and engine.state.tick < ticks:
+        for kind, data in engine.run_tick():
+            events.append((engine.state.tick, kind, data))
+    return engine, events
+
+
+def write_scenario(path: Path, data: dict[str, Any]) -> Path:
+    path.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
+    return path
+
+
+def cli(*args: str) -> Any:
+    """Invoke the CLI in-process; stdout and stderr kept apart."""
+    return CliRunner().invoke(app, list(args), catch_exceptions=False)
+
+
+def file_hashes(root: Path) -> dict[str, str]:
+    if not root.exists():
+        return {}
+    return {
+        str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(root.rglob("*"))
+        if p.is_file()
+    }
+
+
+def sha(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
