@@ -96,13 +96,12 @@ def _int_after(line: bytes, mark: bytes) -> int:
     return int(line[start:end])
 
 
-def encode_checkpoint(
-    *, inputs_id: str, plan_id: str, seq: int, head: str, state: dict[str, Any]
-) -> bytes:
+def encode_checkpoint(*, inputs_id: str, seq: int, head: str, state: dict[str, Any]) -> bytes:
+    """The checkpoint names its scenario by `inputs_id`, so running a scenario and running
+    its reviewed plan (whose plan_id also covers the prediction) give the same bytes."""
     body = {
         "format": CHECKPOINT_FORMAT,
         "inputs_id": inputs_id,
-        "plan_id": plan_id,
         "tick": state["tick"],
         "seq": seq,
         "head": head,

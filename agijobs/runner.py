@@ -178,7 +178,6 @@ class Runner:
         self.store.write_checkpoint(
             encode_checkpoint(
                 inputs_id=self.plan.inputs_id,
-                plan_id=self.plan.plan_id,
                 seq=self.seq,
                 head=self.head,
                 state=self.engine.snapshot(),

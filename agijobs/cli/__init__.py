@@ -26,4 +26,23 @@ inspect_cmds.register(app)
 
 
 def main() -> None:
-    app(prog_name="agijobs")
+    import sys
+
+    if "--json" not in sys.argv[1:]:
+        app(prog_name="agijobs")
+        return
+    # With --json even a usage error (unknown option, missing --reason) is one JSON document.
+    try:
+        code = app(prog_name="agijobs", standalone_mode=False)
+    except Exception as error:
+        format_message = getattr(error, "format_message", None)
+        exit_code = getattr(error, "exit_code", None)
+        if format_message is None or not isinstance(exit_code, int):
+            raise
+        from .common import print_json
+
+        print_json(
+            {"error": {"code": "usage", "exit_code": exit_code, "message": str(format_message())}}
+        )
+        sys.exit(exit_code)
+    sys.exit(code if isinstance(code, int) else 0)

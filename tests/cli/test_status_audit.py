@@ -1,0 +1,58 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import orjson
+
+from ..helpers import cli
+
+
+def test_status_of_an_empty_storage(storage: Path) -> None:
+    result = cli("status", "--storage", str(storage))
+    assert result.exit_code == 0, result.output
+    assert result.stdout == f"no run in {storage}\n"
+
+
+def test_status_after_stop_and_finish(scenario_file: Path, storage: Path) -> None:
+    cli("run", str(scenario_file), "--storage", str(storage), "--stop-after-ticks", "5")
+    report = orjson.loads(cli("status", "--storage", str(storage), "--json").stdout)
+    assert (report["state"], report["tick"], report["paused"]) == ("paused", 5, True)
+    earth = next(s for s in report["shards"] if s["id"] == "earth")
+    assert earth["budget_ms"] == 120
+    assert report["checkpoint"]["tick"] == 5
+    cli("resume", "--keep-paused", "--storage", str(storage))
+    human = cli("status", "--storage", str(storage))
+    assert human.exit_code == 0
+    assert human.stdout.startswith("unit: finished at tick")
+    assert "chain head: " in human.stdout
+
+
+def test_status_reports_a_crashed_run(scenario_file: Path, storage: Path) -> None:
+    cli("run", str(scenario_file), "--storage", str(storage), "--stop-after-ticks", "5")
+    sessions = storage / "sessions.ndjson"
+    sessions.write_bytes(
+        sessions.read_bytes()
+        + orjson.dumps({"event": "resumed", "pid": 999999, "tick": 5, "at": "x"})
+        + b"\n"
+    )
+    report = orjson.loads(cli("status", "--storage", str(storage), "--json").stdout)
+    assert report["state"] == "crashed"
+
+
+def test_audit_prints_the_governance_timeline(scenario_file: Path, storage: Path) -> None:
+    cli("run", str(scenario_file), "--storage", str(storage))
+    result = cli("audit", "--storage", str(storage), "--json")
+    assert result.exit_code == 0, result.output
+    report = orjson.loads(result.stdout)
+    assert [
+        (g["tick"], g["command"], g["actor"], g["reason"], g["effect"]["changed"])
+        for g in report["governance"]
+    ] == [
+        (4, "pause-all", "Owner", "drill", True),
+        (8, "resume", "Owner", "drill over", True),
+    ]
+    assert report["conservation"]["holds"] is True
+    human = cli("audit", "--storage", str(storage), "--replay")
+    assert human.exit_code == 0
+    assert "pause-all" in human.stdout and "drill over" in human.stdout
+    assert "replay: matches" in human.stdout
