@@ -8,6 +8,7 @@ inputs of live commands, never in anything derived from the engine.
 
 from __future__ import annotations
 
+import contextlib
 import getpass
 import hashlib
 import os
@@ -502,19 +503,18 @@ def issue_command(
         .isoformat(timespec="milliseconds")
         .replace("+00:00", "Z")
     )
+    live = (store, name, args, reason, actor, issued_at, issued_ns, timeout)
     if runner_is_live(store):
-        return _send_live(store, name, args, reason, actor, issued_at, issued_ns, timeout)
-    try:
-        lock = store.run_lock(wait=min(timeout, 5.0))
-        lock.__enter__()
-    except Conflict:
-        if runner_is_live(store):
-            return _send_live(store, name, args, reason, actor, issued_at, issued_ns, timeout)
-        raise
-    try:
+        return _send_live(*live)
+    with contextlib.ExitStack() as held:
+        try:
+            # Another at-rest command may hold the lock briefly: wait for it, not forever.
+            held.enter_context(store.run_lock(wait=min(timeout, 5.0)))
+        except Conflict:
+            if runner_is_live(store):  # a runner started meanwhile
+                return _send_live(*live)
+            raise
         return _apply_at_rest(store, name, args, reason, actor, issued_at)
-    finally:
-        lock.__exit__(None, None, None)
 
 
 def runner_is_live(store: FileStore) -> bool:

@@ -124,8 +124,12 @@ def resume(
         who = actor_or_default(actor)
         if runner_is_live(store):
             if keep_paused:
-                _print({"live": True, "message": "a runner is live; nothing to do"}, as_json)
-                return
+                from ..errors import Conflict
+
+                raise Conflict(
+                    f"a runner is live on {store.location}; it is already running",
+                    "see `agijobs status`; plain `agijobs resume` lifts its pause",
+                )
             result = issue_command(
                 store, "resume", {}, reason or "resumed by operator", who, timeout
             )
@@ -136,13 +140,6 @@ def resume(
         options = RunOptions(stop_after_ticks, tick_ms, wait, _progress(as_json))
         outcome = resume_run(store, options, reason=reason, keep_paused=keep_paused, actor=who)
         _finish(outcome, as_json)
-
-
-def _print(document: dict[str, Any], as_json: bool) -> None:
-    if as_json:
-        print_json(document)
-    else:
-        typer.echo(document["message"])
 
 
 def _progress(as_json: bool) -> Any:

@@ -159,6 +159,12 @@ def render_status(report: dict[str, Any]) -> None:
     checkpoint = report["checkpoint"]
     out.print(f"last checkpoint: tick {checkpoint['tick']}, seq {checkpoint['seq']}")
     out.print(f"chain head: {report['head']}")
+    lifecycle = [s for s in report["sessions"] if s.get("event") != "command"]
+    if lifecycle:
+        out.print(
+            "sessions: "
+            + ", ".join(f"{s['event']}@{s.get('tick', 0)} ({s.get('at', '?')})" for s in lifecycle)
+        )
 
 
 def render_audit(report: Any) -> None:
