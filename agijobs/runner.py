@@ -295,8 +295,8 @@ class Runner:
         summary["events_digest"] = self.digest.hexdigest()
         failures: list[str] = []
         if status == "finished" or reason == "max-ticks":
-            failures = check_expectations(self.plan, summary)
-            summary["expect"] = {"held": not failures, "failures": failures}
+            failures, skipped = check_expectations(self.plan, summary)
+            summary["expect"] = {"held": not failures, "failures": failures, "skipped": skipped}
         self.store.write_document("summary.json", dumps(summary) + b"\n")
         self.store.append_session(
             _session("stopped", tick=self.engine.state.tick, status=status, reason=reason)
@@ -672,13 +672,17 @@ def build_summary(
         },
         "spillovers": totals["spilled_out"].count,
         "owner_actions": state.owner_actions,
+        "outside_commands": state.outside_commands,
         "cost": sum(s.cost_nano for s in state.shards.values()) / 1e9,
         "shards": shards,
     }
 
 
-def check_expectations(plan: Plan, summary: dict[str, Any]) -> list[str]:
+def check_expectations(plan: Plan, summary: dict[str, Any]) -> tuple[list[str], list[str]]:
+    """Return (failures, skipped). A golden digest describes the scenario as written, so it
+    is not checked once an owner intervened from outside the schedule (live or at rest)."""
     expect = plan.expect
+    skipped = []
     jobs = summary["jobs"]
     planned = max(jobs["planned"], 1)
     failures = []
@@ -694,9 +698,15 @@ def check_expectations(plan: Plan, summary: dict[str, Any]) -> list[str]:
             f"failed ratio {failed_ratio:.4f} > max_failed_ratio {expect.max_failed_ratio}"
         )
     digest = summary.get("events_digest")
-    if expect.events_digest is not None and digest != expect.events_digest:
+    outside = summary["outside_commands"]
+    if expect.events_digest is not None and outside:
+        skipped.append(
+            f"events_digest not checked: {outside} owner command(s) came from outside the "
+            "scenario's schedule"
+        )
+    elif expect.events_digest is not None and digest != expect.events_digest:
         failures.append(f"events_digest {digest} != expected {expect.events_digest}")
-    return failures
+    return failures, skipped
 
 
 __all__ = [

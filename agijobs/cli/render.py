@@ -93,6 +93,8 @@ def render_outcome(outcome: Any) -> None:
     else:
         out.print(f"finished at tick {summary['tick']}")
     if "expect" in summary:
+        for note in summary["expect"]["skipped"]:
+            out.print(note)
         if outcome.expect_failures:
             for failure in outcome.expect_failures:
                 err.print(f"expectation failed: {failure}")

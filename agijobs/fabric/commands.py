@@ -101,6 +101,7 @@ def validate(engine: Engine, command: CommandInput) -> None:
 def apply(engine: Engine, command: CommandInput) -> None:
     """Validate and apply `command`, emitting its `owner.*` event (and its job moves)."""
     validate(engine, command)
+    _count_source(engine, command)
     follow_ups: list[tuple[str, dict[str, Any]]] = []
     if command.name == "pause-all":
         effect = _set_paused(engine, True)
@@ -118,7 +119,13 @@ def apply(engine: Engine, command: CommandInput) -> None:
 
 def reject(engine: Engine, command: CommandInput, error: BadInput) -> None:
     """A live command that no longer applies is recorded, never silently dropped."""
+    _count_source(engine, command)
     engine.emit("owner.rejected", {"input": command.to_json(), "error": error.render()})
+
+
+def _count_source(engine: Engine, command: CommandInput) -> None:
+    if command.source != "schedule":
+        engine.state.outside_commands += 1
 
 
 def _shard(engine: Engine, name: str, option: str) -> Shard:

@@ -437,6 +437,7 @@ class Engine:
             "topology_dirty": state.topology_dirty,
             "journal_applied": state.journal_applied,
             "owner_actions": state.owner_actions,
+            "outside_commands": state.outside_commands,
             "job_columns": JOB_COLUMNS,
             "shards": shards,
             "nodes": nodes,
@@ -451,6 +452,7 @@ class Engine:
         state.topology_dirty = snapshot["topology_dirty"]
         state.journal_applied = snapshot["journal_applied"]
         state.owner_actions = snapshot["owner_actions"]
+        state.outside_commands = snapshot["outside_commands"]
         engine = cls(scenario, state)
         interned = engine._interned
         for raw in snapshot["shards"]:

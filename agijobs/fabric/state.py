@@ -161,6 +161,7 @@ class FabricState:
     topology_dirty: bool = False  # deferred jobs are re-examined at the next routing
     journal_applied: int = 0  # live commands applied from the inbox journal
     owner_actions: int = 0  # owner commands applied (rejections excluded)
+    outside_commands: int = 0  # owner commands not from the schedule (live or at rest)
     # tick -> ids of nodes whose timer may fire then (a node's own timer_tick decides)
     timers: dict[int, list[str]] = field(default_factory=dict)
     # tick -> jobs due to complete at the end of that tick (stale entries are skipped)

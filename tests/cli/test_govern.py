@@ -214,3 +214,17 @@ def test_live_runner_that_does_not_acknowledge_gives_exit_6_and_keeps_the_comman
     live = [e for e in owner_events(stopped) if e["data"]["input"]["source"] == "live"]
     assert [(e["type"], e["tick"]) for e in live] == [("owner.pause-all", 3)]
     assert not list((stopped / "inbox" / "pending").glob("*.json"))
+
+
+def test_golden_digest_is_not_checked_once_an_owner_intervened(storage: Path) -> None:
+    scenario = Path(__file__).parents[2] / "scenarios" / "incident-pause.yaml"
+    cli("run", str(scenario), "--storage", str(storage), "--stop-after-ticks", "10")
+    cli("pause-all", "--reason", "drill", "--storage", str(storage))
+    result = cli("resume", "--reason", "drill over", "--storage", str(storage))
+    assert result.exit_code == 0, result.output
+    assert (
+        "events_digest not checked: 2 owner command(s) came from outside the scenario's schedule"
+    ) in result.stdout
+    summary = orjson.loads((storage / "summary.json").read_bytes())
+    assert summary["expect"]["held"] is True
+    assert summary["outside_commands"] == 2

@@ -32,7 +32,7 @@ def test_run_json_is_one_document_with_the_summary(scenario_file: Path, storage:
     summary = orjson.loads(result.stdout)
     assert summary["status"] == "finished"
     assert summary["events_digest"] == sha(storage / "events.ndjson")
-    assert summary["expect"] == {"held": True, "failures": []}
+    assert summary["expect"] == {"held": True, "failures": [], "skipped": []}
 
 
 def test_same_scenario_twice_gives_identical_bytes(scenario_file: Path, tmp_path: Path) -> None:

@@ -1,0 +1,60 @@
+"""Every command in a runbook's `sh` blocks runs, in order, with the exit code it states."""
+
+from __future__ import annotations
+
+import os
+import re
+import shlex
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).parent.parent
+RUNBOOKS = sorted((ROOT / "runbooks").glob("*.md"))
+BLOCK = re.compile(r"^```sh\n(.*?)^```", re.MULTILINE | re.DOTALL)
+EXPECTED = re.compile(r"#\s*exit\s+(\d+)\s*$")
+
+
+def commands(path: Path) -> list[tuple[list[str], int]]:
+    found = []
+    for block in BLOCK.findall(path.read_text(encoding="utf-8")):
+        for line in block.splitlines():
+            if not line.strip().startswith("agijobs "):
+                continue
+            match = EXPECTED.search(line)
+            code = int(match.group(1)) if match else 0
+            found.append((shlex.split(line, comments=True), code))
+    return found
+
+
+def test_every_runbook_is_tested() -> None:
+    assert [p.name for p in RUNBOOKS if p.name != "README.md"] == [
+        "crash-recovery.md",
+        "earth-backlog.md",
+        "incident-pause.md",
+    ]
+
+
+@pytest.mark.parametrize(
+    "path", [p for p in RUNBOOKS if p.name != "README.md"], ids=lambda p: p.stem
+)
+def test_runbook_commands_run_as_written(path: Path, tmp_path: Path) -> None:
+    steps = commands(path)
+    assert steps, f"{path.name} has no commands"
+    env = {**os.environ, "AGIJOBS_STORAGE": str(tmp_path / "storage"), "NO_COLOR": "1"}
+    for argv, expected in steps:
+        result = subprocess.run(
+            [sys.executable, "-m", "agijobs", *argv[1:]],
+            cwd=ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+        assert result.returncode == expected, (
+            f"{path.name}: `{shlex.join(argv)}` exited {result.returncode}, expected "
+            f"{expected}\n{result.stdout}\n{result.stderr}"
+        )
