@@ -99,15 +99,21 @@ def _int_after(line: bytes, mark: bytes) -> int:
 def encode_checkpoint(*, inputs_id: str, seq: int, head: str, state: dict[str, Any]) -> bytes:
     """The checkpoint names its scenario by `inputs_id`, so running a scenario and running
     its reviewed plan (whose plan_id also covers the prediction) give the same bytes."""
-    body = {
-        "format": CHECKPOINT_FORMAT,
-        "inputs_id": inputs_id,
-        "tick": state["tick"],
-        "seq": seq,
-        "head": head,
-        "state": state,
-    }
-    return dumps({**body, "integrity": sha256_hex(dumps(body))}) + b"\n"
+    body = dumps(
+        {
+            "format": CHECKPOINT_FORMAT,
+            "inputs_id": inputs_id,
+            "tick": state["tick"],
+            "seq": seq,
+            "head": head,
+            "state": state,
+        }
+    )
+    # Sorted keys put "integrity" right before the top-level "seq", which precedes "state":
+    # splicing it in gives the canonical encoding without encoding the state twice.
+    cut = body.index(_SEQ)
+    seal = b',"integrity":"' + sha256_hex(body).encode() + b'"'
+    return body[:cut] + seal + body[cut:] + b"\n"
 
 
 def decode_checkpoint(data: bytes, name: str = "checkpoint.json") -> dict[str, Any]:

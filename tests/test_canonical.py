@@ -31,3 +31,18 @@ def test_event_line_is_canonical_and_splits_back(
     assert body == dumps(event)
     assert claimed == digest == chain_hash(GENESIS_HASH, body)
     assert orjson.loads(line)["data"] == data
+
+
+@given(
+    st.integers(0, 10**6),
+    st.dictionaries(st.sampled_from(["shards", "nodes", "x"]), json_values, max_size=3),
+)
+def test_spliced_checkpoint_is_the_canonical_encoding_and_verifies(
+    seq: int, state: dict[str, Any]
+) -> None:
+    from agijobs.integrity import decode_checkpoint, encode_checkpoint
+
+    state = {**state, "tick": 5}
+    data = encode_checkpoint(inputs_id="i" * 64, seq=seq, head="h" * 64, state=state)
+    assert data == dumps(orjson.loads(data)) + b"\n"
+    assert decode_checkpoint(data)["state"] == orjson.loads(dumps(state))

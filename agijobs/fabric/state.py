@@ -177,19 +177,20 @@ class FabricState:
         return out
 
 
-def make_job_row(job: Job) -> list[Any]:
-    return [
+def make_job_row(job: Job) -> tuple[Any, ...]:
+    """A job as one checkpoint row (orjson writes tuples as arrays; no copies needed)."""
+    return (
         job.id,
         job.ordinal,
         job.origin,
-        list(job.skills),
+        job.skills,
         job.remaining,
         job.value,
-        list(job.visited),
+        job.visited,
         job.qseq,
         job.deferred,
         job.due,
-    ]
+    )
 
 
 JOB_COLUMNS = [
