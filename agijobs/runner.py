@@ -466,6 +466,9 @@ def resume_run(
         runner = Runner(store, plan, engine, options, loaded)
         runner.replay = deque(pending_replay)
         runner.journaled = {e["id"] for e in journal}
+        if loaded.checkpoint is None:  # died before its first checkpoint: start over
+            runner.write(0, [started_event(plan)])
+            runner.checkpoint()
         if engine.state.paused and not keep_paused:
             command = CommandInput(
                 name="resume",

@@ -74,3 +74,23 @@ def test_sigkill_mid_run_then_resume_gives_the_uninterrupted_bytes(
     sessions = (storage / "sessions.ndjson").read_text()
     assert '"event":"crash-detected"' in sessions
     assert agijobs("audit", "--storage", str(storage)).returncode == 0
+
+
+def test_crash_before_the_first_checkpoint_resumes_from_scratch(
+    uninterrupted: Path, tmp_path: Path
+) -> None:
+    storage = tmp_path / "storage"
+    assert (
+        agijobs(
+            "run", str(SCENARIO), "--storage", str(storage), "--stop-after-ticks", "3"
+        ).returncode
+        == 0
+    )
+    # As if killed right after writing run.started: first line only, no checkpoint.
+    first = (storage / "events.ndjson").read_bytes().split(b"\n")[0] + b"\n"
+    (storage / "events.ndjson").write_bytes(first + b'{"data":{"jo')
+    (storage / "checkpoint.json").unlink()
+    resumed = agijobs("resume", "--storage", str(storage))
+    assert resumed.returncode == 0, resumed.stderr
+    for name in OUTPUTS:
+        assert sha(storage / name) == sha(uninterrupted / name), name
