@@ -156,6 +156,9 @@ class Runner:
         self.scripted_rest: dict[int, list[CommandInput]] = {}
         self.until_tick: int | None = None
         self.heads: list[str] | None = None  # every event's hash, kept only by replays
+        # `agijobs resume` lifts the pause once the acknowledged live commands a crashed
+        # runner left in its journal have been re-applied at their ticks.
+        self.lift_pause: CommandInput | None = None
 
     # ----------------------------------------------------------- event log
 
@@ -197,7 +200,8 @@ class Runner:
         fresh = []
         if not self.replay:
             for command_id, raw in self.store.pending_commands():
-                if command_id in self.journaled:
+                if command_id in self.journaled:  # journaled just before a crash
+                    self.store.drop_pending(command_id)
                     continue
                 fresh.append(
                     {"id": command_id, "tick": tick, "index": len(self.journaled), "command": raw}
@@ -235,6 +239,11 @@ class Runner:
             while True:
                 for command in self.scripted_rest.pop(state.tick, ()):
                     self.write(state.tick, engine.apply_at_rest(command))
+                if self.lift_pause is not None and not self.replay:
+                    if state.paused:
+                        self.write(state.tick, engine.apply_at_rest(self.lift_pause))
+                        self.checkpoint()  # an owner action outside the journal: make it durable
+                    self.lift_pause = None
                 if self.until_tick is not None and state.tick >= self.until_tick:
                     return self.stop("stopped", "replayed")
                 if engine.is_done() and not self._inputs_remain():
@@ -439,14 +448,18 @@ def resume_run(
         plan = loaded.plan
         journal = store.read_journal()
         pending_replay = journal[engine.state.journal_applied :]
-        if (engine.is_done() and not pending_replay) or (
+        over = (engine.is_done() and not pending_replay) or (
             engine.state.tick >= plan.scenario.run.max_ticks
-        ):
+        )
+        lifecycle = [s for s in store.read_sessions() if s.get("event") in LIFECYCLE]
+        stopped_cleanly = bool(lifecycle) and lifecycle[-1]["event"] == "stopped"
+        if over and stopped_cleanly and store.read_document("summary.json") is not None:
             raise Conflict(
                 f"the run in {store.location} is over (tick {engine.state.tick})",
                 "start a new one with `agijobs run SCENARIO --fresh`",
             )
-        lifecycle = [s for s in store.read_sessions() if s.get("event") in LIFECYCLE]
+        # Over but not cleanly stopped (died writing its summary): the loop stops at once
+        # and writes the same checkpoint, summary and session a clean stop would have.
         if lifecycle and lifecycle[-1]["event"] != "stopped":
             store.append_session(_session("crash-detected", previous_pid=lifecycle[-1].get("pid")))
         dropped = loaded.scan.count - loaded.seq
@@ -469,8 +482,8 @@ def resume_run(
         if loaded.checkpoint is None:  # died before its first checkpoint: start over
             runner.write(0, [started_event(plan)])
             runner.checkpoint()
-        if engine.state.paused and not keep_paused:
-            command = CommandInput(
+        if not keep_paused:
+            runner.lift_pause = CommandInput(
                 name="resume",
                 args={},
                 reason=reason or "resumed by operator",
@@ -478,9 +491,7 @@ def resume_run(
                 source="at-rest",
                 issued_at=wall_now(),
             )
-            runner.write(engine.state.tick, engine.apply_at_rest(command))
-            runner.checkpoint()
-        elif dropped or loaded.scan.torn_bytes:
+        if dropped or loaded.scan.torn_bytes:
             runner.checkpoint()
         return runner.loop()
 
@@ -588,10 +599,21 @@ def _apply_at_rest(
 ) -> CommandResult:
     loaded = load_run(store)
     engine = loaded.engine()
-    if engine.is_done():
+    if engine.is_done() or engine.state.tick >= loaded.plan.scenario.run.max_ticks:
         raise Conflict(
             f"the run in {store.location} finished at tick {engine.state.tick}",
             "owner commands change a live or unfinished fabric; start a new run",
+        )
+    unreplayed = len(store.read_journal()) - engine.state.journal_applied
+    if loaded.checkpoint is None or unreplayed:
+        what = (
+            f"{unreplayed} acknowledged live command(s) not yet in its checkpoint"
+            if unreplayed
+            else "no checkpoint yet"
+        )
+        raise Conflict(
+            f"the run in {store.location} stopped abnormally with {what}",
+            "run `agijobs resume --keep-paused` to recover it first, then issue the command",
         )
     command = CommandInput(name, args, reason, actor, "at-rest", issued_at)
     events = engine.apply_at_rest(command)  # raises BadInput before anything is written

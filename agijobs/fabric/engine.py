@@ -87,6 +87,7 @@ class Engine:
         self._interned: dict[SkillKey, SkillKey] = {}
         self._serve_cache: dict[tuple[str, SkillKey], list[Node]] = {}
         self._capable_cache: dict[SkillKey, bool] = {}
+        self._at_rest = False
 
     # ----------------------------------------------------------------- the tick
 
@@ -117,7 +118,11 @@ class Engine:
     def apply_at_rest(self, command: CommandInput) -> list[Event]:
         """Apply a command between ticks (no runner live); invalid input raises `BadInput`."""
         self.events = []
-        commands.apply(self, command)
+        self._at_rest = True
+        try:
+            commands.apply(self, command)
+        finally:
+            self._at_rest = False
         return self.events
 
     def is_done(self) -> bool:
@@ -205,6 +210,7 @@ class Engine:
         shard.in_flight.add(job.value)
         job.state = RUNNING
         job.node = node.id
+        job.deferred = False  # a later wait is a new wait, with its own job.deferred event
         node.running[job.id] = job
         if node.outage:
             job.due = 0  # routers do not know yet; the job waits frozen on the node
@@ -219,7 +225,9 @@ class Engine:
         shard = self.state.shards[node.shard]
         del node.running[job.id]
         if job.due:
-            job.remaining = job.due - self.state.tick + 1
+            # Live, this tick's progress is still to come; at rest it has been made.
+            now = self.state.tick + (1 if self._at_rest else 0)
+            job.remaining = job.due - now + 1
             job.due = 0
         shard.in_flight.remove(job.value)
         shard.queued.add(job.value)
@@ -276,7 +284,9 @@ class Engine:
         due = self.state.completions.pop(tick, None)
         if not due:
             return
-        finishing = [j for j in due if j.state == RUNNING and j.due == tick]
+        # A job pulled off a node and restarted in the same tick can be listed twice with
+        # the same due tick: keep one entry per job.
+        finishing = list({j.id: j for j in due if j.state == RUNNING and j.due == tick}.values())
         finishing.sort(key=lambda job: job.ordinal)
         state = self.state
         for job in finishing:
@@ -297,6 +307,7 @@ class Engine:
         node_ids = self.state.timers.pop(tick, None)
         if not node_ids:
             return
+        stranded: list[Job] = []
         for node_id in sorted(set(node_ids)):
             node = self.state.nodes[node_id]
             if node.timer_tick != tick:
@@ -304,25 +315,36 @@ class Engine:
             kind = node.timer_kind
             node.timer_kind, node.timer_tick = "", 0
             if kind == "down" and node.outage and node.up:
-                self._mark_down(node)
+                node.up = False
+                stranded.extend(node.running.values())
+                self.emit(
+                    "node.down",
+                    {"node": node.id, "shard": node.shard, "requeued": len(node.running)},
+                )
+                self.topology_changed()
             elif kind == "up" and not node.outage and not node.up:
                 node.up = True
                 self.topology_changed()
                 self.emit("node.up", {"node": node.id, "shard": node.shard})
+        if stranded:
+            self._requeue(stranded)
 
-    def _mark_down(self, node: Node) -> None:
-        node.up = False
-        shard = self.state.shards[node.shard]
-        jobs = sorted(node.running.values(), key=lambda job: job.qseq, reverse=True)
-        node.running = {}
-        self.topology_changed()
-        self.emit("node.down", {"node": node.id, "shard": shard.id, "requeued": len(jobs)})
-        for job in jobs:
+    def _requeue(self, jobs: list[Job]) -> None:
+        """Jobs of nodes marked down go back to the front of their shard queue, keeping their
+        progress and, across all nodes that went down this tick, their original FIFO order."""
+        jobs.sort(key=lambda job: (job.shard, job.qseq))
+        from_nodes = [job.node for job in jobs]
+        for job in reversed(jobs):
+            assert job.node is not None
+            node = self.state.nodes[job.node]
+            del node.running[job.id]
+            shard = self.state.shards[job.shard]
             shard.in_flight.remove(job.value)
             self.enqueue(shard, job, front=True)
+        for job, node_id in zip(jobs, from_nodes, strict=True):
             self.emit(
                 "job.requeued",
-                {"job": job.id, "node": node.id, "shard": shard.id, "remaining": job.remaining},
+                {"job": job.id, "node": node_id, "shard": job.shard, "remaining": job.remaining},
             )
 
     def _set_timer(self, node: Node, kind: str, tick: int) -> None:
@@ -351,9 +373,10 @@ class Engine:
                 self.emit(kind, self.latency_data(node))
             return
         if starting:
-            if node.outage:
+            node.outages += 1
+            if node.outages > 1:  # already out: the outage lasts until the last one ends
+                self.emit("fault.outage", {"node": node.id})
                 return
-            node.outage = True
             for job in node.running.values():
                 if job.due:
                     job.remaining = job.due - tick + 1
@@ -368,7 +391,10 @@ class Engine:
             return
         if not node.outage:
             return
-        node.outage = False
+        node.outages -= 1
+        if node.outage:
+            self.emit("fault.outage.end", {"node": node.id, "still_out": True})
+            return
         if node.up:
             node.timer_kind, node.timer_tick = "", 0
             for job in node.running.values():
@@ -422,7 +448,7 @@ class Engine:
                 {
                     "id": node.id,
                     "up": node.up,
-                    "outage": node.outage,
+                    "outages": node.outages,
                     "latency_ms": node.latency_ms,
                     "slots": node.slots,
                     "timer": [node.timer_kind, node.timer_tick],
@@ -489,7 +515,7 @@ class Engine:
         for raw in snapshot["nodes"]:
             node = state.nodes[raw["id"]]
             node.up = raw["up"]
-            node.outage = raw["outage"]
+            node.outages = raw["outages"]
             node.latency_ms = raw["latency_ms"]
             node.slots = raw["slots"]
             kind, tick = raw["timer"]

@@ -137,10 +137,14 @@ class Node:
     price_nano: int
     metadata: dict[str, Any]
     up: bool = True
-    outage: bool = False
+    outages: int = 0  # outage faults in force; overlapping outages end with the last one
     timer_kind: str = ""  # "down" (missed heartbeats check) or "up" (next heartbeat)
     timer_tick: int = 0
     running: dict[str, Job] = field(default_factory=dict)
+
+    @property
+    def outage(self) -> bool:
+        return self.outages > 0
 
     @property
     def free(self) -> int:

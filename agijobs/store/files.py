@@ -67,6 +67,26 @@ def append_durably(path: Path, data: bytes) -> None:
         os.fsync(handle.fileno())
 
 
+def _drop_torn_tail(path: Path) -> None:
+    """A crash mid-append leaves a last line without newline; it was never acknowledged.
+    Cut it before appending, or every later entry would fuse with it and be unreadable."""
+    try:
+        size = path.stat().st_size
+    except FileNotFoundError:
+        return
+    if size == 0:
+        return
+    with open(path, "r+b") as handle:
+        handle.seek(size - 1)
+        if handle.read(1) == b"\n":
+            return
+        handle.seek(0)
+        keep = handle.read().rfind(b"\n") + 1
+        handle.truncate(keep)
+        handle.flush()
+        os.fsync(handle.fileno())
+
+
 class FileEventSink:
     def __init__(self, path: Path, keep_bytes: int) -> None:
         self._handle: IO[bytes] = open(path, "r+b" if path.exists() else "w+b")  # noqa: SIM115
@@ -190,11 +210,17 @@ class FileStore:
 
     def journal(self, entries: list[dict[str, Any]]) -> None:
         data = b"".join(orjson.dumps(e, option=orjson.OPT_SORT_KEYS) + b"\n" for e in entries)
-        append_durably(self._inbox("") / "journal.ndjson", data)
+        path = self._inbox("") / "journal.ndjson"
+        _drop_torn_tail(path)
+        append_durably(path, data)
         pending = self.root / "inbox" / "pending"
         for entry in entries:
             with contextlib.suppress(FileNotFoundError):
                 (pending / f"{entry['id']}.json").unlink()
+
+    def drop_pending(self, command_id: str) -> None:
+        with contextlib.suppress(FileNotFoundError):
+            (self.root / "inbox" / "pending" / f"{command_id}.json").unlink()
 
     def read_journal(self) -> list[dict[str, Any]]:
         data = self.read_document("inbox/journal.ndjson") or b""

@@ -68,6 +68,9 @@ class MemoryStore:
     def pending_commands(self) -> list[tuple[str, dict[str, Any]]]:
         return []
 
+    def drop_pending(self, command_id: str) -> None:
+        pass
+
     def journal(self, entries: list[dict[str, Any]]) -> None:
         pass
 

@@ -304,3 +304,142 @@ def test_pausing_twice_is_recorded_as_unchanged() -> None:
     events = Engine(scenario).run_tick()
     effects = [d["effect"]["changed"] for k, d in events if k == "owner.pause-all"]
     assert effects == [True, False]
+
+
+TWO_SHARDS = {
+    "owner": {"name": "o"},
+    "shards": [
+        {"id": "earth", "latency_budget_ms": 120, "max_queue": 100},
+        {"id": "luna", "latency_budget_ms": 180, "max_queue": 100},
+    ],
+    "nodes": [
+        {"id": "earth.a", "shard": "earth", "slots": 1, "skills": ["finance"], "latency_ms": 80},
+        {"id": "luna.c", "shard": "luna", "slots": 1, "skills": ["general"], "latency_ms": 150},
+    ],
+}
+
+
+def test_rerouting_a_running_job_keeps_its_progress_and_completes_once() -> None:
+    # Pulled at tick 2 with 3 ticks left and restarted the same tick: same due tick as
+    # before, which once listed the job twice in the completion wheel.
+    scenario = make_scenario(
+        fabric=TWO_SHARDS,
+        workload=[
+            {"prefix": "f", "shard": "earth", "skills": ["finance"], "count": 1, "duration": 4}
+        ],
+        schedule=[
+            {
+                "tick": 2,
+                "command": "reroute",
+                "from": "earth",
+                "to": "luna",
+                "job": "f-000001",
+                "reason": "escalate",
+            }
+        ],
+    )
+    engine, events = run_engine(scenario)
+    assert [(t, d["node"]) for t, d in kinds_at(events, "job.assigned")] == [
+        (1, "earth.a"),
+        (2, "luna.c"),
+    ]
+    assert kinds_at(events, "job.completed") == [
+        (4, {"job": "f-000001", "node": "luna.c", "shard": "luna"})
+    ]
+    assert engine.state.totals()["completed"].count == 1
+
+
+def test_at_rest_reroute_of_a_running_job_keeps_the_tick_already_worked() -> None:
+    from agijobs.fabric.commands import CommandInput
+
+    scenario = make_scenario(
+        fabric=TWO_SHARDS,
+        workload=[
+            {"prefix": "f", "shard": "earth", "skills": ["finance"], "count": 1, "duration": 4}
+        ],
+    )
+    engine = Engine(scenario)
+    engine.run_tick()
+    engine.run_tick()  # at rest after tick 2: ticks 1 and 2 of work are done
+    engine.apply_at_rest(
+        CommandInput(
+            "reroute", {"from": "earth", "to": "luna", "job": "f-000001"}, "r", "op", "at-rest"
+        )
+    )
+    events = []
+    while not engine.is_done():
+        tick_events = engine.run_tick()
+        events += [(engine.state.tick, k, d) for k, d in tick_events]
+    assert kinds_at(events, "job.completed")[0][0] == 4  # the same as without the move
+
+
+def test_a_job_that_waits_again_gets_a_new_deferred_event() -> None:
+    scenario = make_scenario(
+        fabric={
+            "owner": {"name": "o"},
+            "shards": [{"id": "earth", "latency_budget_ms": 120, "max_queue": 10}],
+            "nodes": [
+                {
+                    "id": "a",
+                    "shard": "earth",
+                    "slots": 1,
+                    "skills": ["finance"],
+                    "latency_ms": 80,
+                    "heartbeat_ticks": 1,
+                }
+            ],
+        },
+        workload=[
+            {"prefix": "f", "shard": "earth", "skills": ["finance"], "count": 1, "duration": 5}
+        ],
+        faults=[
+            {"tick": 1, "node": "a", "kind": "latency", "latency_ms": 200, "until": 3},
+            {"tick": 5, "node": "a", "kind": "outage", "until": 12},
+        ],
+    )
+    _, events = run_engine(scenario)
+    assert [t for t, _ in kinds_at(events, "job.deferred")] == [1, 8]
+    assert [t for t, _ in kinds_at(events, "job.requeued")] == [7]
+
+
+def test_overlapping_outages_last_until_the_last_one_ends() -> None:
+    scenario = make_scenario(
+        fabric=ONE_NODE,
+        workload=[
+            {
+                "prefix": "j",
+                "shard": "earth",
+                "skills": ["x"],
+                "count": 1,
+                "duration": 3,
+                "arrive": {"start": 30},
+            }
+        ],
+        faults=[
+            {"tick": 2, "node": "earth.a", "kind": "outage", "until": 20},
+            {"tick": 10, "node": "earth.a", "kind": "outage", "until": 40},
+        ],
+    )
+    _, events = run_engine(scenario)
+    assert [t for t, _ in kinds_at(events, "node.down")] == [6]
+    assert [t for t, _ in kinds_at(events, "node.up")] == [40]
+    assert kinds_at(events, "job.assigned")[0][0] == 41
+
+
+def test_jobs_of_nodes_down_in_the_same_tick_keep_their_fifo_order() -> None:
+    scenario = make_scenario(
+        workload=[
+            {"prefix": "f", "shard": "earth", "skills": ["finance"], "count": 5, "duration": 30}
+        ],
+        faults=[
+            {"tick": 3, "node": "earth.a", "kind": "outage", "until": 50},
+            {"tick": 3, "node": "earth.b", "kind": "outage", "until": 50},
+        ],
+    )
+    engine = Engine(scenario)
+    requeued: list[str] = []
+    while not requeued:
+        requeued = [d["job"] for k, d in engine.run_tick() if k == "job.requeued"]
+    assert requeued == [f"f-00000{i}" for i in range(1, 6)]
+    queue = engine.state.shards["earth"].active[("finance",)]
+    assert [job.id for job in queue] == requeued
