@@ -23,6 +23,7 @@ from typing import Any
 import orjson
 
 from .canonical import GENESIS_HASH, dumps, encode_event
+from .checkpoint_schema import check_state
 from .errors import AgijobsError, BadInput, Conflict, IntegrityError, NotAcknowledged
 from .fabric.commands import CommandInput
 from .fabric.engine import Engine
@@ -115,6 +116,7 @@ def load_run(store: Store) -> LoadedRun:
                 "the plan or checkpoint was replaced; re-run",
             )
         verify_against_chain(checkpoint, scan)
+        check_state(checkpoint["state"], plan.scenario, f"{store.location}/{CHECKPOINT}")
     elif scan.error is not None:
         raise IntegrityError(scan.error, "the log was altered")
     return LoadedRun(plan, checkpoint, scan, events)

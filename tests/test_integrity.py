@@ -94,6 +94,16 @@ def forge_checkpoint(storage: Path) -> None:
     (storage / "checkpoint.json").write_bytes(dumps({**raw, "integrity": sha256_hex(dumps(raw))}))
 
 
+def reseal_without_a_field(storage: Path) -> None:
+    """Re-sealed, so the integrity hash holds, but the state is not restorable."""
+    from agijobs.canonical import dumps, sha256_hex
+
+    raw = orjson.loads((storage / "checkpoint.json").read_bytes())
+    del raw["integrity"]
+    del raw["state"]["nodes"][0]["outages"]
+    (storage / "checkpoint.json").write_bytes(dumps({**raw, "integrity": sha256_hex(dumps(raw))}))
+
+
 TAMPERS: dict[str, tuple[Callable[[Path], None], str]] = {
     "flipped byte": (flip_byte, "hash does not match"),
     "deleted line": (delete_line, "line 101 (seq 101): hash does not match"),
@@ -102,6 +112,10 @@ TAMPERS: dict[str, tuple[Callable[[Path], None], str]] = {
     "edited and re-hashed line": (rehash_edited_line, "line 302 (seq 302): hash does not match"),
     "truncated log": (truncate_log, "log truncated"),
     "edited checkpoint": (edit_checkpoint, "integrity hash does not match"),
+    "re-sealed checkpoint missing a field": (
+        reseal_without_a_field,
+        "checkpoint.json: state -> nodes -> 0 -> outages: Field required",
+    ),
 }
 
 

@@ -1,0 +1,96 @@
+"""The shape of a checkpoint's state, validated by pydantic when a checkpoint is loaded.
+
+The integrity hash proves the bytes are the ones written; this proves they describe a state
+this agijobs can restore (a checkpoint from another version, or sealed after editing, fails
+here with its key path instead of crashing the restore). The tick loop never sees these
+models: `Engine.restore` reads the validated plain data.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from .errors import IntegrityError
+from .scenario import Scenario
+
+JobRow = tuple[str, int, str, list[str], int, int, list[str], int, bool, int]
+Tally = tuple[int, int]
+
+
+class _Shape(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class PolicyState(_Shape):
+    target: str
+    threshold: int
+    max_drain_per_tick: int
+    required_skills: list[str]
+
+
+class Counters(_Shape):
+    submitted: Tally
+    spilled_in: Tally
+    spilled_out: Tally
+    completed: Tally
+    failed: Tally
+    cancelled: Tally
+    queued: Tally
+    in_flight: Tally
+
+
+class ShardState(_Shape):
+    id: str
+    budget_ms: int
+    max_queue: int
+    alert_threshold: int
+    policies: list[PolicyState]
+    reroute_target: str | None
+    paused: bool
+    next_back: int
+    next_front: int
+    cost_nano: int
+    counters: Counters
+    queue: list[JobRow]
+    deferred: list[JobRow]
+
+
+class NodeState(_Shape):
+    id: str
+    up: bool
+    outages: int
+    latency_ms: int
+    slots: int
+    timer: tuple[str, int]
+    running: list[JobRow]
+
+
+class FabricSnapshot(_Shape):
+    format: int
+    tick: int
+    paused: bool
+    next_ordinal: int
+    topology_dirty: bool
+    journal_applied: int
+    owner_actions: int
+    outside_commands: int
+    job_columns: list[str]
+    shards: list[ShardState]
+    nodes: list[NodeState]
+
+
+def check_state(state: Any, scenario: Scenario, name: str) -> None:
+    """Raise `IntegrityError` unless `state` is a restorable state of `scenario`'s fabric."""
+    remedy = "the checkpoint was written by another agijobs version or altered; re-run"
+    try:
+        snapshot = FabricSnapshot.model_validate(state)
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        where = " -> ".join(str(p) for p in ("state", *error["loc"]))
+        raise IntegrityError(f"{name}: {where}: {error['msg']}", remedy) from None
+    shards = sorted(s.id for s in scenario.fabric.shards)
+    nodes = sorted(n.id for n in scenario.fabric.nodes)
+    if [s.id for s in snapshot.shards] != shards or [n.id for n in snapshot.nodes] != nodes:
+        raise IntegrityError(f"{name}: its shards or nodes are not the plan's", remedy)
