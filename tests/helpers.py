@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import copy
 import hashlib
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -113,3 +115,21 @@ def file_hashes(root: Path) -> dict[str, str]:
 
 def sha(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def agijobs(*args: str) -> subprocess.CompletedProcess[str]:
+    """Run the real CLI in a child process, as an operator's shell would."""
+    return subprocess.run(
+        [sys.executable, "-m", "agijobs", *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+def fabric_without(node_id: str) -> dict[str, Any]:
+    """The base fabric minus one node (e.g. the `general` node that serves anything)."""
+    fabric = copy.deepcopy(BASE["fabric"])
+    fabric["nodes"] = [n for n in fabric["nodes"] if n["id"] != node_id]
+    return fabric

@@ -11,20 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from .helpers import sha
+from .helpers import agijobs, sha
 
 SCENARIO = Path(__file__).parent.parent / "scenarios" / "crash-resume.yaml"
 OUTPUTS = ("events.ndjson", "checkpoint.json", "summary.json")
-
-
-def agijobs(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "agijobs", *args],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
 
 
 @pytest.fixture(scope="module")

@@ -13,17 +13,7 @@ from pathlib import Path
 import orjson
 import pytest
 
-from .helpers import scenario_dict, write_scenario
-
-
-def agijobs(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "agijobs", *args],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+from .helpers import agijobs, scenario_dict, write_scenario
 
 
 def start(*args: str) -> subprocess.Popen[bytes]:

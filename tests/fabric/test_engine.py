@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from agijobs.fabric.engine import Engine
 
-from ..helpers import make_scenario, run_engine
+from ..helpers import fabric_without, make_scenario, run_engine
 
 ONE_NODE = {
     "owner": {"name": "Owner"},
@@ -93,12 +93,7 @@ def test_job_without_any_capable_node_fails_once_and_is_counted_once() -> None:
                 "value": 7,
             }
         ],
-        fabric={
-            **make_scenario().fabric.model_dump(),
-            "nodes": [
-                n for n in make_scenario().fabric.model_dump()["nodes"] if n["id"] != "luna.c"
-            ],
-        },
+        fabric=fabric_without("luna.c"),
     )
     engine, events = run_engine(scenario)
     failed = kinds_at(events, "job.failed")
@@ -140,12 +135,7 @@ def test_job_no_shard_can_serve_waits_deferred_with_one_event_then_runs_on_recov
             {"tick": 1, "node": "earth.a", "kind": "outage", "until": 40},
             {"tick": 1, "node": "earth.b", "kind": "outage", "until": 40},
         ],
-        fabric={
-            **make_scenario().fabric.model_dump(),
-            "nodes": [
-                n for n in make_scenario().fabric.model_dump()["nodes"] if n["id"] != "luna.c"
-            ],
-        },
+        fabric=fabric_without("luna.c"),
     )
     engine, events = run_engine(scenario)
     deferred = kinds_at(events, "job.deferred")
