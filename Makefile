@@ -20,8 +20,8 @@ run: $(BIN)/agijobs
 test: $(BIN)/agijobs lint typecheck pytest
 
 lint: $(BIN)/agijobs
-	$(BIN)/ruff check agijobs tests
-	$(BIN)/ruff format --check agijobs tests
+	$(BIN)/ruff check agijobs tests scripts
+	$(BIN)/ruff format --check agijobs tests scripts
 
 typecheck: $(BIN)/agijobs
 	$(BIN)/mypy

@@ -5,9 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from .runner import check_expectations, simulate
+from .runner import simulate
 from .scenario import build_plan, load_plan
 from .store.files import atomic_write
+from .summary import check_expectations
 
 
 def make_plan(source: Path, out: Path) -> dict[str, Any]:

@@ -8,7 +8,6 @@ inputs of live commands, never in anything derived from the engine.
 
 from __future__ import annotations
 
-import contextlib
 import getpass
 import hashlib
 import os
@@ -24,7 +23,7 @@ import orjson
 
 from .canonical import GENESIS_HASH, dumps, encode_event
 from .checkpoint_schema import check_state
-from .errors import AgijobsError, BadInput, Conflict, IntegrityError, NotAcknowledged
+from .errors import BadInput, Conflict, IntegrityError
 from .fabric.commands import CommandInput
 from .fabric.engine import Engine
 from .integrity import (
@@ -37,6 +36,7 @@ from .integrity import (
 from .scenario import Plan, plan_from_bytes
 from .store import Store
 from .store.files import CHECKPOINT, EVENTS, RUN_PLAN, FileStore
+from .summary import build_summary, check_expectations, planned_jobs
 
 Progress = Callable[[Engine, int], None]
 # Session records that open or close a process's hold on the run; a run whose last one is
@@ -100,7 +100,7 @@ def load_run(store: Store) -> LoadedRun:
             )
         raise Conflict(f"no run in {store.location}", "start one with `agijobs run SCENARIO`")
     try:
-        plan = _plan_from_bytes(store, plan_bytes)
+        plan = plan_from_store(store, plan_bytes)
     except BadInput as error:
         raise IntegrityError(error.message, "the stored plan was altered; re-run") from None
     raw = store.read_checkpoint()
@@ -122,7 +122,7 @@ def load_run(store: Store) -> LoadedRun:
     return LoadedRun(plan, checkpoint, scan, events)
 
 
-def _plan_from_bytes(store: Store, data: bytes) -> Plan:
+def plan_from_store(store: Store, data: bytes) -> Plan:
     return plan_from_bytes(f"{store.location}/{RUN_PLAN}", data)
 
 
@@ -310,7 +310,7 @@ class Runner:
             summary["expect"] = {"held": not failures, "failures": failures, "skipped": skipped}
         self.store.write_document("summary.json", dumps(summary) + b"\n")
         self.store.append_session(
-            _session("stopped", tick=self.engine.state.tick, status=status, reason=reason)
+            session_record("stopped", tick=self.engine.state.tick, status=status, reason=reason)
         )
         return Outcome(status, reason, summary, failures)
 
@@ -343,7 +343,7 @@ def _live_input(entry: dict[str, Any]) -> CommandInput:
     )
 
 
-def _session(event: str, **data: Any) -> dict[str, Any]:
+def session_record(event: str, **data: Any) -> dict[str, Any]:
     return {"event": event, "at": wall_now(), "pid": os.getpid(), **data}
 
 
@@ -375,7 +375,7 @@ def start_run(
     with store.run_lock():
         archived = None
         if store.has_run():
-            info = _read_json(store, "run.json")
+            info = read_json(store, "run.json")
             run_id = str(info.get("run_id", "unknown")) if info else "unknown"
             if not fresh:
                 raise Conflict(
@@ -388,7 +388,7 @@ def start_run(
         store.write_document(RUN_PLAN, plan.to_bytes())
         store.write_document("run.json", _run_info(plan, run_id, source))
         store.append_session(
-            _session("started", run_id=run_id, scenario=source, archived_previous=archived)
+            session_record("started", run_id=run_id, scenario=source, archived_previous=archived)
         )
         engine = Engine(plan.scenario)
         runner = Runner(store, plan, engine, options)
@@ -463,21 +463,23 @@ def resume_run(
         # Over but not cleanly stopped (died writing its summary): the loop stops at once
         # and writes the same checkpoint, summary and session a clean stop would have.
         if lifecycle and lifecycle[-1]["event"] != "stopped":
-            store.append_session(_session("crash-detected", previous_pid=lifecycle[-1].get("pid")))
+            store.append_session(
+                session_record("crash-detected", previous_pid=lifecycle[-1].get("pid"))
+            )
         dropped = loaded.scan.count - loaded.seq
         if dropped or loaded.scan.torn_bytes:
             store.append_session(
-                _session(
+                session_record(
                     "recovered",
                     checkpoint_seq=loaded.seq,
                     dropped_events=dropped,
                     torn_bytes=loaded.scan.torn_bytes,
                 )
             )
-        info = _read_json(store, "run.json") or {}
+        info = read_json(store, "run.json") or {}
         run_id = str(info.get("run_id", "unknown"))
         store.write_document("run.json", _run_info(plan, run_id, str(info.get("scenario", ""))))
-        store.append_session(_session("resumed", run_id=run_id, tick=engine.state.tick))
+        store.append_session(session_record("resumed", run_id=run_id, tick=engine.state.tick))
         runner = Runner(store, plan, engine, options, loaded)
         runner.replay = deque(pending_replay)
         runner.journaled = {e["id"] for e in journal}
@@ -498,151 +500,7 @@ def resume_run(
         return runner.loop()
 
 
-@dataclass(slots=True)
-class CommandResult:
-    mode: str  # "live" | "at-rest"
-    tick: int
-    event: str
-    effect: dict[str, Any]
-    command_id: str | None = None
-
-
-def issue_command(
-    store: FileStore, name: str, args: dict[str, Any], reason: str, actor: str, timeout: float
-) -> CommandResult:
-    """Send an owner command to the live runner, or apply it at rest under the lock."""
-    if not store.has_run():
-        raise Conflict(f"no run in {store.location}", "start one with `agijobs run SCENARIO`")
-    issued_ns = time.time_ns()
-    issued_at = (
-        datetime.fromtimestamp(issued_ns / 1e9, UTC)
-        .isoformat(timespec="milliseconds")
-        .replace("+00:00", "Z")
-    )
-    live = (store, name, args, reason, actor, issued_at, issued_ns, timeout)
-    if runner_is_live(store):
-        return _send_live(*live)
-    with contextlib.ExitStack() as held:
-        try:
-            # Another at-rest command may hold the lock briefly: wait for it, not forever.
-            held.enter_context(store.run_lock(wait=min(timeout, 5.0)))
-        except Conflict:
-            if runner_is_live(store):  # a runner started meanwhile
-                return _send_live(*live)
-            raise
-        return _apply_at_rest(store, name, args, reason, actor, issued_at)
-
-
-def runner_is_live(store: FileStore) -> bool:
-    if not store.lock_is_held():
-        return False
-    info = _read_json(store, "run.json") or {}
-    pid = info.get("pid")
-    if info.get("role") != "runner" or not isinstance(pid, int):
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
-def _send_live(
-    store: FileStore,
-    name: str,
-    args: dict[str, Any],
-    reason: str,
-    actor: str,
-    issued_at: str,
-    issued_ns: int,
-    timeout: float,
-) -> CommandResult:
-    loaded_plan = _plan_from_bytes(store, store.read_document(RUN_PLAN) or b"")
-    _check_names(loaded_plan, name, args)
-    command_id = store.submit_command(
-        {
-            "command": name,
-            "args": args,
-            "reason": reason,
-            "actor": actor,
-            "issued_at": issued_at,
-            "issued_ns": issued_ns,
-        }
-    )
-    deadline = time.monotonic() + timeout
-    while True:
-        ack = store.read_ack(command_id)
-        if ack is not None:
-            if ack["event"] == "owner.rejected":
-                raise BadInput(f"the live run rejected {name}: {ack['error']}")
-            return CommandResult("live", ack["tick"], ack["event"], ack["effect"], command_id)
-        if time.monotonic() >= deadline:
-            raise NotAcknowledged(
-                f"the live run did not acknowledge {name} within {timeout:g}s "
-                f"(command {command_id} stays queued)",
-                "check `agijobs status`; it applies when the runner next reads its inbox",
-            )
-        time.sleep(0.02)
-
-
-def _check_names(plan: Plan, name: str, args: dict[str, Any]) -> None:
-    """Validate shard names against the plan before queuing, so typos fail fast."""
-    engine = Engine(plan.scenario)
-    from .fabric import commands
-
-    probe = CommandInput(name, {**args, "job": None}, "probe", "probe", "live")
-    commands.validate(engine, probe)
-
-
-def _apply_at_rest(
-    store: FileStore, name: str, args: dict[str, Any], reason: str, actor: str, issued_at: str
-) -> CommandResult:
-    loaded = load_run(store)
-    engine = loaded.engine()
-    if engine.is_done() or engine.state.tick >= loaded.plan.scenario.run.max_ticks:
-        raise Conflict(
-            f"the run in {store.location} finished at tick {engine.state.tick}",
-            "owner commands change a live or unfinished fabric; start a new run",
-        )
-    unreplayed = len(store.read_journal()) - engine.state.journal_applied
-    if loaded.checkpoint is None or unreplayed:
-        what = (
-            f"{unreplayed} acknowledged live command(s) not yet in its checkpoint"
-            if unreplayed
-            else "no checkpoint yet"
-        )
-        raise Conflict(
-            f"the run in {store.location} stopped abnormally with {what}",
-            "run `agijobs resume --keep-paused` to recover it first, then issue the command",
-        )
-    command = CommandInput(name, args, reason, actor, "at-rest", issued_at)
-    events = engine.apply_at_rest(command)  # raises BadInput before anything is written
-    runner = Runner(store, loaded.plan, engine, RunOptions(), loaded)
-    dropped = loaded.scan.count - loaded.seq
-    if dropped or loaded.scan.torn_bytes:
-        store.append_session(
-            _session(
-                "recovered",
-                checkpoint_seq=loaded.seq,
-                dropped_events=dropped,
-                torn_bytes=loaded.scan.torn_bytes,
-            )
-        )
-    try:
-        runner.write(engine.state.tick, events)
-        runner.checkpoint()
-    finally:
-        runner.sink.close()
-    store.append_session(
-        _session("command", command=name, actor=actor, tick=engine.state.tick, seq=runner.seq)
-    )
-    kind, data = events[0]
-    return CommandResult("at-rest", engine.state.tick, kind, data["effect"])
-
-
-def _read_json(store: Store, name: str) -> dict[str, Any] | None:
+def read_json(store: Store, name: str) -> dict[str, Any] | None:
     data = store.read_document(name)
     if data is None:
         return None
@@ -651,100 +509,3 @@ def _read_json(store: Store, name: str) -> dict[str, Any] | None:
     except orjson.JSONDecodeError:
         return None
     return value if isinstance(value, dict) else None
-
-
-# ---------------------------------------------------------------- summaries
-
-
-def planned_jobs(plan: Plan) -> int:
-    return sum(group.count for group in plan.scenario.workload)
-
-
-def build_summary(
-    plan: Plan, engine: Engine, seq: int, head: str, status: str, reason: str
-) -> dict[str, Any]:
-    state = engine.state
-    totals = state.totals()
-    shards = {}
-    for shard in state.shards.values():
-        shards[shard.id] = {
-            "queued": shard.queued.count,
-            "in_flight": shard.in_flight.count,
-            "completed": shard.completed.count,
-            "failed": shard.failed.count,
-            "cancelled": shard.cancelled.count,
-            "spilled_in": shard.spilled_in.count,
-            "spilled_out": shard.spilled_out.count,
-            "budget_ms": shard.budget_ms,
-            "health": shard.health,
-            "cost": shard.cost_nano / 1e9,
-        }
-    return {
-        "name": plan.scenario.name,
-        "inputs_id": plan.inputs_id,
-        "status": status,
-        "reason": reason,
-        "tick": state.tick,
-        "seq": seq,
-        "head": head,
-        "paused": state.paused,
-        "jobs": {
-            "planned": planned_jobs(plan),
-            "submitted": totals["submitted"].count,
-            "completed": totals["completed"].count,
-            "failed": totals["failed"].count,
-            "cancelled": totals["cancelled"].count,
-            "pending": totals["queued"].count + totals["in_flight"].count,
-            "value_completed": totals["completed"].value,
-        },
-        "spillovers": totals["spilled_out"].count,
-        "owner_actions": state.owner_actions,
-        "outside_commands": state.outside_commands,
-        "cost": sum(s.cost_nano for s in state.shards.values()) / 1e9,
-        "shards": shards,
-    }
-
-
-def check_expectations(plan: Plan, summary: dict[str, Any]) -> tuple[list[str], list[str]]:
-    """Return (failures, skipped). A golden digest describes the scenario as written, so it
-    is not checked once an owner intervened from outside the schedule (live or at rest)."""
-    expect = plan.expect
-    skipped = []
-    jobs = summary["jobs"]
-    planned = max(jobs["planned"], 1)
-    failures = []
-    completed_ratio = jobs["completed"] / planned
-    failed_ratio = jobs["failed"] / planned
-    if expect.min_completed_ratio is not None and completed_ratio < expect.min_completed_ratio:
-        failures.append(
-            f"completed ratio {completed_ratio:.4f} < min_completed_ratio "
-            f"{expect.min_completed_ratio}"
-        )
-    if expect.max_failed_ratio is not None and failed_ratio > expect.max_failed_ratio:
-        failures.append(
-            f"failed ratio {failed_ratio:.4f} > max_failed_ratio {expect.max_failed_ratio}"
-        )
-    digest = summary.get("events_digest")
-    outside = summary["outside_commands"]
-    if expect.events_digest is not None and outside:
-        skipped.append(
-            f"events_digest not checked: {outside} owner command(s) came from outside the "
-            "scenario's schedule"
-        )
-    elif expect.events_digest is not None and digest != expect.events_digest:
-        failures.append(f"events_digest {digest} != expected {expect.events_digest}")
-    return failures, skipped
-
-
-__all__ = [
-    "AgijobsError",
-    "CommandResult",
-    "LoadedRun",
-    "Outcome",
-    "RunOptions",
-    "build_summary",
-    "issue_command",
-    "load_run",
-    "resume_run",
-    "start_run",
-]

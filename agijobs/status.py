@@ -6,7 +6,8 @@ from typing import Any
 
 import orjson
 
-from .runner import LIFECYCLE, load_run, runner_is_live
+from .owner import runner_is_live
+from .runner import LIFECYCLE, load_run
 from .store.files import FileStore
 
 

@@ -15,7 +15,8 @@ import orjson
 import pytest
 
 from agijobs.errors import Conflict
-from agijobs.runner import RunOptions, issue_command, resume_run, start_run
+from agijobs.owner import issue_command
+from agijobs.runner import RunOptions, resume_run, start_run
 from agijobs.scenario import load_plan
 from agijobs.store.files import FileStore, atomic_write
 

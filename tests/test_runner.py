@@ -10,7 +10,8 @@ from pathlib import Path
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from agijobs.runner import RunOptions, issue_command, resume_run, start_run
+from agijobs.owner import issue_command
+from agijobs.runner import RunOptions, resume_run, start_run
 from agijobs.scenario import Expectations, Scenario, build_plan, load_plan
 from agijobs.store.files import FileStore
 

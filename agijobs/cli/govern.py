@@ -131,7 +131,7 @@ def _issue(
 ) -> None:
     with guard(as_json):
         from ..errors import BadInput
-        from ..runner import issue_command
+        from ..owner import issue_command
 
         if not reason.strip():
             raise BadInput("--reason: must not be empty", "say why, e.g. --reason 'incident 42'")

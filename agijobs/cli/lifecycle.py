@@ -118,7 +118,8 @@ def resume(
     Example: agijobs resume --reason "calibration complete"
     """
     with guard(as_json):
-        from ..runner import RunOptions, issue_command, resume_run, runner_is_live
+        from ..owner import issue_command, runner_is_live
+        from ..runner import RunOptions, resume_run
 
         store = make_store(storage)
         who = actor_or_default(actor)

@@ -1,0 +1,88 @@
+"""The outcome of a run: summary.json and the `expect` checks."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .fabric.engine import Engine
+from .scenario import Plan
+
+
+def planned_jobs(plan: Plan) -> int:
+    return sum(group.count for group in plan.scenario.workload)
+
+
+def build_summary(
+    plan: Plan, engine: Engine, seq: int, head: str, status: str, reason: str
+) -> dict[str, Any]:
+    state = engine.state
+    totals = state.totals()
+    shards = {}
+    for shard in state.shards.values():
+        shards[shard.id] = {
+            "queued": shard.queued.count,
+            "in_flight": shard.in_flight.count,
+            "completed": shard.completed.count,
+            "failed": shard.failed.count,
+            "cancelled": shard.cancelled.count,
+            "spilled_in": shard.spilled_in.count,
+            "spilled_out": shard.spilled_out.count,
+            "budget_ms": shard.budget_ms,
+            "health": shard.health,
+            "cost": shard.cost_nano / 1e9,
+        }
+    return {
+        "name": plan.scenario.name,
+        "inputs_id": plan.inputs_id,
+        "status": status,
+        "reason": reason,
+        "tick": state.tick,
+        "seq": seq,
+        "head": head,
+        "paused": state.paused,
+        "jobs": {
+            "planned": planned_jobs(plan),
+            "submitted": totals["submitted"].count,
+            "completed": totals["completed"].count,
+            "failed": totals["failed"].count,
+            "cancelled": totals["cancelled"].count,
+            "pending": totals["queued"].count + totals["in_flight"].count,
+            "value_completed": totals["completed"].value,
+        },
+        "spillovers": totals["spilled_out"].count,
+        "owner_actions": state.owner_actions,
+        "outside_commands": state.outside_commands,
+        "cost": sum(s.cost_nano for s in state.shards.values()) / 1e9,
+        "shards": shards,
+    }
+
+
+def check_expectations(plan: Plan, summary: dict[str, Any]) -> tuple[list[str], list[str]]:
+    """Return (failures, skipped). A golden digest describes the scenario as written, so it
+    is not checked once an owner intervened from outside the schedule (live or at rest)."""
+    expect = plan.expect
+    skipped = []
+    jobs = summary["jobs"]
+    planned = max(jobs["planned"], 1)
+    failures = []
+    completed_ratio = jobs["completed"] / planned
+    failed_ratio = jobs["failed"] / planned
+    if expect.min_completed_ratio is not None and completed_ratio < expect.min_completed_ratio:
+        failures.append(
+            f"completed ratio {completed_ratio:.4f} < min_completed_ratio "
+            f"{expect.min_completed_ratio}"
+        )
+    if expect.max_failed_ratio is not None and failed_ratio > expect.max_failed_ratio:
+        failures.append(
+            f"failed ratio {failed_ratio:.4f} > max_failed_ratio {expect.max_failed_ratio}"
+        )
+    digest = summary.get("events_digest")
+    outside = summary["outside_commands"]
+    if expect.events_digest is not None and outside:
+        skipped.append(
+            f"events_digest not checked: {outside} owner command(s) came from outside the "
+            "scenario's schedule"
+        )
+    elif expect.events_digest is not None and digest != expect.events_digest:
+        failures.append(f"events_digest {digest} != expected {expect.events_digest}")
+    return failures, skipped
