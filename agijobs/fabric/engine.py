@@ -353,49 +353,57 @@ class Engine:
 
     def _apply_fault(self, fault: Fault, *, starting: bool) -> None:
         node = self.state.nodes[fault.node]
-        tick = self.state.tick
         if fault.kind == "latency":
-            before = node.latency_ms
-            after = (
-                fault.latency_ms
-                if starting and fault.latency_ms is not None
-                else (node.base_latency_ms)
-            )
-            node.latency_ms = after
-            self.emit(
+            # A latency fault ends by restoring the node's configured latency.
+            latency = fault.latency_ms if starting else None
+            self._set_node_latency(
+                node,
+                node.base_latency_ms if latency is None else latency,
                 "fault.latency" if starting else "fault.latency.end",
-                {"node": node.id, "latency_ms": [before, after]},
             )
-            budget = self.state.shards[node.shard].budget_ms
-            if (before <= budget) != (after <= budget):
-                self.topology_changed()
-                kind = "node.latency.ok" if after <= budget else "node.latency.breach"
-                self.emit(kind, self.latency_data(node))
+        elif starting:
+            self._outage_starts(node)
+        else:
+            self._outage_ends(node)
+
+    def _set_node_latency(self, node: Node, after: int, kind: str) -> None:
+        before = node.latency_ms
+        node.latency_ms = after
+        self.emit(kind, {"node": node.id, "latency_ms": [before, after]})
+        budget = self.state.shards[node.shard].budget_ms
+        if (before <= budget) != (after <= budget):
+            self.topology_changed()
+            verdict = "node.latency.ok" if after <= budget else "node.latency.breach"
+            self.emit(verdict, self.latency_data(node))
+
+    def _outage_starts(self, node: Node) -> None:
+        """The node stops heartbeating and its jobs stop progressing; routers learn of it at
+        the third missed heartbeat."""
+        tick = self.state.tick
+        node.outages += 1
+        self.emit("fault.outage", {"node": node.id})
+        if node.outages > 1:  # already out: the outage lasts until the last one ends
             return
-        if starting:
-            node.outages += 1
-            if node.outages > 1:  # already out: the outage lasts until the last one ends
-                self.emit("fault.outage", {"node": node.id})
-                return
-            for job in node.running.values():
-                if job.due:
-                    job.remaining = job.due - tick + 1
-                    job.due = 0
-            if node.up:
-                beat = node.heartbeat
-                last_beat = (tick - 1) // beat * beat
-                self._set_timer(node, "down", last_beat + 3 * beat)
-            else:
-                node.timer_kind, node.timer_tick = "", 0
-            self.emit("fault.outage", {"node": node.id})
-            return
+        for job in node.running.values():
+            if job.due:
+                job.remaining = job.due - tick + 1
+                job.due = 0
+        if node.up:
+            beat = node.heartbeat
+            last_beat = (tick - 1) // beat * beat
+            self._set_timer(node, "down", last_beat + 3 * beat)
+        else:
+            node.timer_kind, node.timer_tick = "", 0  # it was waiting to be marked up
+
+    def _outage_ends(self, node: Node) -> None:
         if not node.outage:
             return
         node.outages -= 1
         if node.outage:
             self.emit("fault.outage.end", {"node": node.id, "still_out": True})
             return
-        if node.up:
+        tick = self.state.tick
+        if node.up:  # routers never noticed: its frozen jobs simply carry on
             node.timer_kind, node.timer_tick = "", 0
             for job in node.running.values():
                 self._schedule_completion(job, tick)
