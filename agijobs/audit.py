@@ -176,7 +176,15 @@ def audit(store: Store, *, replay: bool = False) -> AuditReport:
         sessions=store.read_sessions(),
         conservation=conservation,
     )
-    if report.after_checkpoint or report.torn_bytes:
+    from .owner import runner_is_live
+    from .store.files import FileStore
+
+    if isinstance(store, FileStore) and runner_is_live(store):
+        report.notes.append(
+            f"a runner is live: it has written {report.after_checkpoint} event(s) since its "
+            f"last checkpoint (seq {loaded.seq}); this audit covers the log up to there"
+        )
+    elif report.after_checkpoint or report.torn_bytes:
         report.notes.append(
             f"a crashed process left {report.after_checkpoint} event(s) and {report.torn_bytes} "
             f"torn byte(s) after the checkpoint (seq {loaded.seq}); `agijobs resume` drops "

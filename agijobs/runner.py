@@ -36,7 +36,7 @@ from .integrity import (
 from .scenario import Plan, plan_from_bytes
 from .store import Store
 from .store.files import CHECKPOINT, EVENTS, RUN_PLAN, FileStore
-from .summary import build_summary, check_expectations, planned_jobs
+from .summary import build_summary, check_expectations, fabric_view, planned_jobs
 
 Progress = Callable[[Engine, int], None]
 # Session records that open or close a process's hold on the run; a run whose last one is
@@ -119,6 +119,13 @@ def load_run(store: Store) -> LoadedRun:
         check_state(checkpoint["state"], plan.scenario, f"{store.location}/{CHECKPOINT}")
     elif scan.error is not None:
         raise IntegrityError(scan.error, "the log was altered")
+    elif scan.count > 1:
+        # The runner checkpoints right after run.started, so only a log holding nothing but
+        # that event can lack a checkpoint; anything more means the checkpoint was lost.
+        raise IntegrityError(
+            f"{store.location}/{CHECKPOINT}: missing, but the log holds {scan.count} events",
+            "restore checkpoint.json from a backup; resuming would discard the run",
+        )
     return LoadedRun(plan, checkpoint, scan, events)
 
 
@@ -161,6 +168,7 @@ class Runner:
         # `agijobs resume` lifts the pause once the acknowledged live commands a crashed
         # runner left in its journal have been re-applied at their ticks.
         self.lift_pause: CommandInput | None = None
+        self._published = 0.0
 
     # ----------------------------------------------------------- event log
 
@@ -273,6 +281,7 @@ class Runner:
                 ran += 1
                 if tick % every == 0:
                     self.checkpoint()
+                self._publish(force=bool(entries))
                 if options.progress is not None:
                     options.progress(engine, self.seq)
                 if options.tick_ms:
@@ -280,6 +289,21 @@ class Runner:
         finally:
             _restore_stop_handler(previous)
             self.sink.close()
+
+    def _publish(self, *, force: bool) -> None:
+        """Tell `status` where the live run is now (not part of the run's record)."""
+        now = time.monotonic()
+        if not force and now - self._published < 0.2:
+            return
+        self._published = now
+        state = self.engine.state
+        view = {
+            "tick": state.tick,
+            "paused": state.paused,
+            "seq": self.seq,
+            **fabric_view(self.engine),
+        }
+        self.store.write_document("live.json", dumps(view))
 
     def _inputs_remain(self) -> bool:
         return bool(self.replay or self.scripted_live or self.scripted_rest)
@@ -319,15 +343,18 @@ def _install_stop_handler(runner: Runner) -> Any:
     def request_stop(signum: int, frame: Any) -> None:
         runner.stop_requested = True
 
+    # Ctrl-C and SIGTERM finish the current tick, write a checkpoint, the summary and a
+    # "stopped" session, so the run is resumable and never looks crashed.
     try:
-        return signal.signal(signal.SIGTERM, request_stop)
+        return {sig: signal.signal(sig, request_stop) for sig in (signal.SIGINT, signal.SIGTERM)}
     except ValueError:  # not the main thread (tests driving the runner in a thread)
         return None
 
 
 def _restore_stop_handler(previous: Any) -> None:
     if previous is not None:
-        signal.signal(signal.SIGTERM, previous)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
 
 
 def _live_input(entry: dict[str, Any]) -> CommandInput:
@@ -444,7 +471,10 @@ def resume_run(
     actor: str,
 ) -> Outcome:
     """`agijobs resume` with no live runner: verify, recover, lift the pause, continue."""
-    with store.run_lock():
+    if not store.has_run():
+        raise Conflict(f"no run in {store.location}", "start one with `agijobs run SCENARIO`")
+    # An at-rest owner command may hold the lock for a moment: wait for it, briefly.
+    with store.run_lock(wait=5.0):
         loaded = load_run(store)
         engine = loaded.engine()
         plan = loaded.plan

@@ -86,3 +86,37 @@ def check_expectations(plan: Plan, summary: dict[str, Any]) -> tuple[list[str], 
     elif expect.events_digest is not None and digest != expect.events_digest:
         failures.append(f"events_digest {digest} != expected {expect.events_digest}")
     return failures, skipped
+
+
+def fabric_view(engine: Engine) -> dict[str, list[dict[str, Any]]]:
+    """Shards and nodes as `agijobs status` shows them."""
+    state = engine.state
+    shards = [
+        {
+            "id": shard.id,
+            "name": shard.name,
+            "queued": shard.queued.count,
+            "deferred": sum(len(q) for q in shard.waiting.values()),
+            "in_flight": shard.in_flight.count,
+            "completed": shard.completed.count,
+            "failed": shard.failed.count,
+            "budget_ms": shard.budget_ms,
+            "health": shard.health,
+            "paused": shard.paused or state.paused,
+            "first_target": shard.reroute_target,
+        }
+        for shard in state.shards.values()
+    ]
+    nodes = [
+        {
+            "id": node.id,
+            "shard": node.shard,
+            "status": "up" if node.up else "down",
+            "over_budget": node.latency_ms > state.shards[node.shard].budget_ms,
+            "latency_ms": node.latency_ms,
+            "running": len(node.running),
+            "slots": node.slots,
+        }
+        for node in state.nodes.values()
+    ]
+    return {"shards": shards, "nodes": nodes}

@@ -33,10 +33,13 @@ def describe_effect(name: str, effect: dict[str, Any]) -> str:
         pulled = effect.get("pulled_from_node")
         return f"moved job {effect['job']}" + (f" (pulled from {pulled})" if pulled else "")
     before, after = effect["first_target"]
-    if after is None:
-        return f"first spillover target {before} cleared; configured targets restored"
+    if "moved" not in effect:  # --clear
+        if not effect["changed"]:
+            return f"no reroute in force; configured targets in use (first: {after or 'none'})"
+        cleared = effect["reroute_target"][0]
+        return f"reroute to {cleared} cleared; first spillover target now {after or 'none'}"
     return (
-        f"first spillover target {before or '(configured)'} → {after}; moved {effect['moved']}, "
+        f"first spillover target {before or 'none'} → {after}; moved {effect['moved']}, "
         f"left {effect['left_unservable']} it cannot serve, {effect['left_full']} for lack of room"
     )
 
@@ -151,12 +154,12 @@ def render_status(report: dict[str, Any]) -> None:
         )
     out.print(table)
     nodes = report["nodes"]
-    up = [n["id"] for n in nodes if n["status"] == "up" and not n["over_budget"]]
+    up = [n["id"] for n in nodes if n["status"] == "up"]
     down = [n["id"] for n in nodes if n["status"] == "down"]
     over = [n["id"] for n in nodes if n["over_budget"]]
     out.print(
-        f"nodes: {len(up)} up · down: {', '.join(down) or 'none'}"
-        f" · over budget: {', '.join(over) or 'none'}"
+        f"nodes: {len(up)} of {len(nodes)} up · down: {', '.join(down) or 'none'}"
+        f" · over latency budget: {', '.join(over) or 'none'}"
     )
     checkpoint = report["checkpoint"]
     out.print(f"last checkpoint: tick {checkpoint['tick']}, seq {checkpoint['seq']}")

@@ -178,7 +178,11 @@ def _reroute(
         before = source.reroute_target
         source.reroute_target = None
         engine.topology_changed()
-        return {"first_target": [before, None], "changed": before is not None}
+        return {
+            "reroute_target": [before, None],
+            "first_target": [_first_target(source, before), _first_target(source, None)],
+            "changed": before is not None,
+        }
     target = engine.state.shards[args["to"]]
     job_id = args.get("job")
     if job_id is not None:
@@ -191,6 +195,7 @@ def _reroute(
         engine.move(job, source, target, "reroute", follow_ups)
         return {"job": job_id, "moved": 1, "pulled_from_node": pulled_from}
     before = source.reroute_target
+    first_before = _first_target(source, before)
     source.reroute_target = target.id
     backlog = args.get("backlog")
     limit = 0 if backlog is None else (source.queued.count if backlog == "all" else int(backlog))
@@ -212,12 +217,20 @@ def _reroute(
         _rebuild_queues(source, keep)
     engine.topology_changed()
     return {
-        "first_target": [before, target.id],
+        "reroute_target": [before, target.id],
+        "first_target": [first_before, target.id],
         "changed": before != target.id or moved > 0,
         "moved": moved,
         "left_unservable": left_unservable,
         "left_full": left_full,
     }
+
+
+def _first_target(shard: Shard, reroute_target: str | None) -> str | None:
+    """The first spillover target in effect with this reroute target (None: no target)."""
+    if reroute_target is not None:
+        return reroute_target
+    return shard.policies[0].target if shard.policies else None
 
 
 def _queued_in_order(shard: Shard) -> list[Job]:

@@ -8,6 +8,7 @@ Layout (README, "Storage directory"):
     summary.json      the outcome at the last stop
     run-plan.json     the plan being run (`agijobs plan` writes plan.json beside it)
     run.json          pid, start time and scenario of the process that ran it last
+    live.json         a live runner's current tick, shards and nodes, for `status`
     run.lock          held by the live runner (flock: released by the kernel if it dies)
     inbox/pending/    live commands, one file each, durable before the CLI waits
     inbox/journal.ndjson  commands the runner took, with their tick, fsynced before acking
@@ -37,7 +38,16 @@ EVENTS = "events.ndjson"
 CHECKPOINT = "checkpoint.json"
 SESSIONS = "sessions.ndjson"
 RUN_PLAN = "run-plan.json"
-RUN_FILES = (EVENTS, CHECKPOINT, SESSIONS, "summary.json", RUN_PLAN, "run.json", "inbox")
+RUN_FILES = (
+    EVENTS,
+    CHECKPOINT,
+    SESSIONS,
+    "summary.json",
+    RUN_PLAN,
+    "run.json",
+    "live.json",
+    "inbox",
+)
 _counter = itertools.count()
 
 
@@ -159,14 +169,16 @@ class FileStore:
 
     @contextlib.contextmanager
     def run_lock(self, *, wait: float = 0.0) -> Iterator[None]:
-        self.ensure()
+        if not self.root.is_dir():
+            raise Conflict(f"no storage directory {self.root}", "check --storage")
         lock = FileLock(self.root / "run.lock", timeout=wait)
         try:
             lock.acquire()
         except Timeout:
             raise Conflict(
-                f"storage {self.root} is in use by a live run",
-                "wait for it to stop, or send it commands (pause-all, reroute, …)",
+                f"storage {self.root} is in use by another agijobs process (a live run, or an "
+                "owner command being applied)",
+                "see `agijobs status`; a live run takes owner commands (pause-all, reroute, …)",
             ) from None
         try:
             yield

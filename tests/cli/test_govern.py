@@ -100,7 +100,8 @@ def test_reroute_moves_and_reports(stopped: Path) -> None:
     )
     assert result.exit_code == 0, result.output
     document = orjson.loads(result.stdout)
-    assert document["effect"]["first_target"] == [None, "luna"]
+    assert document["effect"]["reroute_target"] == [None, "luna"]
+    assert document["effect"]["first_target"] == ["luna", "luna"]
     assert document["effect"]["moved"] == 1  # ticks 1-2 brought 6 jobs; 5 are running
     cleared = cli(
         "reroute",
@@ -113,7 +114,15 @@ def test_reroute_moves_and_reports(stopped: Path) -> None:
         str(stopped),
     )
     assert cleared.exit_code == 0, cleared.output
-    assert "first spillover target luna cleared" in cleared.stdout
+    assert cleared.stdout.startswith(
+        "reroute: reroute to luna cleared; first spillover target now luna"
+    )
+    again = cli(
+        "reroute", "--from", "earth", "--clear", "--reason", "again", "--storage", str(stopped)
+    )
+    assert again.stdout.startswith(
+        "reroute: no reroute in force; configured targets in use (first: luna)"
+    )
 
 
 @pytest.mark.parametrize(

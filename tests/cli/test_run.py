@@ -70,7 +70,9 @@ def test_run_refuses_a_storage_in_use(scenario_file: Path, storage: Path) -> Non
     with FileLock(storage / "run.lock"):
         result = cli("run", str(scenario_file), "--storage", str(storage))
     assert result.exit_code == 4, result.output
-    assert result.stderr.startswith(f"Error: storage {storage} is in use by a live run")
+    assert result.stderr.startswith(
+        f"Error: storage {storage} is in use by another agijobs process"
+    )
     assert not (storage / "events.ndjson").exists()
 
 

@@ -273,7 +273,8 @@ def test_reroute_backlog_moves_oldest_servable_jobs_and_sets_first_target() -> N
     events = engine.run_tick()
     owner = next(d for k, d in events if k == "owner.reroute")
     assert owner["effect"] == {
-        "first_target": [None, "luna"],
+        "reroute_target": [None, "luna"],
+        "first_target": ["luna", "luna"],  # luna was already the first configured target
         "changed": True,
         "moved": 3,
         "left_unservable": 0,
