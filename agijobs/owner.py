@@ -19,7 +19,15 @@ from .errors import BadInput, Conflict, NotAcknowledged
 from .fabric import commands
 from .fabric.commands import CommandInput
 from .fabric.engine import Engine
-from .runner import Runner, RunOptions, load_run, plan_from_store, read_json, session_record
+from .runner import (
+    Runner,
+    RunOptions,
+    load_run,
+    plan_from_store,
+    read_json,
+    record_recovery,
+    session_record,
+)
 from .scenario import Plan
 from .store.files import RUN_PLAN, FileStore
 
@@ -144,23 +152,19 @@ def _apply_at_rest(
     command = CommandInput(name, args, reason, actor, "at-rest", issued_at)
     events = engine.apply_at_rest(command)  # raises BadInput before anything is written
     runner = Runner(store, loaded.plan, engine, RunOptions(), loaded)
-    dropped = loaded.scan.count - loaded.seq
-    if dropped or loaded.scan.torn_bytes:
-        store.append_session(
-            session_record(
-                "recovered",
-                checkpoint_seq=loaded.seq,
-                dropped_events=dropped,
-                torn_bytes=loaded.scan.torn_bytes,
-            )
-        )
+    crashed = record_recovery(store, loaded)
     try:
         runner.write(engine.state.tick, events)
         runner.checkpoint()
     finally:
         runner.sink.close()
+    tick = engine.state.tick
     store.append_session(
-        session_record("command", command=name, actor=actor, tick=engine.state.tick, seq=runner.seq)
+        session_record("command", command=name, actor=actor, tick=tick, seq=runner.seq)
     )
+    if crashed:  # the run now rests at its checkpoint like any stopped run
+        store.append_session(
+            session_record("stopped", tick=tick, status="stopped", reason="recovered at rest")
+        )
     kind, data = events[0]
     return CommandResult("at-rest", engine.state.tick, kind, data["effect"])

@@ -339,6 +339,31 @@ class Runner:
         return Outcome(status, reason, summary, failures)
 
 
+def record_recovery(store: Store, loaded: LoadedRun) -> bool:
+    """Record in sessions.ndjson that a process died holding the run (if it did) and what
+    recovery drops: the events it wrote after its checkpoint. Returns whether it died."""
+    tick = 0 if loaded.checkpoint is None else int(loaded.checkpoint["tick"])
+    lifecycle = [s for s in store.read_sessions() if s.get("event") in LIFECYCLE]
+    crashed = bool(lifecycle) and lifecycle[-1]["event"] != "stopped"
+    if crashed:
+        last_tick = max(loaded.scan.last_tick, tick)
+        store.append_session(
+            session_record("crash-detected", tick=last_tick, previous_pid=lifecycle[-1].get("pid"))
+        )
+    dropped = loaded.scan.count - loaded.seq
+    if dropped or loaded.scan.torn_bytes:
+        store.append_session(
+            session_record(
+                "recovered",
+                tick=tick,
+                checkpoint_seq=loaded.seq,
+                dropped_events=dropped,
+                torn_bytes=loaded.scan.torn_bytes,
+            )
+        )
+    return crashed
+
+
 def _install_stop_handler(runner: Runner) -> Any:
     def request_stop(signum: int, frame: Any) -> None:
         runner.stop_requested = True
@@ -486,26 +511,15 @@ def resume_run(
         lifecycle = [s for s in store.read_sessions() if s.get("event") in LIFECYCLE]
         stopped_cleanly = bool(lifecycle) and lifecycle[-1]["event"] == "stopped"
         if over and stopped_cleanly and store.read_document("summary.json") is not None:
+            ending = "finished" if engine.is_done() else "reached max_ticks"
             raise Conflict(
-                f"the run in {store.location} is over (tick {engine.state.tick})",
+                f"the run in {store.location} {ending} at tick {engine.state.tick}; "
+                "there is nothing to resume",
                 "start a new one with `agijobs run SCENARIO --fresh`",
             )
         # Over but not cleanly stopped (died writing its summary): the loop stops at once
         # and writes the same checkpoint, summary and session a clean stop would have.
-        if lifecycle and lifecycle[-1]["event"] != "stopped":
-            store.append_session(
-                session_record("crash-detected", previous_pid=lifecycle[-1].get("pid"))
-            )
-        dropped = loaded.scan.count - loaded.seq
-        if dropped or loaded.scan.torn_bytes:
-            store.append_session(
-                session_record(
-                    "recovered",
-                    checkpoint_seq=loaded.seq,
-                    dropped_events=dropped,
-                    torn_bytes=loaded.scan.torn_bytes,
-                )
-            )
+        record_recovery(store, loaded)
         info = read_json(store, "run.json") or {}
         run_id = str(info.get("run_id", "unknown"))
         store.write_document("run.json", _run_info(plan, run_id, str(info.get("scenario", ""))))
@@ -525,7 +539,7 @@ def resume_run(
                 source="at-rest",
                 issued_at=wall_now(),
             )
-        if dropped or loaded.scan.torn_bytes:
+        if loaded.scan.count > loaded.seq or loaded.scan.torn_bytes:
             runner.checkpoint()
         return runner.loop()
 

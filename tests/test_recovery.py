@@ -178,7 +178,7 @@ def test_a_crash_while_writing_the_summary_is_finished_by_resume(
     outcome = resume_run(store, RunOptions(), reason=None, keep_paused=False, actor="op")
     assert outcome.status == "finished"
     same_bytes(whole, store)
-    with pytest.raises(Conflict, match="is over"):
+    with pytest.raises(Conflict, match="nothing to resume"):
         resume_run(store, RunOptions(), reason=None, keep_paused=False, actor="op")
 
 

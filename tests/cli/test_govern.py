@@ -201,7 +201,7 @@ def test_commands_on_no_run_or_a_finished_run_exit_4(scenario_file: Path, storag
     assert file_hashes(storage) == before
     resumed = cli("resume", "--storage", str(storage))
     assert resumed.exit_code == 4
-    assert "is over" in resumed.stderr
+    assert "finished at tick" in resumed.stderr and "nothing to resume" in resumed.stderr
 
 
 def test_live_runner_that_does_not_acknowledge_gives_exit_6_and_keeps_the_command(
