@@ -61,6 +61,9 @@ class RunOptions:
     tick_ms: int = 0
     wait: bool = False
     progress: Progress | None = None
+    # Drills and crash tests: SIGKILL this process right after tick N's events are written,
+    # before that tick's checkpoint (the CLI reads it from AGIJOBS_CRASH_AT_TICK).
+    crash_at_tick: int | None = None
 
 
 @dataclass(slots=True)
@@ -279,6 +282,9 @@ class Runner:
                     self.sink.sync()
                     self._acknowledge(entries, events)
                 ran += 1
+                if tick == options.crash_at_tick:
+                    self.sink.flush()  # what the OS holds survives a process kill
+                    os.kill(os.getpid(), signal.SIGKILL)
                 if tick % every == 0:
                     self.checkpoint()
                 self._publish(force=bool(entries))
@@ -436,7 +442,9 @@ def start_run(
                     "(moves it to archive/)",
                 )
             archived = store.archive(run_id)
-        run_id = datetime.now(UTC).strftime("%Y%m%dT%H%M%S") + "-" + plan.inputs_id[:8]
+        # Unique per start (time to the microsecond and pid), recognisable by its inputs.
+        started = datetime.now(UTC).strftime("%Y%m%dT%H%M%S.%f")
+        run_id = f"{started}-{os.getpid()}-{plan.inputs_id[:8]}"
         store.write_document(RUN_PLAN, plan.to_bytes())
         store.write_document("run.json", _run_info(plan, run_id, source))
         store.append_session(

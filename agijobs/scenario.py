@@ -391,8 +391,14 @@ def _validate(path: Path, model: type[M], raw: Any, prefix: Sequence[str]) -> M:
 
 def _describe(path: Path, error: Any, model: type[BaseModel], prefix: Sequence[str]) -> str:
     loc = [*prefix, *(str(p) for p in error["loc"] if not _is_union_tag(p))]
+    if len(loc) > 3 and loc[-4] == "schedule" and loc[-2] == "command":
+        del loc[-2]  # schedule entries are written flat: schedule -> 1 -> from
     where = " -> ".join(loc) if loc else "(top level)"
     kind = error["type"]
+    if kind == "union_tag_invalid":
+        tag = str(error.get("ctx", {}).get("tag", ""))
+        hint = _did_you_mean(tag, COMMAND_NAMES)
+        return f"{path}: {where}: unknown command `{tag}`{hint} (one of {', '.join(COMMAND_NAMES)})"
     if kind == "extra_forbidden":
         hint = _did_you_mean(str(error["loc"][-1]), _known_keys(model, error["loc"][:-1]))
         return f"{path}: {where}: unknown key{hint}"
@@ -404,8 +410,11 @@ def _describe(path: Path, error: Any, model: type[BaseModel], prefix: Sequence[s
     return f"{path}: {where}: {message}{shown}"
 
 
+COMMAND_NAMES = ("pause-all", "resume", "reroute", "set-latency")
+
+
 def _is_union_tag(part: Any) -> bool:
-    return isinstance(part, str) and part in {"pause-all", "resume", "reroute", "set-latency"}
+    return isinstance(part, str) and part in COMMAND_NAMES
 
 
 def _known_keys(model: type[BaseModel], loc: Sequence[Any]) -> list[str]:
@@ -527,6 +536,18 @@ def command_args(model: PauseAll | Resume | Reroute | SetLatency) -> dict[str, A
     return args
 
 
+# Validator messages name scenario fields; on the command line the same rules name flags.
+_FLAGS = {
+    "`clear: true`": "--clear",
+    "`to`": "--to",
+    "`from`": "--from",
+    "`job`": "--job",
+    "`backlog`": "--backlog",
+    "to/backlog/job": "--to/--backlog/--job",
+    "clear restores": "--clear restores",
+}
+
+
 def validate_command(raw: dict[str, Any]) -> dict[str, Any]:
     """Validate CLI input for an owner command with the same rules as schedule entries."""
     from pydantic import TypeAdapter
@@ -539,6 +560,8 @@ def validate_command(raw: dict[str, Any]) -> dict[str, Any]:
             loc = [str(p) for p in error["loc"] if not _is_union_tag(p)]
             option = f"--{loc[-1].replace('_', '-')}: " if loc else ""
             message = str(error["msg"]).removeprefix("Value error, ")
+            for field, flag in _FLAGS.items():
+                message = message.replace(field, flag)
             got = error.get("input")
             shown = f" (got {got!r})" if loc and not isinstance(got, dict) else ""
             problems.append(f"{option}{message}{shown}")

@@ -62,6 +62,7 @@ def status(store: FileStore) -> dict[str, Any]:
         "checkpoint": {"tick": engine.state.tick, "seq": loaded.seq},
         "head": loaded.scan.mark_head,
         "events": loaded.scan.count,
+        "last_event_tick": loaded.scan.last_tick,
         "sessions": sessions[-5:],
         "summary": summary,
     }

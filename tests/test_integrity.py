@@ -166,3 +166,13 @@ def test_untouched_run_audits_and_replays_clean(storage: Path) -> None:
     assert result.exit_code == 0, result.output
     assert "replay: matches" in result.stdout
     assert sha(storage / "events.ndjson") == before
+
+
+def test_a_lost_checkpoint_is_an_integrity_failure_not_a_restart(storage: Path) -> None:
+    (storage / "checkpoint.json").unlink()
+    before = file_hashes(storage)
+    for command in ("resume", "status", "audit"):
+        result = cli(command, "--storage", str(storage))
+        assert result.exit_code == 3, (command, result.output)
+        assert "checkpoint.json: missing, but the log holds" in result.stderr
+    assert file_hashes(storage) == before

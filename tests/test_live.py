@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shlex
 import signal
 import subprocess
 import sys
@@ -121,3 +122,91 @@ def test_acknowledged_live_command_survives_a_crash_at_the_same_tick(
     audit = agijobs("audit", "--replay", "--storage", str(storage))
     assert audit.returncode == 0, audit.stderr
     assert "replay: matches" in audit.stdout
+
+
+def test_ctrl_c_stops_a_run_cleanly_and_resumably(long_run: tuple[Path, Path]) -> None:
+    scenario, storage = long_run
+    runner = start("run", str(scenario), "--storage", str(storage), "--tick-ms", "10")
+    try:
+        wait_for(storage / "checkpoint.json")
+        time.sleep(0.3)
+        runner.send_signal(signal.SIGINT)
+        assert runner.wait(timeout=30) == 0
+    finally:
+        runner.kill()
+    report = orjson.loads(agijobs("status", "--storage", str(storage), "--json").stdout)
+    assert report["state"] == "stopped"
+    summary = orjson.loads((storage / "summary.json").read_bytes())
+    assert (summary["status"], summary["reason"]) == ("stopped", "interrupted")
+    assert agijobs("resume", "--storage", str(storage)).returncode == 0
+
+
+def test_status_of_a_live_run_shows_its_current_tick_not_the_checkpoint(
+    long_run: tuple[Path, Path],
+) -> None:
+    scenario, storage = long_run
+    runner = start("run", str(scenario), "--storage", str(storage), "--tick-ms", "20")
+    try:
+        wait_for(storage / "checkpoint.json")
+        paused = orjson.loads(
+            agijobs("pause-all", "--reason", "look", "--storage", str(storage), "--json").stdout
+        )
+        report = orjson.loads(agijobs("status", "--storage", str(storage), "--json").stdout)
+        assert report["state"] == "running, paused"
+        assert report["tick"] >= paused["tick"] > report["checkpoint"]["tick"] == 0
+        audit = agijobs("audit", "--storage", str(storage))
+        assert audit.returncode == 0, audit.stderr
+        assert "a runner is live" in audit.stdout
+    finally:
+        runner.send_signal(signal.SIGTERM)
+        runner.wait(timeout=30)
+
+
+def test_an_at_rest_command_after_a_crash_recovers_the_run(tmp_path: Path) -> None:
+    storage = tmp_path / "storage"
+    scenario = Path(__file__).parent.parent / "scenarios" / "crash-resume.yaml"
+    crashed = subprocess.run(
+        [sys.executable, "-m", "agijobs", "run", str(scenario), "--storage", str(storage)],
+        env={**os.environ, "AGIJOBS_CRASH_AT_TICK": "45"},
+        capture_output=True,
+        check=False,
+    )
+    assert crashed.returncode == -signal.SIGKILL
+    status = agijobs("status", "--storage", str(storage))
+    assert status.stdout.startswith(
+        "crash-resume: crashed after tick 45; agijobs resume continues from the checkpoint at "
+        "tick 40"
+    )
+    paused = agijobs("pause-all", "--reason", "hold after crash", "--storage", str(storage))
+    assert paused.returncode == 0, paused.stderr
+    assert "tick 40, fabric at rest" in paused.stdout
+    report = orjson.loads(agijobs("status", "--storage", str(storage), "--json").stdout)
+    assert report["state"] == "paused"
+    events = [s["event"] for s in report["sessions"]]
+    assert events[-4:] == ["crash-detected", "recovered", "command", "stopped"]
+
+
+def test_resume_of_a_missing_storage_creates_nothing(tmp_path: Path) -> None:
+    result = agijobs("resume", "--storage", str(tmp_path / "nowhere"))
+    assert result.returncode == 4
+    assert result.stderr == (
+        f"Error: no run in {tmp_path / 'nowhere'} — start one with `agijobs run SCENARIO`\n"
+    )
+    assert not (tmp_path / "nowhere").exists()
+
+
+def test_a_closed_pipe_ends_quietly_with_141(tmp_path: Path) -> None:
+    scenario = Path(__file__).parent.parent / "scenarios" / "incident-pause.yaml"
+    storage = tmp_path / "storage"
+    assert agijobs("run", str(scenario), "--storage", str(storage)).returncode == 0
+    reader = subprocess.run(
+        f"{shlex.quote(sys.executable)} -m agijobs audit --storage {shlex.quote(str(storage))}"
+        " | head -c 1; exit ${PIPESTATUS[0]}",
+        shell=True,
+        executable="/bin/bash",
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert reader.returncode == 141
+    assert "Traceback" not in reader.stderr

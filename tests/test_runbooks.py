@@ -17,15 +17,23 @@ BLOCK = re.compile(r"^```sh\n(.*?)^```", re.MULTILINE | re.DOTALL)
 EXPECTED = re.compile(r"#\s*exit\s+(\d+)\s*$")
 
 
-def commands(path: Path) -> list[tuple[list[str], int]]:
+ASSIGNMENT = re.compile(r"^[A-Z_][A-Z0-9_]*=")
+
+
+def commands(path: Path) -> list[tuple[dict[str, str], list[str], int]]:
+    """(environment assignments, argv, expected exit code) for each `agijobs` line."""
     found = []
     for block in BLOCK.findall(path.read_text(encoding="utf-8")):
         for line in block.splitlines():
-            if not line.strip().startswith("agijobs "):
+            words = shlex.split(line, comments=True)
+            env = {}
+            while words and ASSIGNMENT.match(words[0]):
+                name, _, value = words.pop(0).partition("=")
+                env[name] = value
+            if not words or words[0] != "agijobs":
                 continue
             match = EXPECTED.search(line)
-            code = int(match.group(1)) if match else 0
-            found.append((shlex.split(line, comments=True), code))
+            found.append((env, words, int(match.group(1)) if match else 0))
     return found
 
 
@@ -43,18 +51,20 @@ def test_every_runbook_is_tested() -> None:
 def test_runbook_commands_run_as_written(path: Path, tmp_path: Path) -> None:
     steps = commands(path)
     assert steps, f"{path.name} has no commands"
-    env = {**os.environ, "AGIJOBS_STORAGE": str(tmp_path / "storage"), "NO_COLOR": "1"}
-    for argv, expected in steps:
+    base = {**os.environ, "AGIJOBS_STORAGE": str(tmp_path / "storage"), "NO_COLOR": "1"}
+    for assignments, argv, expected in steps:
         result = subprocess.run(
             [sys.executable, "-m", "agijobs", *argv[1:]],
             cwd=ROOT,
-            env=env,
+            env={**base, **assignments},
             capture_output=True,
             text=True,
             timeout=120,
             check=False,
         )
-        assert result.returncode == expected, (
-            f"{path.name}: `{shlex.join(argv)}` exited {result.returncode}, expected "
+        # A shell reports a process killed by signal N as 128 + N (SIGKILL: 137).
+        code = 128 - result.returncode if result.returncode < 0 else result.returncode
+        assert code == expected, (
+            f"{path.name}: `{shlex.join(argv)}` exited {code}, expected "
             f"{expected}\n{result.stdout}\n{result.stderr}"
         )

@@ -44,7 +44,30 @@ def test_unknown_key_in_a_schedule_entry(tmp_path: Path) -> None:
         ]
     )
     message = error_for(tmp_path, data)
-    assert "s.yaml: schedule -> 0 -> command -> millis: unknown key" in message
+    assert "s.yaml: schedule -> 0 -> millis: unknown key" in message
+
+
+def test_unknown_schedule_command_gets_a_did_you_mean(tmp_path: Path) -> None:
+    data = scenario_dict(schedule=[{"tick": 3, "command": "pause_all", "reason": "r"}])
+    assert error_for(tmp_path, data).startswith(
+        "s.yaml: schedule -> 0 -> command: unknown command `pause_all`; did you mean "
+        "`pause-all`? (one of pause-all, resume, reroute, set-latency)"
+    )
+
+
+def test_missing_argument_of_a_schedule_entry_is_located_flat(tmp_path: Path) -> None:
+    data = scenario_dict(schedule=[{"tick": 3, "command": "reroute", "to": "luna", "reason": "r"}])
+    assert error_for(tmp_path, data).startswith(
+        "s.yaml: schedule -> 0 -> from: required key is missing"
+    )
+
+
+def test_duplicate_yaml_keys_are_refused(tmp_path: Path) -> None:
+    path = tmp_path / "s.yaml"
+    path.write_text("name: a\nseed: 1\nseed: 2\n", encoding="utf-8")
+    with pytest.raises(BadInput) as caught:
+        load_plan(path)
+    assert caught.value.message == (f"{path}: line 3 column 1: invalid YAML (duplicate key `seed`)")
 
 
 @pytest.mark.parametrize(

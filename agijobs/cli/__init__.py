@@ -26,19 +26,6 @@ inspect_cmds.register(app)
 
 
 def main() -> None:
-    import os
-    import sys
-
-    try:
-        _main()
-    except BrokenPipeError:
-        # The reader went away (`agijobs audit | head -1`): say nothing more, and exit as
-        # a shell reports a process ended by SIGPIPE.
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        sys.exit(141)
-
-
-def _main() -> None:
     import sys
 
     if "--json" not in sys.argv[1:]:

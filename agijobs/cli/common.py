@@ -54,6 +54,12 @@ def guard(as_json: bool) -> Iterator[None]:
 
     try:
         yield
+        sys.stdout.flush()  # a closed pipe must surface here, not in the parser's handler
+    except BrokenPipeError:
+        # The reader went away (`agijobs audit | head -1`): say nothing more, and exit as a
+        # shell reports a process ended by SIGPIPE.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        raise typer.Exit(141) from None
     except AgijobsError as error:
         fail(error.exit_code, error.code, error.render(), as_json)
     except OSError as error:

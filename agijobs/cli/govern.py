@@ -115,7 +115,8 @@ def _count(text: str) -> int:
 
     if not text.isdigit():
         raise BadInput(
-            f"--backlog: expected 'all' or a number (got {text!r})", "e.g. --backlog 500"
+            f"--backlog: expected 'all' or a whole number of jobs, 0 or more (got {text!r})",
+            "e.g. --backlog 500",
         )
     return int(text)
 

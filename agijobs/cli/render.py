@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 import time
 from collections.abc import Callable
@@ -12,8 +13,19 @@ from rich.table import Table
 
 # Off a terminal Rich assumes 80 columns; tables for logs and tickets read better wider.
 _WIDTH = None if sys.stdout.isatty() else 140
-out = Console(highlight=False, soft_wrap=True, width=_WIDTH)
-err = Console(stderr=True, highlight=False, soft_wrap=True)
+
+
+class _Console(Console):
+    def on_broken_pipe(self) -> None:
+        """The reader went away (`agijobs audit | head`): stop quietly with the code a shell
+        gives a process ended by SIGPIPE; Rich's default, 1, means "expectations failed"."""
+        self.quiet = True
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        raise SystemExit(141)
+
+
+out = _Console(highlight=False, soft_wrap=True, width=_WIDTH)
+err = _Console(stderr=True, highlight=False, soft_wrap=True)
 
 
 def describe_effect(name: str, effect: dict[str, Any]) -> str:
@@ -127,7 +139,13 @@ def render_status(report: dict[str, Any]) -> None:
         out.print(f"no run in {report['storage']}")
         return
     pid = f" (pid {report['pid']})" if report.get("pid") else ""
-    out.print(f"{report['name']}: {report['state']}{pid} at tick {report['tick']}")
+    if report["state"] == "crashed":
+        out.print(
+            f"{report['name']}: crashed after tick {report['last_event_tick']}; "
+            f"agijobs resume continues from the checkpoint at tick {report['tick']}"
+        )
+    else:
+        out.print(f"{report['name']}: {report['state']}{pid} at tick {report['tick']}")
     table = Table(title="shards", title_justify="left")
     for column in (
         "shard",

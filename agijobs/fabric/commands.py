@@ -80,7 +80,7 @@ def validate(engine: Engine, command: CommandInput) -> None:
             if job is None:
                 raise BadInput(
                     f"--job: no queued or running job `{job_id}`",
-                    "check the id with `agijobs status --json`",
+                    "ids look like `earth-finance-000042`; a completed or failed job cannot move",
                 )
             if job.shard != args["from"]:
                 raise BadInput(

@@ -107,6 +107,9 @@ class FileEventSink:
         if lines:
             self._handle.write(b"\n".join(lines) + b"\n")
 
+    def flush(self) -> None:
+        self._handle.flush()
+
     def sync(self) -> None:
         self._handle.flush()
         os.fsync(self._handle.fileno())

@@ -15,6 +15,9 @@ class NullSink:
     def append(self, lines: list[bytes]) -> None:
         pass
 
+    def flush(self) -> None:
+        pass
+
     def sync(self) -> None:
         pass
 

@@ -148,11 +148,11 @@ def test_reroute_moves_and_reports(stopped: Path) -> None:
         ),
         (
             ["reroute", "--from", "earth", "--reason", "r"],
-            "Error: reroute needs `to` (or `clear: true`) — see `agijobs reroute --help`\n",
+            "Error: reroute needs --to (or --clear) — see `agijobs reroute --help`\n",
         ),
         (
             ["reroute", "--from", "earth", "--to", "earth", "--reason", "r"],
-            "Error: `to` must differ from `from` — see `agijobs reroute --help`\n",
+            "Error: --to must differ from --from — see `agijobs reroute --help`\n",
         ),
         (
             ["reroute", "--from", "earth", "--to", "venus", "--reason", "r"],
@@ -160,12 +160,13 @@ def test_reroute_moves_and_reports(stopped: Path) -> None:
         ),
         (
             ["reroute", "--from", "earth", "--to", "luna", "--backlog", "lots", "--reason", "r"],
-            "Error: --backlog: expected 'all' or a number (got 'lots') — e.g. --backlog 500\n",
+            "Error: --backlog: expected 'all' or a whole number of jobs, 0 or more (got 'lots') "
+            "— e.g. --backlog 500\n",
         ),
         (
             ["reroute", "--from", "earth", "--to", "luna", "--job", "nope", "--reason", "r"],
-            "Error: --job: no queued or running job `nope` — check the id with `agijobs status "
-            "--json`\n",
+            "Error: --job: no queued or running job `nope` — ids look like "
+            "`earth-finance-000042`; a completed or failed job cannot move\n",
         ),
     ],
 )
