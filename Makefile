@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STORAGE ?= ./storage
 SCENARIO ?= scenarios/planetary.yaml
 
-.PHONY: run test lint typecheck pytest goldens clean
+.PHONY: run test lint typecheck pytest goldens crash-sweep clean
 
 $(BIN)/agijobs: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -32,6 +32,10 @@ pytest: $(BIN)/agijobs
 # Rewrites the golden events_digest of every shipped scenario after an intended change.
 goldens: $(BIN)/agijobs
 	$(BIN)/python scripts/update_goldens.py scenarios/*.yaml
+
+# The large crash sweep (not in CI): every kill point kind, 60 instants each, all scenarios.
+crash-sweep: $(BIN)/agijobs
+	$(BIN)/python tests/crash_harness.py --per-point 60
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

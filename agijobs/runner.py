@@ -21,6 +21,7 @@ from typing import Any
 
 import orjson
 
+from . import crashpoints
 from .canonical import GENESIS_HASH, dumps, encode_event
 from .checkpoint_schema import check_state
 from .errors import BadInput, Conflict, IntegrityError
@@ -61,9 +62,6 @@ class RunOptions:
     tick_ms: int = 0
     wait: bool = False
     progress: Progress | None = None
-    # Drills and crash tests: SIGKILL this process right after tick N's events are written,
-    # before that tick's checkpoint (the CLI reads it from AGIJOBS_CRASH_AT_TICK).
-    crash_at_tick: int | None = None
 
 
 @dataclass(slots=True)
@@ -222,6 +220,8 @@ class Runner:
                 self.journaled.add(command_id)
             if fresh:
                 self.store.journal(fresh)  # durable before anyone is told
+                if crashpoints.reached("ack"):
+                    crashpoints.kill()
         entries = taken + fresh
         return [_live_input(entry) for entry in entries], entries
 
@@ -282,9 +282,9 @@ class Runner:
                     self.sink.sync()
                     self._acknowledge(entries, events)
                 ran += 1
-                if tick == options.crash_at_tick:
+                if crashpoints.reached("tick", at=tick):
                     self.sink.flush()  # what the OS holds survives a process kill
-                    os.kill(os.getpid(), signal.SIGKILL)
+                    crashpoints.kill()
                 if tick % every == 0:
                     self.checkpoint()
                 self._publish(force=bool(entries))

@@ -89,7 +89,7 @@ def run(
         from ..scenario import load_plan
 
         loaded = load_plan(scenario)
-        options = RunOptions(stop_after_ticks, tick_ms, wait, _progress(as_json), _crash_at())
+        options = RunOptions(stop_after_ticks, tick_ms, wait, _progress(as_json))
         outcome = start_run(make_store(storage), loaded, str(scenario), options, fresh=fresh)
         _finish(outcome, as_json)
 
@@ -138,26 +138,9 @@ def resume(
 
             render_command_result("resume", result, as_json)
             return
-        options = RunOptions(stop_after_ticks, tick_ms, wait, _progress(as_json), _crash_at())
+        options = RunOptions(stop_after_ticks, tick_ms, wait, _progress(as_json))
         outcome = resume_run(store, options, reason=reason, keep_paused=keep_paused, actor=who)
         _finish(outcome, as_json)
-
-
-def _crash_at() -> int | None:
-    """AGIJOBS_CRASH_AT_TICK=N: kill the runner at tick N, for drills and crash tests."""
-    import os
-
-    from ..errors import BadInput
-
-    raw = os.environ.get("AGIJOBS_CRASH_AT_TICK", "").strip()
-    if not raw:
-        return None
-    if not raw.isdigit():
-        raise BadInput(
-            f"AGIJOBS_CRASH_AT_TICK: expected a tick number (got {raw!r})",
-            "unset it, or set a tick such as 45",
-        )
-    return int(raw)
 
 
 def _progress(as_json: bool) -> Any:

@@ -32,6 +32,7 @@ from typing import IO, Any
 import orjson
 from filelock import FileLock, Timeout
 
+from .. import crashpoints
 from ..errors import Conflict
 
 EVENTS = "events.ndjson"
@@ -59,14 +60,18 @@ def fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
-def atomic_write(path: Path, data: bytes) -> None:
+def atomic_write(path: Path, data: bytes, crash_point: str | None = None) -> None:
     """Write `data` so that `path` holds either the old or the new bytes, never a mix."""
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     with open(tmp, "wb") as handle:
         handle.write(data)
         handle.flush()
         os.fsync(handle.fileno())
+    if crash_point and crashpoints.reached(crash_point):
+        crashpoints.kill()
     os.replace(tmp, path)
+    if crash_point and crashpoints.reached(f"{crash_point}-renamed"):
+        crashpoints.kill()
     fsync_dir(path.parent)
 
 
@@ -104,8 +109,14 @@ class FileEventSink:
         self._handle.seek(keep_bytes)
 
     def append(self, lines: list[bytes]) -> None:
-        if lines:
-            self._handle.write(b"\n".join(lines) + b"\n")
+        if not lines:
+            return
+        chunk = b"\n".join(lines) + b"\n"
+        if crashpoints.reached("append"):
+            self._handle.write(chunk[: len(chunk) // 2])
+            self._handle.flush()
+            crashpoints.kill()
+        self._handle.write(chunk)
 
     def flush(self) -> None:
         self._handle.flush()
@@ -144,7 +155,7 @@ class FileStore:
         return self.read_document(CHECKPOINT)
 
     def write_checkpoint(self, data: bytes) -> None:
-        atomic_write(self.root / CHECKPOINT, data)
+        atomic_write(self.root / CHECKPOINT, data, crash_point="checkpoint")
 
     def read_document(self, name: str) -> bytes | None:
         try:
