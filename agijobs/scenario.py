@@ -391,10 +391,15 @@ def _validate(path: Path, model: type[M], raw: Any, prefix: Sequence[str]) -> M:
 
 def _describe(path: Path, error: Any, model: type[BaseModel], prefix: Sequence[str]) -> str:
     loc = [*prefix, *(str(p) for p in error["loc"] if not _is_union_tag(p))]
-    if len(loc) > 3 and loc[-4] == "schedule" and loc[-2] == "command":
-        del loc[-2]  # schedule entries are written flat: schedule -> 1 -> from
-    where = " -> ".join(loc) if loc else "(top level)"
     kind = error["type"]
+    for i in range(2, len(loc)):
+        # Schedule entries are written flat (schedule -> 1 -> from), so the command model's
+        # own level is the entry, except where the `command` key itself is meant.
+        if loc[i] == "command" and loc[i - 2] == "schedule":
+            if i < len(loc) - 1 or kind == "value_error":
+                del loc[i]
+            break
+    where = " -> ".join(loc) if loc else "(top level)"
     if kind == "union_tag_invalid":
         tag = str(error.get("ctx", {}).get("tag", ""))
         hint = _did_you_mean(tag, COMMAND_NAMES)
