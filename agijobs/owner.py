@@ -68,6 +68,7 @@ def issue_command(
 
 
 def runner_is_live(store: FileStore) -> bool:
+    """A runner process holds the lock (not just an owner command being applied at rest)."""
     if not store.lock_is_held():
         return False
     info = read_json(store, "run.json") or {}

@@ -342,6 +342,10 @@ class Runner:
         self.store.append_session(
             session_record("stopped", tick=self.engine.state.tick, status=status, reason=reason)
         )
+        info = read_json(self.store, "run.json")
+        if info is not None and info.get("pid") == os.getpid():
+            # No longer the live runner, whatever process later reuses this pid.
+            self.store.write_document("run.json", dumps({**info, "role": "stopped"}) + b"\n")
         return Outcome(status, reason, summary, failures)
 
 
