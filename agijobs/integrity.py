@@ -109,11 +109,14 @@ def encode_checkpoint(*, inputs_id: str, seq: int, head: str, state: dict[str, A
             "state": state,
         }
     )
+    return _sealed(body, sha256_hex(body))
+
+
+def _sealed(body: bytes, integrity: str) -> bytes:
     # Sorted keys put "integrity" right before the top-level "seq", which precedes "state":
     # splicing it in gives the canonical encoding without encoding the state twice.
     cut = body.index(_SEQ)
-    seal = b',"integrity":"' + sha256_hex(body).encode() + b'"'
-    return body[:cut] + seal + body[cut:] + b"\n"
+    return body[:cut] + b',"integrity":"' + integrity.encode() + b'"' + body[cut:] + b"\n"
 
 
 def decode_checkpoint(data: bytes, name: str = "checkpoint.json") -> dict[str, Any]:
@@ -127,9 +130,16 @@ def decode_checkpoint(data: bytes, name: str = "checkpoint.json") -> dict[str, A
     if not isinstance(raw, dict) or "integrity" not in raw:
         raise IntegrityError(f"{name}: no integrity field", "restore it from a backup or re-run")
     claimed = raw.pop("integrity")
-    if sha256_hex(dumps(raw)) != claimed:
+    body = dumps(raw)
+    if sha256_hex(body) != claimed:
         raise IntegrityError(
             f"{name}: integrity hash does not match its content (edited or damaged)",
+            "restore it from a backup or re-run from the scenario",
+        )
+    if _SEQ not in body or data != _sealed(body, claimed):
+        # Same content, other bytes (whitespace, key order): still not what was written.
+        raise IntegrityError(
+            f"{name}: not in canonical form (edited after it was written)",
             "restore it from a backup or re-run from the scenario",
         )
     if raw.get("format") != CHECKPOINT_FORMAT:

@@ -8,6 +8,8 @@ from pathlib import Path
 
 import orjson
 import pytest
+from hypothesis import HealthCheck, example, given, settings
+from hypothesis import strategies as st
 
 from .helpers import cli, file_hashes, sha
 
@@ -91,7 +93,9 @@ def forge_checkpoint(storage: Path) -> None:
     del raw["integrity"]
     raw["state"]["shards"][0]["counters"]["completed"][0] += 1
     raw["state"]["shards"][0]["counters"]["queued"][0] -= 1
-    (storage / "checkpoint.json").write_bytes(dumps({**raw, "integrity": sha256_hex(dumps(raw))}))
+    (storage / "checkpoint.json").write_bytes(
+        dumps({**raw, "integrity": sha256_hex(dumps(raw))}) + b"\n"
+    )
 
 
 def reseal_without_a_field(storage: Path) -> None:
@@ -101,7 +105,9 @@ def reseal_without_a_field(storage: Path) -> None:
     raw = orjson.loads((storage / "checkpoint.json").read_bytes())
     del raw["integrity"]
     del raw["state"]["nodes"][0]["outages"]
-    (storage / "checkpoint.json").write_bytes(dumps({**raw, "integrity": sha256_hex(dumps(raw))}))
+    (storage / "checkpoint.json").write_bytes(
+        dumps({**raw, "integrity": sha256_hex(dumps(raw))}) + b"\n"
+    )
 
 
 TAMPERS: dict[str, tuple[Callable[[Path], None], str]] = {
@@ -176,3 +182,65 @@ def test_a_lost_checkpoint_is_an_integrity_failure_not_a_restart(storage: Path) 
         assert result.exit_code == 3, (command, result.output)
         assert "checkpoint.json: missing, but the log holds" in result.stderr
     assert file_hashes(storage) == before
+
+
+CORRUPTIONS = st.sampled_from(["flip", "delete", "duplicate", "swap", "insert-blank"])
+
+
+@settings(
+    max_examples=300,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+)
+# The last byte XOR 0x2A turns the final newline into a space: same JSON, other bytes.
+@example(target="checkpoint.json", how="flip", where=0.9999999, mask=0x2A)
+@given(
+    target=st.sampled_from(["events.ndjson", "checkpoint.json"]),
+    how=CORRUPTIONS,
+    where=st.floats(0, 1, exclude_max=True),
+    mask=st.integers(1, 255),
+)
+def test_every_corruption_is_reported_and_stops_resume(
+    stopped_run: Path,
+    tmp_path_factory: pytest.TempPathFactory,
+    target: str,
+    how: str,
+    where: float,
+    mask: int,
+) -> None:
+    from agijobs.errors import IntegrityError
+    from agijobs.runner import load_run
+    from agijobs.store.files import FileStore
+
+    storage = tmp_path_factory.mktemp("corrupt") / "storage"
+    shutil.copytree(stopped_run, storage)
+    path = storage / target
+    data = path.read_bytes()
+    if target == "checkpoint.json" or how == "flip":
+        corrupted = bytearray(data)
+        corrupted[int(where * len(data))] ^= mask
+        damaged = bytes(corrupted)
+    else:
+        lines = data.splitlines(keepends=True)
+        i = int(where * len(lines))
+        if how == "delete":
+            del lines[i]
+        elif how == "duplicate":
+            lines.insert(i, lines[i])
+        elif how == "swap":
+            j = i + 1 if i + 1 < len(lines) else i - 1
+            lines[i], lines[j] = lines[j], lines[i]
+        else:
+            lines.insert(i, b"\n")
+        damaged = b"".join(lines)
+    path.write_bytes(damaged)
+    with pytest.raises(IntegrityError):
+        load_run(FileStore(storage))  # what resume, status and audit all start with
+
+
+def test_a_checkpoint_with_the_same_content_in_other_bytes_is_refused(storage: Path) -> None:
+    path = storage / "checkpoint.json"
+    path.write_bytes(path.read_bytes().replace(b"{", b"{ ", 1))
+    result = cli("resume", "--storage", str(storage))
+    assert result.exit_code == 3, result.output
+    assert "checkpoint.json: not in canonical form (edited after it was written)" in (result.stderr)
