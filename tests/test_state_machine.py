@@ -1,0 +1,148 @@
+"""A stateful model test: advance, stop, command, crash and resume in any order.
+
+After every step the storage on disk must audit clean: the chain and the checkpoint verify,
+every counter re-derived from the log equals the checkpoint's, jobs are conserved (count and
+value), and replaying the scenario with the recorded owner commands reproduces the chain head
+at the checkpoint — the live state is exactly what the log says.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from hypothesis import HealthCheck, settings
+from hypothesis import strategies as st
+from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
+
+from agijobs.audit import audit
+from agijobs.owner import issue_command
+from agijobs.runner import RunOptions, resume_run, start_run
+from agijobs.scenario import Expectations, Scenario, build_plan
+from agijobs.status import status
+from agijobs.store.files import FileStore
+
+from .helpers import scenario_dict
+
+SCENARIO = Scenario.model_validate(
+    scenario_dict(
+        workload=[
+            {
+                "prefix": "f",
+                "shard": "earth",
+                "skills": ["finance"],
+                "count": 60,
+                "duration": 3,
+                "value": 10,
+                "value_step": 2,
+                "arrive": {"start": 1, "per_tick": 3},
+            },
+            {
+                "prefix": "n",
+                "shard": "luna",
+                "skills": ["nav"],
+                "count": 20,
+                "duration": 2,
+                "value": 7,
+                "arrive": {"start": 5, "per_tick": 2},
+            },
+        ],
+        faults=[
+            {"tick": 6, "node": "earth.b", "kind": "outage", "until": 30},
+            {"tick": 12, "node": "luna.c", "kind": "latency", "latency_ms": 400, "until": 20},
+        ],
+        run={"max_ticks": 400, "checkpoint_every": 4},
+    )
+)
+PLAN = build_plan(SCENARIO, Expectations())
+COMMANDS = [
+    ("pause-all", {}),
+    ("resume", {}),
+    ("set-latency", {"shard": "earth", "ms": 85}),
+    ("set-latency", {"shard": "earth", "ms": 120}),
+    ("reroute", {"from": "earth", "to": "luna", "backlog": 5}),
+    ("reroute", {"from": "earth", "clear": True}),
+]
+
+
+class Crash(BaseException):
+    pass
+
+
+class FabricMachine(RuleBasedStateMachine):
+    def __init__(self) -> None:
+        super().__init__()
+        self.root = Path(tempfile.mkdtemp(prefix="agijobs-machine-"))
+        self.store = FileStore(self.root / "storage")
+        self.started = False
+        self.over = False
+
+    def teardown(self) -> None:
+        shutil.rmtree(self.root, ignore_errors=True)
+
+    def _continue(self, options: RunOptions) -> None:
+        if not self.started:
+            self.started = True
+            outcome = start_run(self.store, PLAN, "machine", options)
+        else:
+            outcome = resume_run(
+                self.store, options, reason=None, keep_paused=True, actor="machine"
+            )
+        self.over = outcome.status == "finished"
+
+    @precondition(lambda self: not self.over)
+    @rule(ticks=st.integers(1, 25))
+    def advance_and_stop(self, ticks: int) -> None:
+        self._continue(RunOptions(stop_after_ticks=ticks))
+
+    @precondition(lambda self: not self.over)
+    @rule(after=st.integers(1, 10))
+    def crash_mid_run(self, after: int) -> None:
+        """Die part-way through a stretch: events written after the checkpoint are lost."""
+        ran = [0]
+
+        def die(engine: Any, seq: int) -> None:
+            ran[0] += 1
+            if ran[0] == after:
+                raise Crash
+
+        with contextlib.suppress(Crash):
+            self._continue(RunOptions(progress=die))
+
+    @precondition(lambda self: self.started and not self.over)
+    @rule(index=st.integers(0, len(COMMANDS) - 1))
+    def owner_command_at_rest(self, index: int) -> None:
+        name, args = COMMANDS[index]
+        result = issue_command(self.store, name, args, "machine", "machine", 5.0)
+        assert result.mode == "at-rest"
+
+    @rule()
+    def read_status(self) -> None:
+        """Always possible, finished or not: status answers and names a state it may be in."""
+        report = status(self.store)
+        if not self.started:
+            assert report["state"] == "no run"
+        elif self.over:
+            assert report["state"] == "finished"
+        else:
+            assert report["state"] in {"stopped", "paused", "crashed"}
+
+    @invariant()
+    def storage_audits_and_replays_clean(self) -> None:
+        if not self.started:
+            return
+        report = audit(self.store, replay=True)
+        assert report.conservation["holds"]
+        assert report.replay is not None and report.replay["matches"]
+
+
+FabricMachine.TestCase.settings = settings(
+    max_examples=60,
+    stateful_step_count=15,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow],
+)
+TestFabricMachine = FabricMachine.TestCase
