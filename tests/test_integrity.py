@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 from collections.abc import Callable
 from pathlib import Path
@@ -110,6 +111,17 @@ def reseal_without_a_field(storage: Path) -> None:
     )
 
 
+def reseal_with_another_head(storage: Path) -> None:
+    from agijobs.canonical import dumps, sha256_hex
+
+    raw = orjson.loads((storage / "checkpoint.json").read_bytes())
+    del raw["integrity"]
+    raw["head"] = "f" * 64
+    (storage / "checkpoint.json").write_bytes(
+        dumps({**raw, "integrity": sha256_hex(dumps(raw))}) + b"\n"
+    )
+
+
 TAMPERS: dict[str, tuple[Callable[[Path], None], str]] = {
     "flipped byte": (flip_byte, "hash does not match"),
     "deleted line": (delete_line, "line 101 (seq 101): hash does not match"),
@@ -118,6 +130,10 @@ TAMPERS: dict[str, tuple[Callable[[Path], None], str]] = {
     "edited and re-hashed line": (rehash_edited_line, "line 302 (seq 302): hash does not match"),
     "truncated log": (truncate_log, "log truncated"),
     "edited checkpoint": (edit_checkpoint, "integrity hash does not match"),
+    "re-sealed checkpoint with another chain head": (
+        reseal_with_another_head,
+        "checkpoint.json: chain head at seq",
+    ),
     "re-sealed checkpoint missing a field": (
         reseal_without_a_field,
         "checkpoint.json: state -> nodes -> 0 -> outages: Field required",
@@ -244,3 +260,44 @@ def test_a_checkpoint_with_the_same_content_in_other_bytes_is_refused(storage: P
     result = cli("resume", "--storage", str(storage))
     assert result.exit_code == 3, result.output
     assert "checkpoint.json: not in canonical form (edited after it was written)" in (result.stderr)
+
+
+def test_a_storage_that_is_a_symlink_is_refused(storage: Path, tmp_path: Path) -> None:
+    link = tmp_path / "link"
+    link.symlink_to(storage)
+    before = file_hashes(storage)
+    for command in (["status"], ["pause-all", "--reason", "r"], ["resume"]):
+        result = cli(*command, "--storage", str(link))
+        assert result.exit_code == 2, result.output
+        assert result.stderr == (
+            f"Error: --storage: {link} is a symbolic link (to {storage}) — pass the real "
+            "directory\n"
+        )
+    assert file_hashes(storage) == before
+
+
+def test_a_full_disk_during_a_checkpoint_is_a_clear_error_and_keeps_the_last_one(
+    storage: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import errno
+
+    from agijobs.store import files
+
+    before = (storage / "checkpoint.json").read_bytes()
+    original = files.os.fsync
+
+    def full_disk(fd: int) -> None:
+        if ".checkpoint.json." in os.readlink(f"/proc/self/fd/{fd}"):
+            raise OSError(errno.ENOSPC, "No space left on device")
+        original(fd)
+
+    monkeypatch.setattr(files.os, "fsync", full_disk)
+    result = cli("resume", "--storage", str(storage), "--stop-after-ticks", "30")
+    assert result.exit_code == 4, result.output
+    assert "storage error" in result.stderr and "No space left on device" in result.stderr
+    assert (storage / "checkpoint.json").read_bytes() == before
+    assert not list(storage.glob(".checkpoint.json.*.tmp"))
+    monkeypatch.undo()
+    # Space is back: the run resumes from the checkpoint it kept.
+    assert cli("resume", "--storage", str(storage), "--keep-paused").exit_code == 0
+    assert cli("audit", "--replay", "--storage", str(storage)).exit_code == 0

@@ -76,8 +76,15 @@ def guard(as_json: bool) -> Iterator[None]:
 
 
 def make_store(storage: Path) -> Any:
+    from ..errors import BadInput
     from ..store.files import FileStore
 
+    if storage.is_symlink():
+        # Writes must stay inside the directory the operator named, not wherever it points.
+        raise BadInput(
+            f"--storage: {storage} is a symbolic link (to {os.readlink(storage)})",
+            "pass the real directory",
+        )
     return FileStore(storage)
 
 

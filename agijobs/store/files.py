@@ -63,10 +63,15 @@ def fsync_dir(path: Path) -> None:
 def atomic_write(path: Path, data: bytes, crash_point: str | None = None) -> None:
     """Write `data` so that `path` holds either the old or the new bytes, never a mix."""
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    with open(tmp, "wb") as handle:
-        handle.write(data)
-        handle.flush()
-        os.fsync(handle.fileno())
+    try:
+        with open(tmp, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+    except OSError:
+        with contextlib.suppress(OSError):
+            tmp.unlink()  # e.g. a full disk: leave the previous file, and no debris
+        raise
     if crash_point and crashpoints.reached(crash_point):
         crashpoints.kill()
     os.replace(tmp, path)
