@@ -98,15 +98,25 @@ def counts(plan: Plan) -> dict[str, int]:
     }
 
 
-def run_killed(plan: Plan, storage: Path, point: str, n: int) -> bool:
-    """Run in a forked child armed to die at (point, n); True if it was killed there."""
-    seed_inbox(storage, plan)
+def run_killed(plan: Plan, storage: Path, point: str, n: int, *, resume: bool = False) -> bool:
+    """Run (or resume) in a forked child armed to die at (point, n); True if killed there."""
+    if not resume:
+        seed_inbox(storage, plan)
     child = os.fork()
     if child == 0:  # the child never returns into the caller
         code = 0
         try:
             crashpoints.arm(f"{point}:{n}")
-            start_run(FileStore(storage), plan, "harness", RunOptions())
+            if resume:
+                resume_run(
+                    FileStore(storage),
+                    RunOptions(),
+                    reason=None,
+                    keep_paused=True,
+                    actor="harness",
+                )
+            else:
+                start_run(FileStore(storage), plan, "harness", RunOptions())
         except BaseException:
             code = 3
         os._exit(code)
@@ -118,9 +128,21 @@ def run_killed(plan: Plan, storage: Path, point: str, n: int) -> bool:
     return False
 
 
-def trial(plan: Plan, name: str, expected: dict[str, str], point: str, n: int, tmp: Path) -> Trial:
+def trial(
+    plan: Plan,
+    name: str,
+    expected: dict[str, str],
+    point: str,
+    n: int,
+    tmp: Path,
+    again_at_tick: int | None = None,
+) -> Trial:
+    """Kill at (point, n); with `again_at_tick`, kill the first resume at that tick too."""
     storage = tmp / f"{point}-{n}"
     killed = run_killed(plan, storage, point, n)
+    if killed and again_at_tick is not None:
+        run_killed(plan, storage, "tick", again_at_tick, resume=True)
+        point = f"{point}+resume-tick"
     store = FileStore(storage)
     resumes = 0
     while killed:
@@ -147,9 +169,15 @@ def sweep(paths: list[Path], per_point: int) -> list[Trial]:
         for path in paths:
             plan = load_plan(path)
             expected = uninterrupted(plan, tmp / f"{path.stem}-whole")
-            for point, total in counts(plan).items():
+            reached = counts(plan)
+            for point, total in reached.items():
                 for n in spread(total, per_point):
                     results.append(trial(plan, path.stem, expected, point, n, tmp))
+            # Killed again while resuming: the next resume must still get the same bytes.
+            for n in spread(reached["tick"] - 5, max(2, per_point // 4)):
+                results.append(
+                    trial(plan, path.stem, expected, "tick", n, tmp, again_at_tick=n + 3)
+                )
     return results
 
 
@@ -163,7 +191,7 @@ def main(argv: list[str]) -> int:
     results = sweep(paths, args.per_point)
     killed = [r for r in results if r.killed]
     bad = [r for r in killed if not r.equal]
-    for point in POINTS:
+    for point in (*POINTS, "tick+resume-tick"):
         at = [r for r in killed if r.point == point]
         print(
             f"{point:>19}: {len(at)} kill points, {sum(r.equal for r in at)} resumed to "
