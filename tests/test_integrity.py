@@ -6,6 +6,7 @@ import os
 import shutil
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import orjson
 import pytest
@@ -301,3 +302,27 @@ def test_a_full_disk_during_a_checkpoint_is_a_clear_error_and_keeps_the_last_one
     # Space is back: the run resumes from the checkpoint it kept.
     assert cli("resume", "--storage", str(storage), "--keep-paused").exit_code == 0
     assert cli("audit", "--replay", "--storage", str(storage)).exit_code == 0
+
+
+def test_a_storage_that_refuses_writes_is_a_clear_error_and_changes_nothing(
+    storage: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Read-only storage, simulated (CI runs as root, which permissions do not stop)."""
+    import builtins
+    import errno
+
+    from agijobs.store import files
+
+    real_open = builtins.open
+
+    def read_only(path: Any, mode: str = "r", *args: Any, **kwargs: Any) -> Any:
+        if any(flag in mode for flag in "wa+") and str(path).startswith(str(storage)):
+            raise PermissionError(errno.EACCES, "Permission denied", str(path))
+        return real_open(path, mode, *args, **kwargs)
+
+    monkeypatch.setattr(files, "open", read_only, raising=False)
+    before = file_hashes(storage)
+    result = cli("pause-all", "--reason", "hold", "--storage", str(storage))
+    assert result.exit_code == 4, result.output
+    assert "storage error" in result.stderr and "Permission denied" in result.stderr
+    assert file_hashes(storage) == before

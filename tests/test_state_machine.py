@@ -16,48 +16,75 @@ from typing import Any
 
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
-from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
+from hypothesis.stateful import (
+    RuleBasedStateMachine,
+    initialize,
+    invariant,
+    precondition,
+    rule,
+)
 
 from agijobs.audit import audit
 from agijobs.owner import issue_command
 from agijobs.runner import RunOptions, resume_run, start_run
-from agijobs.scenario import Expectations, Scenario, build_plan
+from agijobs.scenario import Expectations, Plan, Scenario, build_plan
 from agijobs.status import status
 from agijobs.store.files import FileStore
 
 from .helpers import scenario_dict
 
-SCENARIO = Scenario.model_validate(
-    scenario_dict(
-        workload=[
-            {
-                "prefix": "f",
-                "shard": "earth",
-                "skills": ["finance"],
-                "count": 60,
-                "duration": 3,
-                "value": 10,
-                "value_step": 2,
-                "arrive": {"start": 1, "per_tick": 3},
-            },
-            {
-                "prefix": "n",
-                "shard": "luna",
-                "skills": ["nav"],
-                "count": 20,
-                "duration": 2,
-                "value": 7,
-                "arrive": {"start": 5, "per_tick": 2},
-            },
-        ],
-        faults=[
-            {"tick": 6, "node": "earth.b", "kind": "outage", "until": 30},
-            {"tick": 12, "node": "luna.c", "kind": "latency", "latency_ms": 400, "until": 20},
-        ],
-        run={"max_ticks": 400, "checkpoint_every": 4},
+WORKLOAD = [
+    {
+        "prefix": "f",
+        "shard": "earth",
+        "skills": ["finance"],
+        "count": 60,
+        "duration": 3,
+        "value": 10,
+        "value_step": 2,
+        "arrive": {"start": 1, "per_tick": 3},
+    },
+    {
+        "prefix": "n",
+        "shard": "luna",
+        "skills": ["nav"],
+        "count": 20,
+        "duration": 2,
+        "value": 7,
+        "arrive": {"start": 5, "per_tick": 2},
+    },
+]
+NODES = ["earth.a", "earth.b", "luna.c"]
+
+
+@st.composite
+def faults(draw: Any) -> list[dict[str, Any]]:
+    """Outages and latency faults, injected at random ticks (faults are scenario inputs)."""
+    drawn = []
+    for _ in range(draw(st.integers(0, 4))):
+        tick = draw(st.integers(1, 40))
+        fault: dict[str, Any] = {
+            "tick": tick,
+            "node": draw(st.sampled_from(NODES)),
+            "until": draw(st.integers(tick + 1, tick + 30)),
+        }
+        if draw(st.booleans()):
+            fault["kind"] = "outage"
+        else:
+            fault.update(kind="latency", latency_ms=draw(st.integers(0, 400)))
+        drawn.append(fault)
+    return drawn
+
+
+def plan_with(injected: list[dict[str, Any]]) -> Plan:
+    scenario = Scenario.model_validate(
+        scenario_dict(
+            workload=WORKLOAD, faults=injected, run={"max_ticks": 400, "checkpoint_every": 4}
+        )
     )
-)
-PLAN = build_plan(SCENARIO, Expectations())
+    return build_plan(scenario, Expectations())
+
+
 COMMANDS = [
     ("pause-all", {}),
     ("resume", {}),
@@ -79,6 +106,11 @@ class FabricMachine(RuleBasedStateMachine):
         self.store = FileStore(self.root / "storage")
         self.started = False
         self.over = False
+        self.plan = plan_with([])
+
+    @initialize(injected=faults())
+    def inject_faults(self, injected: list[dict[str, Any]]) -> None:
+        self.plan = plan_with(injected)
 
     def teardown(self) -> None:
         shutil.rmtree(self.root, ignore_errors=True)
@@ -86,7 +118,7 @@ class FabricMachine(RuleBasedStateMachine):
     def _continue(self, options: RunOptions) -> None:
         if not self.started:
             self.started = True
-            outcome = start_run(self.store, PLAN, "machine", options)
+            outcome = start_run(self.store, self.plan, "machine", options)
         else:
             outcome = resume_run(
                 self.store, options, reason=None, keep_paused=True, actor="machine"
