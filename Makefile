@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STORAGE ?= ./storage
 SCENARIO ?= scenarios/planetary.yaml
 
-.PHONY: run test lint typecheck pytest goldens crash-sweep clean
+.PHONY: run test lint typecheck pytest goldens crash-sweep bench clean
 
 $(BIN)/agijobs: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -20,8 +20,8 @@ run: $(BIN)/agijobs
 test: $(BIN)/agijobs lint typecheck pytest
 
 lint: $(BIN)/agijobs
-	$(BIN)/ruff check agijobs tests scripts
-	$(BIN)/ruff format --check agijobs tests scripts
+	$(BIN)/ruff check agijobs tests scripts benchmarks
+	$(BIN)/ruff format --check agijobs tests scripts benchmarks
 
 typecheck: $(BIN)/agijobs
 	$(BIN)/mypy
@@ -32,6 +32,11 @@ pytest: $(BIN)/agijobs
 # Rewrites the golden events_digest of every shipped scenario after an intended change.
 goldens: $(BIN)/agijobs
 	$(BIN)/python scripts/update_goldens.py scenarios/*.yaml
+
+# Benchmarks (not in CI): sizes 10k/100k/1M, a 100k burst, CLI latencies; writes
+# benchmarks/results.json. `make bench BENCH_ARGS=--huge` adds 10M jobs.
+bench: $(BIN)/agijobs
+	$(BIN)/python benchmarks/bench.py $(BENCH_ARGS)
 
 # The large crash sweep (not in CI): every kill point kind, 60 instants each, all scenarios.
 crash-sweep: $(BIN)/agijobs

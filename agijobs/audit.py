@@ -65,12 +65,11 @@ class _Ledger:
         self.jobs: dict[str, list[Any]] = {}
         self.shards: dict[str, dict[str, list[int]]] = {}
 
-    def _tally(self, shard: str, name: str) -> list[int]:
-        counters = self.shards.setdefault(shard, {t: [0, 0] for t in TALLIES})
-        return counters[name]
-
     def _add(self, shard: str, name: str, value: int, sign: int = 1) -> None:
-        tally = self._tally(shard, name)
+        counters = self.shards.get(shard)
+        if counters is None:
+            counters = self.shards[shard] = {t: [0, 0] for t in TALLIES}
+        tally = counters[name]
         tally[0] += sign
         tally[1] += sign * value
 

@@ -53,8 +53,9 @@ class ShardState(_Shape):
     next_front: int
     cost_nano: int
     counters: Counters
-    queue: list[JobRow]
-    deferred: list[JobRow]
+    # ((skills, hop history), rows) per queue class, each in FIFO order
+    queue: list[tuple[tuple[list[str], list[str]], list[JobRow]]]
+    deferred: list[tuple[tuple[list[str], list[str]], list[JobRow]]]
 
 
 class NodeState(_Shape):

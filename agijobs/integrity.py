@@ -14,12 +14,16 @@ from typing import Any
 
 import orjson
 
-from .canonical import GENESIS_HASH, chain_hash, dumps, sha256_hex, split_event_line
+from .canonical import GENESIS_HASH, dumps, sha256_hex
 from .errors import IntegrityError
 
 CHECKPOINT_FORMAT = 1
 _SEQ = b',"seq":'
-_TICK = b',"tick":'
+_SEQ_LEN = len(_SEQ)
+_TICK_LEN = len(b',"tick":')
+_HASH_MARK = b',"hash":"'
+_HASH_MARK_LEN = len(_HASH_MARK)
+_HASH_FIELD_LEN = _HASH_MARK_LEN + 64 + 1
 
 
 @dataclass(slots=True)
@@ -39,12 +43,18 @@ class ChainScan:
 
 
 def scan_events(data: bytes, mark_seq: int = 0, name: str = "events.ndjson") -> ChainScan:
-    """Verify every complete line; remember head and offset at `mark_seq`."""
+    """Verify every complete line; remember head and offset at `mark_seq`.
+
+    This is the hot path of resume, status and audit, so it works on bytes with C-level
+    find and hashing, never decoding or parsing JSON.
+    """
     scan = ChainScan(mark_seq=mark_seq)
-    prev = GENESIS_HASH
+    prev = GENESIS_HASH.encode()
+    mark_head = prev
     position = 0
     size = len(data)
     seq = 0
+    sha256 = hashlib.sha256
     while position < size:
         end = data.find(b"\n", position)
         if end < 0:
@@ -52,48 +62,44 @@ def scan_events(data: bytes, mark_seq: int = 0, name: str = "events.ndjson") -> 
             break
         line = data[position:end]
         seq += 1
-        problem = _check_line(line, prev, seq)
-        if problem is not None:
-            scan.error = f"{name}: line {seq} (seq {seq}): {problem}"
+        cut = line.rfind(_HASH_MARK)
+        tail = cut + _HASH_FIELD_LEN
+        if cut < 0 or line[tail - 1 : tail] != b'"' or line[tail : tail + _SEQ_LEN] != _SEQ:
+            scan.error = f"{name}: line {seq} (seq {seq}): not an event line (no hash field)"
             break
-        _, claimed = split_event_line(line)
+        claimed = line[cut + _HASH_MARK_LEN : tail - 1]
+        if sha256(prev + line[:cut] + line[tail:]).hexdigest().encode() != claimed:
+            scan.error = (
+                f"{name}: line {seq} (seq {seq}): hash does not match (line edited, removed, "
+                "inserted or reordered)"
+            )
+            break
+        seq_start = tail + _SEQ_LEN
+        seq_end = line.find(b",", seq_start)
+        tick_end = line.find(b",", seq_end + _TICK_LEN)
+        try:
+            found = int(line[seq_start:seq_end])
+            last_tick = int(line[seq_end + _TICK_LEN : tick_end])
+        except ValueError:
+            scan.error = f"{name}: line {seq} (seq {seq}): no seq or tick field"
+            break
+        if found != seq:
+            scan.error = f"{name}: line {seq} (seq {seq}): seq is {found}, expected {seq}"
+            break
         prev = claimed
-        scan.last_tick = _int_after(line, _TICK)
         position = end + 1
-        scan.count = seq
-        scan.head = prev
-        scan.valid_bytes = position
         if seq == mark_seq:
-            scan.mark_head = prev
+            mark_head = prev
             scan.mark_bytes = position
+        scan.last_tick = last_tick
+    scan.count = seq - (1 if scan.error else 0)
+    scan.head = prev.decode()
+    scan.valid_bytes = position
+    scan.mark_head = mark_head.decode()
     if mark_seq == 0:
         scan.mark_bytes = 0
     scan.digest = hashlib.sha256(data[: scan.mark_bytes]).hexdigest()
     return scan
-
-
-def _check_line(line: bytes, prev: str, seq: int) -> str | None:
-    try:
-        body, claimed = split_event_line(line)
-    except ValueError:
-        return "not an event line (no hash field)"
-    if chain_hash(prev, body) != claimed:
-        return "hash does not match (line edited, removed, inserted or reordered)"
-    try:
-        found = _int_after(line, _SEQ)
-    except ValueError:
-        return "no seq field"
-    if found != seq:
-        return f"seq is {found}, expected {seq}"
-    return None
-
-
-def _int_after(line: bytes, mark: bytes) -> int:
-    start = line.rindex(mark) + len(mark)
-    end = start
-    while end < len(line) and line[end] in b"-0123456789":
-        end += 1
-    return int(line[start:end])
 
 
 def encode_checkpoint(*, inputs_id: str, seq: int, head: str, state: dict[str, Any]) -> bytes:

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from ..errors import BadInput
-from .state import QUEUED, RUNNING, Job, Shard
+from .state import QUEUED, RUNNING, Job, Shard, queue_key
 
 if TYPE_CHECKING:
     from .engine import Engine
@@ -244,13 +244,13 @@ def _queued_in_order(shard: Shard) -> list[Job]:
 def _rebuild_queues(shard: Shard, jobs: list[Job]) -> None:
     for job in jobs:
         store = shard.waiting if job.deferred else shard.active
-        store.setdefault(job.skills, deque()).append(job)
+        store.setdefault(queue_key(job), deque()).append(job)
 
 
 def _remove_queued(shard: Shard, job: Job) -> None:
     assert job.state == QUEUED
     for store in (shard.active, shard.waiting):
-        queue = store.get(job.skills)
+        queue = store.get(queue_key(job))
         if queue is not None and job in queue:
             queue.remove(job)
             return

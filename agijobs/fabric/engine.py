@@ -33,10 +33,12 @@ from .state import (
     Job,
     Node,
     Policy,
+    QueueKey,
     Shard,
     SkillKey,
     job_from_row,
     make_job_row,
+    queue_key,
 )
 
 Event = tuple[str, dict[str, Any]]
@@ -166,9 +168,11 @@ class Engine:
         job.shard = shard.id
         job.state = QUEUED
         job.node = None
-        queue = shard.active.get(job.skills)
+        job.row = None
+        key = queue_key(job)
+        queue = shard.active.get(key)
         if queue is None:
-            queue = shard.active[job.skills] = deque()
+            queue = shard.active[key] = deque()
         if front:
             job.qseq = shard.next_front
             shard.next_front -= 1
@@ -211,6 +215,7 @@ class Engine:
         job.state = RUNNING
         job.node = node.id
         job.deferred = False  # a later wait is a new wait, with its own job.deferred event
+        job.row = None
         node.running[job.id] = job
         if node.outage:
             job.due = 0  # routers do not know yet; the job waits frozen on the node
@@ -229,6 +234,7 @@ class Engine:
             now = self.state.tick + (1 if self._at_rest else 0)
             job.remaining = job.due - now + 1
             job.due = 0
+            job.row = None
         shard.in_flight.remove(job.value)
         shard.queued.add(job.value)
         job.state = QUEUED
@@ -236,6 +242,7 @@ class Engine:
 
     def _schedule_completion(self, job: Job, from_tick: int) -> None:
         job.due = from_tick + job.remaining - 1
+        job.row = None
         self.state.completions.setdefault(job.due, []).append(job)
 
     # ---------------------------------------------------------- tick phases
@@ -388,6 +395,7 @@ class Engine:
             if job.due:
                 job.remaining = job.due - tick + 1
                 job.due = 0
+                job.row = None
         if node.up:
             beat = node.heartbeat
             last_beat = (tick - 1) // beat * beat
@@ -428,8 +436,6 @@ class Engine:
         state = self.state
         shards = []
         for shard in state.shards.values():
-            active = sorted((j for q in shard.active.values() for j in q), key=_by_qseq)
-            waiting = sorted((j for q in shard.waiting.values() for j in q), key=_by_qseq)
             shards.append(
                 {
                     "id": shard.id,
@@ -446,8 +452,8 @@ class Engine:
                         name: shard.tally(name).to_json()
                         for name in (*COUNTERS, "queued", "in_flight")
                     },
-                    "queue": [make_job_row(j) for j in active],
-                    "deferred": [make_job_row(j) for j in waiting],
+                    "queue": _class_rows(shard.active),
+                    "deferred": _class_rows(shard.waiting),
                 }
             )
         nodes = []
@@ -511,15 +517,13 @@ class Engine:
             for name, (count, value) in raw["counters"].items():
                 tally = shard.tally(name)
                 tally.count, tally.value = count, value
-            for rows, store, deferred in (
-                (raw["queue"], shard.active, False),
-                (raw["deferred"], shard.waiting, True),
-            ):
-                for row in rows:
-                    job = job_from_row(row, shard.id, interned)
-                    job.deferred = deferred or job.deferred
-                    state.jobs[job.id] = job
-                    store.setdefault(job.skills, deque()).append(job)
+            for classes, store in ((raw["queue"], shard.active), (raw["deferred"], shard.waiting)):
+                for (skills, visited), rows in classes:
+                    queue = store[(tuple(skills), tuple(visited))] = deque()
+                    for row in rows:
+                        job = job_from_row(row, shard.id, interned)
+                        state.jobs[job.id] = job
+                        queue.append(job)
         for raw in snapshot["nodes"]:
             node = state.nodes[raw["id"]]
             node.up = raw["up"]
@@ -551,8 +555,11 @@ def scheduled_command(entry: ScheduleEntry, owner: str) -> CommandInput:
     )
 
 
-def _by_qseq(job: Job) -> int:
-    return job.qseq
+def _class_rows(store: dict[QueueKey, deque[Job]]) -> list[tuple[QueueKey, list[Any]]]:
+    """A shard's queues as (skills, rows) per skill class in key order, each class in its own
+    FIFO order: no sort over the backlog at each checkpoint (qseq keeps the order across
+    classes), and a restore rebuilds the same deques."""
+    return [(key, [make_job_row(job) for job in store[key]]) for key in sorted(store) if store[key]]
 
 
 def _skill_key(skills: Iterable[str]) -> SkillKey:

@@ -22,7 +22,7 @@ import heapq
 from collections import deque
 from typing import TYPE_CHECKING
 
-from .state import Job, Node, Policy, Shard, SkillKey
+from .state import Job, Node, Policy, QueueKey, Shard, queue_key
 
 if TYPE_CHECKING:
     from .engine import Engine
@@ -78,32 +78,30 @@ def _spill_newest(engine: Engine, shard: Shard, policy: Policy, limit: int, reas
     classes = [
         key
         for key, queue in shard.active.items()
-        if queue and required.issubset(key) and engine.can_serve(target, key)
+        if queue
+        and target.id not in key[1]
+        and required.issubset(key[0])
+        and engine.can_serve(target, key[0])
     ]
     if not classes:
         return
     tails = [(-shard.active[key][-1].qseq, key) for key in classes]
     heapq.heapify(tails)
-    skipped: dict[SkillKey, list[Job]] = {}
     moved = 0
     while tails and moved < limit and target.queued.count < target.max_queue:
         _, key = heapq.heappop(tails)
         queue = shard.active[key]
-        job = queue.pop()
-        if target.id in job.visited:
-            skipped.setdefault(key, []).append(job)
-        else:
-            engine.move(job, shard, target, reason)
-            moved += 1
+        engine.move(queue.pop(), shard, target, reason)
+        moved += 1
         if queue:
             heapq.heappush(tails, (-queue[-1].qseq, key))
-    for key, jobs in skipped.items():
-        shard.active[key].extend(reversed(jobs))
 
 
 def _settle_unservable(engine: Engine, shard: Shard) -> None:
     stuck = [
-        queue for key, queue in shard.active.items() if queue and not engine.can_serve(shard, key)
+        queue
+        for key, queue in shard.active.items()
+        if queue and not engine.can_serve(shard, key[0])
     ]
     if not stuck:
         return
@@ -119,21 +117,22 @@ def _settle_unservable(engine: Engine, shard: Shard) -> None:
         if target is not None:
             engine.move(job, shard, target, "unservable")
             continue
-        shard.waiting.setdefault(job.skills, deque()).append(job)
+        shard.waiting.setdefault(queue_key(job), deque()).append(job)
         if not job.deferred:
             job.deferred = True
+            job.row = None
             engine.emit("job.deferred", {"job": job.id, "shard": shard.id})
 
 
 def _assign(engine: Engine, shard: Shard) -> None:
-    heads: list[tuple[int, SkillKey]] = []
+    heads: list[tuple[int, QueueKey]] = []
     for key, queue in shard.active.items():
-        if queue and engine.candidates(shard, key):
+        if queue and engine.candidates(shard, key[0]):
             heads.append((queue[0].qseq, key))
     heapq.heapify(heads)
     while heads:
         _, key = heapq.heappop(heads)
-        node = _best_node(engine.candidates(shard, key))
+        node = _best_node(engine.candidates(shard, key[0]))
         if node is None:
             continue
         queue = shard.active[key]

@@ -14,6 +14,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 SkillKey = tuple[str, ...]
+# Queues are kept per (skills, hop history): a spillover target can then take or refuse a
+# whole class at once, instead of rescanning jobs that have already visited it every tick.
+QueueKey = tuple[SkillKey, tuple[str, ...]]
 
 QUEUED = 0
 RUNNING = 1
@@ -35,6 +38,9 @@ class Job:
     deferred: bool = False
     node: str | None = None
     due: int = 0  # tick whose end completes the job; 0 while frozen by an outage
+    # The job's checkpoint row, kept until a field in it changes: a backlog that does not
+    # move costs nothing at the next checkpoint. Every writer of those fields clears it.
+    row: tuple[Any, ...] | None = None
 
 
 @dataclass(slots=True)
@@ -86,8 +92,8 @@ class Shard:
     reroute_target: str | None = None
     paused: bool = False
     nodes: list[Node] = field(default_factory=list)
-    active: dict[SkillKey, deque[Job]] = field(default_factory=dict)
-    waiting: dict[SkillKey, deque[Job]] = field(default_factory=dict)  # deferred jobs
+    active: dict[QueueKey, deque[Job]] = field(default_factory=dict)
+    waiting: dict[QueueKey, deque[Job]] = field(default_factory=dict)  # deferred jobs
     queued: Tally = field(default_factory=Tally)
     in_flight: Tally = field(default_factory=Tally)
     submitted: Tally = field(default_factory=Tally)
@@ -181,8 +187,19 @@ class FabricState:
         return out
 
 
+def queue_key(job: Job) -> QueueKey:
+    return (job.skills, job.visited)
+
+
 def make_job_row(job: Job) -> tuple[Any, ...]:
     """A job as one checkpoint row (orjson writes tuples as arrays; no copies needed)."""
+    row = job.row
+    if row is None:
+        row = job.row = _job_row(job)
+    return row
+
+
+def _job_row(job: Job) -> tuple[Any, ...]:
     return (
         job.id,
         job.ordinal,

@@ -432,5 +432,5 @@ def test_jobs_of_nodes_down_in_the_same_tick_keep_their_fifo_order() -> None:
     while not requeued:
         requeued = [d["job"] for k, d in engine.run_tick() if k == "job.requeued"]
     assert requeued == [f"f-00000{i}" for i in range(1, 6)]
-    queue = engine.state.shards["earth"].active[("finance",)]
+    queue = engine.state.shards["earth"].active[(("finance",), ("earth",))]
     assert [job.id for job in queue] == requeued

@@ -1,0 +1,273 @@
+"""agijobs benchmarks: `make bench` (not part of `make test`).
+
+Scales the planetary scenario by copies (10,000 jobs per copy: each copy has its own four
+shards, six nodes, outage, latency fault and reroute; one fabric-wide pause/resume), runs the
+real CLI in child processes and prints one table, also written to benchmarks/results.json:
+
+  jobs, ticks, events   size of the run
+  wall s, jobs/s, ev/s  whole `agijobs run` (full hash-chained log, checkpoints every 20 ticks)
+  raw s, ratio          the same number of events encoded, hashed and appended by a tight loop
+                        with the same encoder and hash, in this bench run; ratio = wall / raw
+  RSS MB                peak resident memory of the run process
+  events MB, ckpt MB    on disk after the run
+  resume s              `agijobs resume --stop-after-ticks 1` from a mid-run checkpoint
+  audit s, audit ev/s   `agijobs audit` on the finished storage
+
+plus a burst case (100,000 jobs at tick 1 on the reference topology) and CLI latencies
+(median of --cli-runs) on a storage holding 100,000 queued jobs.
+
+Usage: python benchmarks/bench.py [--sizes 10000,100000,1000000] [--huge] [--cli-runs 20]
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import orjson
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from agijobs.canonical import GENESIS_HASH, encode_event  # noqa: E402
+
+PLANETARY = yaml.safe_load((ROOT / "scenarios" / "planetary.yaml").read_text(encoding="utf-8"))
+COLUMNS = [
+    "case",
+    "jobs",
+    "ticks",
+    "events",
+    "wall_s",
+    "jobs_per_s",
+    "events_per_s",
+    "raw_s",
+    "ratio",
+    "peak_rss_mb",
+    "events_mb",
+    "checkpoint_mb",
+    "resume_s",
+    "audit_s",
+    "audit_events_per_s",
+]
+
+
+def scaled(jobs: int) -> dict[str, Any]:
+    """The planetary scenario scaled to `jobs` by copies of 10,000 jobs each."""
+    base = copy.deepcopy(PLANETARY)
+    copies = max(1, round(jobs / 10_000))
+    share = jobs / (10_000 * copies)
+    data: dict[str, Any] = {
+        "name": f"planetary-{jobs}",
+        "seed": 7,
+        "fabric": {"owner": base["fabric"]["owner"], "shards": [], "nodes": []},
+        "workload": [],
+        "faults": [],
+        "schedule": [],
+        "run": {"max_ticks": 20_000, "checkpoint_every": 20},
+    }
+
+    def rename(name: str, c: int) -> str:
+        return f"{name}-{c}"
+
+    for c in range(copies):
+        for shard in base["fabric"]["shards"]:
+            shard = copy.deepcopy(shard)
+            shard["id"] = rename(shard["id"], c)
+            for policy in shard["spillover"]:
+                policy["target"] = rename(policy["target"], c)
+            data["fabric"]["shards"].append(shard)
+        for node in base["fabric"]["nodes"]:
+            node = copy.deepcopy(node)
+            node["id"], node["shard"] = rename(node["id"], c), rename(node["shard"], c)
+            data["fabric"]["nodes"].append(node)
+        for group in base["workload"]:
+            group = copy.deepcopy(group)
+            group["prefix"], group["shard"] = rename(group["prefix"], c), rename(group["shard"], c)
+            group["count"] = max(1, round(group["count"] * share))
+            data["workload"].append(group)
+        for fault in base["faults"]:
+            data["faults"].append({**fault, "node": rename(fault["node"], c)})
+        for entry in base["schedule"]:
+            if entry["command"] == "reroute":
+                data["schedule"].append(
+                    {**entry, "from": rename(entry["from"], c), "to": rename(entry["to"], c)}
+                )
+            elif entry["command"] == "set-latency":
+                data["schedule"].append({**entry, "shard": rename(entry["shard"], c)})
+            elif c == 0:
+                data["schedule"].append(dict(entry))
+    data["schedule"].sort(key=lambda e: e["tick"])
+    return data
+
+
+def burst(jobs: int) -> dict[str, Any]:
+    """`jobs` jobs all arriving at tick 1 on the reference topology (one copy)."""
+    data = copy.deepcopy(PLANETARY)
+    data.pop("expect", None)
+    data["name"] = f"burst-{jobs}"
+    total = sum(g["count"] for g in data["workload"])
+    for group in data["workload"]:
+        group["count"] = max(1, round(group["count"] * jobs / total))
+        group["arrive"] = {"start": 1}
+    data["run"] = {"max_ticks": 100_000, "checkpoint_every": 20}
+    return data
+
+
+def agijobs(*args: str) -> tuple[float, int, subprocess.CompletedProcess[bytes]]:
+    """Run the CLI in a child; (wall seconds, the child's peak RSS in KB, result)."""
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+        started = time.perf_counter()
+        process = subprocess.Popen([sys.executable, "-m", "agijobs", *args], stdout=out, stderr=err)
+        _, status, usage = os.wait4(process.pid, 0)  # this child's own rusage
+        wall = time.perf_counter() - started
+        process.returncode = code = os.waitstatus_to_exitcode(status)
+        out.seek(0)
+        err.seek(0)
+        result = subprocess.CompletedProcess(process.args, code, out.read(), err.read())
+    if code not in (0, 1):
+        raise RuntimeError(f"agijobs {' '.join(args)} failed ({code}): {result.stderr[-400:]!r}")
+    return wall, usage.ru_maxrss, result
+
+
+def raw_seconds(events: int, path: Path) -> float:
+    """The floor: encode, hash-chain and append `events` typical events, nothing else."""
+    data = {"job": "earth-finance-000001", "node": "earth.core-alpha-0", "shard": "earth-0"}
+    started = time.perf_counter()
+    head, batch = GENESIS_HASH, []
+    with open(path, "wb") as handle:
+        for seq in range(1, events + 1):
+            line, head = encode_event(head, seq, seq // 400, "job.assigned", data)
+            batch.append(line)
+            if len(batch) == 400:  # one append per tick, as the runner does
+                handle.write(b"\n".join(batch) + b"\n")
+                batch = []
+        handle.write(b"\n".join(batch) + b"\n")
+        handle.flush()
+        os.fsync(handle.fileno())
+    return time.perf_counter() - started
+
+
+def measure(case: str, scenario: dict[str, Any], tmp: Path) -> dict[str, Any]:
+    source = tmp / f"{case}.json"
+    source.write_bytes(orjson.dumps(scenario))
+    storage = tmp / f"{case}-storage"
+    wall, rss, result = agijobs("run", str(source), "--storage", str(storage), "--json")
+    summary = orjson.loads(result.stdout)
+    events = summary["seq"]
+    raw = raw_seconds(events, tmp / "raw.ndjson")
+    row: dict[str, Any] = {
+        "case": case,
+        "jobs": summary["jobs"]["planned"],
+        "ticks": summary["tick"],
+        "events": events,
+        "wall_s": wall,
+        "jobs_per_s": summary["jobs"]["planned"] / wall,
+        "events_per_s": events / wall,
+        "raw_s": raw,
+        "ratio": wall / raw,
+        "peak_rss_mb": rss / 1024,
+        "events_mb": (storage / "events.ndjson").stat().st_size / 2**20,
+        "checkpoint_mb": (storage / "checkpoint.json").stat().st_size / 2**20,
+        "completed": summary["jobs"]["completed"],
+    }
+    audit_wall, _, _ = agijobs("audit", "--storage", str(storage), "--json")
+    row.update(audit_s=audit_wall, audit_events_per_s=events / audit_wall)
+    mid = tmp / f"{case}-mid"
+    agijobs(
+        "run",
+        str(source),
+        "--storage",
+        str(mid),
+        "--stop-after-ticks",
+        str(max(1, summary["tick"] // 2)),
+    )
+    row["resume_s"], _, _ = agijobs(
+        "resume", "--storage", str(mid), "--keep-paused", "--stop-after-ticks", "1"
+    )
+    shutil.rmtree(storage)
+    shutil.rmtree(mid)
+    return row
+
+
+def cli_latencies(tmp: Path, runs: int, queued: int) -> dict[str, float]:
+    """Median wall of --help, status and pause-all at rest, `queued` jobs waiting."""
+    scenario = burst(queued)
+    source = tmp / "cli.json"
+    source.write_bytes(orjson.dumps(scenario))
+    storage = tmp / "cli-storage"
+    agijobs("run", str(source), "--storage", str(storage), "--stop-after-ticks", "1")
+    timings: dict[str, list[float]] = {"help": [], "status": [], "pause_all_at_rest": []}
+    for _ in range(runs):
+        timings["help"].append(agijobs("--help")[0])
+        timings["status"].append(agijobs("status", "--storage", str(storage))[0])
+        timings["pause_all_at_rest"].append(
+            agijobs("pause-all", "--reason", "bench", "--storage", str(storage))[0]
+        )
+    return {name: statistics.median(values) for name, values in timings.items()}
+
+
+def table(rows: list[dict[str, Any]]) -> str:
+    def cell(value: Any) -> str:
+        if isinstance(value, float):
+            return f"{value:,.0f}" if value >= 1000 else f"{value:.2f}"
+        return f"{value:,}" if isinstance(value, int) else str(value)
+
+    lines = ["| " + " | ".join(COLUMNS) + " |", "|" + "---|" * len(COLUMNS)]
+    lines += ["| " + " | ".join(cell(row[c]) for c in COLUMNS) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(description="agijobs benchmarks")
+    parser.add_argument("--sizes", default="10000,100000,1000000")
+    parser.add_argument("--huge", action="store_true", help="also 10,000,000 jobs")
+    parser.add_argument("--burst", type=int, default=100_000)
+    parser.add_argument("--cli-runs", type=int, default=20)
+    parser.add_argument("--cli-queued", type=int, default=100_000)
+    parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results.json")
+    args = parser.parse_args(argv)
+    sizes = [int(s) for s in args.sizes.split(",") if s]
+    if args.huge:
+        sizes.append(10_000_000)
+    machine = {
+        "cores": os.cpu_count(),
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+    }
+    print(f"machine: {machine['cores']} cores, Python {machine['python']}, {machine['platform']}")
+    rows = []
+    with tempfile.TemporaryDirectory(prefix="agijobs-bench-") as tmp_name:
+        tmp = Path(tmp_name)
+        for size in sizes:
+            rows.append(measure(f"planetary x{size:,}", scaled(size), tmp))
+            print(table(rows[-1:]).splitlines()[-1], flush=True)
+        if args.burst:
+            rows.append(measure(f"burst {args.burst:,} at tick 1", burst(args.burst), tmp))
+        cli = cli_latencies(tmp, args.cli_runs, args.cli_queued) if args.cli_runs else {}
+    print(table(rows))
+    for name, seconds in cli.items():
+        print(f"cli {name}: {seconds * 1000:.0f} ms median of {args.cli_runs}")
+    results = {
+        "machine": machine,
+        "columns": COLUMNS,
+        "rows": rows,
+        "cli_median_s": cli,
+        "cli_queued_jobs": args.cli_queued,
+    }
+    args.out.write_bytes(orjson.dumps(results, option=orjson.OPT_INDENT_2) + b"\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,48 @@
+"""A small-size smoke of `make bench`: it runs and produces every column (no timing asserts)."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import orjson
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+import bench  # noqa: E402
+
+
+def test_bench_runs_small_and_reports_every_column(tmp_path: Path) -> None:
+    out = tmp_path / "results.json"
+    assert (
+        bench.main(
+            [
+                "--sizes",
+                "2000",
+                "--burst",
+                "1000",
+                "--cli-runs",
+                "1",
+                "--cli-queued",
+                "500",
+                "--out",
+                str(out),
+            ]
+        )
+        == 0
+    )
+    results = orjson.loads(out.read_bytes())
+    assert [row["case"] for row in results["rows"]] == ["planetary x2,000", "burst 1,000 at tick 1"]
+    for row in results["rows"]:
+        assert set(bench.COLUMNS) <= set(row)
+        assert row["completed"] == row["jobs"]
+        assert row["events"] > row["jobs"] and row["ratio"] > 0
+    assert set(results["cli_median_s"]) == {"help", "status", "pause_all_at_rest"}
+    assert results["machine"]["cores"] >= 1
+
+
+def test_scaling_keeps_the_planetary_shape() -> None:
+    scenario = bench.scaled(30_000)
+    assert len(scenario["fabric"]["shards"]) == 12 and len(scenario["fabric"]["nodes"]) == 18
+    assert sum(group["count"] for group in scenario["workload"]) == 30_000
