@@ -37,13 +37,14 @@ def route(engine: Engine) -> None:
     if state.paused:
         return
     for shard in state.shards.values():
-        if shard.paused:
+        if shard.paused or not shard.queued.count:  # nothing queued: nothing to route
             continue
-        for policy in shard.effective_policies():
+        policies = shard.effective_policies()
+        for policy in policies:
             excess = shard.queued.count - policy.threshold
             if excess > 0:
                 _spill_newest(engine, shard, policy, min(excess, policy.max_drain), "threshold")
-        for policy in shard.effective_policies():
+        for policy in policies:
             excess = shard.queued.count - shard.max_queue
             if excess <= 0:
                 break
@@ -125,6 +126,8 @@ def _settle_unservable(engine: Engine, shard: Shard) -> None:
 
 
 def _assign(engine: Engine, shard: Shard) -> None:
+    if not any(node.free > 0 for node in shard.nodes):  # saturated: the usual backlog case
+        return
     heads: list[tuple[int, QueueKey]] = []
     for key, queue in shard.active.items():
         if queue and engine.candidates(shard, key[0]):
