@@ -8,6 +8,7 @@ inputs of live commands, never in anything derived from the engine.
 
 from __future__ import annotations
 
+import gc
 import getpass
 import hashlib
 import os
@@ -248,6 +249,12 @@ class Runner:
         budget = options.stop_after_ticks
         ran = 0
         previous = _install_stop_handler(self)
+        # The tick loop allocates millions of acyclic objects (jobs, tuples, event dicts);
+        # the cycle collector rescanning them is pure overhead (~23% of a 1M-job run), so it
+        # runs rarely while the loop does: setup objects frozen, a high first threshold.
+        thresholds = gc.get_threshold()
+        gc.freeze()
+        gc.set_threshold(200_000, 50, 100)
         try:
             while True:
                 for command in self.scripted_rest.pop(state.tick, ()):
@@ -293,6 +300,8 @@ class Runner:
                 if options.tick_ms:
                     time.sleep(options.tick_ms / 1000)
         finally:
+            gc.set_threshold(*thresholds)
+            gc.unfreeze()
             _restore_stop_handler(previous)
             self.sink.close()
 
