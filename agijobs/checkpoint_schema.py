@@ -43,6 +43,9 @@ class Counters(_Shape):
 
 class ShardState(_Shape):
     id: str
+    name: str
+    retired: bool
+    forward_to: str | None
     budget_ms: int
     max_queue: int
     alert_threshold: int
@@ -60,6 +63,12 @@ class ShardState(_Shape):
 
 class NodeState(_Shape):
     id: str
+    shard: str
+    skills: list[str]
+    heartbeat: int
+    price_nano: int
+    metadata: dict[str, Any]
+    base_latency_ms: int
     up: bool
     outages: int
     latency_ms: int
@@ -73,6 +82,8 @@ class FabricSnapshot(_Shape):
     tick: int
     paused: bool
     next_ordinal: int
+    checkpoint_every: int
+    report_label: str
     topology_dirty: bool
     journal_applied: int
     owner_actions: int
@@ -91,7 +102,11 @@ def check_state(state: Any, scenario: Scenario, name: str) -> None:
         error = exc.errors()[0]
         where = " -> ".join(str(p) for p in ("state", *error["loc"]))
         raise IntegrityError(f"{name}: {where}: {error['msg']}", remedy) from None
-    shards = sorted(s.id for s in scenario.fabric.shards)
-    nodes = sorted(n.id for n in scenario.fabric.nodes)
-    if [s.id for s in snapshot.shards] != shards or [n.id for n in snapshot.nodes] != nodes:
-        raise IntegrityError(f"{name}: its shards or nodes are not the plan's", remedy)
+    # Owner commands register and remove shards and nodes, but a shard is never forgotten
+    # (its history stays in the totals) and every node belongs to a shard of the state.
+    shards = [s.id for s in snapshot.shards]
+    if shards != sorted(set(shards)) or not {s.id for s in scenario.fabric.shards} <= set(shards):
+        raise IntegrityError(f"{name}: its shards are not the plan's", remedy)
+    nodes = [n.id for n in snapshot.nodes]
+    if nodes != sorted(set(nodes)) or any(n.shard not in shards for n in snapshot.nodes):
+        raise IntegrityError(f"{name}: its nodes are not in order or not in its shards", remedy)

@@ -16,20 +16,16 @@ from datetime import UTC, datetime
 from typing import Any
 
 from .errors import BadInput, Conflict, NotAcknowledged
-from .fabric import commands
 from .fabric.commands import CommandInput
-from .fabric.engine import Engine
 from .runner import (
     Runner,
     RunOptions,
     load_run,
-    plan_from_store,
     read_json,
     record_recovery,
     session_record,
 )
-from .scenario import Plan
-from .store.files import RUN_PLAN, FileStore
+from .store.files import FileStore
 
 
 @dataclass(slots=True)
@@ -94,8 +90,6 @@ def _send_live(
     issued_ns: int,
     timeout: float,
 ) -> CommandResult:
-    loaded_plan = plan_from_store(store, store.read_document(RUN_PLAN) or b"")
-    _check_names(loaded_plan, name, args)
     command_id = store.submit_command(
         {
             "command": name,
@@ -120,13 +114,6 @@ def _send_live(
                 "check `agijobs status`; it applies when the runner next reads its inbox",
             )
         time.sleep(0.02)
-
-
-def _check_names(plan: Plan, name: str, args: dict[str, Any]) -> None:
-    """Validate shard names against the plan before queuing, so typos fail fast."""
-    engine = Engine(plan.scenario)
-    probe = CommandInput(name, {**args, "job": None}, "probe", "probe", "live")
-    commands.validate(engine, probe)
 
 
 def _apply_at_rest(

@@ -190,6 +190,7 @@ class Runner:
         self.head, self.seq = head, seq
 
     def checkpoint(self) -> None:
+        self.engine.state.checkpoint_requested = False
         self.sink.sync()
         self.store.write_checkpoint(
             encode_checkpoint(
@@ -245,7 +246,6 @@ class Runner:
     def loop(self) -> Outcome:
         engine, state, options = self.engine, self.engine.state, self.options
         max_ticks = self.plan.scenario.run.max_ticks
-        every = self.plan.scenario.run.checkpoint_every
         budget = options.stop_after_ticks
         ran = 0
         previous = _install_stop_handler(self)
@@ -292,7 +292,7 @@ class Runner:
                 if crashpoints.reached("tick", at=tick):
                     self.sink.flush()  # what the OS holds survives a process kill
                     crashpoints.kill()
-                if tick % every == 0:
+                if state.checkpoint_requested or tick % state.checkpoint_every == 0:
                     self.checkpoint()
                 self._publish(force=bool(entries))
                 if options.progress is not None:
@@ -464,6 +464,8 @@ def start_run(
             session_record("started", run_id=run_id, scenario=source, archived_previous=archived)
         )
         engine = Engine(plan.scenario)
+        if options.stop_after_ticks is None:  # the scenario's planned stop, unless overridden
+            options.stop_after_ticks = plan.scenario.run.stop_after_ticks
         runner = Runner(store, plan, engine, options)
         runner.write(0, [started_event(plan)])
         runner.checkpoint()

@@ -44,6 +44,8 @@ class Model(BaseModel):
 
 class Owner(Model):
     name: str = Field(min_length=1)
+    # Anything else the operator keeps about the owner (addresses, roles): shown, not used.
+    metadata: dict[str, Any] = {}
 
 
 class SpilloverPolicy(Model):
@@ -106,6 +108,9 @@ class Arrival(Model):
 
 class WorkGroup(Model):
     prefix: Name
+    # A group of one job may name it exactly; otherwise jobs are `{prefix}-{n:06d}`.
+    id: Name | None = None
+    note: str | None = None
     shard: Name
     skills: Skills
     count: Annotated[int, Field(gt=0, le=MAX_JOBS_PER_GROUP)]
@@ -118,7 +123,12 @@ class WorkGroup(Model):
     def _values_stay_non_negative(self) -> WorkGroup:
         if self.value + (self.count - 1) * self.value_step < 0:
             raise ValueError("value + (count - 1) * value_step must not be negative")
+        if self.id is not None and self.count != 1:
+            raise ValueError(f"`id` names a single job; count is {self.count} (drop `id`)")
         return self
+
+    def job_id(self, index: int) -> str:
+        return self.id if self.id is not None else f"{self.prefix}-{index + 1:06d}"
 
     @property
     def first_tick(self) -> int:
@@ -189,26 +199,197 @@ class SetLatency(CommandBase):
     ms: Annotated[int, Field(gt=0, le=3_600_000)]
 
 
-OwnerCommand = Annotated[PauseAll | Resume | Reroute | SetLatency, Field(discriminator="command")]
+class ShardPause(CommandBase):
+    command: Literal["shard.pause"]
+    shard: Name
+
+
+class ShardResume(CommandBase):
+    command: Literal["shard.resume"]
+    shard: Name
+
+
+class ShardRegister(CommandBase):
+    command: Literal["shard.register"]
+    shard: ShardSpec
+
+
+class Redistribution(Model):
+    """Where a deregistered shard's jobs go: to `target`, or cancelled."""
+
+    mode: Literal["spillover", "cancel"]
+    target: Name | None = None
+
+    @model_validator(mode="after")
+    def _shape(self) -> Redistribution:
+        if self.mode == "spillover" and self.target is None:
+            raise ValueError("mode `spillover` needs `target` (the shard that takes the jobs)")
+        if self.mode == "cancel" and self.target is not None:
+            raise ValueError("mode `cancel` takes no `target`")
+        return self
+
+
+class ShardDeregister(CommandBase):
+    command: Literal["shard.deregister"]
+    shard: Name
+    redistribution: Redistribution
+
+
+class ShardChanges(Model):
+    name: str | None = None
+    latency_budget_ms: PositiveInt | None = None
+    max_queue: PositiveInt | None = None
+    alert_threshold: PositiveInt | None = None
+    spillover: list[SpilloverPolicy] | None = None
+
+    @model_validator(mode="after")
+    def _not_empty(self) -> ShardChanges:
+        if not self.model_fields_set:
+            raise ValueError("update changes nothing; name at least one field")
+        return self
+
+
+class ShardUpdate(CommandBase):
+    command: Literal["shard.update"]
+    shard: Name
+    update: ShardChanges
+
+
+class NodeRegister(CommandBase):
+    command: Literal["node.register"]
+    node: NodeSpec
+
+
+class NodeChanges(Model):
+    slots: PositiveInt | None = None
+    skills: Skills | None = None
+    latency_ms: NonNegativeInt | None = None
+    heartbeat_ticks: PositiveInt | None = None
+    price_per_job: Annotated[float, Field(ge=0)] | None = None
+    metadata: dict[str, Any] | None = None
+
+    @model_validator(mode="after")
+    def _not_empty(self) -> NodeChanges:
+        if not self.model_fields_set:
+            raise ValueError("update changes nothing; name at least one field")
+        return self
+
+
+class NodeUpdate(CommandBase):
+    command: Literal["node.update"]
+    node: Name
+    update: NodeChanges
+
+
+class NodeDeregister(CommandBase):
+    command: Literal["node.deregister"]
+    node: Name
+
+
+class Locator(Model):
+    """A job by its place in a shard's line: `offset` 0 is the newest queued job; with
+    `include_in_flight`, running jobs count too, at their place in the line (FIFO order)."""
+
+    kind: Literal["tail"]
+    shard: Name
+    offset: NonNegativeInt
+    include_in_flight: bool = False
+
+
+class JobCommand(CommandBase):
+    job: Name | None = None
+    locator: Locator | None = None
+
+    @model_validator(mode="after")
+    def _one_target(self) -> JobCommand:
+        if (self.job is None) == (self.locator is None):
+            raise ValueError("give exactly one of `job` (an id) or `locator`")
+        return self
+
+
+class JobCancel(JobCommand):
+    command: Literal["job.cancel"]
+
+
+class JobReroute(JobCommand):
+    command: Literal["job.reroute"]
+    to: Name
+
+
+class CheckpointSave(CommandBase):
+    command: Literal["checkpoint.save"]
+
+
+class CheckpointConfigure(CommandBase):
+    command: Literal["checkpoint.configure"]
+    every: PositiveInt
+
+
+class ReportingConfigure(CommandBase):
+    command: Literal["reporting.configure"]
+    label: Name
+
+
+CommandModel = (
+    PauseAll
+    | Resume
+    | Reroute
+    | SetLatency
+    | ShardPause
+    | ShardResume
+    | ShardRegister
+    | ShardDeregister
+    | ShardUpdate
+    | NodeRegister
+    | NodeUpdate
+    | NodeDeregister
+    | JobCancel
+    | JobReroute
+    | CheckpointSave
+    | CheckpointConfigure
+    | ReportingConfigure
+)
+OwnerCommand = Annotated[CommandModel, Field(discriminator="command")]
+COMMAND_MODELS: dict[str, type[CommandBase]] = {
+    model.model_fields["command"].annotation.__args__[0]: model for model in CommandModel.__args__
+}
+COMMAND_NAMES = tuple(COMMAND_MODELS)
+# The reference demo's names for the two fabric-wide commands.
+ALIASES = {"system.pause": "pause-all", "system.resume": "resume"}
+
+
+def canonical_name(name: Any) -> Any:
+    return ALIASES.get(name, name) if isinstance(name, str) else name
 
 
 class ScheduleEntry(Model):
     tick: Tick
     command: OwnerCommand
+    note: str | None = None
 
     @model_validator(mode="before")
     @classmethod
     def _flat(cls, raw: Any) -> Any:
-        """Schedule entries are written flat: ``{tick, command: NAME, ...arguments}``."""
+        """Schedule entries are written flat: ``{tick, command: NAME, note, ...arguments}``."""
         if isinstance(raw, dict) and isinstance(raw.get("command"), str):
-            body = {k: v for k, v in raw.items() if k != "tick"}
-            return {"tick": raw.get("tick"), "command": body}
+            body = {k: v for k, v in raw.items() if k not in {"tick", "note"}}
+            body["command"] = canonical_name(body["command"])
+            flat = {"tick": raw.get("tick"), "command": body}
+            if "note" in raw:
+                flat["note"] = raw["note"]
+            return flat
         return raw
 
 
 class RunSettings(Model):
     max_ticks: Annotated[int, Field(gt=0, le=MAX_TICKS)] = 10_000
     checkpoint_every: PositiveInt = 20
+    # `agijobs run` stops (resumably) after this many ticks, as if given --stop-after-ticks.
+    stop_after_ticks: PositiveInt | None = None
+
+
+class Reporting(Model):
+    label: Name = "latest"
 
 
 class Expectations(Model):
@@ -225,6 +406,7 @@ class Scenario(Model):
     faults: list[Fault] = []
     schedule: list[ScheduleEntry] = []
     run: RunSettings = RunSettings()
+    reporting: Reporting = Reporting()
 
 
 class ScenarioFile(Scenario):
@@ -415,9 +597,6 @@ def _describe(path: Path, error: Any, model: type[BaseModel], prefix: Sequence[s
     return f"{path}: {where}: {message}{shown}"
 
 
-COMMAND_NAMES = ("pause-all", "resume", "reroute", "set-latency")
-
-
 def _is_union_tag(part: Any) -> bool:
     return isinstance(part, str) and part in COMMAND_NAMES
 
@@ -428,10 +607,8 @@ def _known_keys(model: type[BaseModel], loc: Sequence[Any]) -> list[str]:
     for part in loc:
         if isinstance(part, int) or current is None:
             continue
-        if isinstance(part, str) and part in {"pause-all", "resume", "reroute", "set-latency"}:
-            current = {"pause-all": PauseAll, "resume": Resume, "reroute": Reroute}.get(
-                part, SetLatency
-            )
+        if isinstance(part, str) and part in COMMAND_MODELS:
+            current = COMMAND_MODELS[part]
             continue
         field = getattr(current, "model_fields", {}).get(part)
         current = _model_in(field.annotation) if field else None
@@ -503,36 +680,132 @@ def check_references(path: Path, scenario: Scenario) -> None:
                 f"{path}: workload -> {i} -> arrive: the last job arrives at tick {last}, "
                 f"after run -> max_ticks ({scenario.run.max_ticks})"
             )
+    registered = {
+        e.command.node.id for e in scenario.schedule if isinstance(e.command, NodeRegister)
+    }
     for i, fault in enumerate(scenario.faults):
-        if fault.node not in nodes:
+        if fault.node not in nodes | registered:
             unknown(f"faults -> {i} -> node", "node", fault.node, nodes)
         if fault.tick > scenario.run.max_ticks:
             problems.append(
                 f"{path}: faults -> {i} -> tick: {fault.tick} is after run -> max_ticks "
                 f"({scenario.run.max_ticks})"
             )
-    for i, entry in enumerate(scenario.schedule):
-        base = f"schedule -> {i}"
-        if entry.tick > scenario.run.max_ticks:
+    explicit_ids: dict[str, int] = {}
+    for i, group in enumerate(scenario.workload):
+        if group.id is None:
+            continue
+        owner = _generated_by(group.id, scenario.workload)
+        if group.id in explicit_ids or owner is not None:
             problems.append(
-                f"{path}: {base} -> tick: {entry.tick} is after run -> max_ticks "
-                f"({scenario.run.max_ticks})"
+                f"{path}: workload -> {i} -> id: job id `{group.id}` is already used"
+                + (f" by workload -> {owner}" if owner is not None else "")
             )
-        command = entry.command
-        if isinstance(command, Reroute):
-            for key, name in (("from", command.from_), ("to", command.to)):
-                if name is not None and name not in shards:
-                    unknown(f"{base} -> {key}", "shard", name, shards)
-        elif isinstance(command, SetLatency) and command.shard not in shards:
-            unknown(f"{base} -> shard", "shard", command.shard, shards)
+        explicit_ids[group.id] = i
+    problems.extend(_check_schedule(path, scenario, set(shard_ids), set(node_ids)))
     if problems:
         raise BadInput("\n".join(problems), "fix the reference(s) named above")
+
+
+def _generated_by(job_id: str, groups: Sequence[WorkGroup]) -> int | None:
+    """The index of the group whose generated ids include `job_id`, if any."""
+    prefix, _, number = job_id.rpartition("-")
+    if len(number) != 6 or not number.isdigit():
+        return None
+    for i, group in enumerate(groups):
+        if group.id is None and group.prefix == prefix and 1 <= int(number) <= group.count:
+            return i
+    return None
+
+
+def _check_schedule(path: Path, scenario: Scenario, shards: set[str], nodes: set[str]) -> list[str]:
+    """Entries in the order they apply (tick, then file order), so a shard or node registered
+    by an earlier entry is known to later ones and a deregistered one is not."""
+    problems: list[str] = []
+    retired: set[str] = set()
+    job_ids = {g.id for g in scenario.workload if g.id is not None}
+    order = sorted(range(len(scenario.schedule)), key=lambda i: scenario.schedule[i].tick)
+    for i in order:
+        entry = scenario.schedule[i]
+        base = f"{path}: schedule -> {i}"
+        if entry.tick > scenario.run.max_ticks:
+            problems.append(
+                f"{base} -> tick: {entry.tick} is after run -> max_ticks ({scenario.run.max_ticks})"
+            )
+        command = entry.command
+
+        def shard(key: str, name: str | None, base: str = base) -> None:
+            if name is None or name in shards:
+                return
+            if name in retired:
+                problems.append(f"{base} -> {key}: shard `{name}` is deregistered by then")
+                return
+            hint = _did_you_mean(name, sorted(shards))
+            problems.append(f"{base} -> {key}: unknown shard `{name}`{hint}")
+
+        def node(key: str, name: str, base: str = base) -> None:
+            if name not in nodes:
+                hint = _did_you_mean(name, sorted(nodes))
+                problems.append(f"{base} -> {key}: unknown node `{name}`{hint}")
+
+        if isinstance(command, Reroute):
+            shard("from", command.from_)
+            shard("to", command.to)
+        elif isinstance(command, SetLatency | ShardPause | ShardResume | ShardUpdate):
+            shard("shard", command.shard)
+            if isinstance(command, ShardUpdate):
+                for j, policy in enumerate(command.update.spillover or ()):
+                    shard(f"update -> spillover -> {j} -> target", policy.target)
+        elif isinstance(command, ShardRegister):
+            spec = command.shard
+            if spec.id in shards or spec.id in retired:
+                problems.append(f"{base} -> shard -> id: shard `{spec.id}` already exists")
+            for j, policy in enumerate(spec.spillover):
+                if policy.target == spec.id:
+                    problems.append(
+                        f"{base} -> shard -> spillover -> {j} -> target: "
+                        "a shard cannot spill over to itself"
+                    )
+                else:
+                    shard(f"shard -> spillover -> {j} -> target", policy.target)
+            shards.add(spec.id)
+        elif isinstance(command, ShardDeregister):
+            shard("shard", command.shard)
+            target = command.redistribution.target
+            if target == command.shard:
+                problems.append(
+                    f"{base} -> redistribution -> target: the jobs must go to another shard"
+                )
+            else:
+                shard("redistribution -> target", target)
+            shards.discard(command.shard)
+            retired.add(command.shard)
+        elif isinstance(command, NodeRegister):
+            if command.node.id in nodes:
+                problems.append(f"{base} -> node -> id: node `{command.node.id}` already exists")
+            shard("node -> shard", command.node.shard)
+            nodes.add(command.node.id)
+        elif isinstance(command, NodeUpdate | NodeDeregister):
+            node("node", command.node)
+            if isinstance(command, NodeDeregister):
+                nodes.discard(command.node)
+        elif isinstance(command, JobCancel | JobReroute):
+            if command.locator is not None:
+                shard("locator -> shard", command.locator.shard)
+            elif (
+                command.job not in job_ids
+                and _generated_by(str(command.job), scenario.workload) is None
+            ):
+                problems.append(f"{base} -> job: no job `{command.job}` in the workload")
+            if isinstance(command, JobReroute):
+                shard("to", command.to)
+    return problems
 
 
 # ------------------------------------------------------------------ owner commands
 
 
-def command_args(model: PauseAll | Resume | Reroute | SetLatency) -> dict[str, Any]:
+def command_args(model: CommandModel) -> dict[str, Any]:
     """The arguments of a validated owner command, as recorded in its event."""
     raw = model.model_dump(by_alias=True, exclude_none=True)
     args = {k: v for k, v in raw.items() if k not in {"command", "reason", "actor"}}
@@ -557,6 +830,7 @@ def validate_command(raw: dict[str, Any]) -> dict[str, Any]:
     """Validate CLI input for an owner command with the same rules as schedule entries."""
     from pydantic import TypeAdapter
 
+    raw = {**raw, "command": canonical_name(raw.get("command"))}
     try:
         model = TypeAdapter(OwnerCommand).validate_python(raw)
     except ValidationError as exc:

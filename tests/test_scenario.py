@@ -51,7 +51,10 @@ def test_unknown_schedule_command_gets_a_did_you_mean(tmp_path: Path) -> None:
     data = scenario_dict(schedule=[{"tick": 3, "command": "pause_all", "reason": "r"}])
     assert error_for(tmp_path, data).startswith(
         "s.yaml: schedule -> 0 -> command: unknown command `pause_all`; did you mean "
-        "`pause-all`? (one of pause-all, resume, reroute, set-latency)"
+        "`pause-all`? (one of pause-all, resume, reroute, set-latency, shard.pause, "
+        "shard.resume, shard.register, shard.deregister, shard.update, node.register, "
+        "node.update, node.deregister, job.cancel, job.reroute, checkpoint.save, "
+        "checkpoint.configure, reporting.configure)"
     )
 
 

@@ -1,25 +1,31 @@
 """Owner commands: typed, validated against the live state, applied as one `owner.*` event.
 
-A command is validated before it changes anything; an invalid one raises `BadInput` and
-leaves the state untouched. Each applied command records its input (who, why, when issued)
-and its effect (before/after values, jobs moved). Repeating a command that changes nothing
-("already paused") is recorded with `"changed": false` and is not an error.
+Each handler validates its command against the current state before it changes anything; an
+invalid one raises `BadInput` and leaves the state untouched. Each applied command records
+its input (who, why, when issued) and its effect (before/after values, jobs moved or
+cancelled). Repeating a command that changes nothing ("already paused") is recorded with
+`"changed": false` and is not an error.
 """
 
 from __future__ import annotations
 
 import difflib
+import heapq
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from ..errors import BadInput
-from .state import QUEUED, RUNNING, Job, Shard, queue_key
+from .state import DONE, QUEUED, RUNNING, Job, Node, Policy, Shard, queue_key
 
 if TYPE_CHECKING:
     from .engine import Engine
 
-NAMES = ("pause-all", "resume", "reroute", "set-latency")
+FollowUps = list[tuple[str, dict[str, Any]]]
+# Validates against the current state (raising BadInput before any change), then applies
+# and returns the effect recorded in the command's event.
+Handler = Callable[["Engine", "CommandInput", FollowUps], dict[str, Any]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,54 +69,18 @@ class CommandInput:
         )
 
 
-def validate(engine: Engine, command: CommandInput) -> None:
-    """Raise `BadInput` if the command cannot apply to the current state."""
-    args = command.args
-    if command.name not in NAMES:
-        raise BadInput(f"unknown owner command `{command.name}`", f"use one of {', '.join(NAMES)}")
-    if not command.reason.strip():
-        raise BadInput("a reason is required", "pass --reason 'why this is done'")
-    if command.name == "reroute":
-        _shard(engine, args["from"], "--from")
-        if args.get("to") is not None:
-            _shard(engine, args["to"], "--to")
-        job_id = args.get("job")
-        if job_id is not None:
-            job = engine.state.jobs.get(job_id)
-            if job is None:
-                raise BadInput(
-                    f"--job: no queued or running job `{job_id}`",
-                    "ids look like `earth-finance-000042`; a completed or failed job cannot move",
-                )
-            if job.shard != args["from"]:
-                raise BadInput(
-                    f"--job: job `{job_id}` is in shard `{job.shard}`, not `{args['from']}`",
-                    f"use --from {job.shard}",
-                )
-            target = engine.state.shards[args["to"]]
-            if not engine.can_serve(target, job.skills):
-                raise BadInput(
-                    f"--to: shard `{target.id}` has no eligible node with skills "
-                    f"{list(job.skills)}",
-                    "pick a shard that can serve the job",
-                )
-    elif command.name == "set-latency":
-        _shard(engine, args["shard"], "--shard")
-
-
 def apply(engine: Engine, command: CommandInput) -> None:
     """Validate and apply `command`, emitting its `owner.*` event (and its job moves)."""
-    validate(engine, command)
+    handler = HANDLERS.get(command.name)
+    if handler is None:
+        raise BadInput(
+            f"unknown owner command `{command.name}`", f"use one of {', '.join(HANDLERS)}"
+        )
+    if not command.reason.strip():
+        raise BadInput("a reason is required", "pass --reason 'why this is done'")
+    follow_ups: FollowUps = []
+    effect = handler(engine, command, follow_ups)  # raises before any change
     _count_source(engine, command)
-    follow_ups: list[tuple[str, dict[str, Any]]] = []
-    if command.name == "pause-all":
-        effect = _set_paused(engine, True)
-    elif command.name == "resume":
-        effect = _set_paused(engine, False)
-    elif command.name == "reroute":
-        effect = _reroute(engine, command.args, follow_ups)
-    else:
-        effect = _set_latency(engine, command.args, follow_ups)
     engine.state.owner_actions += 1
     engine.emit(f"owner.{command.name}", {"input": command.to_json(), "effect": effect})
     for kind, data in follow_ups:
@@ -128,15 +98,80 @@ def _count_source(engine: Engine, command: CommandInput) -> None:
         engine.state.outside_commands += 1
 
 
-def _shard(engine: Engine, name: str, option: str) -> Shard:
+# ------------------------------------------------------------------ lookups
+
+
+def _shard(engine: Engine, name: str, where: str) -> Shard:
+    """An active (not deregistered) shard, or `BadInput` naming `where` it was given."""
     shard = engine.state.shards.get(name)
-    if shard is None:
-        close = difflib.get_close_matches(name, list(engine.state.shards), n=1)
-        hint = (
-            f"did you mean `{close[0]}`?" if close else "known: " + ", ".join(engine.state.shards)
+    if shard is not None and shard.retired:
+        raise BadInput(
+            f"{where}: shard `{name}` was deregistered", "name a registered shard (see status)"
         )
-        raise BadInput(f"{option}: unknown shard `{name}`", hint)
+    if shard is None:
+        active = [s.id for s in engine.state.shards.values() if not s.retired]
+        close = difflib.get_close_matches(name, active, n=1)
+        hint = f"did you mean `{close[0]}`?" if close else "known: " + ", ".join(active)
+        raise BadInput(f"{where}: unknown shard `{name}`", hint)
     return shard
+
+
+def _node(engine: Engine, name: str) -> Node:
+    node = engine.state.nodes.get(name)
+    if node is None:
+        close = difflib.get_close_matches(name, list(engine.state.nodes), n=1)
+        hint = f"did you mean `{close[0]}`?" if close else "known: " + ", ".join(engine.state.nodes)
+        raise BadInput(f"node: unknown node `{name}`", hint)
+    return node
+
+
+def _job(engine: Engine, args: dict[str, Any], where: str = "job") -> Job:
+    """The live job a `job`/`locator` argument names."""
+    locator = args.get("locator")
+    if locator is None:
+        job = engine.state.jobs.get(args["job"])
+        if job is None:
+            raise BadInput(
+                f"{where}: no queued or running job `{args['job']}`",
+                "ids look like `earth-finance-000042`; a completed, failed or cancelled job "
+                "cannot change",
+            )
+        return job
+    shard = _shard(engine, locator["shard"], "locator -> shard")
+    line: list[Job] = [job for queue in shard.active.values() for job in queue]
+    line.extend(job for queue in shard.waiting.values() for job in queue)
+    in_flight = bool(locator.get("include_in_flight"))
+    if in_flight:
+        line.extend(job for node in shard.nodes for job in node.running.values())
+    offset = int(locator["offset"])
+    if offset >= len(line):
+        what = "queued or running" if in_flight else "queued"
+        raise BadInput(
+            f"locator -> offset: {offset} is past the end of shard `{shard.id}`: it has "
+            f"{len(line)} {what} job(s)",
+            f"use an offset below {len(line)}" if line else "the shard has no job to pick",
+        )
+    # The line is in FIFO order (qseq); the tail's offset 0 is its newest job.
+    return heapq.nlargest(offset + 1, line, key=_qseq)[-1]
+
+
+def _qseq(job: Job) -> int:
+    return job.qseq
+
+
+def _sorted_by_id(items: dict[str, Any]) -> dict[str, Any]:
+    return dict(sorted(items.items()))
+
+
+# ------------------------------------------------------------- the fabric
+
+
+def _pause_all(engine: Engine, command: CommandInput, follow_ups: FollowUps) -> dict[str, Any]:
+    return _set_paused(engine, True)
+
+
+def _resume(engine: Engine, command: CommandInput, follow_ups: FollowUps) -> dict[str, Any]:
+    return _set_paused(engine, False)
 
 
 def _set_paused(engine: Engine, paused: bool) -> dict[str, Any]:
@@ -145,11 +180,32 @@ def _set_paused(engine: Engine, paused: bool) -> dict[str, Any]:
     return {"paused": [before, paused], "changed": before != paused}
 
 
-def _set_latency(
-    engine: Engine, args: dict[str, Any], follow_ups: list[tuple[str, dict[str, Any]]]
-) -> dict[str, Any]:
-    shard = engine.state.shards[args["shard"]]
-    before, after = shard.budget_ms, int(args["ms"])
+def _shard_paused(paused: bool) -> Handler:
+    def handler(engine: Engine, command: CommandInput, follow_ups: FollowUps) -> dict[str, Any]:
+        shard = _shard(engine, command.args["shard"], "shard")
+        before = shard.paused
+        shard.paused = paused
+        return {"shard": shard.id, "paused": [before, paused], "changed": before != paused}
+
+    return handler
+
+
+def _set_latency(engine: Engine, command: CommandInput, follow_ups: FollowUps) -> dict[str, Any]:
+    shard = _shard(engine, command.args["shard"], "--shard")
+    before, after = shard.budget_ms, int(command.args["ms"])
+    ineligible, eligible = _change_budget(engine, shard, after, follow_ups)
+    return {
+        "budget_ms": [before, after],
+        "changed": before != after,
+        "ineligible": ineligible,
+        "eligible": eligible,
+    }
+
+
+def _change_budget(
+    engine: Engine, shard: Shard, after: int, follow_ups: FollowUps
+) -> tuple[list[str], list[str]]:
+    before = shard.budget_ms
     shard.budget_ms = after
     ineligible, eligible = [], []
     for node in shard.nodes:
@@ -162,18 +218,337 @@ def _set_latency(
             follow_ups.append(("node.latency.ok", engine.latency_data(node)))
     if before != after:
         engine.topology_changed()
+    return ineligible, eligible
+
+
+# ----------------------------------------------------------------- shards
+
+
+def _policies(engine: Engine, shard_id: str, raw: list[dict[str, Any]], where: str) -> list[Policy]:
+    policies = []
+    for i, spec in enumerate(raw):
+        if spec["target"] == shard_id:
+            raise BadInput(
+                f"{where} -> {i} -> target: a shard cannot spill over to itself",
+                "name another shard",
+            )
+        _shard(engine, spec["target"], f"{where} -> {i} -> target")
+        policies.append(
+            Policy(
+                spec["target"],
+                spec["threshold"],
+                spec["max_drain_per_tick"],
+                frozenset(spec.get("required_skills", ())),
+            )
+        )
+    return policies
+
+
+def _shard_register(engine: Engine, command: CommandInput, follow_ups: FollowUps) -> dict[str, Any]:
+    from ..scenario import ShardSpec
+
+    spec = ShardSpec.model_validate(command.args["shard"])
+    if spec.id in engine.state.shards:
+        raise BadInput(
+            f"shard -> id: shard `{spec.id}` already exists",
+            "pick a new id (a deregistered shard's id stays taken: its history is kept)",
+        )
+    policies = _policies(engine, spec.id, command.args["shard"].get("spillover", []), "spillover")
+    state = engine.state
+    state.shards[spec.id] = Shard(
+        id=spec.id,
+        name=spec.display_name,
+        budget_ms=spec.latency_budget_ms,
+        max_queue=spec.max_queue,
+        alert_threshold=spec.effective_alert_threshold,
+        policies=policies,
+    )
+    state.shards = _sorted_by_id(state.shards)  # routing visits shards in id order
+    engine.topology_changed()
+    return {"shard": spec.id, "changed": True}
+
+
+def _shard_update(engine: Engine, command: CommandInput, follow_ups: FollowUps) -> dict[str, Any]:
+    shard = _shard(engine, command.args["shard"], "shard")
+    update = command.args["update"]
+    max_queue = update.get("max_queue", shard.max_queue)
+    alert = update.get("alert_threshold", shard.alert_threshold)
+    if "max_queue" in update and "alert_threshold" not in update and alert > max_queue:
+        alert = max(1, max_queue * 7 // 10)
+    if alert > max_queue:
+        raise BadInput(
+            f"update -> alert_threshold: {alert} would exceed max_queue ({max_queue})",
+            "lower alert_threshold or raise max_queue in the same update",
+        )
+    policies = (
+        _policies(engine, shard.id, update["spillover"], "update -> spillover")
+        if "spillover" in update
+        else shard.policies
+    )
+    changes: dict[str, list[Any]] = {}
+
+    def note(name: str, before: Any, after: Any) -> None:
+        if before != after:
+            changes[name] = [before, after]
+
+    note("name", shard.name, update.get("name", shard.name))
+    note("max_queue", shard.max_queue, max_queue)
+    note("alert_threshold", shard.alert_threshold, alert)
+    note("spillover", [p.to_json() for p in shard.policies], [p.to_json() for p in policies])
+    shard.name = update.get("name", shard.name)
+    shard.max_queue, shard.alert_threshold, shard.policies = max_queue, alert, policies
+    ineligible: list[str] = []
+    eligible: list[str] = []
+    if "latency_budget_ms" in update:
+        before = shard.budget_ms
+        ineligible, eligible = _change_budget(
+            engine, shard, update["latency_budget_ms"], follow_ups
+        )
+        note("budget_ms", before, shard.budget_ms)
+    if changes:
+        engine.topology_changed()
     return {
-        "budget_ms": [before, after],
-        "changed": before != after,
+        "shard": shard.id,
+        "changes": changes,
+        "changed": bool(changes),
         "ineligible": ineligible,
         "eligible": eligible,
     }
 
 
-def _reroute(
-    engine: Engine, args: dict[str, Any], follow_ups: list[tuple[str, dict[str, Any]]]
+def _shard_deregister(
+    engine: Engine, command: CommandInput, follow_ups: FollowUps
 ) -> dict[str, Any]:
-    source = engine.state.shards[args["from"]]
+    shard = _shard(engine, command.args["shard"], "shard")
+    redistribution = command.args["redistribution"]
+    target = None
+    if redistribution["mode"] == "spillover":
+        if redistribution["target"] == shard.id:
+            raise BadInput(
+                "redistribution -> target: the jobs must go to another shard", "name another shard"
+            )
+        target = _shard(engine, redistribution["target"], "redistribution -> target")
+    state = engine.state
+    removed_nodes = [node.id for node in shard.nodes]
+    requeued = _remove_nodes(engine, list(shard.nodes), follow_ups)
+    moved: list[str] = []
+    cancelled: list[str] = []
+    for job in _take_queued(shard):
+        if target is not None:
+            engine.move(job, shard, target, "deregister", follow_ups)
+            moved.append(job.id)
+        else:
+            _cancel(engine, shard, job, follow_ups)
+            cancelled.append(job.id)
+    shard.retired, shard.forward_to, shard.paused = True, target.id if target else None, False
+    shard.reroute_target = None
+    policies_removed = []
+    for other in state.shards.values():
+        if any(p.target == shard.id for p in other.policies):
+            other.policies = [p for p in other.policies if p.target != shard.id]
+            policies_removed.append(other.id)
+        if other.reroute_target == shard.id:
+            other.reroute_target = None
+            policies_removed.append(other.id)
+    engine.topology_changed()
+    return {
+        "shard": shard.id,
+        "mode": redistribution["mode"],
+        "target": target.id if target else None,
+        "nodes_removed": removed_nodes,
+        "requeued": requeued,
+        "jobs_moved": moved,
+        "jobs_cancelled": cancelled,
+        "policies_removed_from": sorted(set(policies_removed)),
+        "changed": True,
+    }
+
+
+def _take_queued(shard: Shard) -> list[Job]:
+    """Empty the shard's queues; return their jobs in FIFO order."""
+    jobs = [job for queue in shard.active.values() for job in queue]
+    jobs.extend(job for queue in shard.waiting.values() for job in queue)
+    jobs.sort(key=_qseq)
+    shard.active, shard.waiting = {}, {}
+    return jobs
+
+
+def _cancel(engine: Engine, shard: Shard, job: Job, follow_ups: FollowUps) -> None:
+    """Cancel a live job that has been taken out of its queue or off its node."""
+    was = "running" if job.state == RUNNING else "queued"
+    if job.state == RUNNING:
+        shard.in_flight.remove(job.value)
+    else:
+        shard.queued.remove(job.value)
+    shard.cancelled.add(job.value)
+    job.state = DONE
+    job.node = None
+    del engine.state.jobs[job.id]
+    follow_ups.append(("job.cancelled", {"job": job.id, "shard": shard.id, "was": was}))
+
+
+# ------------------------------------------------------------------ nodes
+
+
+def _node_register(engine: Engine, command: CommandInput, follow_ups: FollowUps) -> dict[str, Any]:
+    from ..scenario import NodeSpec
+
+    spec = NodeSpec.model_validate(command.args["node"])
+    if spec.id in engine.state.nodes:
+        raise BadInput(f"node -> id: node `{spec.id}` already exists", "pick a new id")
+    shard = _shard(engine, spec.shard, "node -> shard")
+    node = engine.new_node(spec)
+    state = engine.state
+    state.nodes[node.id] = node
+    state.nodes = _sorted_by_id(state.nodes)
+    shard.nodes.append(node)
+    shard.nodes.sort(key=lambda n: n.id)
+    engine.topology_changed()
+    within = node.latency_ms <= shard.budget_ms
+    return {"node": node.id, "shard": shard.id, "within_budget": within, "changed": True}
+
+
+def _node_update(engine: Engine, command: CommandInput, follow_ups: FollowUps) -> dict[str, Any]:
+    node = _node(engine, command.args["node"])
+    update = command.args["update"]
+    changes: dict[str, list[Any]] = {}
+    if "slots" in update and update["slots"] != node.slots:
+        changes["slots"] = [node.slots, update["slots"]]
+        node.slots = update["slots"]
+    if "skills" in update and frozenset(update["skills"]) != node.skills:
+        changes["skills"] = [sorted(node.skills), sorted(set(update["skills"]))]
+        node.skills = frozenset(update["skills"])
+    if "heartbeat_ticks" in update and update["heartbeat_ticks"] != node.heartbeat:
+        changes["heartbeat_ticks"] = [node.heartbeat, update["heartbeat_ticks"]]
+        node.heartbeat = update["heartbeat_ticks"]
+    if "price_per_job" in update:
+        price = round(update["price_per_job"] * 1_000_000_000)
+        if price != node.price_nano:
+            changes["price_per_job"] = [node.price_nano / 1e9, price / 1e9]
+            node.price_nano = price
+    if "metadata" in update and update["metadata"] != node.metadata:
+        changes["metadata"] = [node.metadata, update["metadata"]]
+        node.metadata = dict(update["metadata"])
+    if "latency_ms" in update and update["latency_ms"] != node.base_latency_ms:
+        changes["latency_ms"] = [node.latency_ms, update["latency_ms"]]
+        node.base_latency_ms = update["latency_ms"]
+        follow_ups.extend(engine.node_latency_changed(node, update["latency_ms"]))
+    if changes:
+        engine.topology_changed()
+    return {"node": node.id, "changes": changes, "changed": bool(changes)}
+
+
+def _node_deregister(
+    engine: Engine, command: CommandInput, follow_ups: FollowUps
+) -> dict[str, Any]:
+    node = _node(engine, command.args["node"])
+    requeued = _remove_nodes(engine, [node], follow_ups)
+    engine.topology_changed()
+    return {"node": node.id, "shard": node.shard, "requeued": requeued, "changed": True}
+
+
+def _remove_nodes(engine: Engine, nodes: list[Node], follow_ups: FollowUps) -> list[str]:
+    """Take nodes out of the fabric; their running jobs go back to the front of their shard's
+    queue with their progress. Returns the ids of the jobs requeued."""
+    stranded: list[Job] = []
+    for node in nodes:
+        for job in node.running.values():
+            engine.freeze(job)
+        stranded.extend(node.running.values())
+    requeued = [job.id for job in sorted(stranded, key=_qseq)]
+    events = engine.requeue(stranded)
+    follow_ups.extend(events)
+    state = engine.state
+    for node in nodes:
+        shard = state.shards[node.shard]
+        shard.nodes = [n for n in shard.nodes if n is not node]
+        del state.nodes[node.id]
+    return requeued
+
+
+# ------------------------------------------------------------------- jobs
+
+
+def _job_cancel(engine: Engine, command: CommandInput, follow_ups: FollowUps) -> dict[str, Any]:
+    job = _job(engine, command.args)
+    shard = engine.state.shards[job.shard]
+    node = job.node
+    if job.state == RUNNING:
+        assert node is not None
+        del engine.state.nodes[node].running[job.id]
+    else:
+        _remove_queued(shard, job)
+    _cancel(engine, shard, job, follow_ups)
+    return {"job": job.id, "shard": shard.id, "node": node, "changed": True}
+
+
+def _job_reroute(engine: Engine, command: CommandInput, follow_ups: FollowUps) -> dict[str, Any]:
+    job = _job(engine, command.args)
+    return _move_one(engine, job, command.args["to"], follow_ups)
+
+
+def _move_one(engine: Engine, job: Job, to: str, follow_ups: FollowUps) -> dict[str, Any]:
+    """Move one job (pulling it off its node, keeping its progress) to a shard that can serve
+    it; a shard that cannot leaves the job where it is, reported, never parked where it
+    would wait forever."""
+    source = engine.state.shards[job.shard]
+    target = _shard(engine, to, "to")
+    if target is source:
+        raise BadInput(f"to: job `{job.id}` is already in shard `{to}`", "name another shard")
+    effect: dict[str, Any] = {"job": job.id, "from": source.id, "to": target.id}
+    if not engine.can_serve(target, job.skills):
+        return {
+            **effect,
+            "moved": 0,
+            "left_unservable": 1,
+            "pulled_from_node": None,
+            "changed": False,
+            "note": f"no eligible node in `{target.id}` has skills {list(job.skills)}",
+        }
+    pulled_from = job.node if job.state == RUNNING else None
+    if job.state == RUNNING:
+        engine.pull(job)
+    else:
+        _remove_queued(source, job)
+    engine.move(job, source, target, "reroute", follow_ups)
+    return {
+        **effect,
+        "moved": 1,
+        "left_unservable": 0,
+        "pulled_from_node": pulled_from,
+        "changed": True,
+    }
+
+
+# --------------------------------------------------------- checkpoint, reporting
+
+
+def _checkpoint_save(
+    engine: Engine, command: CommandInput, follow_ups: FollowUps
+) -> dict[str, Any]:
+    engine.state.checkpoint_requested = True
+    return {"tick": engine.state.tick, "changed": True}
+
+
+def _checkpoint_configure(
+    engine: Engine, command: CommandInput, follow_ups: FollowUps
+) -> dict[str, Any]:
+    before, after = engine.state.checkpoint_every, int(command.args["every"])
+    engine.state.checkpoint_every = after
+    return {"every": [before, after], "changed": before != after}
+
+
+def _reporting_configure(
+    engine: Engine, command: CommandInput, follow_ups: FollowUps
+) -> dict[str, Any]:
+    before, after = engine.state.report_label, str(command.args["label"])
+    engine.state.report_label = after
+    return {"label": [before, after], "changed": before != after}
+
+
+def _reroute(engine: Engine, command: CommandInput, follow_ups: FollowUps) -> dict[str, Any]:
+    args = command.args
+    source = _shard(engine, args["from"], "--from")
     if args.get("clear"):
         before = source.reroute_target
         source.reroute_target = None
@@ -183,17 +558,16 @@ def _reroute(
             "first_target": [_first_target(source, before), _first_target(source, None)],
             "changed": before is not None,
         }
-    target = engine.state.shards[args["to"]]
+    target = _shard(engine, args["to"], "--to")
     job_id = args.get("job")
     if job_id is not None:
-        job = engine.state.jobs[job_id]
-        pulled_from = job.node if job.state == RUNNING else None
-        if job.state == RUNNING:
-            engine.pull(job)
-        else:
-            _remove_queued(source, job)
-        engine.move(job, source, target, "reroute", follow_ups)
-        return {"job": job_id, "moved": 1, "pulled_from_node": pulled_from}
+        job = _job(engine, {"job": job_id}, "--job")
+        if job.shard != source.id:
+            raise BadInput(
+                f"--job: job `{job_id}` is in shard `{job.shard}`, not `{source.id}`",
+                f"use --from {job.shard}",
+            )
+        return _move_one(engine, job, target.id, follow_ups)
     before = source.reroute_target
     first_before = _first_target(source, before)
     source.reroute_target = target.id
@@ -254,3 +628,24 @@ def _remove_queued(shard: Shard, job: Job) -> None:
         if queue is not None and job in queue:
             queue.remove(job)
             return
+
+
+HANDLERS: dict[str, Handler] = {
+    "pause-all": _pause_all,
+    "resume": _resume,
+    "reroute": _reroute,
+    "set-latency": _set_latency,
+    "shard.pause": _shard_paused(True),
+    "shard.resume": _shard_paused(False),
+    "shard.register": _shard_register,
+    "shard.deregister": _shard_deregister,
+    "shard.update": _shard_update,
+    "node.register": _node_register,
+    "node.update": _node_update,
+    "node.deregister": _node_deregister,
+    "job.cancel": _job_cancel,
+    "job.reroute": _job_reroute,
+    "checkpoint.save": _checkpoint_save,
+    "checkpoint.configure": _checkpoint_configure,
+    "reporting.configure": _reporting_configure,
+}

@@ -20,7 +20,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from ..errors import BadInput
-from ..scenario import Fault, Scenario, ScheduleEntry, command_args
+from ..scenario import Fault, NodeSpec, Scenario, ScheduleEntry, command_args
 from . import commands, router
 from .commands import CommandInput
 from .state import (
@@ -42,7 +42,7 @@ from .state import (
 )
 
 Event = tuple[str, dict[str, Any]]
-SNAPSHOT_FORMAT = 1
+SNAPSHOT_FORMAT = 2
 
 
 class Engine:
@@ -54,7 +54,7 @@ class Engine:
         self.events: list[Event] = []
         self._groups = [
             (
-                g.prefix,
+                g.id or g.prefix,
                 g.shard,
                 _skill_key(g.skills),
                 g.duration,
@@ -86,6 +86,7 @@ class Engine:
                 0,
             ]
         )
+        self._named_jobs = {g.id for g in scenario.workload if g.id is not None}
         self._interned: dict[SkillKey, SkillKey] = {}
         self._serve_cache: dict[tuple[str, SkillKey], list[Node]] = {}
         self._capable_cache: dict[SkillKey, bool] = {}
@@ -229,12 +230,7 @@ class Engine:
         node = self.state.nodes[job.node]
         shard = self.state.shards[node.shard]
         del node.running[job.id]
-        if job.due:
-            # Live, this tick's progress is still to come; at rest it has been made.
-            now = self.state.tick + (1 if self._at_rest else 0)
-            job.remaining = job.due - now + 1
-            job.due = 0
-            job.row = None
+        self.freeze(job)
         shard.in_flight.remove(job.value)
         shard.queued.add(job.value)
         job.state = QUEUED
@@ -259,10 +255,11 @@ class Engine:
                 continue
             shard = shards[shard_id]
             capable = self.fabric_capable(skills)
+            named = count == 1 and prefix in self._named_jobs
             for index in range(begin, min(begin + per_tick, count)):
                 job_value = value + index * step
                 job = Job(
-                    id=f"{prefix}-{index + 1:06d}",
+                    id=prefix if named else f"{prefix}-{index + 1:06d}",
                     ordinal=state.next_ordinal,
                     origin=shard_id,
                     shard=shard_id,
@@ -274,7 +271,9 @@ class Engine:
                 state.next_ordinal += 1
                 shard.submitted.add(job_value)
                 emit(("job.submitted", {"job": job.id, "shard": shard_id, "value": job_value}))
-                if capable:
+                if shard.retired:
+                    self._arrive_retired(shard, job)
+                elif capable:
                     state.jobs[job.id] = job
                     self.enqueue(shard, job)
                 else:
@@ -286,6 +285,22 @@ class Engine:
                             {"job": job.id, "shard": shard_id, "reason": "no-capable-node"},
                         )
                     )
+
+    def _arrive_retired(self, shard: Shard, job: Job) -> None:
+        """A job for a deregistered shard follows its redistribution: on to the shard that
+        took its jobs (and on from there if that one was deregistered too), or cancelled."""
+        home = shard
+        while home.retired and home.forward_to is not None:
+            home = self.state.shards[home.forward_to]
+        shard.queued.add(job.value)  # counted in its shard for the instant it arrives there
+        if home.retired:
+            shard.queued.remove(job.value)
+            shard.cancelled.add(job.value)
+            job.state = DONE
+            self.emit("job.cancelled", {"job": job.id, "shard": shard.id, "was": "deregistered"})
+            return
+        self.state.jobs[job.id] = job
+        self.move(job, shard, home, "deregistered")
 
     def _progress(self, tick: int) -> None:
         due = self.state.completions.pop(tick, None)
@@ -316,8 +331,8 @@ class Engine:
             return
         stranded: list[Job] = []
         for node_id in sorted(set(node_ids)):
-            node = self.state.nodes[node_id]
-            if node.timer_tick != tick:
+            node = self.state.nodes.get(node_id)
+            if node is None or node.timer_tick != tick:  # deregistered, or timer replaced
                 continue
             kind = node.timer_kind
             node.timer_kind, node.timer_tick = "", 0
@@ -334,11 +349,12 @@ class Engine:
                 self.topology_changed()
                 self.emit("node.up", {"node": node.id, "shard": node.shard})
         if stranded:
-            self._requeue(stranded)
+            self.events.extend(self.requeue(stranded))
 
-    def _requeue(self, jobs: list[Job]) -> None:
-        """Jobs of nodes marked down go back to the front of their shard queue, keeping their
-        progress and, across all nodes that went down this tick, their original FIFO order."""
+    def requeue(self, jobs: list[Job]) -> list[Event]:
+        """Jobs of nodes marked down (or removed) go back to the front of their shard queue,
+        keeping their progress and, across all nodes that went this tick, their FIFO order.
+        Returns the `job.requeued` events."""
         jobs.sort(key=lambda job: (job.shard, job.qseq))
         from_nodes = [job.node for job in jobs]
         for job in reversed(jobs):
@@ -348,18 +364,37 @@ class Engine:
             shard = self.state.shards[job.shard]
             shard.in_flight.remove(job.value)
             self.enqueue(shard, job, front=True)
-        for job, node_id in zip(jobs, from_nodes, strict=True):
-            self.emit(
+        return [
+            (
                 "job.requeued",
                 {"job": job.id, "node": node_id, "shard": job.shard, "remaining": job.remaining},
             )
+            for job, node_id in zip(jobs, from_nodes, strict=True)
+        ]
+
+    def freeze(self, job: Job) -> None:
+        """Fix a running job's remaining ticks from its due tick, before it leaves its node."""
+        if job.due:
+            # Live, this tick's progress is still to come; at rest it has been made.
+            now = self.state.tick + (1 if self._at_rest else 0)
+            job.remaining = job.due - now + 1
+            job.due = 0
+            job.row = None
+
+    def new_node(self, spec: NodeSpec) -> Node:
+        return _make_node(spec)
 
     def _set_timer(self, node: Node, kind: str, tick: int) -> None:
         node.timer_kind, node.timer_tick = kind, tick
         self.state.timers.setdefault(tick, []).append(node.id)
 
     def _apply_fault(self, fault: Fault, *, starting: bool) -> None:
-        node = self.state.nodes[fault.node]
+        node = self.state.nodes.get(fault.node)
+        if node is None:  # deregistered (or not yet registered) by an owner command
+            self.emit(
+                "fault.skipped", {"node": fault.node, "kind": fault.kind, "reason": "no-node"}
+            )
+            return
         if fault.kind == "latency":
             # A latency fault ends by restoring the node's configured latency.
             latency = fault.latency_ms if starting else None
@@ -375,13 +410,19 @@ class Engine:
 
     def _set_node_latency(self, node: Node, after: int, kind: str) -> None:
         before = node.latency_ms
-        node.latency_ms = after
         self.emit(kind, {"node": node.id, "latency_ms": [before, after]})
+        self.events.extend(self.node_latency_changed(node, after))
+
+    def node_latency_changed(self, node: Node, after: int) -> list[Event]:
+        """Set a node's latency; returns the verdict event when its eligibility flips."""
+        before = node.latency_ms
+        node.latency_ms = after
         budget = self.state.shards[node.shard].budget_ms
-        if (before <= budget) != (after <= budget):
-            self.topology_changed()
-            verdict = "node.latency.ok" if after <= budget else "node.latency.breach"
-            self.emit(verdict, self.latency_data(node))
+        if (before <= budget) == (after <= budget):
+            return []
+        self.topology_changed()
+        verdict = "node.latency.ok" if after <= budget else "node.latency.breach"
+        return [(verdict, self.latency_data(node))]
 
     def _outage_starts(self, node: Node) -> None:
         """The node stops heartbeating and its jobs stop progressing; routers learn of it at
@@ -439,6 +480,9 @@ class Engine:
             shards.append(
                 {
                     "id": shard.id,
+                    "name": shard.name,
+                    "retired": shard.retired,
+                    "forward_to": shard.forward_to,
                     "budget_ms": shard.budget_ms,
                     "max_queue": shard.max_queue,
                     "alert_threshold": shard.alert_threshold,
@@ -461,6 +505,12 @@ class Engine:
             nodes.append(
                 {
                     "id": node.id,
+                    "shard": node.shard,
+                    "skills": sorted(node.skills),
+                    "heartbeat": node.heartbeat,
+                    "price_nano": node.price_nano,
+                    "metadata": node.metadata,
+                    "base_latency_ms": node.base_latency_ms,
                     "up": node.up,
                     "outages": node.outages,
                     "latency_ms": node.latency_ms,
@@ -474,6 +524,8 @@ class Engine:
             "tick": state.tick,
             "paused": state.paused,
             "next_ordinal": state.next_ordinal,
+            "checkpoint_every": state.checkpoint_every,
+            "report_label": state.report_label,
             "topology_dirty": state.topology_dirty,
             "journal_applied": state.journal_applied,
             "owner_actions": state.owner_actions,
@@ -485,38 +537,72 @@ class Engine:
 
     @classmethod
     def restore(cls, scenario: Scenario, snapshot: dict[str, Any]) -> Engine:
-        state = _initial_state(scenario)
-        state.tick = snapshot["tick"]
-        state.paused = snapshot["paused"]
-        state.next_ordinal = snapshot["next_ordinal"]
-        state.topology_dirty = snapshot["topology_dirty"]
-        state.journal_applied = snapshot["journal_applied"]
-        state.owner_actions = snapshot["owner_actions"]
-        state.outside_commands = snapshot["outside_commands"]
-        engine = cls(scenario, state)
-        interned = engine._interned
+        """The engine at a snapshot. Shards and nodes come from the snapshot, not the
+        scenario: owner commands may have registered, changed or removed them."""
+        shards: dict[str, Shard] = {}
         for raw in snapshot["shards"]:
-            shard = state.shards[raw["id"]]
-            shard.budget_ms = raw["budget_ms"]
-            shard.max_queue = raw["max_queue"]
-            shard.alert_threshold = raw["alert_threshold"]
-            shard.policies = [
-                Policy(
-                    p["target"],
-                    p["threshold"],
-                    p["max_drain_per_tick"],
-                    frozenset(p["required_skills"]),
-                )
-                for p in raw["policies"]
-            ]
-            shard.reroute_target = raw["reroute_target"]
-            shard.paused = raw["paused"]
-            shard.next_back = raw["next_back"]
-            shard.next_front = raw["next_front"]
-            shard.cost_nano = raw["cost_nano"]
+            shard = Shard(
+                id=raw["id"],
+                name=raw["name"],
+                budget_ms=raw["budget_ms"],
+                max_queue=raw["max_queue"],
+                alert_threshold=raw["alert_threshold"],
+                policies=[
+                    Policy(
+                        p["target"],
+                        p["threshold"],
+                        p["max_drain_per_tick"],
+                        frozenset(p["required_skills"]),
+                    )
+                    for p in raw["policies"]
+                ],
+                reroute_target=raw["reroute_target"],
+                paused=raw["paused"],
+                retired=raw["retired"],
+                forward_to=raw["forward_to"],
+                next_back=raw["next_back"],
+                next_front=raw["next_front"],
+                cost_nano=raw["cost_nano"],
+            )
             for name, (count, value) in raw["counters"].items():
                 tally = shard.tally(name)
                 tally.count, tally.value = count, value
+            shards[shard.id] = shard
+        nodes: dict[str, Node] = {}
+        for raw in snapshot["nodes"]:
+            node = Node(
+                id=raw["id"],
+                shard=raw["shard"],
+                slots=raw["slots"],
+                skills=frozenset(raw["skills"]),
+                latency_ms=raw["latency_ms"],
+                base_latency_ms=raw["base_latency_ms"],
+                heartbeat=raw["heartbeat"],
+                price_nano=raw["price_nano"],
+                metadata=raw["metadata"],
+                up=raw["up"],
+                outages=raw["outages"],
+            )
+            nodes[node.id] = node
+            shards[node.shard].nodes.append(node)
+        state = FabricState(
+            tick=snapshot["tick"],
+            shards=shards,
+            nodes=nodes,
+            jobs={},
+            paused=snapshot["paused"],
+            next_ordinal=snapshot["next_ordinal"],
+            checkpoint_every=snapshot["checkpoint_every"],
+            report_label=snapshot["report_label"],
+            topology_dirty=snapshot["topology_dirty"],
+            journal_applied=snapshot["journal_applied"],
+            owner_actions=snapshot["owner_actions"],
+            outside_commands=snapshot["outside_commands"],
+        )
+        engine = cls(scenario, state)
+        interned = engine._interned
+        for raw in snapshot["shards"]:
+            shard = shards[raw["id"]]
             for classes, store in ((raw["queue"], shard.active), (raw["deferred"], shard.waiting)):
                 for (skills, visited), rows in classes:
                     queue = store[(tuple(skills), tuple(visited))] = deque()
@@ -525,11 +611,7 @@ class Engine:
                         state.jobs[job.id] = job
                         queue.append(job)
         for raw in snapshot["nodes"]:
-            node = state.nodes[raw["id"]]
-            node.up = raw["up"]
-            node.outages = raw["outages"]
-            node.latency_ms = raw["latency_ms"]
-            node.slots = raw["slots"]
+            node = nodes[raw["id"]]
             kind, tick = raw["timer"]
             if kind:
                 engine._set_timer(node, kind, tick)
@@ -583,17 +665,28 @@ def _initial_state(scenario: Scenario) -> FabricState:
         )
     nodes: dict[str, Node] = {}
     for node_spec in sorted(fabric.nodes, key=lambda n: n.id):
-        node = Node(
-            id=node_spec.id,
-            shard=node_spec.shard,
-            slots=node_spec.slots,
-            skills=frozenset(node_spec.skills),
-            latency_ms=node_spec.latency_ms,
-            base_latency_ms=node_spec.latency_ms,
-            heartbeat=node_spec.heartbeat_ticks,
-            price_nano=round((node_spec.price_per_job or 0) * 1_000_000_000),
-            metadata=dict(node_spec.metadata),
-        )
+        node = _make_node(node_spec)
         nodes[node.id] = node
         shards[node.shard].nodes.append(node)
-    return FabricState(tick=0, shards=shards, nodes=nodes, jobs={})
+    return FabricState(
+        tick=0,
+        shards=shards,
+        nodes=nodes,
+        jobs={},
+        checkpoint_every=scenario.run.checkpoint_every,
+        report_label=scenario.reporting.label,
+    )
+
+
+def _make_node(spec: NodeSpec) -> Node:
+    return Node(
+        id=spec.id,
+        shard=spec.shard,
+        slots=spec.slots,
+        skills=frozenset(spec.skills),
+        latency_ms=spec.latency_ms,
+        base_latency_ms=spec.latency_ms,
+        heartbeat=spec.heartbeat_ticks,
+        price_nano=round((spec.price_per_job or 0) * 1_000_000_000),
+        metadata=dict(spec.metadata),
+    )

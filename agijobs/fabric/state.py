@@ -91,6 +91,10 @@ class Shard:
     policies: list[Policy]
     reroute_target: str | None = None
     paused: bool = False
+    # A deregistered shard keeps its counters (its history stays in the totals); jobs still
+    # arriving for it go to `forward_to`, or are cancelled when that is None.
+    retired: bool = False
+    forward_to: str | None = None
     nodes: list[Node] = field(default_factory=list)
     active: dict[QueueKey, deque[Job]] = field(default_factory=dict)
     waiting: dict[QueueKey, deque[Job]] = field(default_factory=dict)  # deferred jobs
@@ -113,6 +117,10 @@ class Shard:
         if self.queued.count > self.alert_threshold:
             return "degraded"
         return "healthy"
+
+    @property
+    def deferred_count(self) -> int:
+        return sum(len(queue) for queue in self.waiting.values())
 
     def effective_policies(self) -> list[Policy]:
         """Configured policies, with a reroute target moved (or added) to the front."""
@@ -169,6 +177,9 @@ class FabricState:
     paused: bool = False
     next_ordinal: int = 1
     topology_dirty: bool = False  # deferred jobs are re-examined at the next routing
+    checkpoint_every: int = 20  # ticks between checkpoints (checkpoint.configure changes it)
+    report_label: str = "latest"  # names reports inside the storage (reporting.configure)
+    checkpoint_requested: bool = False  # checkpoint.save: the runner checkpoints after the tick
     journal_applied: int = 0  # live commands applied from the inbox journal
     owner_actions: int = 0  # owner commands applied (rejections excluded)
     outside_commands: int = 0  # owner commands not from the schedule (live or at rest)

@@ -166,7 +166,7 @@ def test_reroute_moves_and_reports(stopped: Path) -> None:
         (
             ["reroute", "--from", "earth", "--to", "luna", "--job", "nope", "--reason", "r"],
             "Error: --job: no queued or running job `nope` — ids look like "
-            "`earth-finance-000042`; a completed or failed job cannot move\n",
+            "`earth-finance-000042`; a completed, failed or cancelled job cannot change\n",
         ),
     ],
 )
