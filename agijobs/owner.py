@@ -11,7 +11,7 @@ from __future__ import annotations
 import contextlib
 import os
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -35,6 +35,7 @@ class CommandResult:
     event: str
     effect: dict[str, Any]
     command_id: str | None = None
+    results: list[dict[str, Any]] = field(default_factory=list)  # per command of a batch
 
 
 def issue_command(
@@ -106,7 +107,9 @@ def _send_live(
         if ack is not None:
             if ack["event"] == "owner.rejected":
                 raise BadInput(f"the live run rejected {name}: {ack['error']}")
-            return CommandResult("live", ack["tick"], ack["event"], ack["effect"], command_id)
+            return CommandResult(
+                "live", ack["tick"], ack["event"], ack["effect"], command_id, ack.get("results", [])
+            )
         if time.monotonic() >= deadline:
             raise NotAcknowledged(
                 f"the live run did not acknowledge {name} within {timeout:g}s "
@@ -154,5 +157,7 @@ def _apply_at_rest(
         store.append_session(
             session_record("stopped", tick=tick, status="stopped", reason="recovered at rest")
         )
-    kind, data = events[0]
-    return CommandResult("at-rest", engine.state.tick, kind, data["effect"])
+    results = [{"event": k, "effect": d["effect"]} for k, d in events if k.startswith("owner.")]
+    return CommandResult(
+        "at-rest", engine.state.tick, results[0]["event"], results[0]["effect"], None, results
+    )

@@ -71,6 +71,8 @@ class Outcome:
     reason: str
     summary: dict[str, Any]
     expect_failures: list[str] = field(default_factory=list)
+    # (entry index, tick, error) of schedule entries refused when they came due
+    schedule_rejections: list[tuple[int, int, str]] = field(default_factory=list)
 
 
 @dataclass(slots=True)
@@ -228,17 +230,19 @@ class Runner:
         return [_live_input(entry) for entry in entries], entries
 
     def _acknowledge(self, entries: list[dict[str, Any]], events: list[Any]) -> None:
-        outcomes = {}
+        outcomes: dict[str, list[tuple[str, dict[str, Any]]]] = {}
         for kind, data in events:
             if kind.startswith("owner.") and data["input"].get("id"):
-                outcomes[data["input"]["id"]] = (kind, data)
+                outcomes.setdefault(data["input"]["id"], []).append((kind, data))
         for entry in entries:
-            kind, data = outcomes[entry["id"]]
+            results = outcomes[entry["id"]]  # one per command of a batch
+            kind, data = results[0]
             ack: dict[str, Any] = {"tick": entry["tick"], "event": kind}
             if kind == "owner.rejected":
                 ack["error"] = data["error"]
             else:
                 ack["effect"] = data["effect"]
+                ack["results"] = [{"event": k, "effect": d["effect"]} for k, d in results]
             self.store.acknowledge(entry["id"], ack)
 
     # ----------------------------------------------------------- the loop
@@ -355,7 +359,7 @@ class Runner:
         if info is not None and info.get("pid") == os.getpid():
             # No longer the live runner, whatever process later reuses this pid.
             self.store.write_document("run.json", dumps({**info, "role": "stopped"}) + b"\n")
-        return Outcome(status, reason, summary, failures)
+        return Outcome(status, reason, summary, failures, self.engine.schedule_rejections)
 
 
 def record_recovery(store: Store, loaded: LoadedRun) -> bool:

@@ -14,6 +14,7 @@ Every error names the file, the key path inside it and the fix, and nothing is w
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -381,6 +382,19 @@ class ScheduleEntry(Model):
         return raw
 
 
+class ApplyEntry(Model):
+    """A command given to `agijobs apply`: a schedule entry without a tick."""
+
+    command: OwnerCommand
+
+    @model_validator(mode="before")
+    @classmethod
+    def _flat(cls, raw: Any) -> Any:
+        if isinstance(raw, dict) and isinstance(raw.get("command"), str):
+            return {"command": {**raw, "command": canonical_name(raw["command"])}}
+        return raw
+
+
 class RunSettings(Model):
     max_ticks: Annotated[int, Field(gt=0, le=MAX_TICKS)] = 10_000
     checkpoint_every: PositiveInt = 20
@@ -424,6 +438,10 @@ class Plan:
     inputs_id: str
     plan_id: str
     document: dict[str, Any]
+    # What translating a reference demo file ignored or defaulted (not part of the plan).
+    notices: tuple[str, ...] = ()
+    # The translated scenario document, when the source was a reference demo file.
+    translated: dict[str, Any] | None = None
 
     def to_bytes(self) -> bytes:
         return dumps(self.document) + b"\n"
@@ -432,11 +450,48 @@ class Plan:
 # --------------------------------------------------------------------------- loading
 
 
-def load_plan(path: Path) -> Plan:
-    """Load a scenario file or a plan file (recognised by content) into a `Plan`."""
+def load_plan(
+    path: Path, blueprint: Path | None = None, owner_commands: Path | None = None
+) -> Plan:
+    """Load a scenario file, a plan file or a reference demo file (a mission plan, or a
+    fabric config with `blueprint` and `owner_commands`), recognised by content."""
     raw = _read_document(path)
     if isinstance(raw, dict) and "plan_id" in raw and "format" in raw:
+        _no_reference_options(path, "a plan file", blueprint, owner_commands)
         return _plan_from_document(path, raw)
+    from . import reference
+
+    kind = reference.kind_of(raw)
+    if kind is not None:
+        if kind == "mission":
+            _no_reference_options(path, "a reference mission plan", blueprint, owner_commands)
+            translation = reference.translate_mission(path, raw)
+        else:
+            translation = reference.translate_fabric(path, raw, blueprint, owner_commands)
+        plan = _plan_from_scenario(path, translation.scenario)
+        return dataclasses.replace(
+            plan, notices=translation.notices, translated=translation.scenario
+        )
+    _no_reference_options(path, "an agijobs scenario", blueprint, owner_commands)
+    return _plan_from_scenario(path, raw)
+
+
+def _no_reference_options(
+    path: Path, what: str, blueprint: Path | None, owner_commands: Path | None
+) -> None:
+    given = [
+        flag
+        for flag, value in (("--blueprint", blueprint), ("--owner-commands", owner_commands))
+        if value
+    ]
+    if given:
+        raise BadInput(
+            f"{' and '.join(given)}: only for a reference fabric config; {path} is {what}",
+            "drop the option (a mission plan names its blueprint and commands itself)",
+        )
+
+
+def _plan_from_scenario(path: Path, raw: Any) -> Plan:
     if not isinstance(raw, dict):
         raise BadInput(
             f"{path}: expected a mapping at the top level (got {type(raw).__name__})",
@@ -517,6 +572,16 @@ def _read_document(path: Path) -> Any:
         raise BadInput(f"{path}: no such file", "check the path") from None
     except OSError as exc:
         raise BadInput(f"{path}: cannot read ({exc.strerror})", "check the path") from None
+    return parse_document(path, data)
+
+
+def read_commands_document(path: Path, data: bytes | None) -> Any:
+    """An `agijobs apply` document: from `path`, or `data` already read (stdin)."""
+    return _read_document(path) if data is None else parse_document(path, data)
+
+
+def parse_document(path: Path, data: bytes) -> Any:
+    """YAML or JSON bytes (JSON when `path` ends in .json) as plain data."""
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
@@ -524,7 +589,7 @@ def _read_document(path: Path) -> Any:
             f"{path}: not UTF-8 text (byte {exc.start})", "save the file as UTF-8"
         ) from None
     if not text.strip():
-        raise BadInput(f"{path}: the file is empty", "write a scenario (see README)")
+        raise BadInput(f"{path}: the file is empty", "write a scenario or command (see README)")
     if path.suffix.lower() == ".json":
         try:
             return orjson.loads(data)
@@ -577,7 +642,7 @@ def _describe(path: Path, error: Any, model: type[BaseModel], prefix: Sequence[s
     for i in range(2, len(loc)):
         # Schedule entries are written flat (schedule -> 1 -> from), so the command model's
         # own level is the entry, except where the `command` key itself is meant.
-        if loc[i] == "command" and loc[i - 2] == "schedule":
+        if loc[i] == "command" and loc[i - 2] in {"schedule", "commands"}:
             if i < len(loc) - 1 or kind == "value_error":
                 del loc[i]
             break
@@ -616,7 +681,7 @@ def _known_keys(model: type[BaseModel], loc: Sequence[Any]) -> list[str]:
         return []
     fields: dict[str, Any] = current.model_fields
     names = [f.alias or name for name, f in fields.items()]
-    if current is ScheduleEntry:
+    if current in (ScheduleEntry, ApplyEntry):
         names.append("command")
     return names
 
@@ -812,6 +877,50 @@ def command_args(model: CommandModel) -> dict[str, Any]:
     if not args.get("clear", True):
         del args["clear"]
     return args
+
+
+Part = tuple[str, dict[str, Any], str]  # (command, arguments, reason)
+
+
+def parse_commands(
+    path: Path, raw: Any, default_reason: str | None
+) -> tuple[list[Part], list[str]]:
+    """The commands of an `agijobs apply` document: one command, a list of them, or
+    ``{commands: [...]}``; each in agijobs form (``command: NAME``, snake_case) or in the
+    reference demo's form (``type: NAME``, camelCase). Nothing is applied here. Returns the
+    commands and notices of what a reference-form command had that agijobs ignores."""
+    entries = raw.get("commands") if isinstance(raw, dict) and "commands" in raw else raw
+    if isinstance(entries, dict):
+        entries = [entries]
+    if not isinstance(entries, list) or not entries:
+        raise BadInput(
+            f"{path}: expected a command, a list of commands or {{commands: [...]}}",
+            "e.g. {command: shard.pause, shard: earth, reason: 'why'}",
+        )
+    parts: list[Part] = []
+    notices: list[str] = []
+    for i, entry in enumerate(entries):
+        where = f"{path}: commands -> {i}"
+        if not isinstance(entry, dict):
+            raise BadInput(f"{where}: expected a mapping (got {entry!r})", "give one command")
+        if isinstance(entry.get("command"), dict) and "type" in entry["command"]:
+            entry = entry["command"]  # a reference schedule entry {tick, note, command}
+        for key, fix in (
+            ("tick", "apply runs commands now; scheduled commands belong in a scenario"),
+            ("actor", "the actor is whoever runs apply: pass --actor"),
+        ):
+            if key in entry:
+                raise BadInput(f"{where} -> {key}: not allowed here", fix)
+        if "type" in entry and "command" not in entry:
+            from .reference import command_from_reference
+
+            entry, ignored = command_from_reference(path, i, entry)
+            notices.extend(ignored)
+        if default_reason and not entry.get("reason"):
+            entry = {**entry, "reason": default_reason}
+        model = _validate(path, ApplyEntry, entry, prefix=("commands", str(i))).command
+        parts.append((model.command, command_args(model), model.reason))
+    return parts, notices
 
 
 # Validator messages name scenario fields; on the command line the same rules name flags.

@@ -15,7 +15,7 @@ from agijobs.runner import RunOptions, resume_run, start_run
 from agijobs.scenario import Expectations, Scenario, build_plan, load_plan
 from agijobs.store.files import FileStore
 
-from .fabric.test_properties import scenarios
+from .fabric.test_properties import valid_scenarios
 from .helpers import sha
 
 ROOT = Path(__file__).parent.parent
@@ -33,7 +33,7 @@ def run_to_end(storage: Path, scenario: Scenario, stop: int | None = None) -> No
 
 
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(scenarios(), st.integers(1, 60))
+@given(valid_scenarios(), st.integers(1, 60))
 def test_stopping_every_n_ticks_and_resuming_equals_uninterrupted(
     scenario: Scenario, every: int
 ) -> None:

@@ -28,6 +28,7 @@ def register(app: typer.Typer) -> None:
     app.command("pause-all")(pause_all)
     app.command("reroute")(reroute)
     app.command("set-latency")(set_latency)
+    app.command("apply")(apply)
 
 
 def pause_all(
@@ -110,6 +111,55 @@ def set_latency(
     _issue("set-latency", args, reason, actor, timeout, storage, as_json)
 
 
+def apply(
+    source: Annotated[str, typer.Argument(help="YAML/JSON file of command(s), or - for stdin.")],
+    reason: Annotated[
+        str | None,
+        typer.Option("--reason", help="Reason for commands that do not give their own."),
+    ] = None,
+    actor: ActorOption = None,
+    timeout: TimeoutOption = 10.0,
+    storage: StorageOption = DEFAULT_STORAGE,
+    as_json: JsonOption = False,
+) -> None:
+    """Apply owner commands given as YAML or JSON: one command, or a list applied together.
+
+    Any of the 17 commands (pause-all, resume, reroute, set-latency, shard.pause,
+    shard.resume, shard.register, shard.deregister, shard.update, node.register,
+    node.update, node.deregister, job.cancel, job.reroute, checkpoint.save,
+    checkpoint.configure, reporting.configure), in agijobs form (`command: NAME`) or in the
+    reference demo's form (`type: NAME`, camelCase). A list is all or none: if one command
+    is invalid, none is applied and nothing changes.
+
+    Example: echo '{command: shard.pause, shard: mars, reason: maintenance}' | agijobs apply -
+    """
+    with guard(as_json):
+        from pathlib import Path
+
+        from ..errors import BadInput
+        from ..fabric.commands import BATCH
+        from ..scenario import parse_commands, read_commands_document
+
+        label = Path("<stdin>") if source == "-" else Path(source)
+        if source == "-":
+            import sys
+
+            raw = read_commands_document(label, sys.stdin.buffer.read())
+        else:
+            raw = read_commands_document(label, None)
+        parts, notices = parse_commands(label, raw, reason)
+        for notice in notices:
+            typer.echo(f"Notice: {notice}", err=True)
+        if len(parts) == 1:
+            name, args, why = parts[0]
+        else:
+            name, why = BATCH, f"{len(parts)} commands applied together"
+            args = {"commands": [{"command": n, "args": a, "reason": r} for n, a, r in parts]}
+        if not why.strip():
+            raise BadInput("reason: must not be empty", "say why, e.g. --reason 'incident 42'")
+    _issue(name, args, why, actor, timeout, storage, as_json)
+
+
 def _count(text: str) -> int:
     from ..errors import BadInput
 
@@ -151,10 +201,15 @@ def render_command_result(name: str, result: Any, as_json: bool) -> None:
         "effect": result.effect,
         "id": result.command_id,
     }
+    if name == "batch":
+        document["results"] = result.results
     if as_json:
         print_json(document)
         return
     from .render import describe_effect
 
     where = "live run" if result.mode == "live" else "fabric at rest"
-    typer.echo(f"{name}: {describe_effect(name, result.effect)} (tick {result.tick}, {where})")
+    for entry in result.results or [{"event": result.event, "effect": result.effect}]:
+        applied = entry["event"].removeprefix("owner.")
+        described = describe_effect(applied, entry["effect"])
+        typer.echo(f"{applied}: {described} (tick {result.tick}, {where})")

@@ -32,6 +32,18 @@ Wait = Annotated[
 ]
 
 
+Blueprint = Annotated[
+    Path | None,
+    typer.Option("--blueprint", help="Reference jobs blueprint, with a reference fabric config."),
+]
+OwnerCommands = Annotated[
+    Path | None,
+    typer.Option(
+        "--owner-commands", help="Reference owner-commands file, with a reference fabric config."
+    ),
+]
+
+
 def register(app: typer.Typer) -> None:
     app.command("plan")(plan)
     app.command("run")(run)
@@ -39,10 +51,20 @@ def register(app: typer.Typer) -> None:
 
 
 def plan(
-    scenario: Annotated[Path, typer.Argument(help="Scenario (YAML/JSON) or plan file.")],
+    scenario: Annotated[
+        Path, typer.Argument(help="Scenario, plan, or reference mission plan / fabric config.")
+    ],
     out: Annotated[
         Path | None,
         typer.Option("--out", help="Where to write the plan (default STORAGE/plan.json)."),
+    ] = None,
+    blueprint: Blueprint = None,
+    owner_commands: OwnerCommands = None,
+    emit_scenario: Annotated[
+        Path | None,
+        typer.Option(
+            "--emit-scenario", help="Write the agijobs scenario equivalent to a reference file."
+        ),
     ] = None,
     storage: StorageOption = DEFAULT_STORAGE,
     as_json: JsonOption = False,
@@ -50,14 +72,23 @@ def plan(
     """Validate a scenario, dry-run it in memory and write a reviewed plan.
 
     The plan is canonical JSON whose plan_id is the sha256 of its content; `agijobs run
-    PLAN` executes exactly it.
+    PLAN` executes exactly it. Reference demo files are read unchanged (a mission plan, or
+    a fabric config with --blueprint and --owner-commands); --emit-scenario writes the
+    equivalent agijobs scenario so you can migrate for good.
 
-    Example: agijobs plan scenarios/planetary.yaml --out planetary.plan.json
+    Example: agijobs plan mission-plan.json --emit-scenario mission.yaml
     """
     with guard(as_json):
         from ..planning import make_plan
 
-        result = make_plan(scenario, out or storage / "plan.json")
+        result = make_plan(
+            scenario,
+            out or storage / "plan.json",
+            blueprint=blueprint,
+            owner_commands=owner_commands,
+            emit_scenario=emit_scenario,
+        )
+        _notices(result["notices"], as_json)
         if as_json:
             print_json(result)
         else:
@@ -67,7 +98,11 @@ def plan(
 
 
 def run(
-    scenario: Annotated[Path, typer.Argument(help="Scenario (YAML/JSON) or plan file.")],
+    scenario: Annotated[
+        Path, typer.Argument(help="Scenario, plan, or reference mission plan / fabric config.")
+    ],
+    blueprint: Blueprint = None,
+    owner_commands: OwnerCommands = None,
     stop_after_ticks: StopAfter = None,
     tick_ms: TickMs = 0,
     wait: Wait = False,
@@ -88,10 +123,18 @@ def run(
         from ..runner import RunOptions, start_run
         from ..scenario import load_plan
 
-        loaded = load_plan(scenario)
+        loaded = load_plan(scenario, blueprint, owner_commands)
+        _notices(list(loaded.notices), as_json)
         options = RunOptions(stop_after_ticks, tick_ms, wait, _progress(as_json))
         outcome = start_run(make_store(storage), loaded, str(scenario), options, fresh=fresh)
         _finish(outcome, as_json)
+
+
+def _notices(notices: list[str], as_json: bool) -> None:
+    """What a reference file had that agijobs ignores or defaults: said on stderr, so a
+    --json document on stdout stays one document."""
+    for notice in notices:
+        typer.echo(f"Notice: {notice}", err=True)
 
 
 def resume(

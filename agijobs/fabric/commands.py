@@ -69,6 +69,38 @@ class CommandInput:
         )
 
 
+BATCH = "batch"  # a list of commands applied together, all or none
+
+
+def batch(parts: list[tuple[str, dict[str, Any], str]], template: CommandInput) -> CommandInput:
+    """One input carrying several (name, args, reason) commands, for `agijobs apply`."""
+    raw = [{"command": name, "args": args, "reason": reason} for name, args, reason in parts]
+    return CommandInput(
+        BATCH,
+        {"commands": raw},
+        f"{len(raw)} commands applied together",
+        template.actor,
+        template.source,
+        template.issued_at,
+        template.id,
+    )
+
+
+def batch_parts(command: CommandInput) -> list[CommandInput]:
+    return [
+        CommandInput(
+            part["command"],
+            part["args"],
+            part["reason"],
+            command.actor,
+            command.source,
+            command.issued_at,
+            command.id,
+        )
+        for part in command.args["commands"]
+    ]
+
+
 def apply(engine: Engine, command: CommandInput) -> None:
     """Validate and apply `command`, emitting its `owner.*` event (and its job moves)."""
     handler = HANDLERS.get(command.name)

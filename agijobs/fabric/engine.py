@@ -66,11 +66,14 @@ class Engine:
             )
             for g in scenario.workload
         ]
-        self._schedule: dict[int, list[CommandInput]] = {}
-        for entry in scenario.schedule:
+        self._schedule: dict[int, list[tuple[int, CommandInput]]] = {}
+        for index, entry in enumerate(scenario.schedule):
             self._schedule.setdefault(entry.tick, []).append(
-                scheduled_command(entry, scenario.fabric.owner.name)
+                (index, scheduled_command(entry, scenario.fabric.owner.name))
             )
+        # (entry index, tick, error) of schedule entries the state refused when they came
+        # due: recorded as `owner.rejected` events, and refused by `agijobs plan`.
+        self.schedule_rejections: list[tuple[int, int, str]] = []
         self._faults: dict[int, list[tuple[int, int, Fault]]] = {}
         for index, fault in enumerate(scenario.faults):
             self._faults.setdefault(fault.tick, []).append((1, index, fault))
@@ -99,8 +102,12 @@ class Engine:
         state.tick += 1
         tick = state.tick
         self.events = []
-        for command in self._schedule.get(tick, ()):
-            self.apply_command(command)
+        for index, command in self._schedule.get(tick, ()):
+            try:
+                self._apply(command)
+            except BadInput as error:
+                commands.reject(self, command, error)
+                self.schedule_rejections.append((index, tick, error.render()))
         for command in live:
             self.apply_command(command)
         for phase, _, fault in self._faults.get(tick, ()):
@@ -114,7 +121,7 @@ class Engine:
     def apply_command(self, command: CommandInput) -> None:
         """Apply an owner command, recording a rejection instead if it no longer applies."""
         try:
-            commands.apply(self, command)
+            self._apply(command)
         except BadInput as error:
             commands.reject(self, command, error)
 
@@ -123,10 +130,42 @@ class Engine:
         self.events = []
         self._at_rest = True
         try:
-            commands.apply(self, command)
+            self._apply(command)
         finally:
             self._at_rest = False
         return self.events
+
+    def _apply(self, command: CommandInput) -> None:
+        if command.name != commands.BATCH:
+            commands.apply(self, command)
+            return
+        # All or none: a later command may depend on an earlier one (a node registered into
+        # a shard registered just before), so each is validated against the state the
+        # earlier ones left, and a failure puts the state back as it was before the first.
+        mark = len(self.events)
+        saved = self.snapshot()
+        requested = self.state.checkpoint_requested
+        try:
+            for index, part in enumerate(commands.batch_parts(command)):
+                try:
+                    commands.apply(self, part)
+                except BadInput as error:
+                    raise BadInput(
+                        f"commands -> {index} ({part.name}): {error.message}", error.hint
+                    ) from None
+        except BadInput:
+            self._roll_back(saved, requested)
+            del self.events[mark:]
+            raise
+
+    def _roll_back(self, saved: dict[str, Any], checkpoint_requested: bool) -> None:
+        """Put the state back to `saved`, in place: the runner holds `self.state`."""
+        restored = Engine.restore(self.scenario, saved).state
+        for name in FabricState.__slots__:
+            setattr(self.state, name, getattr(restored, name))
+        self.state.checkpoint_requested = checkpoint_requested
+        self._serve_cache.clear()
+        self._capable_cache.clear()
 
     def is_done(self) -> bool:
         return not self.state.jobs and self.state.tick >= self.last_input_tick

@@ -1,0 +1,1082 @@
+"""Translate the reference demo's files into an agijobs scenario document.
+
+Operators of the planetary orchestrator demo keep a mission plan, a fabric config, a job
+blueprint and an owner-commands file, all camelCase JSON. `translate_mission` and
+`translate_fabric` turn them into one scenario document (the snake_case shape of
+`agijobs.scenario.ScenarioFile`) plus notices saying what was ignored or defaulted, and
+`emit_yaml` writes it out so the operator can migrate for good.
+
+Errors name the reference file and the key path inside it in the reference's own keys
+(``fabric.json: nodes -> 2 -> capacity: must be a whole number > 0 (got 'x')``). The
+document is validated afterwards by `agijobs.scenario`, which knows nothing of these shapes.
+"""
+
+from __future__ import annotations
+
+import difflib
+import math
+import re
+from collections.abc import Callable, Collection
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, NoReturn
+
+import orjson
+
+from .errors import BadInput
+
+__all__ = [
+    "REFERENCE_NODE_LATENCY_MS",
+    "SECONDS_PER_TICK",
+    "Translation",
+    "command_from_reference",
+    "emit_yaml",
+    "kind_of",
+    "read_reference",
+    "translate_fabric",
+    "translate_mission",
+]
+
+# Reference nodes have no latency; each gets this, capped by the tightest shard budget so a
+# translated node can serve every shard it may be routed to.
+REFERENCE_NODE_LATENCY_MS = 50
+# The reference beats its heartbeat in seconds; agijobs counts ticks.
+SECONDS_PER_TICK = 1
+
+_DEFAULT_DRAIN = 50
+_DEFAULT_LABEL = "latest"
+_MAX_NAME = 200
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]*$")
+_COMMAND_TYPES = (
+    "system.pause",
+    "system.resume",
+    "shard.pause",
+    "shard.resume",
+    "shard.register",
+    "shard.deregister",
+    "shard.update",
+    "node.register",
+    "node.update",
+    "node.deregister",
+    "job.cancel",
+    "job.reroute",
+    "checkpoint.save",
+    "checkpoint.configure",
+    "reporting.configure",
+)
+_RENAMED = {"system.pause": "pause-all", "system.resume": "resume"}
+# Keys of a command body besides `type` and `reason`, per type.
+_ARGUMENTS: dict[str, frozenset[str]] = {
+    "system.pause": frozenset(),
+    "system.resume": frozenset(),
+    "shard.pause": frozenset({"shard", "shardId"}),
+    "shard.resume": frozenset({"shard", "shardId"}),
+    "shard.register": frozenset({"shard"}),
+    "shard.deregister": frozenset({"shard", "shardId", "redistribution"}),
+    "shard.update": frozenset({"shard", "shardId", "update"}),
+    "node.register": frozenset({"node"}),
+    "node.update": frozenset({"node", "nodeId", "update"}),
+    "node.deregister": frozenset({"node", "nodeId"}),
+    "job.cancel": frozenset({"jobId", "locator"}),
+    "job.reroute": frozenset({"jobId", "locator", "targetShard"}),
+    "checkpoint.save": frozenset(),
+    "checkpoint.configure": frozenset({"update"}),
+    "reporting.configure": frozenset({"update"}),
+}
+_NODE_KEYS = frozenset(
+    {"id", "region", "capacity", "maxConcurrency", "specialties", "heartbeatIntervalSec"}
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Translation:
+    """An agijobs scenario document and what the translation ignored or defaulted.
+
+    Attributes:
+        scenario: snake_case keys, ready for `ScenarioFile.model_validate`.
+        notices: one sentence each, naming the reference file and key path.
+    """
+
+    scenario: dict[str, Any]
+    notices: tuple[str, ...]
+
+
+# ------------------------------------------------------------------------ locations
+
+
+@dataclass(frozen=True, slots=True)
+class _At:
+    """A place in a reference file: the file and the key path inside it."""
+
+    path: Path
+    keys: tuple[str | int, ...] = ()
+
+    def __truediv__(self, key: str | int) -> _At:
+        return _At(self.path, (*self.keys, key))
+
+    def __str__(self) -> str:
+        where = " -> ".join(str(k) for k in self.keys) or "(top level)"
+        return f"{self.path}: {where}"
+
+    def fail(self, problem: str, hint: str) -> NoReturn:
+        raise BadInput(f"{self}: {problem}", hint)
+
+
+@dataclass(frozen=True, slots=True)
+class _Kind:
+    what: str
+    accepts: Callable[[Any], bool]
+    example: str | None = None
+    whole: bool = False
+
+    @property
+    def hint(self) -> str:
+        return f"write {self.what}" + (f", e.g. {self.example}" if self.example else "")
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _is_whole(value: Any) -> bool:
+    if isinstance(value, float):
+        return value.is_integer()
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_name(value: Any) -> bool:
+    return isinstance(value, str) and len(value) <= _MAX_NAME and bool(_NAME.match(value))
+
+
+def _is_names(value: Any) -> bool:
+    return isinstance(value, list) and all(_is_name(v) for v in value)
+
+
+_OBJECT = _Kind("an object", lambda v: isinstance(v, dict))
+_LIST = _Kind("a list", lambda v: isinstance(v, list))
+_TEXT = _Kind("a non-empty string", lambda v: isinstance(v, str) and bool(v.strip()))
+_FLAG = _Kind("true or false", lambda v: isinstance(v, bool), "true")
+_COUNT = _Kind("a whole number > 0", lambda v: _is_whole(v) and v > 0, "12", whole=True)
+_WHOLE = _Kind("a whole number >= 0", lambda v: _is_whole(v) and v >= 0, "0", whole=True)
+_INTEGER = _Kind("a whole number", _is_whole, "10", whole=True)
+_NUMBER = _Kind("a number > 0", lambda v: _is_number(v) and v > 0, "12")
+_AMOUNT = _Kind("a number >= 0", lambda v: _is_number(v) and v >= 0, "0.0005")
+_ID = _Kind("a name made of letters, digits and . _ : -", _is_name, '"earth"')
+_IDS = _Kind("a list of names (letters, digits and . _ : -)", _is_names, '["gpu", "vision"]')
+_SKILLS = _Kind(
+    "a non-empty list of names (letters, digits and . _ : -)",
+    lambda v: _is_names(v) and bool(v),
+    '["gpu", "vision"]',
+)
+
+
+def _shown(value: Any) -> str:
+    if isinstance(value, dict):
+        return "an object"
+    if isinstance(value, list):
+        return "a list"
+    return repr(value)
+
+
+def _value(at: _At, value: Any, kind: _Kind) -> Any:
+    if not kind.accepts(value):
+        at.fail(f"must be {kind.what} (got {_shown(value)})", kind.hint)
+    return int(value) if kind.whole else value
+
+
+def _need(at: _At, obj: dict[str, Any], key: str, kind: _Kind) -> Any:
+    value = obj.get(key)
+    if value is None:
+        example = f", e.g. {kind.example}" if kind.example else ""
+        (at / key).fail("required key is missing", f"add `{key}` ({kind.what}{example})")
+    return _value(at / key, value, kind)
+
+
+def _opt(at: _At, obj: dict[str, Any], key: str, kind: _Kind) -> Any:
+    value = obj.get(key)
+    return None if value is None else _value(at / key, value, kind)
+
+
+def _either(at: _At, obj: dict[str, Any], key: str, alias: str) -> Any:
+    """A reference key that the demo also accepted under an alias (`shard` / `shardId`)."""
+    if obj.get(key) is None and obj.get(alias) is not None:
+        return _value(at / alias, obj[alias], _ID)
+    if obj.get(alias) is not None and obj[alias] != obj.get(key):
+        (at / alias).fail(f"disagrees with `{key}` ({obj.get(key)!r})", f"give `{key}` only")
+    return _need(at, obj, key, _ID)
+
+
+def _ignore_unknown(at: _At, obj: dict[str, Any], known: Collection[str], notes: list[str]) -> None:
+    for key in obj:
+        if key not in known:
+            notes.append(f"{at / key}: ignored key; agijobs has no equivalent.")
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")[:_MAX_NAME].strip("-")
+
+
+def _label(at: _At, obj: dict[str, Any], key: str) -> str | None:
+    text = _opt(at, obj, key, _TEXT)
+    if text is None:
+        return None
+    label = _slug(text)
+    if not label:
+        (at / key).fail(
+            f"has no letters or digits to make a label of (got {text!r})",
+            'write a label with letters or digits, e.g. "mission-plan"',
+        )
+    return label
+
+
+# -------------------------------------------------------------------------- reading
+
+
+def read_reference(path: Path) -> Any:
+    """Read a reference file: JSON, or YAML when its suffix is .yaml/.yml."""
+    return _read(path, None)
+
+
+def _read(path: Path, named_by: _At | None) -> Any:
+    hint = "paths are relative to the folder of the file that names them"
+    if path.is_dir():
+        where = f"{named_by}: {path}" if named_by else str(path)
+        raise BadInput(f"{where} is a directory", "name a reference file")
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        if named_by is not None:
+            raise BadInput(f"{named_by}: no such file {path}", hint) from None
+        raise BadInput(f"{path}: no such file", "check the path") from None
+    except OSError as exc:
+        raise BadInput(f"{path}: cannot read ({exc.strerror})", "check the path") from None
+    if path.suffix.lower() in {".yaml", ".yml"}:
+        import yaml
+
+        try:
+            return yaml.safe_load(data)
+        except yaml.YAMLError as exc:
+            mark = getattr(exc, "problem_mark", None)
+            where = f"line {mark.line + 1} column {mark.column + 1}: " if mark else ""
+            problem = getattr(exc, "problem", None) or str(exc)
+            raise BadInput(
+                f"{path}: {where}invalid YAML ({problem})", "fix the YAML syntax"
+            ) from None
+    try:
+        return orjson.loads(data)
+    except orjson.JSONDecodeError as exc:
+        raise BadInput(
+            f"{path}: line {exc.lineno} column {exc.colno}: invalid JSON ({exc.msg})",
+            "fix the JSON syntax",
+        ) from None
+
+
+def kind_of(raw: Any) -> str | None:
+    """Recognise a reference file by content, never by file name.
+
+    Returns:
+        ``"mission"`` for a mission plan (top-level `config`, `jobBlueprint` or
+        `ownerCommands`, and no `fabric`/`workload`), ``"fabric"`` for a fabric config
+        (top-level `shards` and `nodes` lists, and no `fabric`), None otherwise.
+    """
+    if not isinstance(raw, dict) or "fabric" in raw:
+        return None
+    if "workload" not in raw and any(k in raw for k in ("config", "jobBlueprint", "ownerCommands")):
+        return "mission"
+    if isinstance(raw.get("shards"), list) and isinstance(raw.get("nodes"), list):
+        return "fabric"
+    return None
+
+
+def _looks_like(raw: Any) -> str | None:
+    kind = kind_of(raw)
+    if kind == "mission":
+        return "a mission plan"
+    if kind == "fabric":
+        return "a fabric config"
+    if not isinstance(raw, dict):
+        return None
+    if isinstance(raw.get("jobs"), list):
+        return "a job blueprint"
+    if isinstance(raw.get("commands"), list):
+        return "an owner-commands file"
+    if "fabric" in raw:
+        return "an agijobs scenario"
+    return None
+
+
+_SHAPES = {
+    "fabric": ("a fabric config", "top-level `shards` and `nodes` lists"),
+    "blueprint": ("a job blueprint", "a top-level `jobs` list"),
+    "commands": ("an owner-commands file", "a top-level `commands` list"),
+}
+
+
+def _expect(named_by: _At | None, at: _At, raw: Any, wanted: str) -> dict[str, Any]:
+    """`raw` as the kind of reference file wanted, or BadInput saying what it looks like."""
+    if wanted == "fabric":
+        ok = kind_of(raw) == "fabric"
+    else:
+        key = "jobs" if wanted == "blueprint" else "commands"
+        ok = kind_of(raw) is None and isinstance(raw, dict) and isinstance(raw.get(key), list)
+    if ok:
+        assert isinstance(raw, dict)
+        return raw
+    desc, shape = _SHAPES[wanted]
+    looks = _looks_like(raw)
+    seems = f"; it looks like {looks}" if looks else ""
+    if named_by is None:
+        at.fail(f"not {desc}{seems}", f"pass {desc}: it has {shape}")
+    shown = str(at.path) if at.path != named_by.path else "the inline object"
+    named_by.fail(
+        f"{shown} is not {desc}{seems}", f"point `{named_by.keys[-1]}` at {desc}: {shape}"
+    )
+
+
+def _reference(at: _At, obj: dict[str, Any], key: str, wanted: str) -> tuple[_At, dict[str, Any]]:
+    """A referenced file (a path relative to the naming file) or an inline object."""
+    value = obj[key]
+    if isinstance(value, str) and value.strip():
+        target = _At(at.path.parent / value)
+        return target, _expect(at / key, target, _read(target.path, at / key), wanted)
+    if isinstance(value, dict):
+        return at / key, _expect(at / key, at / key, value, wanted)
+    (at / key).fail(
+        f"must be a file path or an object (got {_shown(value)})",
+        "write the path of the file, relative to this one",
+    )
+
+
+# --------------------------------------------------------------------------- fabric
+
+
+@dataclass(slots=True)
+class _ShardState:
+    """What a later shard.update needs to rebuild a shard's spillover list."""
+
+    max_queue: int | None
+    alert: int | None
+    policies: list[dict[str, Any]]
+    targets: list[str]
+
+
+@dataclass(slots=True)
+class _Context:
+    """The fabric as the owner commands see it, in tick order."""
+
+    shards: dict[str, _ShardState]
+    nodes: dict[str, tuple[int | None, int | None]]  # capacity, maxConcurrency
+    latency_ms: int
+    label: str
+
+
+@dataclass(frozen=True, slots=True)
+class _Fabric:
+    doc: dict[str, Any]
+    context: _Context
+    checkpoint_every: int | None
+    label: str | None
+
+
+def _fabric(at: _At, raw: dict[str, Any], notes: list[str]) -> _Fabric:
+    known = {"owner", "shards", "nodes", "checkpoint", "reporting"}
+    _ignore_unknown(at, raw, known, notes)
+    owner_raw = _need(at, raw, "owner", _OBJECT)
+    owner: dict[str, Any] = {"name": _need(at / "owner", owner_raw, "name", _TEXT)}
+    metadata = {k: v for k, v in owner_raw.items() if k != "name"}
+    if metadata:
+        owner["metadata"] = metadata
+    shard_items = _need(at, raw, "shards", _LIST)
+    if not shard_items:
+        (at / "shards").fail(
+            "must list at least one shard", "add a shard (see the reference README)"
+        )
+    shards: list[dict[str, Any]] = []
+    states: dict[str, _ShardState] = {}
+    for i, item in enumerate(shard_items):
+        spec, state = _shard(at / "shards" / i, item, notes)
+        shards.append(spec)
+        states[spec["id"]] = state
+    latency = min(REFERENCE_NODE_LATENCY_MS, *(s["latency_budget_ms"] for s in shards))
+    nodes: list[dict[str, Any]] = []
+    sizes: dict[str, tuple[int | None, int | None]] = {}
+    for i, item in enumerate(_need(at, raw, "nodes", _LIST)):
+        spec, size = _node(at / "nodes" / i, item, latency, notes)
+        nodes.append(spec)
+        sizes[spec["id"]] = size
+    if nodes:
+        notes.append(f"{at / 'nodes'}: {_latency_notice(latency)}")
+    checkpoint = _opt(at, raw, "checkpoint", _OBJECT) or {}
+    _ignore_unknown(at / "checkpoint", checkpoint, {"path", "intervalTicks"}, notes)
+    every = _opt(at / "checkpoint", checkpoint, "intervalTicks", _COUNT)
+    if checkpoint.get("path") is not None:
+        notes.append(f"{at / 'checkpoint' / 'path'}: {_CHECKPOINT_PATH}")
+    reporting = _opt(at, raw, "reporting", _OBJECT) or {}
+    _ignore_unknown(at / "reporting", reporting, {"directory", "defaultLabel"}, notes)
+    label = _label(at / "reporting", reporting, "defaultLabel")
+    if reporting.get("directory") is not None:
+        notes.append(f"{at / 'reporting' / 'directory'}: {_REPORT_DIR}")
+    doc = {"owner": owner, "shards": shards, "nodes": nodes}
+    context = _Context(states, sizes, latency, label or _DEFAULT_LABEL)
+    return _Fabric(doc, context, every, label)
+
+
+_CHECKPOINT_PATH = "ignored; agijobs keeps checkpoints inside --storage."
+_REPORT_DIR = "ignored; agijobs keeps reports inside --storage."
+
+
+def _latency_notice(latency: int) -> str:
+    return (
+        f"reference nodes have no latency; latency_ms is set to {latency} "
+        f"({REFERENCE_NODE_LATENCY_MS} ms, capped by the smallest shard latencyBudgetMs)."
+    )
+
+
+def _shard(at: _At, raw: Any, notes: list[str]) -> tuple[dict[str, Any], _ShardState]:
+    obj = _value(at, raw, _OBJECT)
+    known = {"id", "displayName", "latencyBudgetMs", "maxQueue", "router", "spilloverTargets"}
+    _ignore_unknown(at, obj, known, notes)
+    spec: dict[str, Any] = {"id": _need(at, obj, "id", _ID)}
+    name = _opt(at, obj, "displayName", _TEXT)
+    if name is not None:
+        spec["name"] = name
+    spec["latency_budget_ms"] = _need(at, obj, "latencyBudgetMs", _COUNT)
+    spec["max_queue"] = _need(at, obj, "maxQueue", _COUNT)
+    router = _opt(at, obj, "router", _OBJECT) or {}
+    alert, policies = _router(at / "router", router, notes)
+    if alert is not None:
+        spec["alert_threshold"] = alert
+    targets = _opt(at, obj, "spilloverTargets", _IDS) or []
+    state = _ShardState(spec["max_queue"], alert, policies or [], targets)
+    spec["spillover"] = _spillover(at, state, notes)
+    return spec, state
+
+
+def _router(
+    at: _At, router: dict[str, Any], notes: list[str]
+) -> tuple[int | None, list[dict[str, Any]] | None]:
+    _ignore_unknown(at, router, {"queueAlertThreshold", "spilloverPolicies"}, notes)
+    alert = _opt(at, router, "queueAlertThreshold", _COUNT)
+    items = _opt(at, router, "spilloverPolicies", _LIST)
+    if items is None:
+        return alert, None
+    policies = []
+    for j, item in enumerate(items):
+        p_at = at / "spilloverPolicies" / j
+        policy = _value(p_at, item, _OBJECT)
+        known = {"target", "threshold", "maxDrainPerTick", "requiredSkills"}
+        _ignore_unknown(p_at, policy, known, notes)
+        policies.append(
+            {
+                "target": _need(p_at, policy, "target", _ID),
+                "threshold": _need(p_at, policy, "threshold", _WHOLE),
+                "max_drain_per_tick": _need(p_at, policy, "maxDrainPerTick", _COUNT),
+                "required_skills": _opt(p_at, policy, "requiredSkills", _IDS) or [],
+            }
+        )
+    return alert, policies
+
+
+def _spillover(at: _At, state: _ShardState, notes: list[str]) -> list[dict[str, Any]]:
+    """The shard's policies, then one default policy per spilloverTarget without one."""
+    policies = list(state.policies)
+    covered = {p["target"] for p in policies}
+    drain = max((p["max_drain_per_tick"] for p in policies), default=_DEFAULT_DRAIN)
+    for target in state.targets:
+        if target in covered:
+            continue
+        covered.add(target)
+        if state.alert is not None:
+            threshold = state.alert
+        elif state.max_queue is not None:
+            threshold = state.max_queue * 7 // 10
+        else:
+            at.fail(
+                f"spillover target `{target}` has no policy, and the shard's queue size is "
+                "unknown here, so there is no default threshold",
+                "give a router -> spilloverPolicies entry for each spilloverTargets entry",
+            )
+        policies.append(
+            {
+                "target": target,
+                "threshold": threshold,
+                "max_drain_per_tick": drain,
+                "required_skills": [],
+            }
+        )
+        notes.append(
+            f"{at}: spillover target `{target}` has no router -> spilloverPolicies entry; "
+            f"added one with threshold {threshold} and max_drain_per_tick {drain}."
+        )
+    return policies
+
+
+def _node(
+    at: _At, raw: Any, latency: int, notes: list[str]
+) -> tuple[dict[str, Any], tuple[int | None, int | None]]:
+    obj = _value(at, raw, _OBJECT)
+    spec: dict[str, Any] = {"id": _need(at, obj, "id", _ID), "shard": _need(at, obj, "region", _ID)}
+    capacity = _opt(at, obj, "capacity", _COUNT)
+    concurrency = _opt(at, obj, "maxConcurrency", _COUNT)
+    if capacity is None and concurrency is None:
+        at.fail(
+            "needs `capacity` or `maxConcurrency` (its number of slots)",
+            "add `capacity` (a whole number > 0, e.g. 12)",
+        )
+    spec["slots"] = min(v for v in (capacity, concurrency) if v is not None)
+    spec["skills"] = _need(at, obj, "specialties", _SKILLS)
+    spec["latency_ms"] = latency
+    seconds = _opt(at, obj, "heartbeatIntervalSec", _NUMBER)
+    if seconds is None:
+        notes.append(f"{at / 'heartbeatIntervalSec'}: absent; heartbeat_ticks defaults to 1.")
+    spec["heartbeat_ticks"] = 1 if seconds is None else _heartbeat_ticks(seconds)
+    price = _price(at, obj, notes)
+    if price is not None:
+        spec["price_per_job"] = price
+    metadata = {k: v for k, v in obj.items() if k not in _NODE_KEYS}
+    if metadata:
+        spec["metadata"] = metadata
+    return spec, (capacity, concurrency)
+
+
+def _heartbeat_ticks(seconds: float) -> int:
+    return max(1, math.ceil(seconds / SECONDS_PER_TICK))
+
+
+def _price(at: _At, obj: dict[str, Any], notes: list[str]) -> float | None:
+    pricing = obj.get("pricing")
+    if pricing is None:
+        return None
+    unit = pricing.get("unit") if isinstance(pricing, dict) else None
+    if unit == "job":
+        price: float = _need(at / "pricing", pricing, "amount", _AMOUNT)
+        return price
+    notes.append(
+        f"{at / 'pricing' / 'unit'}: {unit!r} is not 'job', so there is no price_per_job "
+        "(pricing stays in metadata)."
+    )
+    return None
+
+
+# ------------------------------------------------------------------------ blueprint
+
+
+@dataclass(frozen=True, slots=True)
+class _Blueprint:
+    workload: list[dict[str, Any]]
+    label: str | None
+    total: int
+
+
+def _blueprint(at: _At, raw: dict[str, Any], notes: list[str]) -> _Blueprint:
+    _ignore_unknown(at, raw, {"metadata", "jobs"}, notes)
+    metadata = _opt(at, raw, "metadata", _OBJECT) or {}
+    label = _opt(at / "metadata", metadata, "label", _TEXT)
+    workload = [_group(at / "jobs" / i, item, notes) for i, item in enumerate(raw["jobs"])]
+    total = sum(group["count"] for group in workload)
+    return _Blueprint(workload, _slug(label) if label else None, total)
+
+
+_JOB_KEYS = {
+    "idPrefix",
+    "id",
+    "shard",
+    "skills",
+    "requiredSkills",
+    "duration",
+    "estimatedDurationTicks",
+    "value",
+    "valueStep",
+    "count",
+    "submissionTick",
+    "note",
+}
+
+
+def _group(at: _At, raw: Any, notes: list[str]) -> dict[str, Any]:
+    job = _value(at, raw, _OBJECT)
+    _ignore_unknown(at, job, _JOB_KEYS, notes)
+    prefix = _opt(at, job, "idPrefix", _ID)
+    job_id = _opt(at, job, "id", _ID)
+    if prefix is None and job_id is None:
+        at.fail(
+            "needs `idPrefix` (or `id` for a single job)", 'add `idPrefix`, e.g. "earth-finance"'
+        )
+    count = _opt(at, job, "count", _COUNT) or 1
+    if job_id is not None and count != 1:
+        (at / "id").fail(
+            f"names a single job, but count is {count}",
+            "drop `id` (jobs are then named after idPrefix) or set count to 1",
+        )
+    group: dict[str, Any] = {"prefix": prefix or job_id}
+    if job_id is not None:
+        group["id"] = job_id
+    group["shard"] = _need(at, job, "shard", _ID)
+    group["skills"] = _alias(at, job, "skills", "requiredSkills", _SKILLS, notes)
+    group["duration"] = _alias(at, job, "duration", "estimatedDurationTicks", _COUNT, notes)
+    group["value"] = _opt(at, job, "value", _WHOLE) or 0
+    step = _opt(at, job, "valueStep", _INTEGER)
+    if step is not None:
+        group["value_step"] = step
+    group["count"] = count
+    start = _opt(at, job, "submissionTick", _WHOLE)
+    if start is not None:
+        group["arrive"] = {"start": start}
+    note = _opt(at, job, "note", _TEXT)
+    if note is not None:
+        group["note"] = note
+    return group
+
+
+def _alias(
+    at: _At, obj: dict[str, Any], key: str, alias: str, kind: _Kind, notes: list[str]
+) -> Any:
+    """A blueprint value the demo read under either of two keys; `key` wins."""
+    if obj.get(key) is None and obj.get(alias) is not None:
+        return _value(at / alias, obj[alias], kind)
+    if obj.get(alias) is not None:
+        notes.append(f"{at / alias}: ignored; `{key}` is given too.")
+    value = obj.get(key)
+    if value is None:
+        (at / key).fail(
+            f"required key is missing (or `{alias}`)",
+            f"add `{key}` ({kind.what}, e.g. {kind.example})",
+        )
+    return _value(at / key, value, kind)
+
+
+# --------------------------------------------------------------------- owner commands
+
+
+def _schedule(at: _At, raw: dict[str, Any], context: _Context, notes: list[str]) -> list[Any]:
+    """Flat schedule entries, in file order; commands are translated in the order they apply
+    (tick, then file order), so a node.update sees the node as earlier entries left it."""
+    _ignore_unknown(at, raw, {"commands"}, notes)
+    parsed = []
+    for i, item in enumerate(raw["commands"]):
+        e_at = at / "commands" / i
+        entry = _value(e_at, item, _OBJECT)
+        tick = _need(e_at, entry, "tick", _COUNT)
+        note = _opt(e_at, entry, "note", _TEXT)
+        body = _need(e_at, entry, "command", _OBJECT)
+        kind = _command_type(e_at / "command", body)
+        parsed.append((e_at, entry, tick, note, body, kind))
+    entries: list[dict[str, Any] | None] = [None] * len(parsed)
+    entry_notes: list[list[str]] = [[] for _ in parsed]
+    for i in sorted(range(len(parsed)), key=lambda i: parsed[i][2]):
+        e_at, entry, tick, note, body, kind = parsed[i]
+        found = entry_notes[i]
+        _ignore_unknown(e_at, entry, {"tick", "note", "command"}, found)
+        c_at = e_at / "command"
+        _ignore_unknown(c_at, body, {"type", "reason", *_ARGUMENTS[kind]}, found)
+        reason = _opt(c_at, body, "reason", _TEXT) or note or f"{kind} (reference schedule)"
+        args = _arguments(c_at, kind, body, context, found)
+        if args is None:
+            continue
+        flat: dict[str, Any] = {"tick": tick, "command": _RENAMED.get(kind, kind), "reason": reason}
+        if note is not None:
+            flat["note"] = note
+        entries[i] = {**flat, **args}
+    notes.extend(n for found in entry_notes for n in found)
+    return [e for e in entries if e is not None]
+
+
+def _command_type(at: _At, body: dict[str, Any]) -> str:
+    kind: str = _need(at, body, "type", _TEXT)
+    if kind not in _COMMAND_TYPES:
+        close = difflib.get_close_matches(kind, _COMMAND_TYPES, n=1, cutoff=0.6)
+        guess = f"; did you mean `{close[0]}`?" if close else ""
+        (at / "type").fail(
+            f"unknown command type `{kind}`{guess}", f"use one of {', '.join(_COMMAND_TYPES)}"
+        )
+    return kind
+
+
+def command_from_reference(
+    path: Path, index: int, body: dict[str, Any]
+) -> tuple[dict[str, Any], list[str]]:
+    """One command in the reference's form (`type`, camelCase), as given to `agijobs apply`:
+    the agijobs command (`command: NAME`, snake_case) and the notices of what was ignored.
+    With no fabric file at hand, a node.update's slots are the limit it names."""
+    at = _At(path, ("commands", index))
+    kind = _command_type(at, body)
+    notes: list[str] = []
+    _ignore_unknown(at, body, {"type", "reason", *_ARGUMENTS[kind]}, notes)
+    context = _Context(shards={}, nodes={}, latency_ms=REFERENCE_NODE_LATENCY_MS, label="latest")
+    args = _arguments(at, kind, body, context, notes)
+    if args is None:
+        at.fail("nothing in this command applies to agijobs", "see the notices; drop it")
+    command: dict[str, Any] = {"command": _RENAMED.get(kind, kind), **args}
+    if "reason" in body:
+        command["reason"] = body["reason"]
+    return command, notes
+
+
+def _arguments(
+    at: _At, kind: str, body: dict[str, Any], context: _Context, notes: list[str]
+) -> dict[str, Any] | None:
+    """The agijobs arguments of one command, or None when nothing of it can apply."""
+    if kind in {"shard.pause", "shard.resume"}:
+        return {"shard": _either(at, body, "shard", "shardId")}
+    if kind == "shard.register":
+        spec, state = _shard(at / "shard", _need(at, body, "shard", _OBJECT), notes)
+        context.shards[spec["id"]] = state
+        return {"shard": spec}
+    if kind == "shard.deregister":
+        shard = _either(at, body, "shard", "shardId")
+        redistribution = _redistribution(at, body, notes)
+        context.shards.pop(shard, None)
+        return {"shard": shard, "redistribution": redistribution}
+    if kind == "shard.update":
+        return _shard_update(at, body, context, notes)
+    if kind == "node.register":
+        spec, size = _node(at / "node", _need(at, body, "node", _OBJECT), context.latency_ms, notes)
+        notes.append(f"{at / 'node'}: {_latency_notice(context.latency_ms)}")
+        context.nodes[spec["id"]] = size
+        return {"node": spec}
+    if kind == "node.update":
+        return _node_update(at, body, context, notes)
+    if kind == "node.deregister":
+        node = _either(at, body, "node", "nodeId")
+        context.nodes.pop(node, None)
+        return {"node": node}
+    if kind in {"job.cancel", "job.reroute"}:
+        args = _job_target(at, body, notes)
+        if kind == "job.reroute":
+            args["to"] = _need(at, body, "targetShard", _ID)
+        return args
+    if kind in {"checkpoint.configure", "reporting.configure"}:
+        return _configure(at, kind, body, context, notes)
+    return {}  # system.pause, system.resume, checkpoint.save take no arguments
+
+
+def _redistribution(at: _At, body: dict[str, Any], notes: list[str]) -> dict[str, Any]:
+    r_at = at / "redistribution"
+    raw = _need(at, body, "redistribution", _OBJECT)
+    _ignore_unknown(r_at, raw, {"mode", "targetShard"}, notes)
+    mode = _need(r_at, raw, "mode", _TEXT)
+    if mode == "spillover":
+        return {"mode": "spillover", "target": _need(r_at, raw, "targetShard", _ID)}
+    if mode == "cancel":
+        if raw.get("targetShard") is not None:
+            notes.append(f"{r_at / 'targetShard'}: ignored; mode `cancel` moves no jobs.")
+        return {"mode": "cancel"}
+    (r_at / "mode").fail(
+        f"must be `spillover` or `cancel` (got {mode!r})",
+        "write `spillover` (with targetShard) to move the jobs, or `cancel` to drop them",
+    )
+
+
+def _shard_update(
+    at: _At, body: dict[str, Any], context: _Context, notes: list[str]
+) -> dict[str, Any] | None:
+    shard = _either(at, body, "shard", "shardId")
+    u_at = at / "update"
+    update = _need(at, body, "update", _OBJECT)
+    known = {"displayName", "latencyBudgetMs", "maxQueue", "router", "spilloverTargets"}
+    _ignore_unknown(u_at, update, known, notes)
+    changes: dict[str, Any] = {}
+    for key, field, kind in (
+        ("displayName", "name", _TEXT),
+        ("latencyBudgetMs", "latency_budget_ms", _COUNT),
+        ("maxQueue", "max_queue", _COUNT),
+    ):
+        value = _opt(u_at, update, key, kind)
+        if value is not None:
+            changes[field] = value
+    router = _opt(u_at, update, "router", _OBJECT) or {}
+    alert, policies = _router(u_at / "router", router, notes)
+    if alert is not None:
+        changes["alert_threshold"] = alert
+    targets = _opt(u_at, update, "spilloverTargets", _IDS)
+    state = context.shards.setdefault(shard, _ShardState(None, None, [], []))
+    state.max_queue = changes.get("max_queue", state.max_queue)
+    state.alert = alert if alert is not None else state.alert
+    state.policies = policies if policies is not None else state.policies
+    state.targets = targets if targets is not None else state.targets
+    if policies is not None or targets is not None:
+        changes["spillover"] = _spillover(u_at, state, notes)
+    if not changes:
+        notes.append(f"{at}: changes nothing agijobs can apply; the entry is left out.")
+        return None
+    return {"shard": shard, "update": changes}
+
+
+def _node_update(
+    at: _At, body: dict[str, Any], context: _Context, notes: list[str]
+) -> dict[str, Any] | None:
+    node = _either(at, body, "node", "nodeId")
+    u_at = at / "update"
+    update = _need(at, body, "update", _OBJECT)
+    changes: dict[str, Any] = {}
+    capacity = _opt(u_at, update, "capacity", _COUNT)
+    concurrency = _opt(u_at, update, "maxConcurrency", _COUNT)
+    if capacity is not None or concurrency is not None:
+        known_capacity, known_concurrency = context.nodes.get(node, (None, None))
+        capacity = capacity if capacity is not None else known_capacity
+        concurrency = concurrency if concurrency is not None else known_concurrency
+        changes["slots"] = min(v for v in (capacity, concurrency) if v is not None)
+        context.nodes[node] = (capacity, concurrency)
+    skills = _opt(u_at, update, "specialties", _SKILLS)
+    if skills is not None:
+        changes["skills"] = skills
+    seconds = _opt(u_at, update, "heartbeatIntervalSec", _NUMBER)
+    if seconds is not None:
+        changes["heartbeat_ticks"] = _heartbeat_ticks(seconds)
+    price = _price(u_at, update, notes)
+    if price is not None:
+        changes["price_per_job"] = price
+    if update.get("region") is not None:
+        notes.append(
+            f"{u_at / 'region'}: ignored; an agijobs node cannot move to another shard "
+            "(deregister it and register it there)."
+        )
+    if update.get("id") is not None:
+        notes.append(f"{u_at / 'id'}: ignored; a node keeps its id.")
+    metadata = {k: v for k, v in update.items() if k not in _NODE_KEYS}
+    if metadata:
+        changes["metadata"] = metadata
+    if not changes:
+        notes.append(f"{at}: changes nothing agijobs can apply; the entry is left out.")
+        return None
+    return {"node": node, "update": changes}
+
+
+def _job_target(at: _At, body: dict[str, Any], notes: list[str]) -> dict[str, Any]:
+    job = _opt(at, body, "jobId", _ID)
+    locator = _opt(at, body, "locator", _OBJECT)
+    if (job is None) == (locator is None):
+        at.fail(
+            "needs exactly one of `jobId` or `locator`",
+            'name the job by `jobId`, or by `locator` {kind: "tail", shard, offset}',
+        )
+    if job is not None:
+        return {"job": job}
+    l_at = at / "locator"
+    _ignore_unknown(l_at, locator, {"kind", "shard", "offset", "includeInFlight"}, notes)
+    kind = _need(l_at, locator, "kind", _TEXT)
+    if kind != "tail":
+        (l_at / "kind").fail(
+            f"must be `tail` (got {kind!r})", "write `tail`: the only locator kind"
+        )
+    found = {
+        "kind": kind,
+        "shard": _need(l_at, locator, "shard", _ID),
+        "offset": _need(l_at, locator, "offset", _WHOLE),
+        "include_in_flight": _opt(l_at, locator, "includeInFlight", _FLAG) or False,
+    }
+    return {"locator": found}
+
+
+def _configure(
+    at: _At, kind: str, body: dict[str, Any], context: _Context, notes: list[str]
+) -> dict[str, Any] | None:
+    u_at = at / "update"
+    update = _need(at, body, "update", _OBJECT)
+    if kind == "checkpoint.configure":
+        _ignore_unknown(u_at, update, {"intervalTicks", "path"}, notes)
+        if update.get("path") is not None:
+            notes.append(f"{u_at / 'path'}: {_CHECKPOINT_PATH}")
+        every = _opt(u_at, update, "intervalTicks", _COUNT)
+        if every is None:
+            notes.append(f"{at}: changes nothing agijobs can apply; the entry is left out.")
+            return None
+        return {"every": every}
+    _ignore_unknown(u_at, update, {"defaultLabel", "directory"}, notes)
+    if update.get("directory") is not None:
+        notes.append(f"{u_at / 'directory'}: {_REPORT_DIR}")
+    label = _label(u_at, update, "defaultLabel")
+    if label is None:
+        notes.append(f"{u_at}: names no defaultLabel; the current label `{context.label}` stays.")
+    context.label = label or context.label
+    return {"label": context.label}
+
+
+# ------------------------------------------------------------------------ translate
+
+
+def translate_fabric(
+    path: Path, raw: dict[str, Any], blueprint: Path | None, owner_commands: Path | None
+) -> Translation:
+    """Translate a reference fabric config, with an optional job blueprint and schedule.
+
+    Args:
+        path: the fabric config, named in messages.
+        raw: its parsed content.
+        blueprint: a job blueprint file; None gives an empty workload.
+        owner_commands: an owner-commands file; None gives no schedule.
+    """
+    at = _At(path)
+    _expect(None, at, raw, "fabric")
+    notes: list[str] = []
+    fabric = _fabric(at, raw, notes)
+    jobs = None
+    if blueprint is not None:
+        b_at = _At(blueprint)
+        jobs = _blueprint(b_at, _expect(None, b_at, _read(blueprint, None), "blueprint"), notes)
+    schedule = []
+    if owner_commands is not None:
+        c_at = _At(owner_commands)
+        commands = _expect(None, c_at, _read(owner_commands, None), "commands")
+        schedule = _schedule(c_at, commands, fabric.context, notes)
+    run = {} if fabric.checkpoint_every is None else {"checkpoint_every": fabric.checkpoint_every}
+    scenario = {
+        "name": (jobs.label if jobs else None) or _stem_name(path),
+        "fabric": fabric.doc,
+        "workload": jobs.workload if jobs else [],
+        "faults": [],
+        "schedule": schedule,
+        "run": run,
+        "reporting": {"label": fabric.label or _DEFAULT_LABEL},
+    }
+    return Translation(scenario, tuple(notes))
+
+
+def translate_mission(path: Path, raw: dict[str, Any]) -> Translation:
+    """Translate a reference mission plan and the files it names into one scenario.
+
+    Args:
+        path: the mission plan; the files it names are read relative to its folder.
+        raw: its parsed content.
+    """
+    at = _At(path)
+    if kind_of(raw) != "mission":
+        looks = _looks_like(raw)
+        at.fail(
+            "not a reference mission plan" + (f"; it looks like {looks}" if looks else ""),
+            "a mission plan names `config`, `jobBlueprint` and `ownerCommands` at the top level",
+        )
+    notes: list[str] = []
+    known = {"metadata", "config", "ownerCommands", "jobBlueprint", "reporting", "run"}
+    _ignore_unknown(at, raw, known, notes)
+    metadata = _opt(at, raw, "metadata", _OBJECT) or {}
+    mission_label = _opt(at / "metadata", metadata, "label", _TEXT)
+    if raw.get("config") is None:
+        (at / "config").fail(
+            "required key is missing", "add `config`: the path of the fabric config"
+        )
+    if raw.get("jobBlueprint") is None:
+        (at / "jobBlueprint").fail(
+            "agijobs needs the jobs themselves", "name a jobBlueprint / pass --blueprint"
+        )
+    reporting = _opt(at, raw, "reporting", _OBJECT) or {}
+    run = _opt(at, raw, "run", _OBJECT) or {}
+    file_notes: list[str] = []
+    f_at, f_raw = _reference(at, raw, "config", "fabric")
+    fabric = _fabric(f_at, f_raw, file_notes)
+    b_at, b_raw = _reference(at, raw, "jobBlueprint", "blueprint")
+    jobs = _blueprint(b_at, b_raw, file_notes)
+
+    r_at = at / "reporting"
+    _ignore_unknown(r_at, reporting, {"directory", "defaultLabel"}, notes)
+    if reporting.get("directory") is not None:
+        notes.append(f"{r_at / 'directory'}: {_REPORT_DIR}")
+    settings = _run_settings(at / "run", run, jobs.total, notes)
+    label = settings.pop("label", None)
+    label = label or _label(r_at, reporting, "defaultLabel") or fabric.label
+    if fabric.label is not None and label != fabric.label:
+        notes.append(
+            f"{f_at / 'reporting' / 'defaultLabel'}: overridden by the mission plan "
+            f"(label `{label}`)."
+        )
+    every = settings.pop("checkpoint_every", None)
+    if fabric.checkpoint_every is not None and every not in {None, fabric.checkpoint_every}:
+        notes.append(
+            f"{f_at / 'checkpoint' / 'intervalTicks'}: overridden by the mission plan "
+            f"(checkpoint_every {every})."
+        )
+    every = every or fabric.checkpoint_every
+    fabric.context.label = label or _DEFAULT_LABEL
+
+    schedule = []
+    if raw.get("ownerCommands") is not None:
+        c_at, c_raw = _reference(at, raw, "ownerCommands", "commands")
+        schedule = _schedule(c_at, c_raw, fabric.context, file_notes)
+    faults = settings.pop("faults", [])
+    scenario = {
+        "name": (_slug(mission_label) if mission_label else None)
+        or jobs.label
+        or _stem_name(f_at.path),
+        "fabric": fabric.doc,
+        "workload": jobs.workload,
+        "faults": faults,
+        "schedule": schedule,
+        "run": ({"checkpoint_every": every} if every is not None else {}) | settings,
+        "reporting": {"label": label or _DEFAULT_LABEL},
+    }
+    return Translation(scenario, (*notes, *file_notes))
+
+
+def _run_settings(at: _At, run: dict[str, Any], total: int, notes: list[str]) -> dict[str, Any]:
+    """The mission's `run` block as faults, checkpoint_every, stop_after_ticks and label."""
+    known = {
+        "jobs",
+        "simulateOutage",
+        "outageTick",
+        "outputLabel",
+        "stopAfterTicks",
+        "checkpoint",
+        "preserveReportDirOnResume",
+    }
+    _ignore_unknown(at, run, known, notes)
+    found: dict[str, Any] = {}
+    node = _opt(at, run, "simulateOutage", _ID)
+    tick = _opt(at, run, "outageTick", _COUNT)
+    if node is not None:
+        if tick is None:
+            (at / "outageTick").fail(
+                f"required with simulateOutage (`{node}`)",
+                "add `outageTick`: the tick the node goes down, e.g. 45",
+            )
+        found["faults"] = [{"tick": tick, "node": node, "kind": "outage"}]
+    elif tick is not None:
+        notes.append(f"{at / 'outageTick'}: ignored; no simulateOutage names a node.")
+    checkpoint = _opt(at, run, "checkpoint", _OBJECT) or {}
+    _ignore_unknown(at / "checkpoint", checkpoint, {"intervalTicks", "path"}, notes)
+    every = _opt(at / "checkpoint", checkpoint, "intervalTicks", _COUNT)
+    if every is not None:
+        found["checkpoint_every"] = every
+    if checkpoint.get("path") is not None:
+        notes.append(f"{at / 'checkpoint' / 'path'}: {_CHECKPOINT_PATH}")
+    stop = _opt(at, run, "stopAfterTicks", _COUNT)
+    if stop is not None:
+        found["stop_after_ticks"] = stop
+    label = _label(at, run, "outputLabel")
+    if label is not None:
+        found["label"] = label
+    if run.get("jobs") is not None:
+        notes.append(
+            f"{at / 'jobs'}: ignored; the jobBlueprint defines the workload "
+            f"({total:,} jobs) and agijobs runs exactly those."
+        )
+    if run.get("preserveReportDirOnResume") is not None:
+        notes.append(
+            f"{at / 'preserveReportDirOnResume'}: ignored; agijobs keeps reports inside --storage."
+        )
+    return found
+
+
+def _stem_name(path: Path) -> str:
+    stem = path.stem
+    return stem if _is_name(stem) else (_slug(stem) or "reference")
+
+
+# ----------------------------------------------------------------------------- YAML
+
+
+def emit_yaml(translation: Translation, source: Path) -> str:
+    """The scenario as YAML (keys in document order), headed by comments naming the source
+    file and listing the notices, so the operator can keep it and drop the reference files."""
+    import yaml
+
+    lines = [
+        f"# agijobs scenario translated from the reference demo file {source}",
+        "# Review it, then run agijobs on this file instead of the reference files.",
+    ]
+    if translation.notices:
+        lines.append("# Notices (ignored or defaulted):")
+        lines.extend(f"#   - {' '.join(n.splitlines())}" for n in translation.notices)
+    else:
+        lines.append("# Notices: none; everything was translated.")
+    body = yaml.safe_dump(translation.scenario, sort_keys=False, allow_unicode=True, width=100)
+    return "\n".join(lines) + "\n" + body
