@@ -33,9 +33,11 @@ def make_plan(
         # A command that is well-formed but would not apply when it comes due (a locator
         # past the end of a queue, a job already finished) is found by the dry run: refuse
         # the plan now rather than have the run record a rejection mid-way.
+        origins = plan.schedule_origins
         raise BadInput(
             "\n".join(
-                f"{source}: schedule -> {index}: at tick {tick} it would be refused: {error}"
+                f"{origins[index] if origins else f'{source}: schedule -> {index}'}: "
+                f"at tick {tick} it would be refused: {error}"
                 for index, tick, error in outcome.schedule_rejections
             ),
             "fix or remove the entries named above",

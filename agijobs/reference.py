@@ -99,6 +99,8 @@ class Translation:
 
     scenario: dict[str, Any]
     notices: tuple[str, ...]
+    # Where each schedule entry came from ("file: commands -> i"), for messages.
+    origins: tuple[str, ...] = ()
 
 
 # ------------------------------------------------------------------------ locations
@@ -648,9 +650,12 @@ def _alias(
 # --------------------------------------------------------------------- owner commands
 
 
-def _schedule(at: _At, raw: dict[str, Any], context: _Context, notes: list[str]) -> list[Any]:
-    """Flat schedule entries, in file order; commands are translated in the order they apply
-    (tick, then file order), so a node.update sees the node as earlier entries left it."""
+def _schedule(
+    at: _At, raw: dict[str, Any], context: _Context, notes: list[str]
+) -> tuple[list[Any], list[str]]:
+    """Flat schedule entries in file order, and where each came from; commands are
+    translated in the order they apply (tick, then file order), so a node.update sees the
+    node as earlier entries left it."""
     _ignore_unknown(at, raw, {"commands"}, notes)
     parsed = []
     for i, item in enumerate(raw["commands"]):
@@ -678,7 +683,8 @@ def _schedule(at: _At, raw: dict[str, Any], context: _Context, notes: list[str])
             flat["note"] = note
         entries[i] = {**flat, **args}
     notes.extend(n for found in entry_notes for n in found)
-    return [e for e in entries if e is not None]
+    kept = [i for i, e in enumerate(entries) if e is not None]
+    return [entries[i] for i in kept], [str(parsed[i][0]) for i in kept]
 
 
 def _command_type(at: _At, body: dict[str, Any]) -> str:
@@ -914,11 +920,12 @@ def translate_fabric(
     if blueprint is not None:
         b_at = _At(blueprint)
         jobs = _blueprint(b_at, _expect(None, b_at, _read(blueprint, None), "blueprint"), notes)
-    schedule = []
+    schedule: list[Any] = []
+    origins: list[str] = []
     if owner_commands is not None:
         c_at = _At(owner_commands)
         commands = _expect(None, c_at, _read(owner_commands, None), "commands")
-        schedule = _schedule(c_at, commands, fabric.context, notes)
+        schedule, origins = _schedule(c_at, commands, fabric.context, notes)
     run = {} if fabric.checkpoint_every is None else {"checkpoint_every": fabric.checkpoint_every}
     scenario = {
         "name": (jobs.label if jobs else None) or _stem_name(path),
@@ -929,7 +936,7 @@ def translate_fabric(
         "run": run,
         "reporting": {"label": fabric.label or _DEFAULT_LABEL},
     }
-    return Translation(scenario, tuple(notes))
+    return Translation(scenario, tuple(notes), tuple(origins))
 
 
 def translate_mission(path: Path, raw: dict[str, Any]) -> Translation:
@@ -988,10 +995,11 @@ def translate_mission(path: Path, raw: dict[str, Any]) -> Translation:
     every = every or fabric.checkpoint_every
     fabric.context.label = label or _DEFAULT_LABEL
 
-    schedule = []
+    schedule: list[Any] = []
+    origins: list[str] = []
     if raw.get("ownerCommands") is not None:
         c_at, c_raw = _reference(at, raw, "ownerCommands", "commands")
-        schedule = _schedule(c_at, c_raw, fabric.context, file_notes)
+        schedule, origins = _schedule(c_at, c_raw, fabric.context, file_notes)
     faults = settings.pop("faults", [])
     scenario = {
         "name": (_slug(mission_label) if mission_label else None)
@@ -1004,7 +1012,7 @@ def translate_mission(path: Path, raw: dict[str, Any]) -> Translation:
         "run": ({"checkpoint_every": every} if every is not None else {}) | settings,
         "reporting": {"label": label or _DEFAULT_LABEL},
     }
-    return Translation(scenario, (*notes, *file_notes))
+    return Translation(scenario, (*notes, *file_notes), tuple(origins))
 
 
 def _run_settings(at: _At, run: dict[str, Any], total: int, notes: list[str]) -> dict[str, Any]:

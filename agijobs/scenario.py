@@ -442,6 +442,7 @@ class Plan:
     notices: tuple[str, ...] = ()
     # The translated scenario document, when the source was a reference demo file.
     translated: dict[str, Any] | None = None
+    schedule_origins: tuple[str, ...] = ()  # "file: commands -> i" per translated entry
 
     def to_bytes(self) -> bytes:
         return dumps(self.document) + b"\n"
@@ -470,7 +471,10 @@ def load_plan(
             translation = reference.translate_fabric(path, raw, blueprint, owner_commands)
         plan = _plan_from_scenario(path, translation.scenario)
         return dataclasses.replace(
-            plan, notices=translation.notices, translated=translation.scenario
+            plan,
+            notices=translation.notices,
+            translated=translation.scenario,
+            schedule_origins=translation.origins,
         )
     _no_reference_options(path, "an agijobs scenario", blueprint, owner_commands)
     return _plan_from_scenario(path, raw)
