@@ -96,10 +96,13 @@ def fabric_view(engine: Engine) -> dict[str, list[dict[str, Any]]]:
             "id": shard.id,
             "name": shard.name,
             "queued": shard.queued.count,
-            "deferred": sum(len(q) for q in shard.waiting.values()),
+            "deferred": shard.deferred_count,
             "in_flight": shard.in_flight.count,
             "completed": shard.completed.count,
             "failed": shard.failed.count,
+            "cancelled": shard.cancelled.count,
+            "cost": shard.cost_nano / 1e9,
+            "retired": shard.retired,
             "budget_ms": shard.budget_ms,
             "health": shard.health,
             "paused": shard.paused or state.paused,
@@ -116,6 +119,8 @@ def fabric_view(engine: Engine) -> dict[str, list[dict[str, Any]]]:
             "latency_ms": node.latency_ms,
             "running": len(node.running),
             "slots": node.slots,
+            "price_per_job": node.price_nano / 1e9,
+            "metadata": node.metadata,
         }
         for node in state.nodes.values()
     ]

@@ -213,6 +213,8 @@ def render_status(report: dict[str, Any]) -> None:
         table.add_column(column, justify="left" if column in ("shard", "health") else "right")
     for row in report["shards"]:
         health = row["health"] + (" (paused)" if row["paused"] else "")
+        if row.get("retired"):
+            health = "deregistered"
         table.add_row(
             row["id"],
             str(row["queued"]),
@@ -225,6 +227,8 @@ def render_status(report: dict[str, Any]) -> None:
         )
     out.print(table)
     nodes = report["nodes"]
+    if any(n.get("metadata") or n.get("price_per_job") for n in nodes):
+        out.print(_node_table(nodes))
     up = [n["id"] for n in nodes if n["status"] == "up"]
     down = [n["id"] for n in nodes if n["status"] == "down"]
     over = [n["id"] for n in nodes if n["over_budget"]]
@@ -241,6 +245,37 @@ def render_status(report: dict[str, Any]) -> None:
             "sessions: "
             + ", ".join(f"{s['event']}@{s.get('tick', 0)} ({s.get('at', '?')})" for s in lifecycle)
         )
+
+
+def _node_table(nodes: list[dict[str, Any]]) -> Table:
+    """Nodes with what operators keep about them (deployment, zones, compliance, price)."""
+    table = Table(title="nodes", title_justify="left")
+    for column in ("node", "shard", "status", "running", "latency ms", "price/job"):
+        table.add_column(column, justify="right" if column in ("running", "latency ms") else "left")
+    for column in ("deployment", "zones", "compliance"):
+        table.add_column(column)
+    for node in nodes:
+        meta = node.get("metadata") or {}
+        deployment = meta.get("deployment") or {}
+        deploy = " ".join(
+            str(deployment[key])
+            for key in ("orchestration", "runtime", "version")
+            if key in deployment
+        )
+        pricing = meta.get("pricing") or {}
+        price = node.get("price_per_job") or 0
+        table.add_row(
+            node["id"],
+            node["shard"],
+            node["status"],
+            f"{node['running']}/{node['slots']}",
+            str(node["latency_ms"]),
+            f"{price:g} {pricing.get('currency', '')}".strip() if price else "-",
+            deploy or "-",
+            ", ".join(map(str, meta.get("availabilityZones") or ())) or "-",
+            ", ".join(map(str, meta.get("compliance") or ())) or "-",
+        )
+    return table
 
 
 def render_audit(report: Any) -> None:
