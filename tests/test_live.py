@@ -209,3 +209,50 @@ def test_a_closed_pipe_ends_quietly_with_141(tmp_path: Path) -> None:
         errors = reader.stderr.read().decode()
     assert reader.wait(timeout=60) == 141
     assert errors == ""
+
+
+def test_apply_against_a_live_run_is_all_or_none_and_replays(
+    long_run: tuple[Path, Path], tmp_path: Path
+) -> None:
+    scenario, storage = long_run
+    good, bad = tmp_path / "good.yaml", tmp_path / "bad.yaml"
+    good.write_text(
+        "- {command: shard.pause, shard: luna, reason: relay work}\n"
+        "- {command: checkpoint.configure, every: 5, reason: denser checkpoints}\n"
+    )
+    bad.write_text(
+        "- {command: shard.resume, shard: luna, reason: too early}\n"
+        "- {command: node.deregister, node: mars.q, reason: typo}\n"
+    )
+    runner = start("run", str(scenario), "--storage", str(storage), "--tick-ms", "20")
+    try:
+        wait_for(storage / "checkpoint.json")
+        applied = agijobs("apply", str(good), "--storage", str(storage), "--json")
+        assert applied.returncode == 0, applied.stderr
+        result = orjson.loads(applied.stdout)
+        assert result["mode"] == "live"
+        assert [r["event"] for r in result["results"]] == [
+            "owner.shard.pause",
+            "owner.checkpoint.configure",
+        ]
+        refused = agijobs("apply", str(bad), "--storage", str(storage))
+        assert refused.returncode == 2, refused.stderr
+        assert refused.stderr == (
+            "Error: the live run rejected batch: commands -> 1 (node.deregister): node: "
+            "unknown node `mars.q` — known: earth.a, earth.b, luna.c\n"
+        )
+    finally:
+        runner.send_signal(signal.SIGTERM)
+        runner.wait(timeout=30)
+    status = orjson.loads(agijobs("status", "--storage", str(storage), "--json").stdout)
+    luna = next(s for s in status["shards"] if s["id"] == "luna")
+    assert luna["paused"] is True  # the refused list's resume never happened
+    events = owner_events(storage)
+    assert [e["type"] for e in events] == [
+        "owner.shard.pause",
+        "owner.checkpoint.configure",
+        "owner.rejected",
+    ]
+    assert events[0]["tick"] == events[1]["tick"]
+    audit = agijobs("audit", "--replay", "--storage", str(storage))
+    assert audit.returncode == 0, audit.stderr
