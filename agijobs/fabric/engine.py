@@ -63,6 +63,7 @@ class Engine:
                 g.first_tick,
                 g.per_tick,
                 g.count,
+                g.id is not None,  # one job named by `id`, not `<prefix>-000001`
             )
             for g in scenario.workload
         ]
@@ -89,7 +90,6 @@ class Engine:
                 0,
             ]
         )
-        self._named_jobs = {g.id for g in scenario.workload if g.id is not None}
         self._interned: dict[SkillKey, SkillKey] = {}
         self._serve_cache: dict[tuple[str, SkillKey], list[Node]] = {}
         self._capable_cache: dict[SkillKey, bool] = {}
@@ -286,7 +286,8 @@ class Engine:
         state = self.state
         shards = state.shards
         emit = self.events.append
-        for prefix, shard_id, skills, duration, value, step, first, per_tick, count in self._groups:
+        for group in self._groups:
+            prefix, shard_id, skills, duration, value, step, first, per_tick, count, named = group
             if tick < first:
                 continue
             begin = (tick - first) * per_tick
@@ -294,7 +295,7 @@ class Engine:
                 continue
             shard = shards[shard_id]
             capable = self.fabric_capable(skills)
-            named = count == 1 and prefix in self._named_jobs
+            retired = shard.retired
             for index in range(begin, min(begin + per_tick, count)):
                 job_value = value + index * step
                 job = Job(
@@ -310,7 +311,7 @@ class Engine:
                 state.next_ordinal += 1
                 shard.submitted.add(job_value)
                 emit(("job.submitted", {"job": job.id, "shard": shard_id, "value": job_value}))
-                if shard.retired:
+                if retired:
                     self._arrive_retired(shard, job)
                 elif capable:
                     state.jobs[job.id] = job
@@ -331,13 +332,12 @@ class Engine:
         home = shard
         while home.retired and home.forward_to is not None:
             home = self.state.shards[home.forward_to]
-        shard.queued.add(job.value)  # counted in its shard for the instant it arrives there
         if home.retired:
-            shard.queued.remove(job.value)
             shard.cancelled.add(job.value)
             job.state = DONE
             self.emit("job.cancelled", {"job": job.id, "shard": shard.id, "was": "deregistered"})
             return
+        shard.queued.add(job.value)  # queued where it arrived, for the instant before it moves
         self.state.jobs[job.id] = job
         self.move(job, shard, home, "deregistered")
 
