@@ -336,7 +336,7 @@ def _shard_update(engine: Engine, command: CommandInput, follow_ups: FollowUps) 
         ineligible, eligible = _change_budget(
             engine, shard, update["latency_budget_ms"], follow_ups
         )
-        note("budget_ms", before, shard.budget_ms)
+        note("latency_budget_ms", before, shard.budget_ms)
     if changes:
         engine.topology_changed()
     return {

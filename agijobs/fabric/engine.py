@@ -311,9 +311,9 @@ class Engine:
                 state.next_ordinal += 1
                 shard.submitted.add(job_value)
                 emit(("job.submitted", {"job": job.id, "shard": shard_id, "value": job_value}))
-                if retired:
-                    self._arrive_retired(shard, job)
-                elif capable:
+                if retired and self._arrive_retired(shard, job, capable):
+                    continue
+                if capable:
                     state.jobs[job.id] = job
                     self.enqueue(shard, job)
                 else:
@@ -326,9 +326,11 @@ class Engine:
                         )
                     )
 
-    def _arrive_retired(self, shard: Shard, job: Job) -> None:
+    def _arrive_retired(self, shard: Shard, job: Job, capable: bool) -> bool:
         """A job for a deregistered shard follows its redistribution: on to the shard that
-        took its jobs (and on from there if that one was deregistered too), or cancelled."""
+        took its jobs (and on from there if that one was deregistered too), or cancelled.
+        Returns False for a job to forward that no node anywhere can serve: it fails as it
+        would in any shard, instead of waiting deferred forever."""
         home = shard
         while home.retired and home.forward_to is not None:
             home = self.state.shards[home.forward_to]
@@ -336,10 +338,13 @@ class Engine:
             shard.cancelled.add(job.value)
             job.state = DONE
             self.emit("job.cancelled", {"job": job.id, "shard": shard.id, "was": "deregistered"})
-            return
+            return True
+        if not capable:
+            return False
         shard.queued.add(job.value)  # queued where it arrived, for the instant before it moves
         self.state.jobs[job.id] = job
         self.move(job, shard, home, "deregistered")
+        return True
 
     def _progress(self, tick: int) -> None:
         due = self.state.completions.pop(tick, None)
