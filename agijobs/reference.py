@@ -21,8 +21,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NoReturn
 
-import orjson
-
 from .errors import BadInput
 
 __all__ = [
@@ -252,25 +250,11 @@ def _read(path: Path, named_by: _At | None) -> Any:
         raise BadInput(f"{path}: no such file", "check the path") from None
     except OSError as exc:
         raise BadInput(f"{path}: cannot read ({exc.strerror})", "check the path") from None
-    if path.suffix.lower() in {".yaml", ".yml"}:
-        import yaml
+    from .scenario import parse_document
 
-        try:
-            return yaml.safe_load(data)
-        except yaml.YAMLError as exc:
-            mark = getattr(exc, "problem_mark", None)
-            where = f"line {mark.line + 1} column {mark.column + 1}: " if mark else ""
-            problem = getattr(exc, "problem", None) or str(exc)
-            raise BadInput(
-                f"{path}: {where}invalid YAML ({problem})", "fix the YAML syntax"
-            ) from None
-    try:
-        return orjson.loads(data)
-    except orjson.JSONDecodeError as exc:
-        raise BadInput(
-            f"{path}: line {exc.lineno} column {exc.colno}: invalid JSON ({exc.msg})",
-            "fix the JSON syntax",
-        ) from None
+    # The same reader as scenario files: JSON by suffix, else YAML (of which JSON is a
+    # subset), duplicate keys refused, errors with line and column.
+    return parse_document(path, data)
 
 
 def kind_of(raw: Any) -> str | None:
