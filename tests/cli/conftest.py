@@ -2,9 +2,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import orjson
 import pytest
 
-from ..helpers import scenario_dict, write_scenario
+from ..helpers import cli, scenario_dict, write_scenario
 
 
 @pytest.fixture
@@ -34,3 +35,16 @@ def scenario_file(tmp_path: Path) -> Path:
 @pytest.fixture
 def storage(tmp_path: Path) -> Path:
     return tmp_path / "storage"
+
+
+@pytest.fixture
+def stopped(scenario_file: Path, storage: Path) -> Path:
+    """A run stopped at tick 2 (before its scheduled pause): unfinished, at rest."""
+    result = cli("run", str(scenario_file), "--storage", str(storage), "--stop-after-ticks", "2")
+    assert result.exit_code == 0, result.output
+    return storage
+
+
+def owner_events(storage: Path) -> list[dict]:
+    events = [orjson.loads(line) for line in (storage / "events.ndjson").read_bytes().splitlines()]
+    return [e for e in events if e["type"].startswith("owner.")]

@@ -11,19 +11,7 @@ from typer.testing import CliRunner
 from agijobs.cli import app
 
 from ..helpers import cli, file_hashes
-
-
-@pytest.fixture
-def stopped(scenario_file: Path, storage: Path) -> Path:
-    """A run stopped at tick 2: unfinished, at rest, jobs queued and running in earth."""
-    result = cli("run", str(scenario_file), "--storage", str(storage), "--stop-after-ticks", "2")
-    assert result.exit_code == 0, result.output
-    return storage
-
-
-def owner_events(storage: Path) -> list[dict]:
-    events = [orjson.loads(line) for line in (storage / "events.ndjson").read_bytes().splitlines()]
-    return [e for e in events if e["type"].startswith("owner.")]
+from .conftest import owner_events
 
 
 def apply_stdin(storage: Path, text: str, *args: str) -> object:

@@ -10,19 +10,7 @@ import pytest
 from filelock import FileLock
 
 from ..helpers import cli, file_hashes
-
-
-@pytest.fixture
-def stopped(scenario_file: Path, storage: Path) -> Path:
-    """A run stopped at tick 2 (before its scheduled pause): unfinished, at rest."""
-    result = cli("run", str(scenario_file), "--storage", str(storage), "--stop-after-ticks", "2")
-    assert result.exit_code == 0, result.output
-    return storage
-
-
-def owner_events(storage: Path) -> list[dict]:
-    events = [orjson.loads(line) for line in (storage / "events.ndjson").read_bytes().splitlines()]
-    return [e for e in events if e["type"].startswith("owner.")]
+from .conftest import owner_events
 
 
 def test_pause_all_at_rest_then_again_is_idempotent(stopped: Path) -> None:
