@@ -14,6 +14,7 @@ from typing import Any
 
 import orjson
 
+from .audit_authority import AuthorityCheck
 from .canonical import split_event_line
 from .errors import IntegrityError
 from .fabric.commands import CommandInput
@@ -39,6 +40,7 @@ class AuditReport:
     conservation: dict[str, Any]
     replay: dict[str, Any] | None = None
     notes: list[str] = field(default_factory=list)
+    authority: dict[str, Any] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -55,6 +57,7 @@ class AuditReport:
             "conservation": self.conservation,
             "replay": self.replay,
             "notes": self.notes,
+            "authority": self.authority,
         }
 
 
@@ -134,6 +137,7 @@ def audit(store: Store, *, replay: bool = False) -> AuditReport:
     if checkpoint is None:
         raise IntegrityError(f"{store.location}: no checkpoint", "resume or re-run the scenario")
     ledger = _Ledger()
+    authority = AuthorityCheck(loaded.plan, loaded.run_id)
     by_type: Counter[str] = Counter()
     governance: list[dict[str, Any]] = []
     recorded: list[tuple[int, CommandInput]] = []
@@ -143,24 +147,11 @@ def audit(store: Store, *, replay: bool = False) -> AuditReport:
         kind, data, tick = event["type"], event["data"], event["tick"]
         by_type[kind] += 1
         ledger.apply(seq, kind, data)
-        if kind.startswith("owner."):
-            command = data["input"]
-            governance.append(
-                {
-                    "seq": seq,
-                    "tick": tick,
-                    "command": command["command"],
-                    "args": command["args"],
-                    "actor": command["actor"],
-                    "reason": command["reason"],
-                    "source": command["source"],
-                    "issued_at": command["issued_at"],
-                    "outcome": "rejected" if kind == "owner.rejected" else "applied",
-                    "effect": data.get("effect", data.get("error")),
-                }
-            )
-            if command["source"] != "schedule":
-                recorded.append((tick, CommandInput.from_json(command)))
+        authority.check(seq, kind, data)
+        if (kind.startswith("owner.") or kind == "governance.refused") and "input" in data:
+            governance.append(_timeline_entry(seq, tick, kind, data, authority))
+        if authority.is_entry(kind, data):
+            recorded.append((tick, CommandInput.from_json(data["input"])))
     conservation = _check_conservation(ledger, checkpoint)
     report = AuditReport(
         location=store.location,
@@ -175,6 +166,7 @@ def audit(store: Store, *, replay: bool = False) -> AuditReport:
         sessions=store.read_sessions(),
         conservation=conservation,
     )
+    report.authority = _authority_summary(authority)
     from .owner import runner_is_live
     from .store.files import FileStore
 
@@ -189,9 +181,67 @@ def audit(store: Store, *, replay: bool = False) -> AuditReport:
             f"torn byte(s) after the checkpoint (seq {loaded.seq}); `agijobs resume` drops "
             "and regenerates them"
         )
+    if not authority.keyed:
+        report.notes.append(
+            "the fabric is UNAUTHENTICATED (open mode): its owner declares no keys, so commands "
+            "are not signed and each actor is as claimed"
+        )
     if replay:
         report.replay = _replay(loaded, recorded)
     return report
+
+
+_OUTCOMES = {
+    "owner.rejected": "rejected",
+    "owner.proposal": "proposed",
+    "owner.approval": "approved",
+    "governance.refused": "refused",
+}
+
+
+def _timeline_entry(
+    seq: int, tick: int, kind: str, data: dict[str, Any], authority: AuthorityCheck
+) -> dict[str, Any]:
+    """One row of the governance timeline: who, verb, object, outcome (as Kubernetes audits)."""
+    command = data["input"]
+    outcome = _OUTCOMES.get(kind, "applied")
+    entry = {
+        "seq": seq,
+        "tick": tick,
+        "command": command["command"],
+        "args": command["args"],
+        "actor": command["actor"],
+        "reason": command["reason"],
+        "source": command["source"],
+        "issued_at": command["issued_at"],
+        "outcome": outcome,
+        "effect": data.get("effect", data.get("error")),
+    }
+    if authority.keyed:
+        if command["source"] == "schedule":
+            entry["authorised_by"] = {"plan_signed_by": authority.plan_signers}
+        elif outcome == "refused":
+            entry["refusal"] = data["reason"]
+        elif outcome in ("proposed", "approved"):
+            entry["signed_by"] = data["effect"]["signed_by"]
+            entry["approvals"] = f"{data['effect']['approvals']} of {data['effect']['needed']}"
+        else:
+            nonce = str((command.get("auth") or {}).get("nonce"))
+            entry["signed_by"] = authority.signed_by.get(nonce, [])
+            entry["signatures_verified"] = True
+    return entry
+
+
+def _authority_summary(authority: AuthorityCheck) -> dict[str, Any]:
+    if authority.governance is None:
+        return {"mode": "open", "authenticated": False}
+    return {
+        "mode": "signed",
+        "authenticated": True,
+        "plan_signed_by": authority.plan_signers,
+        "keys_in_force": authority.governance.config_json(),
+        "signatures_verified": True,
+    }
 
 
 def _check_conservation(ledger: _Ledger, checkpoint: dict[str, Any]) -> dict[str, Any]:
@@ -239,7 +289,7 @@ def _replay(loaded: LoadedRun, recorded: list[tuple[int, CommandInput]]) -> dict
     assert loaded.checkpoint is not None
     tick = int(loaded.checkpoint["tick"])
     heads: list[str] = []
-    outcome = simulate(loaded.plan, recorded, until_tick=tick, heads=heads)
+    outcome = simulate(loaded.plan, recorded, until_tick=tick, heads=heads, run_id=loaded.run_id)
     summary = outcome.summary
     if summary["seq"] != loaded.seq or summary["head"] != loaded.checkpoint["head"]:
         lines = loaded.events[: loaded.scan.mark_bytes].split(b"\n")

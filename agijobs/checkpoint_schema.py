@@ -77,6 +77,29 @@ class NodeState(_Shape):
     running: list[JobRow]
 
 
+class KeyState(_Shape):
+    name: str
+    public_key: str
+    roles: list[str]
+
+
+class ProposalState(_Shape):
+    id: str
+    command: dict[str, Any]
+    needed: int
+    expires_tick: int
+    signers: list[str]
+
+
+class GovernanceState(_Shape):
+    keys: list[KeyState]
+    approvals: dict[str, int]
+    operator_may: list[str]
+    proposal_expiry_ticks: int
+    proposals: list[ProposalState]
+    nonces: list[str]
+
+
 class FabricSnapshot(_Shape):
     format: int
     tick: int
@@ -91,6 +114,7 @@ class FabricSnapshot(_Shape):
     job_columns: list[str]
     shards: list[ShardState]
     nodes: list[NodeState]
+    governance: GovernanceState | None = None  # absent in open mode
 
 
 def check_state(state: Any, scenario: Scenario, name: str) -> None:
@@ -107,6 +131,8 @@ def check_state(state: Any, scenario: Scenario, name: str) -> None:
     shards = [s.id for s in snapshot.shards]
     if shards != sorted(set(shards)) or not {s.id for s in scenario.fabric.shards} <= set(shards):
         raise IntegrityError(f"{name}: its shards are not the plan's", remedy)
+    if (snapshot.governance is None) != (not scenario.fabric.owner.keys):
+        raise IntegrityError(f"{name}: its owner authority is not the plan's", remedy)
     nodes = [n.id for n in snapshot.nodes]
     if nodes != sorted(set(nodes)) or any(n.shard not in shards for n in snapshot.nodes):
         raise IntegrityError(f"{name}: its nodes are not in order or not in its shards", remedy)

@@ -54,10 +54,12 @@ class Conflict(AgijobsError):
 
 
 class Refused(AgijobsError):
-    """Owner authority refused the command (reserved for signed governance)."""
+    """Owner authority refused the command: unsigned, unknown key, bad signature, a role
+    that may not issue it, a replayed signature."""
 
     exit_code = 5
     code = "refused"
+    reason = "refused"  # the refusal's reason code, as recorded in `governance.refused`
 
 
 class NotAcknowledged(AgijobsError):

@@ -15,17 +15,18 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from .errors import BadInput, Conflict, NotAcknowledged
+from .errors import BadInput, Conflict, NotAcknowledged, Refused
 from .fabric.commands import CommandInput
 from .runner import (
     Runner,
     RunOptions,
+    default_actor,
     load_run,
     read_json,
     record_recovery,
     session_record,
 )
-from .store.files import FileStore
+from .store.files import RUN_PLAN, FileStore
 
 
 @dataclass(slots=True)
@@ -36,12 +37,23 @@ class CommandResult:
     effect: dict[str, Any]
     command_id: str | None = None
     results: list[dict[str, Any]] = field(default_factory=list)  # per command of a batch
+    notices: list[str] = field(default_factory=list)
 
 
 def issue_command(
-    store: FileStore, name: str, args: dict[str, Any], reason: str, actor: str, timeout: float
+    store: FileStore,
+    name: str,
+    args: dict[str, Any],
+    reason: str,
+    actor: str | None,
+    timeout: float,
+    key: str | None = None,
 ) -> CommandResult:
-    """Send an owner command to the live runner, or apply it at rest under the lock."""
+    """Send an owner command to the live runner, or apply it at rest under the lock.
+
+    On a fabric that declares keys the command is signed with `key` (a name under the key
+    directory, or a path); unsigned, it is refused and the refusal recorded. `approve` signs
+    the pending proposal's bytes instead of its own."""
     if not store.has_run():
         raise Conflict(f"no run in {store.location}", "start one with `agijobs run SCENARIO`")
     issued_ns = time.time_ns()
@@ -50,18 +62,82 @@ def issue_command(
         .isoformat(timespec="milliseconds")
         .replace("+00:00", "Z")
     )
-    live = (store, name, args, reason, actor, issued_at, issued_ns, timeout)
+    auth, actor, notices = _authenticate(store, name, args, reason, actor, issued_at, key)
+    command = CommandInput(name, args, reason, actor, "at-rest", issued_at, auth=auth)
+    result = _deliver(store, command, issued_ns, timeout)
+    result.notices = notices
+    return result
+
+
+def _deliver(
+    store: FileStore, command: CommandInput, issued_ns: int, timeout: float
+) -> CommandResult:
     if runner_is_live(store):
-        return _send_live(*live)
+        return _send_live(store, command, issued_ns, timeout)
     with contextlib.ExitStack() as held:
         try:
             # Another at-rest command may hold the lock briefly: wait for it, not forever.
             held.enter_context(store.run_lock(wait=min(timeout, 5.0)))
         except Conflict:
             if runner_is_live(store):  # a runner started meanwhile
-                return _send_live(*live)
+                return _send_live(store, command, issued_ns, timeout)
             raise
-        return _apply_at_rest(store, name, args, reason, actor, issued_at)
+        return _apply_at_rest(store, command)
+
+
+def governance_view(store: FileStore) -> dict[str, Any] | None:
+    """The key set and pending proposals as this process can see them: a live runner's
+    published view, else the checkpoint, else the plan; None in open mode."""
+    plan = read_json(store, RUN_PLAN) or {}
+    owner = plan.get("scenario", {}).get("fabric", {}).get("owner", {})
+    if not owner.get("keys"):
+        return None
+    if runner_is_live(store):
+        view = read_json(store, "live.json") or {}
+        if "governance" in view:
+            return dict(view["governance"])
+    checkpoint = read_json(store, "checkpoint.json") or {}
+    state = checkpoint.get("state")
+    if isinstance(state, dict) and "governance" in state:
+        return dict(state["governance"])
+    return {"keys": owner["keys"], "proposals": []}
+
+
+def _authenticate(
+    store: FileStore,
+    name: str,
+    args: dict[str, Any],
+    reason: str,
+    actor: str | None,
+    issued_at: str,
+    key: str | None,
+) -> tuple[dict[str, Any] | None, str, list[str]]:
+    """The command's auth (None: unsigned), its actor, and notices for the operator."""
+    governance = governance_view(store)
+    if governance is None:
+        notices = [] if key is None else [f"the fabric declares no keys (open mode): {key} unused"]
+        return None, actor or default_actor(), notices
+    if key is None:
+        return None, actor or default_actor(), []  # the runner records the refusal
+    from .keys import load_key, name_in, sign_command, signed_auth
+    from .signing import command_message
+
+    loaded = load_key(key)
+    key_name = name_in(governance["keys"], loaded) or loaded.path.stem
+    if actor is None:
+        actor = key_name
+    if name == "approve":
+        wanted = args["proposal"]
+        proposal = next((p for p in governance["proposals"] if p["id"] == wanted), None)
+        if proposal is None:  # the runner refuses and records it: nothing to sign
+            return None, actor, []
+        from .fabric.authority import envelope_of
+
+        message = command_message(envelope_of(CommandInput.from_json(proposal["command"])))
+        return signed_auth(loaded, key_name, message), actor, []
+    info = read_json(store, "run.json") or {}
+    run_id = str(info.get("run_id"))
+    return sign_command(loaded, actor, name, args, reason, issued_at, run_id), actor, []
 
 
 def runner_is_live(store: FileStore) -> bool:
@@ -82,31 +158,28 @@ def runner_is_live(store: FileStore) -> bool:
 
 
 def _send_live(
-    store: FileStore,
-    name: str,
-    args: dict[str, Any],
-    reason: str,
-    actor: str,
-    issued_at: str,
-    issued_ns: int,
-    timeout: float,
+    store: FileStore, command: CommandInput, issued_ns: int, timeout: float
 ) -> CommandResult:
-    command_id = store.submit_command(
-        {
-            "command": name,
-            "args": args,
-            "reason": reason,
-            "actor": actor,
-            "issued_at": issued_at,
-            "issued_ns": issued_ns,
-        }
-    )
+    name = command.name
+    raw: dict[str, Any] = {
+        "command": name,
+        "args": command.args,
+        "reason": command.reason,
+        "actor": command.actor,
+        "issued_at": command.issued_at,
+        "issued_ns": issued_ns,
+    }
+    if command.auth is not None:
+        raw["auth"] = command.auth
+    command_id = store.submit_command(raw)
     deadline = time.monotonic() + timeout
     while True:
         ack = store.read_ack(command_id)
         if ack is not None:
             if ack["event"] == "owner.rejected":
                 raise BadInput(f"the live run rejected {name}: {ack['error']}")
+            if ack["event"] == "governance.refused":
+                raise Refused(f"the live run refused {name}: {ack['error']}")
             return CommandResult(
                 "live", ack["tick"], ack["event"], ack["effect"], command_id, ack.get("results", [])
             )
@@ -119,9 +192,7 @@ def _send_live(
         time.sleep(0.02)
 
 
-def _apply_at_rest(
-    store: FileStore, name: str, args: dict[str, Any], reason: str, actor: str, issued_at: str
-) -> CommandResult:
+def _apply_at_rest(store: FileStore, command: CommandInput) -> CommandResult:
     loaded = load_run(store)
     engine = loaded.engine()
     if engine.is_done() or engine.state.tick >= loaded.plan.scenario.run.max_ticks:
@@ -140,8 +211,11 @@ def _apply_at_rest(
             f"the run in {store.location} stopped abnormally with {what}",
             "run `agijobs resume --keep-paused` to recover it first, then issue the command",
         )
-    command = CommandInput(name, args, reason, actor, "at-rest", issued_at)
-    events = engine.apply_at_rest(command)  # raises BadInput before anything is written
+    refusal = None
+    try:
+        events = engine.apply_at_rest(command)  # raises BadInput before anything is written
+    except Refused as error:  # the refused attempt is recorded, the fabric unchanged
+        events, refusal = engine.events, error
     runner = Runner(store, loaded.plan, engine, RunOptions(), loaded)
     crashed = record_recovery(store, loaded)
     try:
@@ -151,12 +225,16 @@ def _apply_at_rest(
         runner.sink.close()
     tick = engine.state.tick
     store.append_session(
-        session_record("command", command=name, actor=actor, tick=tick, seq=runner.seq)
+        session_record(
+            "command", command=command.name, actor=command.actor, tick=tick, seq=runner.seq
+        )
     )
     if crashed:  # the run now rests at its checkpoint like any stopped run
         store.append_session(
             session_record("stopped", tick=tick, status="stopped", reason="recovered at rest")
         )
+    if refusal is not None:
+        raise refusal
     results = [{"event": k, "effect": d["effect"]} for k, d in events if k.startswith("owner.")]
     return CommandResult(
         "at-rest", engine.state.tick, results[0]["event"], results[0]["effect"], None, results

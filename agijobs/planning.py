@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 from typing import Any
 
-from .errors import BadInput
+from .errors import BadInput, Refused
+from .fabric.engine import governance_of
+from .keys import LoadedKey, load_key
 from .runner import simulate
-from .scenario import build_plan, load_plan
+from .scenario import Plan, build_plan, load_plan
+from .signing import plan_message, sign
 from .store.files import atomic_write
 from .summary import check_expectations
 
@@ -19,10 +23,12 @@ def make_plan(
     blueprint: Path | None = None,
     owner_commands: Path | None = None,
     emit_scenario: Path | None = None,
+    sign: list[str] | None = None,
 ) -> dict[str, Any]:
     """Write the plan for `source` to `out`, with the dry run's predicted outcome; for a
     reference demo file, also the equivalent agijobs scenario to `emit_scenario`."""
     plan = load_plan(source, blueprint, owner_commands)
+    signers = [load_key(ref, "--sign") for ref in sign or ()]  # bad keys before any work
     if emit_scenario is not None and plan.translated is None:
         raise BadInput(
             f"--emit-scenario: {source} is already an agijobs scenario or plan",
@@ -58,6 +64,8 @@ def make_plan(
         "expect": {"held": not failures, "failures": failures},
     }
     reviewed = build_plan(plan.scenario, plan.expect, predicted)
+    signatures = _signatures(plan, reviewed.plan_id, signers)
+    reviewed = dataclasses.replace(reviewed, signatures=tuple(signatures))
     out.parent.mkdir(parents=True, exist_ok=True)
     atomic_write(out, reviewed.to_bytes())
     if emit_scenario is not None and plan.translated is not None:
@@ -73,4 +81,48 @@ def make_plan(
         "predicted": predicted,
         "notices": list(plan.notices),
         "emitted_scenario": None if emit_scenario is None else str(emit_scenario),
+        "signed_by": [entry["key"] for entry in signatures],
+        "signatures_needed": _needed(plan),
     }
+
+
+def _signatures(plan: Plan, plan_id: str, signers: list[LoadedKey]) -> list[dict[str, Any]]:
+    """The plan's owner signatures: those it already had (re-planning a plan keeps them:
+    the same content gives the same plan_id) and one per `signers` key."""
+    kept = list(plan.signatures) if plan.plan_id == plan_id else []
+    if not signers:
+        return kept
+    governance = governance_of(plan.scenario)
+    if governance is None:
+        raise BadInput(
+            "--sign: the fabric declares no owner keys (open mode); there is nothing to sign",
+            "declare keys under fabric -> owner -> keys to require signed plans",
+        )
+    for loaded in signers:
+        key = governance.keys.get(loaded.fingerprint)
+        if key is None:
+            raise Refused(
+                f"--sign {loaded.path}: key {loaded.fingerprint} is not in the fabric's key set",
+                "sign with a key listed under fabric -> owner -> keys",
+            )
+        if not key.is_owner:
+            raise Refused(
+                f"--sign {loaded.path}: key {key.name} has role operator; plans are signed by "
+                "owners",
+                "sign with an owner key",
+            )
+        if any(entry.get("fingerprint") == key.fingerprint for entry in kept):
+            continue  # Ed25519 is deterministic: the same key signs the same bytes the same
+        kept.append(
+            {
+                "key": key.name,
+                "fingerprint": key.fingerprint,
+                "signature": sign(loaded.private, plan_message(plan_id)),
+            }
+        )
+    return kept
+
+
+def _needed(plan: Plan) -> int:
+    governance = governance_of(plan.scenario)
+    return 0 if governance is None else governance.threshold("default")

@@ -18,14 +18,14 @@ from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 
 from . import crashpoints
 from .canonical import GENESIS_HASH, dumps, encode_event
 from .checkpoint_schema import check_state
-from .errors import BadInput, Conflict, IntegrityError
+from .errors import BadInput, Conflict, IntegrityError, Refused
 from .fabric.commands import CommandInput
 from .fabric.engine import Engine
 from .integrity import (
@@ -39,6 +39,9 @@ from .scenario import Plan, plan_from_bytes
 from .store import Store
 from .store.files import CHECKPOINT, EVENTS, RUN_PLAN, FileStore
 from .summary import build_summary, check_expectations, fabric_view, planned_jobs
+
+if TYPE_CHECKING:
+    from .keys import LoadedKey
 
 Progress = Callable[[Engine, int], None]
 # Session records that open or close a process's hold on the run; a run whose last one is
@@ -73,6 +76,8 @@ class Outcome:
     expect_failures: list[str] = field(default_factory=list)
     # (entry index, tick, error) of schedule entries refused when they came due
     schedule_rejections: list[tuple[int, int, str]] = field(default_factory=list)
+    refusal: Refused | None = None  # the owner authority refused `resume`'s lift of the pause
+    proposal: dict[str, Any] | None = None  # ... or recorded it as a proposal (its effect)
 
 
 @dataclass(slots=True)
@@ -83,11 +88,15 @@ class LoadedRun:
     checkpoint: dict[str, Any] | None
     scan: ChainScan
     events: bytes
+    run_id: str | None = None  # from run.json: what signed commands must name
 
     def engine(self) -> Engine:
         if self.checkpoint is None:
-            return Engine(self.plan.scenario)
-        return Engine.restore(self.plan.scenario, self.checkpoint["state"])
+            engine = Engine(self.plan.scenario)
+        else:
+            engine = Engine.restore(self.plan.scenario, self.checkpoint["state"])
+        engine.run_id = self.run_id
+        return engine
 
     @property
     def seq(self) -> int:
@@ -130,7 +139,9 @@ def load_run(store: Store) -> LoadedRun:
             f"{store.location}/{CHECKPOINT}: missing, but the log holds {scan.count} events",
             "restore checkpoint.json from a backup; resuming would discard the run",
         )
-    return LoadedRun(plan, checkpoint, scan, events)
+    info = read_json(store, "run.json") or {}
+    run_id = info.get("run_id")
+    return LoadedRun(plan, checkpoint, scan, events, run_id if isinstance(run_id, str) else None)
 
 
 def plan_from_store(store: Store, data: bytes) -> Plan:
@@ -172,6 +183,7 @@ class Runner:
         # `agijobs resume` lifts the pause once the acknowledged live commands a crashed
         # runner left in its journal have been re-applied at their ticks.
         self.lift_pause: CommandInput | None = None
+        self.proposal: dict[str, Any] | None = None
         self._published = 0.0
 
     # ----------------------------------------------------------- event log
@@ -232,13 +244,15 @@ class Runner:
     def _acknowledge(self, entries: list[dict[str, Any]], events: list[Any]) -> None:
         outcomes: dict[str, list[tuple[str, dict[str, Any]]]] = {}
         for kind, data in events:
-            if kind.startswith("owner.") and data["input"].get("id"):
+            if (kind.startswith("owner.") or kind == "governance.refused") and data["input"].get(
+                "id"
+            ):
                 outcomes.setdefault(data["input"]["id"], []).append((kind, data))
         for entry in entries:
             results = outcomes[entry["id"]]  # one per command of a batch
             kind, data = results[0]
             ack: dict[str, Any] = {"tick": entry["tick"], "event": kind}
-            if kind == "owner.rejected":
+            if kind in ("owner.rejected", "governance.refused"):
                 ack["error"] = data["error"]
             else:
                 ack["effect"] = data["effect"]
@@ -262,11 +276,17 @@ class Runner:
         try:
             while True:
                 for command in self.scripted_rest.pop(state.tick, ()):
-                    self.write(state.tick, engine.apply_at_rest(command))
+                    try:
+                        self.write(state.tick, engine.apply_at_rest(command))
+                    except Refused:  # a recorded refusal replays as the same event
+                        self.write(state.tick, engine.events)
                 if self.lift_pause is not None and not self.replay:
                     if state.paused:
-                        self.write(state.tick, engine.apply_at_rest(self.lift_pause))
-                        self.checkpoint()  # an owner action outside the journal: make it durable
+                        refusal = self._lift_pause(self.lift_pause)
+                        if refusal is not None:
+                            outcome = self.stop("paused", "resume refused")
+                            outcome.refusal = refusal
+                            return outcome
                     self.lift_pause = None
                 if self.until_tick is not None and state.tick >= self.until_tick:
                     return self.stop("stopped", "replayed")
@@ -291,6 +311,7 @@ class Runner:
                 self.write(tick, events)
                 if entries:
                     self.sink.sync()
+                    self._publish(force=True)  # a proposal is visible before it is acknowledged
                     self._acknowledge(entries, events)
                 ran += 1
                 if crashpoints.reached("tick", at=tick):
@@ -298,7 +319,7 @@ class Runner:
                     crashpoints.kill()
                 if state.checkpoint_requested or tick % state.checkpoint_every == 0:
                     self.checkpoint()
-                self._publish(force=bool(entries))
+                self._publish(force=False)
                 if options.progress is not None:
                     options.progress(engine, self.seq)
                 if options.tick_ms:
@@ -308,6 +329,23 @@ class Runner:
             gc.unfreeze()
             _restore_stop_handler(previous)
             self.sink.close()
+
+    def _lift_pause(self, command: CommandInput) -> Refused | None:
+        """`agijobs resume`'s lift of the pause: an owner action outside the journal, made
+        durable at once. On a fabric with keys it may become a proposal, or be refused."""
+        tick = self.engine.state.tick
+        try:
+            events = self.engine.apply_at_rest(command)
+        except Refused as refusal:
+            self.write(tick, self.engine.events)  # the refused attempt is on record
+            self.checkpoint()
+            return refusal
+        self.write(tick, events)
+        self.checkpoint()
+        for kind, data in events:
+            if kind == "owner.proposal":
+                self.proposal = data["effect"]
+        return None
 
     def _publish(self, *, force: bool) -> None:
         """Tell `status` where the live run is now (not part of the run's record)."""
@@ -322,6 +360,8 @@ class Runner:
             "seq": self.seq,
             **fabric_view(self.engine),
         }
+        if state.governance is not None:  # `agijobs approve` reads pending proposals here
+            view["governance"] = state.governance.to_json()
         self.store.write_document("live.json", dumps(view))
 
     def _inputs_remain(self) -> bool:
@@ -359,7 +399,14 @@ class Runner:
         if info is not None and info.get("pid") == os.getpid():
             # No longer the live runner, whatever process later reuses this pid.
             self.store.write_document("run.json", dumps({**info, "role": "stopped"}) + b"\n")
-        return Outcome(status, reason, summary, failures, self.engine.schedule_rejections)
+        return Outcome(
+            status,
+            reason,
+            summary,
+            failures,
+            self.engine.schedule_rejections,
+            proposal=self.proposal,
+        )
 
 
 def record_recovery(store: Store, loaded: LoadedRun) -> bool:
@@ -415,6 +462,7 @@ def _live_input(entry: dict[str, Any]) -> CommandInput:
         source="live",
         issued_at=raw.get("issued_at"),
         id=entry["id"],
+        auth=raw.get("auth"),
     )
 
 
@@ -446,6 +494,7 @@ def start_run(
     store: FileStore, plan: Plan, source: str, options: RunOptions, *, fresh: bool = False
 ) -> Outcome:
     """`agijobs run`: a new run from tick 0 into an empty storage."""
+    check_plan_signatures(plan)  # before anything is written
     store.ensure()
     with store.run_lock():
         archived = None
@@ -468,12 +517,39 @@ def start_run(
             session_record("started", run_id=run_id, scenario=source, archived_previous=archived)
         )
         engine = Engine(plan.scenario)
+        engine.run_id = run_id
         if options.stop_after_ticks is None:  # the scenario's planned stop, unless overridden
             options.stop_after_ticks = plan.scenario.run.stop_after_ticks
         runner = Runner(store, plan, engine, options)
         runner.write(0, [started_event(plan)])
         runner.checkpoint()
         return runner.loop()
+
+
+def check_plan_signatures(plan: Plan) -> list[str]:
+    """On a fabric that declares keys, the plan (its schedule, its very fabric) must carry
+    the default threshold of owner signatures. Returns the signers' names."""
+    from .fabric.authority import plan_signers
+    from .fabric.engine import governance_of
+
+    governance = governance_of(plan.scenario)
+    if governance is None:
+        return []
+    signers = plan_signers(governance, plan.plan_id, list(plan.signatures))
+    needed = governance.threshold("default")
+    if len(signers) < needed:
+        how = (
+            "write one with `agijobs plan SCENARIO --sign KEY`"
+            if not plan.signatures and "predicted" not in plan.document
+            else "add signatures with `agijobs plan PLAN --out PLAN --sign KEY`"
+        )
+        raise Refused(
+            f"this fabric declares owner keys, so it runs only from a plan signed by "
+            f"{needed} owner(s); the plan carries {len(signers)} valid owner signature(s)"
+            + (f" ({', '.join(signers)})" if signers else ""),
+            how,
+        )
+    return signers
 
 
 def started_event(plan: Plan) -> tuple[str, dict[str, Any]]:
@@ -496,6 +572,7 @@ def simulate(
     recorded: Sequence[tuple[int, CommandInput]] = (),
     until_tick: int | None = None,
     heads: list[str] | None = None,
+    run_id: str | None = None,
 ) -> Outcome:
     """Run `plan` in memory, with recorded live/at-rest commands at their ticks.
 
@@ -504,7 +581,9 @@ def simulate(
     """
     from .store.memory import MemoryStore
 
-    runner = Runner(MemoryStore(), plan, Engine(plan.scenario), RunOptions())
+    engine = Engine(plan.scenario)
+    engine.run_id = run_id
+    runner = Runner(MemoryStore(), plan, engine, RunOptions())
     for tick, command in recorded:
         book = runner.scripted_rest if command.source == "at-rest" else runner.scripted_live
         book.setdefault(tick, []).append(command)
@@ -520,11 +599,15 @@ def resume_run(
     *,
     reason: str | None,
     keep_paused: bool,
-    actor: str,
+    actor: str | None,
+    key: str | None = None,
 ) -> Outcome:
     """`agijobs resume` with no live runner: verify, recover, lift the pause, continue."""
     if not store.has_run():
         raise Conflict(f"no run in {store.location}", "start one with `agijobs run SCENARIO`")
+    from .keys import load_key
+
+    signer = None if key is None else load_key(key)  # a bad --key changes nothing
     # An at-rest owner command may hold the lock for a moment: wait for it, briefly.
     with store.run_lock(wait=5.0):
         loaded = load_run(store)
@@ -558,17 +641,26 @@ def resume_run(
             runner.write(0, [started_event(plan)])
             runner.checkpoint()
         if not keep_paused:
-            runner.lift_pause = CommandInput(
-                name="resume",
-                args={},
-                reason=reason or "resumed by operator",
-                actor=actor,
-                source="at-rest",
-                issued_at=wall_now(),
-            )
+            runner.lift_pause = _lift_command(engine, reason, actor, signer, run_id)
         if loaded.scan.count > loaded.seq or loaded.scan.torn_bytes:
             runner.checkpoint()
         return runner.loop()
+
+
+def _lift_command(
+    engine: Engine, reason: str | None, actor: str | None, key: LoadedKey | None, run_id: str
+) -> CommandInput:
+    """`resume`'s lift of the pause; signed with `key` on a fabric that declares keys."""
+    why, issued_at = reason or "resumed by operator", wall_now()
+    governance = engine.state.governance
+    if governance is None or key is None:
+        return CommandInput("resume", {}, why, actor or default_actor(), "at-rest", issued_at)
+    from .keys import sign_command
+
+    known = governance.keys.get(key.fingerprint)
+    name = actor or (known.name if known else key.path.stem)
+    auth = sign_command(key, name, "resume", {}, why, issued_at, run_id)
+    return CommandInput("resume", {}, why, name, "at-rest", issued_at, auth=auth)
 
 
 def read_json(store: Store, name: str) -> dict[str, Any] | None:

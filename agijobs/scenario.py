@@ -22,7 +22,14 @@ from pathlib import Path
 from typing import Annotated, Any, Literal, TypeVar
 
 import orjson
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    model_serializer,
+    model_validator,
+)
 
 from .canonical import dumps, sha256_hex
 from .errors import BadInput
@@ -43,10 +50,127 @@ class Model(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
 
+Role = Literal["owner", "operator"]
+DEFAULT_PROPOSAL_EXPIRY = 100
+
+
+class OwnerKey(Model):
+    """A key allowed to sign owner commands: `keys new` prints this line."""
+
+    name: Name
+    public_key: str
+    roles: Annotated[list[Role], Field(min_length=1)] = ["owner"]
+
+    @model_validator(mode="after")
+    def _ed25519(self) -> OwnerKey:
+        from .signing import parse_public_key
+
+        try:
+            parse_public_key(self.public_key)
+        except ValueError as error:
+            raise ValueError(f"public_key {error}") from None
+        return self
+
+
 class Owner(Model):
+    """Who may change the fabric. With `keys`, only signed commands do (see README,
+    "Owner authority"); without, the fabric runs in open mode: unauthenticated."""
+
     name: str = Field(min_length=1)
     # Anything else the operator keeps about the owner (addresses, roles): shown, not used.
     metadata: dict[str, Any] = {}
+    keys: list[OwnerKey] = []
+    # Owner signatures each command needs: command name (or `default`) -> count.
+    approvals: dict[str, PositiveInt] = {}
+    operator_may: list[str] = []  # break-glass: commands an operator key may issue alone
+    proposal_expiry_ticks: PositiveInt = DEFAULT_PROPOSAL_EXPIRY
+
+    @model_validator(mode="before")
+    @classmethod
+    def _canonical_names(cls, raw: Any) -> Any:
+        if not isinstance(raw, dict):
+            return raw
+        raw = dict(raw)
+        if isinstance(raw.get("approvals"), dict):
+            raw["approvals"] = {canonical_name(k): v for k, v in raw["approvals"].items()}
+        if isinstance(raw.get("operator_may"), list):
+            raw["operator_may"] = [canonical_name(n) for n in raw["operator_may"]]
+        return raw
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Owner:
+        problems = governance_problems(
+            [k.model_dump() for k in self.keys], self.approvals, self.operator_may
+        )
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
+
+    @model_serializer(mode="wrap")
+    def _compact(self, handler: Any) -> Any:
+        # An open-mode owner serialises as before keys existed: same bytes, same inputs id.
+        data = handler(self)
+        for name, empty in (
+            ("keys", []),
+            ("approvals", {}),
+            ("operator_may", []),
+            ("proposal_expiry_ticks", DEFAULT_PROPOSAL_EXPIRY),
+        ):
+            if data.get(name) == empty:
+                del data[name]
+        return data
+
+    def authority_config(self) -> dict[str, Any]:
+        return {
+            "keys": [k.model_dump() for k in self.keys],
+            "approvals": {"default": 1, **self.approvals},
+            "operator_may": self.operator_may,
+            "proposal_expiry_ticks": self.proposal_expiry_ticks,
+        }
+
+
+def governance_problems(
+    keys: list[dict[str, Any]], approvals: dict[str, int], operator_may: list[str]
+) -> list[str]:
+    """What makes a key set and its thresholds unusable (empty when it is sound)."""
+    from .signing import parse_public_key
+
+    problems = []
+    if not keys:
+        if approvals or operator_may:
+            problems.append("approvals and operator_may need keys: declare owner keys first")
+        return problems
+    for what in ("name", "public_key"):
+        seen = [k[what] for k in keys]
+        twice = sorted({v for v in seen if seen.count(v) > 1})
+        if twice:
+            problems.append(f"keys: {what} {', '.join(twice)} listed twice")
+    raw = []
+    for k in keys:
+        try:
+            raw.append(parse_public_key(k["public_key"]))
+        except ValueError as error:
+            problems.append(f"keys: {k['name']}: public_key {error}")
+    owners = sum(1 for k in keys if "owner" in k["roles"])
+    if owners == 0:
+        problems.append("keys: at least one key must have role owner")
+    known = {*COMMAND_NAMES, "default"}
+    for name, count in approvals.items():
+        if name not in known:
+            problems.append(
+                f"approvals: unknown command `{name}`{_did_you_mean(name, sorted(known))}"
+            )
+        elif owners and count > owners:
+            problems.append(
+                f"approvals: {name} needs {count} owner signatures but only {owners} "
+                "owner key(s) exist"
+            )
+    for name in operator_may:
+        if name not in COMMAND_NAMES:
+            problems.append(
+                f"operator_may: unknown command `{name}`{_did_you_mean(name, COMMAND_NAMES)}"
+            )
+    return problems
 
 
 class SpilloverPolicy(Model):
@@ -331,6 +455,27 @@ class ReportingConfigure(CommandBase):
     label: Name
 
 
+class GovernanceUpdate(CommandBase):
+    """Change the key set or thresholds in force; always needs the default threshold."""
+
+    command: Literal["governance.update"]
+    keys: list[OwnerKey] | None = None
+    approvals: dict[str, PositiveInt] | None = None
+    operator_may: list[str] | None = None
+    proposal_expiry_ticks: PositiveInt | None = None
+
+    @model_validator(mode="after")
+    def _something(self) -> GovernanceUpdate:
+        if all(
+            v is None
+            for v in (self.keys, self.approvals, self.operator_may, self.proposal_expiry_ticks)
+        ):
+            raise ValueError(
+                "give at least one of keys, approvals, operator_may, proposal_expiry_ticks"
+            )
+        return self
+
+
 CommandModel = (
     PauseAll
     | Resume
@@ -349,6 +494,7 @@ CommandModel = (
     | CheckpointSave
     | CheckpointConfigure
     | ReportingConfigure
+    | GovernanceUpdate
 )
 OwnerCommand = Annotated[CommandModel, Field(discriminator="command")]
 COMMAND_MODELS: dict[str, type[CommandBase]] = {
@@ -443,9 +589,13 @@ class Plan:
     # The translated scenario document, when the source was a reference demo file.
     translated: dict[str, Any] | None = None
     schedule_origins: tuple[str, ...] = ()  # "file: commands -> i" per translated entry
+    # Owner signatures over plan_id ({key, fingerprint, signature}); outside plan_id.
+    signatures: tuple[dict[str, Any], ...] = ()
 
     def to_bytes(self) -> bytes:
-        return dumps(self.document) + b"\n"
+        if not self.signatures:
+            return dumps(self.document) + b"\n"
+        return dumps({**self.document, "signatures": list(self.signatures)}) + b"\n"
 
 
 # --------------------------------------------------------------------------- loading
@@ -544,7 +694,7 @@ def build_plan(
 
 def _plan_from_document(path: Path, raw: dict[str, Any]) -> Plan:
     claimed = raw.get("plan_id")
-    body = {k: v for k, v in raw.items() if k != "plan_id"}
+    body = {k: v for k, v in raw.items() if k not in ("plan_id", "signatures")}
     if claimed != sha256_hex(dumps(body)):
         raise BadInput(
             f"{path}: plan_id does not match the plan's content (edited after `agijobs plan`?)",
@@ -564,7 +714,13 @@ def _plan_from_document(path: Path, raw: dict[str, Any]) -> Plan:
             f"{path}: the plan is not in canonical form",
             "run `agijobs plan SCENARIO` again to write a fresh plan",
         )
-    return plan
+    signatures = raw.get("signatures", [])
+    if not isinstance(signatures, list) or not all(isinstance(e, dict) for e in signatures):
+        raise BadInput(
+            f"{path}: signatures: expected a list of signatures",
+            "re-sign the plan with `agijobs plan PLAN --out PLAN --sign KEY`",
+        )
+    return dataclasses.replace(plan, signatures=tuple(signatures))
 
 
 def _read_document(path: Path) -> Any:

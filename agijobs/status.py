@@ -65,4 +65,25 @@ def status(store: FileStore) -> dict[str, Any]:
         "last_event_tick": loaded.scan.last_tick,
         "sessions": sessions[-5:],
         "summary": summary,
+        "authority": authority_view(view.get("governance") or _governance(engine)),
+    }
+
+
+def _governance(engine: Any) -> dict[str, Any] | None:
+    governance = engine.state.governance
+    return None if governance is None else governance.to_json()
+
+
+def authority_view(governance: dict[str, Any] | None) -> dict[str, Any]:
+    """Who may change the fabric, and what waits for approval (no nonces: not news)."""
+    if governance is None:
+        return {"mode": "open", "authenticated": False}
+    return {
+        "mode": "signed",
+        "authenticated": True,
+        "keys": governance["keys"],
+        "approvals": governance["approvals"],
+        "operator_may": governance["operator_may"],
+        "proposal_expiry_ticks": governance["proposal_expiry_ticks"],
+        "proposals": governance["proposals"],
     }

@@ -54,7 +54,7 @@ def test_unknown_schedule_command_gets_a_did_you_mean(tmp_path: Path) -> None:
         "`pause-all`? (one of pause-all, resume, reroute, set-latency, shard.pause, "
         "shard.resume, shard.register, shard.deregister, shard.update, node.register, "
         "node.update, node.deregister, job.cancel, job.reroute, checkpoint.save, "
-        "checkpoint.configure, reporting.configure)"
+        "checkpoint.configure, reporting.configure, governance.update)"
     )
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import typer
 
-from . import govern, inspect_cmds, lifecycle
+from . import govern, inspect_cmds, keys_cmds, lifecycle
 
 app = typer.Typer(
     name="agijobs",
@@ -23,6 +23,7 @@ app = typer.Typer(
 lifecycle.register(app)
 govern.register(app)
 inspect_cmds.register(app)
+keys_cmds.register(app)
 
 
 def main() -> None:

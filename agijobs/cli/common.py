@@ -28,6 +28,14 @@ ReasonOption = Annotated[str, typer.Option("--reason", help="Why (recorded in th
 ActorOption = Annotated[
     str | None, typer.Option("--actor", help="Who issues the command (default: your OS user).")
 ]
+KeyOption = Annotated[
+    str | None,
+    typer.Option(
+        "--key",
+        envvar="AGIJOBS_KEY",
+        help="Sign with this key: a name under the key directory, or a path (env AGIJOBS_KEY).",
+    ),
+]
 TimeoutOption = Annotated[
     float,
     typer.Option("--timeout", help="Seconds to wait for a live runner to acknowledge.", min=0),

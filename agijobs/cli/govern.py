@@ -14,10 +14,10 @@ from .common import (
     DEFAULT_STORAGE,
     ActorOption,
     JsonOption,
+    KeyOption,
     ReasonOption,
     StorageOption,
     TimeoutOption,
-    actor_or_default,
     guard,
     make_store,
     print_json,
@@ -29,11 +29,13 @@ def register(app: typer.Typer) -> None:
     app.command("reroute")(reroute)
     app.command("set-latency")(set_latency)
     app.command("apply")(apply)
+    app.command("approve")(approve)
 
 
 def pause_all(
     reason: ReasonOption,
     actor: ActorOption = None,
+    key: KeyOption = None,
     timeout: TimeoutOption = 10.0,
     storage: StorageOption = DEFAULT_STORAGE,
     as_json: JsonOption = False,
@@ -44,7 +46,7 @@ def pause_all(
 
     Example: agijobs pause-all --reason "Helios GPU thermal recalibration"
     """
-    _issue("pause-all", {}, reason, actor, timeout, storage, as_json)
+    _issue("pause-all", {}, reason, actor, key, timeout, storage, as_json)
 
 
 def reroute(
@@ -60,6 +62,7 @@ def reroute(
         bool, typer.Option("--clear", help="Restore the shard's configured spillover targets.")
     ] = False,
     actor: ActorOption = None,
+    key: KeyOption = None,
     timeout: TimeoutOption = 10.0,
     storage: StorageOption = DEFAULT_STORAGE,
     as_json: JsonOption = False,
@@ -78,13 +81,13 @@ def reroute(
         raw: dict[str, Any] = {"command": "reroute", "from": source, "reason": reason}
         if clear:
             raw["clear"] = True
-        for key, value in (("to", target), ("job", job)):
+        for name, value in (("to", target), ("job", job)):
             if value is not None:
-                raw[key] = value
+                raw[name] = value
         if backlog is not None:
             raw["backlog"] = backlog if backlog == "all" else _count(backlog)
         args = validate_command(raw)
-    _issue("reroute", args, reason, actor, timeout, storage, as_json)
+    _issue("reroute", args, reason, actor, key, timeout, storage, as_json)
 
 
 def set_latency(
@@ -92,6 +95,7 @@ def set_latency(
     shard: Annotated[str, typer.Option("--shard", help="Shard whose budget changes.")],
     ms: Annotated[int, typer.Option("--ms", help="New latency budget in milliseconds.")],
     actor: ActorOption = None,
+    key: KeyOption = None,
     timeout: TimeoutOption = 10.0,
     storage: StorageOption = DEFAULT_STORAGE,
     as_json: JsonOption = False,
@@ -108,7 +112,7 @@ def set_latency(
         args = validate_command(
             {"command": "set-latency", "shard": shard, "ms": ms, "reason": reason}
         )
-    _issue("set-latency", args, reason, actor, timeout, storage, as_json)
+    _issue("set-latency", args, reason, actor, key, timeout, storage, as_json)
 
 
 def apply(
@@ -118,6 +122,7 @@ def apply(
         typer.Option("--reason", help="Reason for commands that do not give their own."),
     ] = None,
     actor: ActorOption = None,
+    key: KeyOption = None,
     timeout: TimeoutOption = 10.0,
     storage: StorageOption = DEFAULT_STORAGE,
     as_json: JsonOption = False,
@@ -157,7 +162,36 @@ def apply(
             args = {"commands": [{"command": n, "args": a, "reason": r} for n, a, r in parts]}
         if not why.strip():
             raise BadInput("reason: must not be empty", "say why, e.g. --reason 'incident 42'")
-    _issue(name, args, why, actor, timeout, storage, as_json)
+    _issue(name, args, why, actor, key, timeout, storage, as_json)
+
+
+def approve(
+    proposal: Annotated[str, typer.Argument(help="Proposal id, as printed (p-…).")],
+    key: KeyOption = None,
+    reason: Annotated[
+        str | None, typer.Option("--reason", help="Why you approve (recorded).")
+    ] = None,
+    timeout: TimeoutOption = 10.0,
+    storage: StorageOption = DEFAULT_STORAGE,
+    as_json: JsonOption = False,
+) -> None:
+    """Add your signature to a pending proposal; at the threshold its command is applied.
+
+    Signs the same bytes the proposer signed (see `agijobs status` for pending proposals).
+    A key approves a proposal once; an applied or expired proposal cannot be approved.
+
+    Example: agijobs approve p-3f2a9c1b7d4e --key bob
+    """
+    _issue(
+        "approve",
+        {"proposal": proposal},
+        reason or f"approve {proposal}",
+        None,
+        key,
+        timeout,
+        storage,
+        as_json,
+    )
 
 
 def _count(text: str) -> int:
@@ -176,6 +210,7 @@ def _issue(
     args: dict[str, Any],
     reason: str,
     actor: str | None,
+    key: str | None,
     timeout: float,
     storage: Any,
     as_json: bool,
@@ -186,9 +221,9 @@ def _issue(
 
         if not reason.strip():
             raise BadInput("--reason: must not be empty", "say why, e.g. --reason 'incident 42'")
-        result = issue_command(
-            make_store(storage), name, args, reason, actor_or_default(actor), timeout
-        )
+        result = issue_command(make_store(storage), name, args, reason, actor, timeout, key)
+        for notice in result.notices:
+            typer.echo(f"Notice: {notice}", err=True)
         render_command_result(name, result, as_json)
 
 
@@ -211,5 +246,21 @@ def render_command_result(name: str, result: Any, as_json: bool) -> None:
     where = "live run" if result.mode == "live" else "fabric at rest"
     for entry in result.results or [{"event": result.event, "effect": result.effect}]:
         applied = entry["event"].removeprefix("owner.")
-        described = describe_effect(applied, entry["effect"])
+        effect = entry["effect"]
+        if applied == "proposal":
+            typer.echo(
+                f"{name}: proposal {effect['proposal']} recorded, {effect['approvals']} of "
+                f"{effect['needed']} approvals (tick {result.tick}, {where}; expires at tick "
+                f"{effect['expires_tick']})"
+            )
+            typer.echo(f"approve with: agijobs approve {effect['proposal']} --key NAME")
+            continue
+        if applied == "approval":
+            met = "threshold met, applying" if effect["threshold_met"] else "waiting for more"
+            typer.echo(
+                f"approval of {effect['proposal']} ({effect['command']}): {effect['approvals']} "
+                f"of {effect['needed']} approvals — {met} (tick {result.tick}, {where})"
+            )
+            continue
+        described = describe_effect(applied, effect)
         typer.echo(f"{applied}: {described} (tick {result.tick}, {where})")

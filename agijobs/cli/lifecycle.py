@@ -11,9 +11,9 @@ from .common import (
     DEFAULT_STORAGE,
     ActorOption,
     JsonOption,
+    KeyOption,
     StorageOption,
     TimeoutOption,
-    actor_or_default,
     guard,
     make_store,
     print_json,
@@ -66,6 +66,14 @@ def plan(
             "--emit-scenario", help="Write the agijobs scenario equivalent to a reference file."
         ),
     ] = None,
+    sign: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--sign",
+            help="Sign the plan with this owner key (name or path); repeat for several. "
+            "Signatures already on a plan file are kept.",
+        ),
+    ] = None,
     storage: StorageOption = DEFAULT_STORAGE,
     as_json: JsonOption = False,
 ) -> None:
@@ -74,7 +82,8 @@ def plan(
     The plan is canonical JSON whose plan_id is the sha256 of its content; `agijobs run
     PLAN` executes exactly it. Reference demo files are read unchanged (a mission plan, or
     a fabric config with --blueprint and --owner-commands); --emit-scenario writes the
-    equivalent agijobs scenario so you can migrate for good.
+    equivalent agijobs scenario so you can migrate for good. A fabric that declares owner
+    keys runs only from a plan signed by its default threshold of owners (--sign).
 
     Example: agijobs plan mission-plan.json --emit-scenario mission.yaml
     """
@@ -87,6 +96,7 @@ def plan(
             blueprint=blueprint,
             owner_commands=owner_commands,
             emit_scenario=emit_scenario,
+            sign=sign,
         )
         _notices(result["notices"], as_json)
         if as_json:
@@ -148,6 +158,7 @@ def resume(
     tick_ms: TickMs = 0,
     wait: Wait = False,
     actor: ActorOption = None,
+    key: KeyOption = None,
     timeout: TimeoutOption = 10.0,
     storage: StorageOption = DEFAULT_STORAGE,
     as_json: JsonOption = False,
@@ -165,7 +176,6 @@ def resume(
         from ..runner import RunOptions, resume_run
 
         store = make_store(storage)
-        who = actor_or_default(actor)
         if runner_is_live(store):
             if keep_paused:
                 from ..errors import Conflict
@@ -175,14 +185,16 @@ def resume(
                     "see `agijobs status`; plain `agijobs resume` lifts its pause",
                 )
             result = issue_command(
-                store, "resume", {}, reason or "resumed by operator", who, timeout
+                store, "resume", {}, reason or "resumed by operator", actor, timeout, key
             )
             from .govern import render_command_result
 
             render_command_result("resume", result, as_json)
             return
         options = RunOptions(stop_after_ticks, tick_ms, wait, _progress(as_json))
-        outcome = resume_run(store, options, reason=reason, keep_paused=keep_paused, actor=who)
+        outcome = resume_run(
+            store, options, reason=reason, keep_paused=keep_paused, actor=actor, key=key
+        )
         _finish(outcome, as_json)
 
 
@@ -199,5 +211,7 @@ def _finish(outcome: Any, as_json: bool) -> None:
         print_json({**outcome.summary, "expect_failures": outcome.expect_failures})
     else:
         render_outcome(outcome)
+    if outcome.refusal is not None:
+        raise outcome.refusal
     if outcome.expect_failures:
         raise typer.Exit(1)

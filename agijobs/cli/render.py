@@ -151,6 +151,13 @@ def render_outcome(outcome: Any) -> None:
     )
     out.print(f"events: {summary['seq']} · chain head: {summary['head']}")
     out.print(f"events digest: {summary['events_digest']}")
+    proposal = getattr(outcome, "proposal", None)
+    if proposal is not None:
+        out.print(
+            f"resume: proposal {proposal['proposal']} recorded, {proposal['approvals']} of "
+            f"{proposal['needed']} approvals (expires at tick {proposal['expires_tick']}); the "
+            f"fabric stays paused until `agijobs approve {proposal['proposal']} --key NAME`"
+        )
     if summary["status"] == "paused":
         out.print(f"paused at tick {summary['tick']}; agijobs resume continues")
     elif summary["status"] == "stopped":
@@ -184,6 +191,11 @@ def render_plan(result: dict[str, Any]) -> None:
     out.print("expectations will hold" if held["held"] else "expectations will FAIL:")
     for failure in held["failures"]:
         out.print(f"  - {failure}")
+    if result.get("signatures_needed"):
+        signed = ", ".join(result["signed_by"]) or "nobody"
+        needed = result["signatures_needed"]
+        ready = "ready to run" if len(result["signed_by"]) >= needed else "not yet runnable"
+        out.print(f"signed by: {signed} ({len(result['signed_by'])} of {needed} needed; {ready})")
     out.print(f"plan {result['plan_id']} written to {result['path']}")
 
 
@@ -236,6 +248,7 @@ def render_status(report: dict[str, Any]) -> None:
         f"nodes: {len(up)} of {len(nodes)} up · down: {', '.join(down) or 'none'}"
         f" · over latency budget: {', '.join(over) or 'none'}"
     )
+    _render_authority(report.get("authority"))
     checkpoint = report["checkpoint"]
     out.print(f"last checkpoint: tick {checkpoint['tick']}, seq {checkpoint['seq']}")
     out.print(f"chain head: {report['head']}")
@@ -245,6 +258,40 @@ def render_status(report: dict[str, Any]) -> None:
             "sessions: "
             + ", ".join(f"{s['event']}@{s.get('tick', 0)} ({s.get('at', '?')})" for s in lifecycle)
         )
+
+
+def _render_authority(authority: dict[str, Any] | None) -> None:
+    if authority is None:
+        return
+    if authority["mode"] == "open":
+        out.print(
+            "authority: UNAUTHENTICATED (open mode) — commands are not signed; "
+            "actors are as claimed"
+        )
+        return
+    keys = ", ".join(f"{k['name']} ({'/'.join(k['roles'])})" for k in authority["keys"])
+    approvals = ", ".join(f"{n} {c}" for n, c in authority["approvals"].items())
+    out.print(f"authority: signed commands · keys: {keys} · approvals: {approvals}")
+    if authority["operator_may"]:
+        out.print(f"operators may issue alone: {', '.join(authority['operator_may'])}")
+    proposals = authority["proposals"]
+    if not proposals:
+        out.print("pending proposals: none")
+        return
+    table = Table(title="pending proposals", title_justify="left")
+    for column in ("id", "command", "reason", "proposed by", "approvals", "expires at tick"):
+        table.add_column(column)
+    for p in proposals:
+        command = p["command"]
+        table.add_row(
+            p["id"],
+            _command_line({"command": command["command"], "args": command["args"]}),
+            command["reason"],
+            command["actor"],
+            f"{len(p['signers'])} of {p['needed']} ({', '.join(p['signers'])})",
+            str(p["expires_tick"]),
+        )
+    out.print(table)
 
 
 def _node_table(nodes: list[dict[str, Any]]) -> Table:
@@ -292,22 +339,32 @@ def render_audit(report: Any) -> None:
     )
     for note in report.notes:
         out.print(f"note: {note}")
+    authority = report.authority
+    if authority.get("authenticated"):
+        out.print(
+            f"authority: every governance signature verified · plan signed by "
+            f"{', '.join(authority['plan_signed_by'])}"
+        )
     table = Table(title="governance timeline", title_justify="left")
-    for column in ("tick", "command", "actor", "reason", "source", "effect"):
+    columns = ["tick", "command", "actor", "reason", "source", "effect"]
+    if authority.get("authenticated"):
+        columns.insert(3, "signed by")
+    for column in columns:
         table.add_column(column)
     for entry in report.governance:
-        if entry["outcome"] == "rejected":
-            effect = f"rejected: {entry['effect']}"
-        else:
-            effect = describe_effect(entry["command"], entry["effect"])
-        table.add_row(
+        row = [
             str(entry["tick"]),
             _command_line(entry),
             entry["actor"],
             entry["reason"],
             entry["source"],
-            effect,
-        )
+            _timeline_effect(entry),
+        ]
+        if authority.get("authenticated"):
+            signed = entry.get("signed_by") or []
+            plan = (entry.get("authorised_by") or {}).get("plan_signed_by")
+            row.insert(3, "plan: " + ", ".join(plan) if plan else ", ".join(signed) or "-")
+        table.add_row(*row)
     out.print(table)
     lifecycle = [s for s in report.sessions if s.get("event") != "command"]
     if lifecycle:
@@ -320,6 +377,20 @@ def render_audit(report: Any) -> None:
             f"replay: matches — re-run to tick {replay['tick']} gives seq {replay['seq']}, "
             f"head {replay['head']}"
         )
+
+
+def _timeline_effect(entry: dict[str, Any]) -> str:
+    outcome, effect = entry["outcome"], entry["effect"]
+    if outcome == "rejected":
+        return f"rejected: {effect}"
+    if outcome == "refused":
+        return f"REFUSED ({entry.get('refusal', 'refused')}): {effect}"
+    if outcome == "proposed":
+        return f"proposal {effect['proposal']}: {effect['approvals']} of {effect['needed']}"
+    if outcome == "approved":
+        met = ", threshold met" if effect["threshold_met"] else ""
+        return f"approves {effect['proposal']}: {effect['approvals']} of {effect['needed']}{met}"
+    return describe_effect(entry["command"], effect)
 
 
 def _command_line(entry: dict[str, Any]) -> str:

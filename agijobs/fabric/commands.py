@@ -9,6 +9,7 @@ cancelled). Repeating a command that changes nothing ("already paused") is recor
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 import heapq
 from collections import deque
@@ -39,9 +40,12 @@ class CommandInput:
     source: str  # "schedule" | "live" | "at-rest"
     issued_at: str | None = None
     id: str | None = None
+    # Signatures and their context (run id, nonce) on a fabric that declares keys; after
+    # authorisation, the link {nonce, signed_by} to its `governance.authorized` event.
+    auth: dict[str, Any] | None = None
 
     def to_json(self) -> dict[str, Any]:
-        return {
+        raw = {
             "command": self.name,
             "args": self.args,
             "reason": self.reason,
@@ -50,6 +54,9 @@ class CommandInput:
             "issued_at": self.issued_at,
             "id": self.id,
         }
+        if self.auth is not None:  # open-mode events keep their bytes
+            raw["auth"] = self.auth
+        return raw
 
     @classmethod
     def from_json(cls, raw: dict[str, Any]) -> CommandInput:
@@ -61,12 +68,14 @@ class CommandInput:
             source=raw["source"],
             issued_at=raw.get("issued_at"),
             id=raw.get("id"),
+            auth=raw.get("auth"),
         )
 
     def with_source(self, source: str) -> CommandInput:
-        return CommandInput(
-            self.name, self.args, self.reason, self.actor, source, self.issued_at, self.id
-        )
+        return dataclasses.replace(self, source=source)
+
+    def with_auth(self, auth: dict[str, Any] | None) -> CommandInput:
+        return dataclasses.replace(self, auth=auth)
 
 
 BATCH = "batch"  # a list of commands applied together, all or none
@@ -83,6 +92,7 @@ def batch(parts: list[tuple[str, dict[str, Any], str]], template: CommandInput) 
         template.source,
         template.issued_at,
         template.id,
+        template.auth,
     )
 
 
@@ -96,6 +106,7 @@ def batch_parts(command: CommandInput) -> list[CommandInput]:
             command.source,
             command.issued_at,
             command.id,
+            command.auth,
         )
         for part in command.args["commands"]
     ]
@@ -578,6 +589,45 @@ def _reporting_configure(
     return {"label": [before, after], "changed": before != after}
 
 
+def _governance_update(
+    engine: Engine, command: CommandInput, follow_ups: FollowUps
+) -> dict[str, Any]:
+    from ..scenario import canonical_name, governance_problems
+    from .authority import Governance
+
+    governance = engine.state.governance
+    if governance is None:
+        raise BadInput(
+            "governance.update: this fabric declares no keys (open mode); there is nothing "
+            "to change",
+            "declare owner keys in the fabric config and start a new run",
+        )
+    before = governance.config_json()
+    args = command.args
+    approvals = before["approvals"]
+    if "approvals" in args:
+        given = {canonical_name(k): v for k, v in args["approvals"].items()}
+        approvals = {"default": approvals["default"], **given}
+    config = {
+        "keys": args.get("keys", before["keys"]),
+        "approvals": approvals,
+        "operator_may": [
+            canonical_name(n) for n in args.get("operator_may", before["operator_may"])
+        ],
+        "proposal_expiry_ticks": args.get("proposal_expiry_ticks", before["proposal_expiry_ticks"]),
+    }
+    problems = governance_problems(config["keys"], config["approvals"], config["operator_may"])
+    if problems:
+        raise BadInput(f"governance.update: {'; '.join(problems)}", "fix the new key set")
+    fresh = Governance.from_config(config)
+    governance.keys = fresh.keys  # pending proposals and used nonces stay
+    governance.approvals = fresh.approvals
+    governance.operator_may = fresh.operator_may
+    governance.expiry_ticks = fresh.expiry_ticks
+    after = governance.config_json()
+    return {"changed": before != after, "before": before, "after": after}
+
+
 def _reroute(engine: Engine, command: CommandInput, follow_ups: FollowUps) -> dict[str, Any]:
     args = command.args
     source = _shard(engine, args["from"], "--from")
@@ -680,4 +730,5 @@ HANDLERS: dict[str, Handler] = {
     "checkpoint.save": _checkpoint_save,
     "checkpoint.configure": _checkpoint_configure,
     "reporting.configure": _reporting_configure,
+    "governance.update": _governance_update,
 }

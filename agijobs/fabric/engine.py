@@ -19,9 +19,9 @@ from collections import deque
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from ..errors import BadInput
+from ..errors import BadInput, Refused
 from ..scenario import Fault, NodeSpec, Scenario, ScheduleEntry, command_args
-from . import commands, router
+from . import authority, commands, router
 from .commands import CommandInput
 from .state import (
     COUNTERS,
@@ -94,6 +94,9 @@ class Engine:
         self._serve_cache: dict[tuple[str, SkillKey], list[Node]] = {}
         self._capable_cache: dict[SkillKey, bool] = {}
         self._at_rest = False
+        # The storage run this engine drives (run.json): signed commands name it, so a
+        # signature made for another storage's run is refused. None in dry runs.
+        self.run_id: str | None = None
 
     # ----------------------------------------------------------------- the tick
 
@@ -102,6 +105,8 @@ class Engine:
         state.tick += 1
         tick = state.tick
         self.events = []
+        if state.governance is not None and state.governance.proposals:
+            authority.expire(self, tick)
         for index, command in self._schedule.get(tick, ()):
             try:
                 self._apply(command)
@@ -124,6 +129,8 @@ class Engine:
             self._apply(command)
         except BadInput as error:
             commands.reject(self, command, error)
+        except Refused:
+            pass  # recorded as `governance.refused` by the authority check
 
     def apply_at_rest(self, command: CommandInput) -> list[Event]:
         """Apply a command between ticks (no runner live); invalid input raises `BadInput`."""
@@ -136,6 +143,14 @@ class Engine:
         return self.events
 
     def _apply(self, command: CommandInput) -> None:
+        if command.source != "schedule":  # schedule entries are authorised by the plan
+            if self.state.governance is None:
+                authority.check_open(command)
+            else:
+                authorized = authority.authorize(self, command)
+                if authorized is None:  # recorded as a proposal or a partial approval
+                    return
+                command = authorized
         if command.name != commands.BATCH:
             commands.apply(self, command)
             return
@@ -577,6 +592,7 @@ class Engine:
             "job_columns": JOB_COLUMNS,
             "shards": shards,
             "nodes": nodes,
+            **({} if state.governance is None else {"governance": state.governance.to_json()}),
         }
 
     @classmethod
@@ -643,6 +659,8 @@ class Engine:
             owner_actions=snapshot["owner_actions"],
             outside_commands=snapshot["outside_commands"],
         )
+        if "governance" in snapshot:
+            state.governance = authority.Governance.from_json(snapshot["governance"])
         engine = cls(scenario, state)
         interned = engine._interned
         for raw in snapshot["shards"]:
@@ -719,7 +737,16 @@ def _initial_state(scenario: Scenario) -> FabricState:
         jobs={},
         checkpoint_every=scenario.run.checkpoint_every,
         report_label=scenario.reporting.label,
+        governance=governance_of(scenario),
     )
+
+
+def governance_of(scenario: Scenario) -> authority.Governance | None:
+    """The governance a scenario's owner declares; None in open mode (no keys)."""
+    owner = scenario.fabric.owner
+    if not owner.keys:
+        return None
+    return authority.Governance.from_config(owner.authority_config())
 
 
 def _make_node(spec: NodeSpec) -> Node:

@@ -11,7 +11,10 @@ from __future__ import annotations
 
 from collections import deque
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .authority import Governance
 
 SkillKey = tuple[str, ...]
 # Queues are kept per (skills, hop history): a spillover target can then take or refuse a
@@ -183,6 +186,8 @@ class FabricState:
     journal_applied: int = 0  # live commands applied from the inbox journal
     owner_actions: int = 0  # owner commands applied (rejections excluded)
     outside_commands: int = 0  # owner commands not from the schedule (live or at rest)
+    # Keys, thresholds, proposals and used nonces; None in open mode (no keys declared).
+    governance: Governance | None = None
     # tick -> ids of nodes whose timer may fire then (a node's own timer_tick decides)
     timers: dict[int, list[str]] = field(default_factory=dict)
     # tick -> jobs due to complete at the end of that tick (stale entries are skipped)

@@ -1,0 +1,177 @@
+"""Owner key files: create an Ed25519 pair, find a key by name or path, load it.
+
+Private keys live outside any storage directory (default `~/.config/agijobs/keys/NAME.key`,
+or `$AGIJOBS_KEY_DIR`), as unencrypted PKCS#8 PEM created with mode 0600, like an SSH key.
+A key file readable by others is refused, as `ssh` refuses one.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import stat
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from .errors import BadInput, Conflict
+from .signing import fingerprint, format_public_key, public_bytes
+
+_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
+# Files that mark a directory as an agijobs storage: keys are never written inside one.
+_STORAGE_MARKS = ("events.ndjson", "checkpoint.json")
+
+
+@dataclass(frozen=True, slots=True)
+class LoadedKey:
+    path: Path
+    private: Any  # cryptography's Ed25519PrivateKey
+    public_raw: bytes
+
+    @property
+    def public_key(self) -> str:
+        return format_public_key(self.public_raw)
+
+    @property
+    def fingerprint(self) -> str:
+        return fingerprint(self.public_raw)
+
+
+def key_dir() -> Path:
+    configured = os.environ.get("AGIJOBS_KEY_DIR")
+    if configured:
+        return Path(configured)
+    return Path.home() / ".config" / "agijobs" / "keys"
+
+
+def config_line(name: str, public_key: str, role: str = "owner") -> str:
+    """The line to paste under `owner: keys:` in a fabric config."""
+    return f'- {{name: {name}, public_key: "{public_key}", roles: [{role}]}}'
+
+
+def new_key(name: str, out: Path | None) -> LoadedKey:
+    """Create a key pair for `name` at `out` (default KEY_DIR/NAME.key), never overwriting."""
+    if not _NAME.fullmatch(name):
+        raise BadInput(
+            f"NAME: {name!r} is not a key name",
+            "use letters, digits, '.', '_' or '-' (e.g. alice), at most 64 characters",
+        )
+    path = out if out is not None else key_dir() / f"{name}.key"
+    storage = _inside_storage(path)
+    if storage is not None:
+        raise BadInput(
+            f"--out: {path} is inside the storage directory {storage}",
+            "keep private keys out of storage (it is shared and archived); pick another path",
+        )
+    if path.exists() or path.is_symlink():
+        raise Conflict(
+            f"{path}: a key already exists there",
+            "agijobs never overwrites a key; choose another NAME or --out, or remove it yourself",
+        )
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    private = Ed25519PrivateKey.generate()
+    pem = private.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    )
+    if out is None:
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    try:
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        raise Conflict(f"{path}: a key already exists there", "choose another NAME") from None
+    try:
+        os.fchmod(descriptor, 0o600)  # whatever the umask
+        os.write(descriptor, pem)
+        os.fsync(descriptor)
+    finally:
+        os.close(descriptor)
+    return LoadedKey(path, private, public_bytes(private))
+
+
+def resolve(reference: str) -> Path:
+    """A `--key` value: a path if it looks like one, else a name under the key directory."""
+    if os.sep in reference or reference.endswith((".key", ".pem")):
+        return Path(reference).expanduser()
+    return key_dir() / f"{reference}.key"
+
+
+def load_key(reference: str, option: str = "--key") -> LoadedKey:
+    path = resolve(reference)
+    try:
+        mode = path.stat().st_mode
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise BadInput(
+            f"{option} {reference}: no key file at {path}",
+            f"create one with `agijobs keys new {path.stem}`, or pass the key file's path",
+        ) from None
+    if mode & (stat.S_IRWXG | stat.S_IRWXO):
+        raise BadInput(
+            f"{option} {reference}: {path} is readable by others (mode {stat.S_IMODE(mode):04o})",
+            f"a private key must be private: chmod 600 {path}",
+        )
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    try:
+        private = serialization.load_pem_private_key(data, password=None)
+    except (ValueError, TypeError):
+        private = None
+    if not isinstance(private, Ed25519PrivateKey):
+        raise BadInput(
+            f"{option} {reference}: {path} is not an unencrypted Ed25519 private key",
+            "use a key made by `agijobs keys new`",
+        )
+    return LoadedKey(path, private, public_bytes(private))
+
+
+def _inside_storage(path: Path) -> Path | None:
+    for folder in path.absolute().parents:
+        if any((folder / mark).exists() for mark in _STORAGE_MARKS):
+            return folder
+    return None
+
+
+def signed_auth(
+    key: LoadedKey,
+    key_name: str,
+    message: bytes,
+    context: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """A command's `auth`: its context (run id, nonce) and this key's signature of `message`."""
+    from .signing import sign
+
+    signature = {
+        "key": key_name,
+        "fingerprint": key.fingerprint,
+        "signature": sign(key.private, message),
+    }
+    return {**(context or {}), "signatures": [signature]}
+
+
+def sign_command(
+    key: LoadedKey,
+    key_name: str,
+    name: str,
+    args: dict[str, Any],
+    reason: str,
+    issued_at: str | None,
+    run_id: str,
+) -> dict[str, Any]:
+    """Sign a new command for run `run_id` as `key_name`, with a fresh nonce."""
+    import secrets
+
+    from .signing import command_message, envelope
+
+    nonce = secrets.token_hex(16)
+    body = envelope(name, args, reason, key_name, issued_at, run_id, nonce)
+    return signed_auth(key, key_name, command_message(body), {"run_id": run_id, "nonce": nonce})
+
+
+def name_in(keys: list[dict[str, Any]], key: LoadedKey) -> str | None:
+    """The name a key set gives this key, if it lists it."""
+    return next((k["name"] for k in keys if k.get("public_key") == key.public_key), None)
