@@ -103,6 +103,24 @@ def governance_view(store: FileStore) -> dict[str, Any] | None:
     return {"keys": owner["keys"], "proposals": []}
 
 
+def pending_proposal(governance: dict[str, Any], wanted: str) -> str:
+    """A proposal id, or the command name of the one pending proposal for that command."""
+    if wanted.startswith("p-"):
+        return wanted
+    matching = [p["id"] for p in governance["proposals"] if p["command"]["command"] == wanted]
+    if len(matching) == 1:
+        return str(matching[0])
+    if not matching:
+        raise BadInput(
+            f"PROPOSAL: no pending proposal for `{wanted}`",
+            "see the pending proposals in `agijobs status`",
+        )
+    raise BadInput(
+        f"PROPOSAL: {len(matching)} pending proposals for `{wanted}`: {', '.join(matching)}",
+        "name the one to approve by its id",
+    )
+
+
 def _authenticate(
     store: FileStore,
     name: str,
@@ -127,7 +145,7 @@ def _authenticate(
     if actor is None:
         actor = key_name
     if name == "approve":
-        wanted = args["proposal"]
+        wanted = args["proposal"] = pending_proposal(governance, args["proposal"])
         proposal = next((p for p in governance["proposals"] if p["id"] == wanted), None)
         if proposal is None:  # the runner refuses and records it: nothing to sign
             return None, actor, []

@@ -42,6 +42,7 @@ def test_every_runbook_is_tested() -> None:
         "crash-recovery.md",
         "earth-backlog.md",
         "incident-pause.md",
+        "owner-keys.md",
     ]
 
 
@@ -51,11 +52,29 @@ def test_every_runbook_is_tested() -> None:
 def test_runbook_commands_run_as_written(path: Path, tmp_path: Path) -> None:
     steps = commands(path)
     assert steps, f"{path.name} has no commands"
-    base = {**os.environ, "AGIJOBS_STORAGE": str(tmp_path / "storage"), "NO_COLOR": "1"}
+    # The runbooks' own setup, done as they tell the operator: the public drill keys copied
+    # somewhere private (git keeps no file modes), files the commands write kept out of
+    # the checkout, the repository's scenarios and runbooks at hand.
+    keys = tmp_path / "keys"
+    keys.mkdir(mode=0o700)
+    for key in (ROOT / "runbooks" / "drill-keys").glob("*.key"):
+        copy = keys / key.name
+        copy.write_bytes(key.read_bytes())
+        copy.chmod(0o600)
+    work = tmp_path / "work"
+    work.mkdir()
+    for name in ("scenarios", "runbooks"):
+        (work / name).symlink_to(ROOT / name)
+    base = {
+        **os.environ,
+        "AGIJOBS_STORAGE": str(tmp_path / "storage"),
+        "AGIJOBS_KEY_DIR": str(keys),
+        "NO_COLOR": "1",
+    }
     for assignments, argv, expected in steps:
         result = subprocess.run(
             [sys.executable, "-m", "agijobs", *argv[1:]],
-            cwd=ROOT,
+            cwd=work,
             env={**base, **assignments},
             capture_output=True,
             text=True,

@@ -166,7 +166,13 @@ def apply(
 
 
 def approve(
-    proposal: Annotated[str, typer.Argument(help="Proposal id, as printed (p-…).")],
+    proposal: Annotated[
+        str,
+        typer.Argument(
+            help="Proposal id as printed (p-…), or a command name when exactly one proposal "
+            "for it is pending."
+        ),
+    ],
     key: KeyOption = None,
     reason: Annotated[
         str | None, typer.Option("--reason", help="Why you approve (recorded).")
@@ -180,7 +186,7 @@ def approve(
     Signs the same bytes the proposer signed (see `agijobs status` for pending proposals).
     A key approves a proposal once; an applied or expired proposal cannot be approved.
 
-    Example: agijobs approve p-3f2a9c1b7d4e --key bob
+    Example: agijobs approve p-3f2a9c1b7d4e --key bob   (or: agijobs approve set-latency)
     """
     _issue(
         "approve",
