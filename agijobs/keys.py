@@ -79,6 +79,10 @@ def new_key(name: str, out: Path | None) -> LoadedKey:
     )
     if out is None:
         path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    elif not path.parent.is_dir():
+        raise BadInput(
+            f"--out: {path.parent} is not a directory", "create it first, or choose another path"
+        )
     try:
         descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     except FileExistsError:

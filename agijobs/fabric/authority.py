@@ -198,14 +198,6 @@ def authorize(engine: Engine, command: CommandInput) -> CommandInput | None:
         )
     message = command_message(envelope_of(command))
     signers = _verified_signers(engine, governance, command, auth["signatures"], message)
-    if command.actor != signers[0].name:
-        raise refuse(
-            engine,
-            command,
-            "actor-mismatch",
-            f"{command.name} claims actor {command.actor!r} but is signed by key {signers[0].name}",
-            "drop --actor: a signed command's actor is its key's name",
-        )
     names = command_names(command)
     _check_roles(engine, governance, command, signers, names)
     needed = max(governance.threshold(n) for n in names)
@@ -255,14 +247,6 @@ def _approve(engine: Engine, governance: Governance, command: CommandInput) -> C
         )
     message = command_message(envelope_of(proposal.command))
     signers = _verified_signers(engine, governance, command, signatures, message)
-    if command.actor != signers[0].name:
-        raise refuse(
-            engine,
-            command,
-            "actor-mismatch",
-            f"the approval claims actor {command.actor!r} but is signed by key {signers[0].name}",
-            "drop --actor: a signed approval's actor is its key's name",
-        )
     for key in signers:
         if key.name in proposal.signers:
             raise refuse(
@@ -343,6 +327,8 @@ def _verified_signers(
     signatures: Any,
     message: bytes,
 ) -> list[Key]:
+    """The keys whose signatures of `message` verify; refused unless all do, each key once,
+    and the first is the actor the command claims."""
     signers: list[Key] = []
     for entry in signatures if isinstance(signatures, list) else [signatures]:
         claimed = entry.get("fingerprint") if isinstance(entry, dict) else None
@@ -375,6 +361,14 @@ def _verified_signers(
                 "each key approves once",
             )
         signers.append(key)
+    if command.actor != signers[0].name:
+        raise refuse(
+            engine,
+            command,
+            "actor-mismatch",
+            f"{command.name} claims actor {command.actor!r} but is signed by key {signers[0].name}",
+            "drop --actor: a signed command's actor is its key's name",
+        )
     return signers
 
 
