@@ -142,12 +142,7 @@ class AuthorityCheck:
             del self.expected[nonce]
         if kind == "owner.governance.update":
             assert self.governance is not None
-            after = data["effect"]["after"]
-            fresh = Governance.from_config(after)
-            self.governance.keys = fresh.keys
-            self.governance.approvals = fresh.approvals
-            self.governance.operator_may = fresh.operator_may
-            self.governance.expiry_ticks = fresh.expiry_ticks
+            self.governance.reconfigure(data["effect"]["after"])
 
     def _signed(
         self,

@@ -123,6 +123,14 @@ class Governance:
         governance.nonces = set(raw["nonces"])
         return governance
 
+    def reconfigure(self, config: dict[str, Any]) -> None:
+        """Adopt a new key set and thresholds; pending proposals and used nonces stay."""
+        fresh = Governance.from_config(config)
+        self.keys = fresh.keys
+        self.approvals = fresh.approvals
+        self.operator_may = fresh.operator_may
+        self.expiry_ticks = fresh.expiry_ticks
+
     def threshold(self, name: str) -> int:
         default = self.approvals.get(DEFAULT, 1)
         if name == "governance.update":  # key changes always need the default threshold

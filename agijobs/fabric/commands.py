@@ -593,7 +593,6 @@ def _governance_update(
     engine: Engine, command: CommandInput, follow_ups: FollowUps
 ) -> dict[str, Any]:
     from ..scenario import canonical_name, governance_problems
-    from .authority import Governance
 
     governance = engine.state.governance
     if governance is None:
@@ -619,11 +618,7 @@ def _governance_update(
     problems = governance_problems(config["keys"], config["approvals"], config["operator_may"])
     if problems:
         raise BadInput(f"governance.update: {'; '.join(problems)}", "fix the new key set")
-    fresh = Governance.from_config(config)
-    governance.keys = fresh.keys  # pending proposals and used nonces stay
-    governance.approvals = fresh.approvals
-    governance.operator_may = fresh.operator_may
-    governance.expiry_ticks = fresh.expiry_ticks
+    governance.reconfigure(config)
     after = governance.config_json()
     return {"changed": before != after, "before": before, "after": after}
 
