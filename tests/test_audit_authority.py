@@ -166,3 +166,21 @@ def test_private_keys_never_reach_the_storage(keyed_storage: FileStore, tmp_path
             data = path.read_bytes()
             assert b"PRIVATE KEY" not in data
             assert not any(secret.strip() in data for secret in secrets)
+
+
+def test_a_key_rotation_is_followed_by_the_audit(keyed_storage: FileStore) -> None:
+    plan = load_plan(Path(keyed_storage.location) / "run-plan.json")
+    keys = [k.model_dump() for k in plan.scenario.fabric.owner.keys]
+    dave = new_key("dave", None)
+    keys.append({"name": "dave", "public_key": dave.public_key, "roles": ["owner"]})
+    proposed = issue_command(
+        keyed_storage, "governance.update", {"keys": keys}, "add dave", None, 5.0, key="alice"
+    )
+    pid = proposed.effect["proposal"]
+    issue_command(keyed_storage, "approve", {"proposal": pid}, "ok", None, 5.0, key="bob")
+    paused = issue_command(keyed_storage, "pause-all", {}, "dave's first act", None, 5.0, "dave")
+    assert paused.event == "owner.pause-all"
+    report = audit(keyed_storage, replay=True)
+    assert report.authority["keys_in_force"]["keys"][-1]["name"] == "dave"
+    assert report.governance[-1]["signed_by"] == ["dave"]
+    assert report.replay is not None and report.replay["matches"]
