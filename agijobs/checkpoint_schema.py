@@ -115,6 +115,7 @@ class FabricSnapshot(_Shape):
     shards: list[ShardState]
     nodes: list[NodeState]
     governance: GovernanceState | None = None  # absent in open mode
+    triggers: list[bool] | None = None  # absent without triggers
 
 
 def check_state(state: Any, scenario: Scenario, name: str) -> None:

@@ -3,16 +3,21 @@
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from . import __version__
+from .canonical import dumps
 from .errors import BadInput, Refused
-from .fabric.engine import governance_of
+from .fabric.engine import Engine, governance_of
 from .keys import LoadedKey, load_key
-from .runner import simulate
-from .scenario import Plan, build_plan, load_plan
+from .runner import Runner, RunOptions, load_run, simulate
+from .scenario import Expectations, Plan, Scenario, build_plan, load_plan, with_intents
 from .signing import plan_message, sign
-from .store.files import atomic_write
+from .store import Store
+from .store.files import RUN_PLAN, atomic_write
+from .store.memory import MemoryStore
 from .summary import check_expectations
 
 
@@ -24,10 +29,11 @@ def make_plan(
     owner_commands: Path | None = None,
     emit_scenario: Path | None = None,
     sign: list[str] | None = None,
+    intents: Sequence[str] = (),
 ) -> dict[str, Any]:
     """Write the plan for `source` to `out`, with the dry run's predicted outcome; for a
     reference demo file, also the equivalent agijobs scenario to `emit_scenario`."""
-    plan = load_plan(source, blueprint, owner_commands)
+    plan = load_plan(source, blueprint, owner_commands, intents)
     signers = [load_key(ref, "--sign") for ref in sign or ()]  # bad keys before any work
     if emit_scenario is not None and plan.translated is None:
         raise BadInput(
@@ -63,7 +69,14 @@ def make_plan(
         "shards": summary["shards"],
         "expect": {"held": not failures, "failures": failures},
     }
-    reviewed = build_plan(plan.scenario, plan.expect, predicted)
+    reviewed = build_plan(
+        plan.scenario,
+        plan.expect,
+        predicted,
+        intents=plan.intents,
+        sources=plan.sources,
+        version=__version__,
+    )
     signatures = _signatures(plan, reviewed.plan_id, signers)
     reviewed = dataclasses.replace(reviewed, signatures=tuple(signatures))
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -81,6 +94,7 @@ def make_plan(
         "predicted": predicted,
         "notices": list(plan.notices),
         "emitted_scenario": None if emit_scenario is None else str(emit_scenario),
+        "intents": list(plan.intents),
         "signed_by": [entry["key"] for entry in signatures],
         "signatures_needed": _needed(plan),
     }
@@ -126,3 +140,84 @@ def _signatures(plan: Plan, plan_id: str, signers: list[LoadedKey]) -> list[dict
 def _needed(plan: Plan) -> int:
     governance = governance_of(plan.scenario)
     return 0 if governance is None else governance.threshold("default")
+
+
+# ------------------------------------------------------------------ what-if
+
+
+def what_if(store: Store, intents: Sequence[str], out: Path | None = None) -> dict[str, Any]:
+    """Predict a stored run from its checkpoint onwards, with and without `intents`
+    ("now" is the checkpoint's tick + 1). Reads the storage, never writes to it."""
+    if not intents:
+        raise BadInput(
+            "--from-storage: no --intent given", "say what to try, e.g. --intent 'resume now'"
+        )
+    loaded = load_run(store)
+    plan = loaded.plan
+    state = None if loaded.checkpoint is None else loaded.checkpoint["state"]
+    tick = 0 if state is None else int(state["tick"])
+    label = Path(f"{store.location}/{RUN_PLAN}")
+    scenario, expect, reviewed = with_intents(label, plan.scenario, plan.expect, intents, tick + 1)
+    for entry in reviewed:
+        at = entry["entry"].get("tick")
+        if at is not None and at <= tick:
+            raise BadInput(
+                f'intent "{entry["text"]}": tick {at} is already past (the storage is at tick '
+                f"{tick})",
+                f"use a tick after {tick}, or `now` ({tick + 1})",
+            )
+    report = {
+        "storage": store.location,
+        "from_tick": tick,
+        "now": tick + 1,
+        "intents": reviewed,
+        "without": _predict(plan.scenario, plan.expect, state),
+        "with": _predict(scenario, expect, state),
+    }
+    if out is not None:
+        report["written_to"] = str(out)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        atomic_write(out, dumps(report) + b"\n")
+    return report
+
+
+def _predict(
+    scenario: Scenario, expect: Expectations, state: dict[str, Any] | None
+) -> dict[str, Any]:
+    """The runner itself on a store that keeps nothing, from `state` (None: tick 0)."""
+    plan = build_plan(scenario, expect)
+    engine = Engine(scenario) if state is None else Engine.restore(scenario, state)
+    busy_until: dict[str, int] = {}
+
+    def watch(engine: Engine, seq: int) -> None:
+        for shard in engine.state.shards.values():
+            if shard.queued.count or shard.in_flight.count:
+                busy_until[shard.id] = engine.state.tick
+
+    runner = Runner(MemoryStore(), plan, engine, RunOptions(progress=watch))
+    outcome = runner.loop()
+    summary = outcome.summary
+    failures, _ = check_expectations(plan, summary)
+    shards = {}
+    for shard in engine.state.shards.values():
+        empty = not (shard.queued.count or shard.in_flight.count)
+        shards[shard.id] = {
+            # The first tick it holds no job (None: never, within this prediction).
+            "drained_at": (busy_until.get(shard.id, 0) + 1) if empty else None,
+            "completed": shard.completed.count,
+            "failed": shard.failed.count,
+            "queued": shard.queued.count,
+            "in_flight": shard.in_flight.count,
+            "spilled_in": shard.spilled_in.count,
+            "spilled_out": shard.spilled_out.count,
+        }
+    return {
+        "status": summary["status"],
+        "reason": summary["reason"],
+        "tick": summary["tick"],
+        "jobs": summary["jobs"],
+        "spillovers": summary["spillovers"],
+        "cost": summary["cost"],
+        "shards": shards,
+        "expect": {"held": not failures, "failures": failures},
+    }

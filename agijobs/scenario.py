@@ -32,7 +32,7 @@ from pydantic import (
 )
 
 from .canonical import dumps, sha256_hex
-from .errors import BadInput
+from .errors import BadInput, Conflict
 
 PLAN_FORMAT = 1
 M = TypeVar("M", bound=BaseModel)
@@ -509,8 +509,38 @@ def canonical_name(name: Any) -> Any:
     return ALIASES.get(name, name) if isinstance(name, str) else name
 
 
+class Trigger(Model):
+    """A condition on the fabric, checked at the start of every tick (before commands)."""
+
+    shard: Name | None = None
+    queue_above: NonNegativeInt | None = None
+    any_shard: Literal["critical", "degraded"] | None = None
+
+    @model_validator(mode="after")
+    def _one_form(self) -> Trigger:
+        shard_form = self.shard is not None and self.queue_above is not None
+        if shard_form == (self.any_shard is not None) or (
+            not shard_form and (self.shard is not None or self.queue_above is not None)
+        ):
+            raise ValueError("give either {shard, queue_above} or {any_shard: critical|degraded}")
+        return self
+
+    def describe(self) -> str:
+        if self.any_shard is not None:
+            return f"any shard is {self.any_shard}"
+        return f"{self.shard} queue > {self.queue_above}"
+
+
+_ENTRY_KEYS = frozenset({"tick", "note", "when", "repeat"})
+
+
 class ScheduleEntry(Model):
-    tick: Tick
+    """A command at a tick, or (`when`) the first tick a condition holds: a trigger, which
+    fires once, or at every tick the condition becomes true again with `repeat`."""
+
+    tick: Tick | None = None
+    when: Trigger | None = None
+    repeat: bool = False
     command: OwnerCommand
     note: str | None = None
 
@@ -519,13 +549,29 @@ class ScheduleEntry(Model):
     def _flat(cls, raw: Any) -> Any:
         """Schedule entries are written flat: ``{tick, command: NAME, note, ...arguments}``."""
         if isinstance(raw, dict) and isinstance(raw.get("command"), str):
-            body = {k: v for k, v in raw.items() if k not in {"tick", "note"}}
+            body = {k: v for k, v in raw.items() if k not in _ENTRY_KEYS}
             body["command"] = canonical_name(body["command"])
-            flat = {"tick": raw.get("tick"), "command": body}
-            if "note" in raw:
-                flat["note"] = raw["note"]
+            flat = {k: raw[k] for k in _ENTRY_KEYS if k in raw}
+            flat["command"] = body
             return flat
         return raw
+
+    @model_validator(mode="after")
+    def _tick_or_when(self) -> ScheduleEntry:
+        if (self.tick is None) == (self.when is None):
+            raise ValueError("give either `tick` or `when` (a trigger), not both or neither")
+        if self.repeat and self.when is None:
+            raise ValueError("`repeat` belongs to triggers (entries with `when`)")
+        return self
+
+    @model_serializer(mode="wrap")
+    def _compact(self, handler: Any) -> Any:
+        # Tick entries serialise as before triggers existed: the same inputs id.
+        data = handler(self)
+        for name, empty in (("when", None), ("repeat", False), ("tick", None)):
+            if name in data and data[name] == empty:
+                del data[name]
+        return data
 
 
 class ApplyEntry(Model):
@@ -556,6 +602,19 @@ class Expectations(Model):
     min_completed_ratio: Annotated[float, Field(ge=0, le=1)] | None = None
     max_failed_ratio: Annotated[float, Field(ge=0, le=1)] | None = None
     events_digest: Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")] | None = None
+    # Every job done (completed, failed or cancelled) by this tick.
+    drained_by_tick: Tick | None = None
+    # Spend: each node's price_per_job × the jobs it completed, summed.
+    max_cost: Annotated[float, Field(ge=0)] | None = None
+
+    @model_serializer(mode="wrap")
+    def _compact(self, handler: Any) -> Any:
+        # Plans written before these keys existed keep their plan_id.
+        data = handler(self)
+        for name in ("drained_by_tick", "max_cost"):
+            if name in data and data[name] is None:
+                del data[name]
+        return data
 
 
 class Scenario(Model):
@@ -573,6 +632,9 @@ class ScenarioFile(Scenario):
     """The file shape: a scenario plus its expectations; `fabric` may be a relative path."""
 
     expect: Expectations = Expectations()
+    # Operator sentences (`agijobs plan --intent` reads the same): translated into schedule
+    # entries, triggers, faults and expectations when the file is loaded.
+    intents: list[str] = []
 
 
 @dataclass(frozen=True, slots=True)
@@ -591,6 +653,10 @@ class Plan:
     schedule_origins: tuple[str, ...] = ()  # "file: commands -> i" per translated entry
     # Owner signatures over plan_id ({key, fingerprint, signature}); outside plan_id.
     signatures: tuple[dict[str, Any], ...] = ()
+    # Operator sentences and what each became ({text, kind, became, entry}).
+    intents: tuple[dict[str, Any], ...] = ()
+    # The files the plan was made from ({path, sha256}), to refuse a stale plan.
+    sources: tuple[dict[str, str], ...] = ()
 
     def to_bytes(self) -> bytes:
         if not self.signatures:
@@ -602,24 +668,41 @@ class Plan:
 
 
 def load_plan(
-    path: Path, blueprint: Path | None = None, owner_commands: Path | None = None
+    path: Path,
+    blueprint: Path | None = None,
+    owner_commands: Path | None = None,
+    intents: Sequence[str] = (),
 ) -> Plan:
     """Load a scenario file, a plan file or a reference demo file (a mission plan, or a
-    fabric config with `blueprint` and `owner_commands`), recognised by content."""
+    fabric config with `blueprint` and `owner_commands`), recognised by content. `intents`
+    are operator sentences added to a scenario's own `intents:`."""
     raw = _read_document(path)
     if isinstance(raw, dict) and "plan_id" in raw and "format" in raw:
         _no_reference_options(path, "a plan file", blueprint, owner_commands)
+        if intents:
+            raise BadInput(
+                f"--intent: {path} is a plan file, already reviewed",
+                "give intents with the scenario it was planned from",
+            )
         return _plan_from_document(path, raw)
     from . import reference
 
     kind = reference.kind_of(raw)
     if kind is not None:
+        if intents:
+            raise BadInput(
+                f"--intent: {path} is a reference demo file",
+                "migrate it with `agijobs plan FILE --emit-scenario S.yaml`, then plan S.yaml "
+                "with intents",
+            )
         if kind == "mission":
             _no_reference_options(path, "a reference mission plan", blueprint, owner_commands)
             translation = reference.translate_mission(path, raw)
         else:
             translation = reference.translate_fabric(path, raw, blueprint, owner_commands)
         plan = _plan_from_scenario(path, translation.scenario)
+        sources = [source_digest(p) for p in (path, blueprint, owner_commands) if p is not None]
+        plan = build_plan(plan.scenario, plan.expect, sources=sources)
         return dataclasses.replace(
             plan,
             notices=translation.notices,
@@ -627,7 +710,7 @@ def load_plan(
             schedule_origins=translation.origins,
         )
     _no_reference_options(path, "an agijobs scenario", blueprint, owner_commands)
-    return _plan_from_scenario(path, raw)
+    return _plan_from_scenario(path, raw, intents)
 
 
 def _no_reference_options(
@@ -645,23 +728,70 @@ def _no_reference_options(
         )
 
 
-def _plan_from_scenario(path: Path, raw: Any) -> Plan:
+def _plan_from_scenario(path: Path, raw: Any, more_intents: Sequence[str] = ()) -> Plan:
     if not isinstance(raw, dict):
         raise BadInput(
             f"{path}: expected a mapping at the top level (got {type(raw).__name__})",
             "a scenario starts with `name:`, `fabric:` and `workload:`",
         )
+    sources = [source_digest(path)] if path.is_file() else []
     if isinstance(raw.get("fabric"), str):
         fabric_path = (path.parent / raw["fabric"]).resolve()
         fabric_raw = _read_document(fabric_path)
         _validate(fabric_path, FabricSpec, fabric_raw, prefix=())
+        sources.append(source_digest(path.parent / raw["fabric"]))  # as named: portable
         raw = {**raw, "fabric": fabric_raw}
     parsed = _validate(path, ScenarioFile, raw, prefix=())
     scenario = Scenario.model_validate(
-        {k: v for k, v in parsed.model_dump(by_alias=True).items() if k != "expect"}
+        {
+            k: v
+            for k, v in parsed.model_dump(by_alias=True).items()
+            if k not in ("expect", "intents")
+        }
     )
     check_references(path, scenario)
-    return build_plan(scenario, parsed.expect)
+    expect = parsed.expect
+    reviewed: list[dict[str, Any]] = []
+    intents = [*parsed.intents, *more_intents]
+    if intents:
+        scenario, expect, reviewed = with_intents(path, scenario, expect, intents, now=None)
+    return build_plan(scenario, expect, intents=reviewed, sources=sources)
+
+
+def with_intents(
+    label: Path,
+    scenario: Scenario,
+    expect: Expectations,
+    intents: Sequence[str],
+    now: int | None,
+) -> tuple[Scenario, Expectations, list[dict[str, Any]]]:
+    """The scenario and expectations with operator sentences translated into schedule
+    entries, triggers, faults and expectations; and each sentence beside what it became."""
+    from .intents import parse_intent
+
+    shards = [s.id for s in scenario.fabric.shards]
+    shards += [
+        e.command.shard.id for e in scenario.schedule if isinstance(e.command, ShardRegister)
+    ]
+    nodes = [n.id for n in scenario.fabric.nodes]
+    nodes += [e.command.node.id for e in scenario.schedule if isinstance(e.command, NodeRegister)]
+    scenario_doc = scenario.model_dump(mode="json", by_alias=True)
+    expect_doc = expect.model_dump(mode="json")
+    reviewed = []
+    for text in intents:
+        intent = parse_intent(text, shards, nodes, now)
+        if intent.kind in ("schedule", "trigger"):
+            scenario_doc["schedule"].append(intent.entry)
+        elif intent.kind == "fault":
+            scenario_doc["faults"].append(intent.entry)
+        else:
+            expect_doc.update(intent.entry)
+        reviewed.append(
+            {"text": text, "kind": intent.kind, "became": intent.summary, "entry": intent.entry}
+        )
+    resolved = _validate(label, Scenario, scenario_doc, prefix=())
+    check_references(label, resolved)
+    return resolved, _validate(label, Expectations, expect_doc, prefix=("expect",)), reviewed
 
 
 def plan_from_bytes(label: str, data: bytes) -> Plan:
@@ -676,8 +806,18 @@ def plan_from_bytes(label: str, data: bytes) -> Plan:
 
 
 def build_plan(
-    scenario: Scenario, expect: Expectations, predicted: dict[str, Any] | None = None
+    scenario: Scenario,
+    expect: Expectations,
+    predicted: dict[str, Any] | None = None,
+    *,
+    intents: Sequence[dict[str, Any]] = (),
+    sources: Sequence[dict[str, str]] = (),
+    version: str | None = None,
 ) -> Plan:
+    """The plan document: the resolved scenario, its expectations, the operator intents it
+    came from (each beside what it became), the prediction and the agijobs version;
+    `plan_id` is the sha256 of all that. Beside it: the source files' digests, so `run` can
+    tell a stale plan."""
     scenario_doc = scenario.model_dump(mode="json", by_alias=True)
     expect_doc = expect.model_dump(mode="json")
     document: dict[str, Any] = {
@@ -685,16 +825,47 @@ def build_plan(
         "scenario": scenario_doc,
         "expect": expect_doc,
     }
+    if intents:
+        document["intents"] = list(intents)
     if predicted is not None:
         document["predicted"] = predicted
+    if version is not None:
+        document["agijobs_version"] = version
     plan_id = sha256_hex(dumps(document))
     document["plan_id"] = plan_id
-    return Plan(scenario, expect, sha256_hex(dumps(scenario_doc)), plan_id, document)
+    if sources:
+        # Provenance, outside plan_id (as signatures are): the same scenario saved under
+        # another name is the same plan.
+        document["sources"] = list(sources)
+    return Plan(
+        scenario,
+        expect,
+        sha256_hex(dumps(scenario_doc)),
+        plan_id,
+        document,
+        intents=tuple(intents),
+        sources=tuple(sources),
+    )
+
+
+def source_digest(path: Path) -> dict[str, str]:
+    return {"path": str(path), "sha256": sha256_hex(path.read_bytes())}
+
+
+def check_fresh(plan: Plan, label: Path) -> None:
+    """`run PLAN` refuses a plan whose source files changed since planning (exit 4)."""
+    for source in plan.sources:
+        path = Path(source["path"])
+        if path.is_file() and sha256_hex(path.read_bytes()) != source["sha256"]:
+            raise Conflict(
+                f"{label}: plan is stale: {path} changed since it was planned",
+                f"re-run `agijobs plan {plan.sources[0]['path']}`",
+            )
 
 
 def _plan_from_document(path: Path, raw: dict[str, Any]) -> Plan:
     claimed = raw.get("plan_id")
-    body = {k: v for k, v in raw.items() if k not in ("plan_id", "signatures")}
+    body = {k: v for k, v in raw.items() if k not in ("plan_id", "signatures", "sources")}
     if claimed != sha256_hex(dumps(body)):
         raise BadInput(
             f"{path}: plan_id does not match the plan's content (edited after `agijobs plan`?)",
@@ -708,7 +879,14 @@ def _plan_from_document(path: Path, raw: dict[str, Any]) -> Plan:
     scenario = _validate(path, Scenario, raw.get("scenario"), prefix=("scenario",))
     expect = _validate(path, Expectations, raw.get("expect", {}), prefix=("expect",))
     check_references(path, scenario)
-    plan = build_plan(scenario, expect, raw.get("predicted"))
+    plan = build_plan(
+        scenario,
+        expect,
+        raw.get("predicted"),
+        intents=raw.get("intents", ()),
+        sources=raw.get("sources", ()),
+        version=raw.get("agijobs_version"),
+    )
     if plan.plan_id != claimed:
         raise BadInput(
             f"{path}: the plan is not in canonical form",
@@ -945,15 +1123,23 @@ def _generated_by(job_id: str, groups: Sequence[WorkGroup]) -> int | None:
 
 def _check_schedule(path: Path, scenario: Scenario, shards: set[str], nodes: set[str]) -> list[str]:
     """Entries in the order they apply (tick, then file order), so a shard or node registered
-    by an earlier entry is known to later ones and a deregistered one is not."""
+    by an earlier entry is known to later ones and a deregistered one is not. Triggers may
+    fire at any tick: they are checked last, against the topology the schedule leaves."""
     problems: list[str] = []
     retired: set[str] = set()
     job_ids = {g.id for g in scenario.workload if g.id is not None}
-    order = sorted(range(len(scenario.schedule)), key=lambda i: scenario.schedule[i].tick)
+    order = sorted(
+        range(len(scenario.schedule)),
+        key=lambda i: scenario.schedule[i].tick or MAX_TICKS + 1,
+    )
     for i in order:
         entry = scenario.schedule[i]
         base = f"{path}: schedule -> {i}"
-        if entry.tick > scenario.run.max_ticks:
+        when = entry.when
+        if when is not None and when.shard is not None and when.shard not in shards:
+            hint = _did_you_mean(when.shard, sorted(shards))
+            problems.append(f"{base} -> when -> shard: unknown shard `{when.shard}`{hint}")
+        if entry.tick is not None and entry.tick > scenario.run.max_ticks:
             problems.append(
                 f"{base} -> tick: {entry.tick} is after run -> max_ticks ({scenario.run.max_ticks})"
             )

@@ -76,6 +76,17 @@ def check_expectations(plan: Plan, summary: dict[str, Any]) -> tuple[list[str], 
         failures.append(
             f"failed ratio {failed_ratio:.4f} > max_failed_ratio {expect.max_failed_ratio}"
         )
+    drained_by = expect.drained_by_tick
+    if drained_by is not None:
+        if jobs["pending"]:
+            failures.append(
+                f"{jobs['pending']} job(s) still pending at tick {summary['tick']}; "
+                f"drained_by_tick {drained_by}"
+            )
+        elif summary["tick"] > drained_by:
+            failures.append(f"drained at tick {summary['tick']} > drained_by_tick {drained_by}")
+    if expect.max_cost is not None and summary["cost"] > expect.max_cost + 1e-9:
+        failures.append(f"cost {summary['cost']:.6f} > max_cost {expect.max_cost:g}")
     digest = summary.get("events_digest")
     outside = summary["outside_commands"]
     if expect.events_digest is not None and outside:

@@ -89,7 +89,9 @@ def write(path: Path, data: Any) -> Path:
 def validate(doc: dict[str, Any]) -> Scenario:
     """What `load_plan` does with a scenario: validate, then check cross references."""
     parsed = ScenarioFile.model_validate(doc)
-    body = {k: v for k, v in parsed.model_dump(by_alias=True).items() if k != "expect"}
+    body = {
+        k: v for k, v in parsed.model_dump(by_alias=True).items() if k not in ("expect", "intents")
+    }
     scenario = Scenario.model_validate(body)
     check_references(Path("translated.yaml"), scenario)
     return scenario

@@ -52,8 +52,12 @@ def register(app: typer.Typer) -> None:
 
 def plan(
     scenario: Annotated[
-        Path, typer.Argument(help="Scenario, plan, or reference mission plan / fabric config.")
-    ],
+        Path | None,
+        typer.Argument(
+            help="Scenario, plan, or reference mission plan / fabric config "
+            "(none with --from-storage)."
+        ),
+    ] = None,
     out: Annotated[
         Path | None,
         typer.Option("--out", help="Where to write the plan (default STORAGE/plan.json)."),
@@ -74,6 +78,25 @@ def plan(
             "Signatures already on a plan file are kept.",
         ),
     ] = None,
+    intent: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--intent",
+            help="An operator sentence, e.g. 'pause all shards at tick 120 because …'; "
+            "repeat for several.",
+        ),
+    ] = None,
+    from_storage: Annotated[
+        bool,
+        typer.Option(
+            "--from-storage",
+            help="What-if: predict the run in --storage from its checkpoint, with and "
+            "without the intents. Writes nothing unless --out is given.",
+        ),
+    ] = False,
+    check: Annotated[
+        bool, typer.Option("--check", help="Exit 1 when the prediction fails an expectation.")
+    ] = False,
     storage: StorageOption = DEFAULT_STORAGE,
     as_json: JsonOption = False,
 ) -> None:
@@ -84,27 +107,58 @@ def plan(
     a fabric config with --blueprint and --owner-commands); --emit-scenario writes the
     equivalent agijobs scenario so you can migrate for good. A fabric that declares owner
     keys runs only from a plan signed by its default threshold of owners (--sign).
+    --intent adds operator sentences (see README, "Intents"), each listed beside what it
+    became. --from-storage asks "what if?" of a stored run instead: from its checkpoint,
+    side by side with and without the intents. Exit 1 with --check when an expectation
+    is predicted to fail (plain plan only warns).
 
-    Example: agijobs plan mission-plan.json --emit-scenario mission.yaml
+    Example: agijobs plan --from-storage --intent "reroute the earth backlog to helios now"
     """
     with guard(as_json):
-        from ..planning import make_plan
+        from ..errors import BadInput
 
-        result = make_plan(
-            scenario,
-            out or storage / "plan.json",
-            blueprint=blueprint,
-            owner_commands=owner_commands,
-            emit_scenario=emit_scenario,
-            sign=sign,
-        )
-        _notices(result["notices"], as_json)
-        if as_json:
-            print_json(result)
+        if from_storage:
+            if scenario is not None:
+                raise BadInput(
+                    f"SCENARIO: {scenario} given with --from-storage",
+                    "a what-if starts from the storage's run; drop SCENARIO, or --from-storage",
+                )
+            from ..planning import what_if
+
+            report = what_if(make_store(storage), intent or [], out)
+            if as_json:
+                print_json(report)
+            else:
+                from .render import render_what_if
+
+                render_what_if(report)
+            held = report["with"]["expect"]["held"]
         else:
-            from .render import render_plan
+            if scenario is None:
+                raise BadInput(
+                    "SCENARIO: missing", "give a scenario or plan file, or --from-storage"
+                )
+            from ..planning import make_plan
 
-            render_plan(result)
+            result = make_plan(
+                scenario,
+                out or storage / "plan.json",
+                blueprint=blueprint,
+                owner_commands=owner_commands,
+                emit_scenario=emit_scenario,
+                sign=sign,
+                intents=intent or [],
+            )
+            _notices(result["notices"], as_json)
+            if as_json:
+                print_json(result)
+            else:
+                from .render import render_plan
+
+                render_plan(result)
+            held = result["predicted"]["expect"]["held"]
+    if check and not held:
+        raise typer.Exit(1)
 
 
 def run(
@@ -131,9 +185,10 @@ def run(
     """
     with guard(as_json):
         from ..runner import RunOptions, start_run
-        from ..scenario import load_plan
+        from ..scenario import check_fresh, load_plan
 
         loaded = load_plan(scenario, blueprint, owner_commands)
+        check_fresh(loaded, scenario)
         _notices(list(loaded.notices), as_json)
         options = RunOptions(stop_after_ticks, tick_ms, wait, _progress(as_json))
         outcome = start_run(make_store(storage), loaded, str(scenario), options, fresh=fresh)

@@ -178,6 +178,7 @@ def render_outcome(outcome: Any) -> None:
 
 
 def render_plan(result: dict[str, Any]) -> None:
+    _render_intents(result.get("intents") or [])
     predicted = result["predicted"]
     out.print(_shard_table(predicted["shards"], f"plan {result['name']} — predicted outcome"))
     jobs = predicted["jobs"]
@@ -197,6 +198,69 @@ def render_plan(result: dict[str, Any]) -> None:
         ready = "ready to run" if len(result["signed_by"]) >= needed else "not yet runnable"
         out.print(f"signed by: {signed} ({len(result['signed_by'])} of {needed} needed; {ready})")
     out.print(f"plan {result['plan_id']} written to {result['path']}")
+
+
+def _render_intents(intents: list[dict[str, Any]]) -> None:
+    """Each sentence beside what it became: the owner reviews the translation."""
+    if not intents:
+        return
+    table = Table(title="intents", title_justify="left")
+    for column in ("intent", "kind", "became"):
+        table.add_column(column)
+    for intent in intents:
+        table.add_row(intent["text"], intent["kind"], intent["became"])
+    out.print(table)
+
+
+def render_what_if(report: dict[str, Any]) -> None:
+    _render_intents(report["intents"])
+    without, with_ = report["without"], report["with"]
+    table = Table(
+        title=f"what if — from the checkpoint at tick {report['from_tick']} (now = tick "
+        f"{report['now']})",
+        title_justify="left",
+    )
+    for column in ("shard", "drained at", "completed", "failed", "spill in/out"):
+        table.add_column(column, justify="left" if column == "shard" else "right")
+    for shard, before in without["shards"].items():
+        after = with_["shards"][shard]
+
+        def pair(key: str, before: dict[str, Any] = before, after: dict[str, Any] = after) -> str:
+            return f"{_tick_or_never(before[key])} → {_tick_or_never(after[key])}"
+
+        table.add_row(
+            shard,
+            pair("drained_at"),
+            f"{before['completed']} → {after['completed']}",
+            f"{before['failed']} → {after['failed']}",
+            f"{before['spilled_in']}/{before['spilled_out']} → "
+            f"{after['spilled_in']}/{after['spilled_out']}",
+        )
+    out.print(table)
+    for name, outcome in (("without", without), ("with", with_)):
+        jobs = outcome["jobs"]
+        held = outcome["expect"]
+        verdict = (
+            "expectations hold"
+            if held["held"]
+            else "expectations FAIL: " + "; ".join(held["failures"])
+        )
+        out.print(
+            f"{name} the intents: {outcome['status']} at tick {outcome['tick']} "
+            f"({outcome['reason']}); {jobs['completed']} completed, {jobs['failed']} failed, "
+            f"{jobs['pending']} pending; {outcome['spillovers']} spillovers; cost "
+            f"{outcome['cost']:.6f}; {verdict}"
+        )
+    written = report.get("written_to")
+    out.print(
+        f"report written to {written}; the storage is untouched"
+        if written
+        else "nothing was written (a what-if never touches the storage)"
+    )
+
+
+def _tick_or_never(value: Any) -> str:
+    return "never" if value is None else f"tick {value}"
 
 
 def render_status(report: dict[str, Any]) -> None:

@@ -20,7 +20,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from ..errors import BadInput, Refused
-from ..scenario import Fault, NodeSpec, Scenario, ScheduleEntry, command_args
+from ..scenario import Fault, NodeSpec, Scenario, ScheduleEntry, Trigger, command_args
 from . import authority, commands, router
 from .commands import CommandInput
 from .state import (
@@ -68,10 +68,19 @@ class Engine:
             for g in scenario.workload
         ]
         self._schedule: dict[int, list[tuple[int, CommandInput]]] = {}
+        # (entry index, condition, repeat, command) of schedule entries with `when`
+        self._triggers: list[tuple[int, Trigger, bool, CommandInput]] = []
         for index, entry in enumerate(scenario.schedule):
-            self._schedule.setdefault(entry.tick, []).append(
-                (index, scheduled_command(entry, scenario.fabric.owner.name))
-            )
+            command = scheduled_command(entry, scenario.fabric.owner.name)
+            if entry.when is not None:
+                self._triggers.append((index, entry.when, entry.repeat, command))
+            else:
+                assert entry.tick is not None
+                self._schedule.setdefault(entry.tick, []).append((index, command))
+        if len(self.state.triggers_armed) < len(self._triggers):
+            # A what-if adds triggers to a stored run: they start armed.
+            missing = len(self._triggers) - len(self.state.triggers_armed)
+            self.state.triggers_armed.extend([True] * missing)
         # (entry index, tick, error) of schedule entries the state refused when they came
         # due: recorded as `owner.rejected` events, and refused by `agijobs plan`.
         self.schedule_rejections: list[tuple[int, int, str]] = []
@@ -107,6 +116,8 @@ class Engine:
         self.events = []
         if state.governance is not None and state.governance.proposals:
             authority.expire(self, tick)
+        if self._triggers:
+            self._check_triggers(tick)
         for index, command in self._schedule.get(tick, ()):
             try:
                 self._apply(command)
@@ -122,6 +133,34 @@ class Engine:
         self._progress(tick)
         self._heartbeats(tick)
         return self.events
+
+    def _check_triggers(self, tick: int) -> None:
+        """Fire each armed trigger whose condition holds at the start of this tick; a
+        repeating one re-arms once its condition no longer holds."""
+        armed = self.state.triggers_armed
+        for slot, (index, when, repeat, command) in enumerate(self._triggers):
+            holds = self._holds(when)
+            if armed[slot] and holds:
+                armed[slot] = False
+                self.emit(
+                    "trigger.fired",
+                    {"entry": index, "when": when.describe(), "command": command.name},
+                )
+                try:
+                    self._apply(command)
+                except BadInput as error:
+                    commands.reject(self, command, error)
+                    self.schedule_rejections.append((index, tick, error.render()))
+            elif repeat and not holds:
+                armed[slot] = True
+
+    def _holds(self, when: Trigger) -> bool:
+        shards = self.state.shards
+        if when.shard is not None:
+            shard = shards.get(when.shard)
+            return shard is not None and shard.queued.count > (when.queue_above or 0)
+        wanted = ("critical",) if when.any_shard == "critical" else ("critical", "degraded")
+        return any(s.health in wanted for s in shards.values() if not s.retired)
 
     def apply_command(self, command: CommandInput) -> None:
         """Apply an owner command, recording a rejection instead if it no longer applies."""
@@ -593,6 +632,7 @@ class Engine:
             "shards": shards,
             "nodes": nodes,
             **({} if state.governance is None else {"governance": state.governance.to_json()}),
+            **({"triggers": list(state.triggers_armed)} if state.triggers_armed else {}),
         }
 
     @classmethod
@@ -661,6 +701,7 @@ class Engine:
         )
         if "governance" in snapshot:
             state.governance = authority.Governance.from_json(snapshot["governance"])
+        state.triggers_armed = list(snapshot.get("triggers", ()))
         engine = cls(scenario, state)
         interned = engine._interned
         for raw in snapshot["shards"]:
@@ -738,6 +779,7 @@ def _initial_state(scenario: Scenario) -> FabricState:
         checkpoint_every=scenario.run.checkpoint_every,
         report_label=scenario.reporting.label,
         governance=governance_of(scenario),
+        triggers_armed=[True] * sum(1 for e in scenario.schedule if e.when is not None),
     )
 
 

@@ -188,6 +188,8 @@ class FabricState:
     outside_commands: int = 0  # owner commands not from the schedule (live or at rest)
     # Keys, thresholds, proposals and used nonces; None in open mode (no keys declared).
     governance: Governance | None = None
+    # Per trigger (schedule entry with `when`, in file order): whether it may fire.
+    triggers_armed: list[bool] = field(default_factory=list)
     # tick -> ids of nodes whose timer may fire then (a node's own timer_tick decides)
     timers: dict[int, list[str]] = field(default_factory=dict)
     # tick -> jobs due to complete at the end of that tick (stale entries are skipped)

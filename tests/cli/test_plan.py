@@ -16,8 +16,12 @@ def test_plan_writes_a_canonical_plan_whose_id_is_its_content_hash(
     assert result.exit_code == 0, result.output
     path = storage / "plan.json"
     document = orjson.loads(path.read_bytes())
-    body = {k: v for k, v in document.items() if k != "plan_id"}
+    # Provenance (the source files' digests) sits beside the id, not under it.
+    body = {k: v for k, v in document.items() if k not in ("plan_id", "sources")}
     assert document["plan_id"] == sha256_hex(dumps(body))
+    assert document["sources"] == [
+        {"path": str(scenario_file), "sha256": sha256_hex(scenario_file.read_bytes())}
+    ]
     assert path.read_bytes() == dumps(document) + b"\n"
     assert f"plan {document['plan_id']} written to {path}" in result.stdout
     assert "expectations will hold" in result.stdout
