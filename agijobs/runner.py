@@ -301,6 +301,9 @@ class Runner:
                 if self._paused_idle():
                     if not options.wait:
                         return self.stop("paused", "paused and idle")
+                    # Waiting may last hours: let status and what-ifs see this very tick.
+                    self.checkpoint()
+                    self._publish(force=True)
                     if not self._wait_for_command():
                         return self.stop("stopped", "interrupted")
                 tick = state.tick + 1

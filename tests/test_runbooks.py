@@ -43,6 +43,7 @@ def test_every_runbook_is_tested() -> None:
         "earth-backlog.md",
         "incident-pause.md",
         "owner-keys.md",
+        "what-if-before-reroute.md",
     ]
 
 
