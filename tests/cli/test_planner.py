@@ -196,3 +196,34 @@ def test_what_if_against_a_paused_live_runner(scenario: Path, tmp_path: Path) ->
             runner.wait(timeout=30)
     summary = orjson.loads((storage / "summary.json").read_bytes())
     assert outcome(summary) == outcome(predicted)
+
+
+def test_a_trigger_fires_at_the_same_tick_after_a_resume_and_in_a_replay(
+    scenario: Path, tmp_path: Path
+) -> None:
+    sentence = "reroute 100 jobs from earth to luna when earth queue exceeds 300 every time"
+    scenario.write_text(scenario.read_text() + f"intents:\n  - {sentence}\n")
+    straight, split = tmp_path / "straight", tmp_path / "split"
+    assert cli("run", str(scenario), "--storage", str(straight)).exit_code == 1  # golden moved
+    first = cli("run", str(scenario), "--storage", str(split), "--stop-after-ticks", "37")
+    assert first.exit_code == 0, first.output
+    assert cli("resume", "--storage", str(split)).exit_code == 1
+    events = (straight / "events.ndjson").read_bytes()
+    assert (split / "events.ndjson").read_bytes() == events
+    fired = [orjson.loads(line) for line in events.splitlines() if b"trigger.fired" in line]
+    assert len(fired) >= 2, "the repeating trigger should fire more than once"
+    assert {e["data"]["when"] for e in fired} == {"earth queue > 300"}
+    replayed = cli("audit", "--replay", "--storage", str(split))
+    assert replayed.exit_code == 0, replayed.output
+
+
+@pytest.mark.parametrize("path", sorted((ROOT / "scenarios").glob("*.yaml")), ids=lambda p: p.stem)
+def test_the_plan_predicts_each_shipped_scenario_exactly(path: Path, tmp_path: Path) -> None:
+    planned = cli("plan", str(path), "--out", str(tmp_path / "p.json"), "--json")
+    assert planned.exit_code == 0, planned.output
+    predicted = orjson.loads(planned.stdout)["predicted"]
+    assert cli("run", str(tmp_path / "p.json"), "--storage", str(tmp_path / "s")).exit_code == 0
+    summary = orjson.loads((tmp_path / "s" / "summary.json").read_bytes())
+    for key in ("status", "tick", "jobs", "spillovers", "head", "events_digest"):
+        assert predicted[key] == summary[key], key
+    assert predicted["shards"] == summary["shards"]
