@@ -188,6 +188,7 @@ def _predict(
     # A golden digest describes a whole run from tick 0, never this partial one.
     plan = build_plan(scenario, expect.model_copy(update={"events_digest": None}))
     engine = Engine(scenario) if state is None else Engine.restore(scenario, state)
+    start = engine.state.tick
     busy_until: dict[str, int] = {}
 
     def watch(engine: Engine, seq: int) -> None:
@@ -203,8 +204,11 @@ def _predict(
     for shard in engine.state.shards.values():
         empty = not (shard.queued.count or shard.in_flight.count)
         shards[shard.id] = {
-            # The first tick it holds no job (None: never, within this prediction).
-            "drained_at": (busy_until.get(shard.id, 0) + 1) if empty else None,
+            # The first tick it holds no job (None: never, within this prediction); a shard
+            # idle throughout is drained already, at the starting tick.
+            "drained_at": (busy_until[shard.id] + 1 if shard.id in busy_until else start)
+            if empty
+            else None,
             "completed": shard.completed.count,
             "failed": shard.failed.count,
             "queued": shard.queued.count,
