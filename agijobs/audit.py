@@ -106,7 +106,7 @@ class _Ledger:
             self._add(shard, "queued", value, -1)
             self._add(shard, "in_flight", value)
             job[2] = "in_flight"
-        elif kind == "job.requeued":
+        elif kind in ("job.requeued", "job.rejected"):
             self._expect(seq, job_id, where, "in_flight", kind)
             self._add(shard, "in_flight", value, -1)
             self._add(shard, "queued", value)
@@ -131,7 +131,9 @@ class _Ledger:
         )
 
 
-def audit(store: Store, *, replay: bool = False) -> AuditReport:
+def audit(store: Store, *, replay: bool = False, bridge: Any = None) -> AuditReport:
+    """Verify `store`; with `replay`, re-run its plan in memory (with `bridge`, a
+    BridgeSettings, when the run used an external executor) and compare chain heads."""
     loaded = load_run(store)
     checkpoint = loaded.checkpoint
     if checkpoint is None:
@@ -187,7 +189,8 @@ def audit(store: Store, *, replay: bool = False) -> AuditReport:
             "are not signed and each actor is as claimed"
         )
     if replay:
-        report.replay = _replay(loaded, recorded)
+        executed = bool(by_type.get("executor.receipts"))
+        report.replay = _replay(loaded, recorded, bridge, executed and bridge is None)
     return report
 
 
@@ -285,11 +288,18 @@ def _check_conservation(ledger: _Ledger, checkpoint: dict[str, Any]) -> dict[str
     return {"holds": True, "totals": totals}
 
 
-def _replay(loaded: LoadedRun, recorded: list[tuple[int, CommandInput]]) -> dict[str, Any]:
+def _replay(
+    loaded: LoadedRun,
+    recorded: list[tuple[int, CommandInput]],
+    bridge: Any = None,
+    needs_bridge: bool = False,
+) -> dict[str, Any]:
     assert loaded.checkpoint is not None
     tick = int(loaded.checkpoint["tick"])
     heads: list[str] = []
-    outcome = simulate(loaded.plan, recorded, until_tick=tick, heads=heads, run_id=loaded.run_id)
+    outcome = simulate(
+        loaded.plan, recorded, until_tick=tick, heads=heads, run_id=loaded.run_id, bridge=bridge
+    )
     summary = outcome.summary
     if summary["seq"] != loaded.seq or summary["head"] != loaded.checkpoint["head"]:
         lines = loaded.events[: loaded.scan.mark_bytes].split(b"\n")
@@ -305,6 +315,9 @@ def _replay(loaded: LoadedRun, recorded: list[tuple[int, CommandInput]]) -> dict
             f"replay diverges at seq {first} (events.ndjson line {first}): re-running the plan "
             f"to tick {tick} gives {summary['seq']} events, head {summary['head'][:12]}…; "
             f"the log has {loaded.seq}, head {loaded.checkpoint['head'][:12]}…",
-            "the log was not produced by this plan and these owner commands",
+            "the run's external executor answered differently from in process: replay with "
+            "--executor bridge (and the same bridge)"
+            if needs_bridge
+            else "the log was not produced by this plan and these owner commands",
         )
     return {"matches": True, "tick": tick, "seq": summary["seq"], "head": summary["head"]}

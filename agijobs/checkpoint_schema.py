@@ -116,6 +116,7 @@ class FabricSnapshot(_Shape):
     nodes: list[NodeState]
     governance: GovernanceState | None = None  # absent in open mode
     triggers: list[bool] | None = None  # absent without triggers
+    attempts: dict[str, int] | None = None  # absent until an executor rejects a job
 
 
 def check_state(state: Any, scenario: Scenario, name: str) -> None:

@@ -8,6 +8,7 @@ inputs of live commands, never in anything derived from the engine.
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import getpass
 import hashlib
@@ -15,7 +16,7 @@ import os
 import signal
 import time
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -41,9 +42,12 @@ from .store.files import CHECKPOINT, EVENTS, RUN_PLAN, FileStore
 from .summary import build_summary, check_expectations, fabric_view, planned_jobs
 
 if TYPE_CHECKING:
+    from .bridge import BridgeExecutor, BridgeSettings
     from .keys import LoadedKey
 
 Progress = Callable[[Engine, int], None]
+# Owner events that record no applied command (an executor has nothing to submit for them).
+_NOT_APPLIED = frozenset({"owner.rejected", "owner.proposal", "owner.approval"})
 # Session records that open or close a process's hold on the run; a run whose last one is
 # not "stopped" was left by a process that died.
 LIFECYCLE = frozenset({"started", "resumed", "stopped"})
@@ -66,6 +70,10 @@ class RunOptions:
     tick_ms: int = 0
     wait: bool = False
     progress: Progress | None = None
+    # An external executor's settings (agijobs.bridge); None: in process, which accepts
+    # everything. The runner starts it (handshake first) and owns it as `executor`.
+    bridge: BridgeSettings | None = None
+    executor: BridgeExecutor | None = None
 
 
 @dataclass(slots=True)
@@ -310,7 +318,10 @@ class Runner:
                 live, entries = self._live_commands(tick)
                 if live:
                     state.journal_applied += len(live)
-                events = engine.run_tick(live)
+                if options.executor is None:
+                    events = engine.run_tick(live)
+                else:
+                    events = self._executed_tick(options.executor, live)
                 self.write(tick, events)
                 if entries:
                     self.sink.sync()
@@ -332,6 +343,61 @@ class Runner:
             gc.unfreeze()
             _restore_stop_handler(previous)
             self.sink.close()
+
+    def _executed_tick(
+        self, executor: BridgeExecutor, live: list[CommandInput]
+    ) -> list[tuple[str, dict[str, Any]]]:
+        """A tick whose assignments an external executor answers between routing and
+        progress. Receipts that differ from an in-process acceptance are recorded (a digest
+        per tick, and each rejection or new duration), so a replay with the same bridge
+        verifies it answered the same way; default ones leave the log as in process."""
+        engine = self.engine
+        engine.collect_dispatch = True
+        events = engine.begin_tick(live)
+        tick = engine.state.tick
+        jobs = engine.dispatched
+        govern = [
+            data["input"]
+            for kind, data in events
+            if kind.startswith("owner.") and kind not in _NOT_APPLIED
+        ]
+        if jobs or govern:
+            attempts = engine.state.attempts
+            dispatch = [
+                {
+                    "job": job.id,
+                    "node": job.node,
+                    "shard": job.shard,
+                    "skills": list(job.skills),
+                    "duration": job.remaining,
+                    "value": job.value,
+                    "attempt": attempts.get(job.id, 0) + 1,
+                }
+                for job in jobs
+            ]
+            answer = executor.tick(tick, dispatch, govern)
+            receipts = answer["receipts"]
+            unusual = [r for r in receipts if not _is_default_receipt(r)]
+            if unusual:
+                engine.emit(
+                    "executor.receipts",
+                    {
+                        "digest": hashlib.sha256(dumps(receipts)).hexdigest(),
+                        "receipts": len(receipts),
+                        "not_default": len(unusual),
+                    },
+                )
+            engine.settle(receipts, self.plan.scenario.run.max_attempts)
+            for command, entry in zip(govern, answer.get("govern") or [], strict=False):
+                self.store.append_session(
+                    session_record(
+                        "governance.payload",
+                        tick=tick,
+                        command=command["command"],
+                        payload=entry.get("payload") if isinstance(entry, dict) else entry,
+                    )
+                )
+        return engine.end_tick()
 
     def _lift_pause(self, command: CommandInput) -> Refused | None:
         """`agijobs resume`'s lift of the pause: an owner action outside the journal, made
@@ -410,6 +476,11 @@ class Runner:
             self.engine.schedule_rejections,
             proposal=self.proposal,
         )
+
+
+def _is_default_receipt(receipt: dict[str, Any]) -> bool:
+    """An acceptance with nothing to add: what the in-process executor would have said."""
+    return receipt.get("status") == "accepted" and set(receipt) <= {"job", "attempt", "status"}
 
 
 def record_recovery(store: Store, loaded: LoadedRun) -> bool:
@@ -498,6 +569,13 @@ def start_run(
 ) -> Outcome:
     """`agijobs run`: a new run from tick 0 into an empty storage."""
     check_plan_signatures(plan)  # before anything is written
+    with _executor(options, plan):  # a bridge that cannot shake hands writes nothing
+        return _start_run(store, plan, source, options, fresh=fresh)
+
+
+def _start_run(
+    store: FileStore, plan: Plan, source: str, options: RunOptions, *, fresh: bool
+) -> Outcome:
     store.ensure()
     with store.run_lock():
         archived = None
@@ -576,17 +654,32 @@ def simulate(
     until_tick: int | None = None,
     heads: list[str] | None = None,
     run_id: str | None = None,
+    bridge: BridgeSettings | None = None,
 ) -> Outcome:
     """Run `plan` in memory, with recorded live/at-rest commands at their ticks.
 
     This is the runner itself on a store that keeps nothing, so a dry run predicts the
     chain head and events digest of a real run exactly.
     """
-    from .store.memory import MemoryStore
 
     engine = Engine(plan.scenario)
     engine.run_id = run_id
-    runner = Runner(MemoryStore(), plan, engine, RunOptions())
+    options = RunOptions(bridge=bridge)
+    with _executor(options, plan):
+        return _simulate(plan, engine, options, recorded, until_tick, heads)
+
+
+def _simulate(
+    plan: Plan,
+    engine: Engine,
+    options: RunOptions,
+    recorded: Sequence[tuple[int, CommandInput]],
+    until_tick: int | None,
+    heads: list[str] | None,
+) -> Outcome:
+    from .store.memory import MemoryStore
+
+    runner = Runner(MemoryStore(), plan, engine, options)
     for tick, command in recorded:
         book = runner.scripted_rest if command.source == "at-rest" else runner.scripted_live
         book.setdefault(tick, []).append(command)
@@ -611,6 +704,21 @@ def resume_run(
     from .keys import load_key
 
     signer = None if key is None else load_key(key)  # a bad --key changes nothing
+    if options.bridge is None:
+        return _resume_run(store, options, reason, keep_paused, actor, signer)
+    plan = load_run(store).plan  # the seed the bridge's backoff derives from
+    with _executor(options, plan):
+        return _resume_run(store, options, reason, keep_paused, actor, signer)
+
+
+def _resume_run(
+    store: FileStore,
+    options: RunOptions,
+    reason: str | None,
+    keep_paused: bool,
+    actor: str | None,
+    signer: LoadedKey | None,
+) -> Outcome:
     # An at-rest owner command may hold the lock for a moment: wait for it, briefly.
     with store.run_lock(wait=5.0):
         loaded = load_run(store)
@@ -664,6 +772,24 @@ def _lift_command(
     name = actor or (known.name if known else key.path.stem)
     auth = sign_command(key, name, "resume", {}, why, issued_at, run_id)
     return CommandInput("resume", {}, why, name, "at-rest", issued_at, auth=auth)
+
+
+@contextlib.contextmanager
+def _executor(options: RunOptions, plan: Plan) -> Iterator[None]:
+    """Start the configured bridge (handshake) for the run, and stop it after."""
+    if options.bridge is None:
+        yield
+        return
+    from .bridge import BridgeExecutor
+
+    executor = BridgeExecutor(options.bridge, plan.scenario.seed)
+    executor.start()
+    options.executor = executor
+    try:
+        yield
+    finally:
+        options.executor = None
+        executor.close()
 
 
 def read_json(store: Store, name: str) -> dict[str, Any] | None:

@@ -52,6 +52,7 @@ class Model(BaseModel):
 
 Role = Literal["owner", "operator"]
 DEFAULT_PROPOSAL_EXPIRY = 100
+DEFAULT_MAX_ATTEMPTS = 3
 
 
 class OwnerKey(Model):
@@ -592,6 +593,16 @@ class RunSettings(Model):
     checkpoint_every: PositiveInt = 20
     # `agijobs run` stops (resumably) after this many ticks, as if given --stop-after-ticks.
     stop_after_ticks: PositiveInt | None = None
+    # An external executor may reject a dispatch; the job fails at this many rejections.
+    max_attempts: PositiveInt = DEFAULT_MAX_ATTEMPTS
+
+    @model_serializer(mode="wrap")
+    def _compact(self, handler: Any) -> Any:
+        # Scenarios written before executors existed keep their inputs id.
+        data = handler(self)
+        if data.get("max_attempts") == DEFAULT_MAX_ATTEMPTS:
+            del data["max_attempts"]
+        return data
 
 
 class Reporting(Model):

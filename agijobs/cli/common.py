@@ -40,6 +40,23 @@ TimeoutOption = Annotated[
     float,
     typer.Option("--timeout", help="Seconds to wait for a live runner to acknowledge.", min=0),
 ]
+ExecutorOption = Annotated[
+    str,
+    typer.Option(
+        "--executor",
+        envvar="AGIJOBS_EXECUTOR",
+        help="Who runs the jobs: inprocess (default) or bridge (the command in "
+        "AGIJOBS_BRIDGE or --bridge; see bridge/PROTOCOL.md).",
+    ),
+]
+BridgeOption = Annotated[
+    str | None,
+    typer.Option("--bridge", help="Bridge command line (default: env AGIJOBS_BRIDGE)."),
+]
+BridgeTimeoutOption = Annotated[
+    float | None,
+    typer.Option("--bridge-timeout", min=0.01, help="Seconds per bridge call (default 5)."),
+]
 DEFAULT_STORAGE = Path("storage")
 
 
@@ -94,6 +111,23 @@ def make_store(storage: Path) -> Any:
             "pass the real directory",
         )
     return FileStore(storage)
+
+
+def bridge_settings(executor: str, bridge: str | None, timeout: float | None) -> Any:
+    """The bridge to run with, or None for the in-process executor."""
+    if executor == "inprocess":
+        if bridge is not None:
+            from ..errors import BadInput
+
+            raise BadInput("--bridge: given without --executor bridge", "add --executor bridge")
+        return None
+    if executor != "bridge":
+        from ..errors import BadInput
+
+        raise BadInput(f"--executor: {executor!r} is not an executor", "use inprocess or bridge")
+    from ..bridge import BridgeSettings
+
+    return BridgeSettings.from_environment(bridge, timeout)
 
 
 def actor_or_default(actor: str | None) -> str:

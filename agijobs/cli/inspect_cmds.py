@@ -6,7 +6,18 @@ from typing import Annotated
 
 import typer
 
-from .common import DEFAULT_STORAGE, JsonOption, StorageOption, guard, make_store, print_json
+from .common import (
+    DEFAULT_STORAGE,
+    BridgeOption,
+    BridgeTimeoutOption,
+    ExecutorOption,
+    JsonOption,
+    StorageOption,
+    bridge_settings,
+    guard,
+    make_store,
+    print_json,
+)
 
 
 def register(app: typer.Typer) -> None:
@@ -38,6 +49,9 @@ def audit(
     replay: Annotated[
         bool, typer.Option("--replay", help="Re-run the plan from tick 0 and compare chain heads.")
     ] = False,
+    executor: ExecutorOption = "inprocess",
+    bridge: BridgeOption = None,
+    bridge_timeout: BridgeTimeoutOption = None,
     storage: StorageOption = DEFAULT_STORAGE,
     as_json: JsonOption = False,
 ) -> None:
@@ -51,7 +65,8 @@ def audit(
     with guard(as_json):
         from ..audit import audit as run_audit
 
-        report = run_audit(make_store(storage), replay=replay)
+        settings = bridge_settings(executor, bridge, bridge_timeout)
+        report = run_audit(make_store(storage), replay=replay, bridge=settings)
         if as_json:
             print_json(report.to_json())
         else:

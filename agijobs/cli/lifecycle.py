@@ -10,10 +10,14 @@ import typer
 from .common import (
     DEFAULT_STORAGE,
     ActorOption,
+    BridgeOption,
+    BridgeTimeoutOption,
+    ExecutorOption,
     JsonOption,
     KeyOption,
     StorageOption,
     TimeoutOption,
+    bridge_settings,
     guard,
     make_store,
     print_json,
@@ -173,6 +177,9 @@ def run(
     fresh: Annotated[
         bool, typer.Option("--fresh", help="Move a previous run to STORAGE/archive/ first.")
     ] = False,
+    executor: ExecutorOption = "inprocess",
+    bridge: BridgeOption = None,
+    bridge_timeout: BridgeTimeoutOption = None,
     storage: StorageOption = DEFAULT_STORAGE,
     as_json: JsonOption = False,
 ) -> None:
@@ -190,7 +197,13 @@ def run(
         loaded = load_plan(scenario, blueprint, owner_commands)
         check_fresh(loaded, scenario)
         _notices(list(loaded.notices), as_json)
-        options = RunOptions(stop_after_ticks, tick_ms, wait, _progress(as_json))
+        options = RunOptions(
+            stop_after_ticks,
+            tick_ms,
+            wait,
+            _progress(as_json),
+            bridge=bridge_settings(executor, bridge, bridge_timeout),
+        )
         outcome = start_run(make_store(storage), loaded, str(scenario), options, fresh=fresh)
         _finish(outcome, as_json)
 
@@ -215,6 +228,9 @@ def resume(
     actor: ActorOption = None,
     key: KeyOption = None,
     timeout: TimeoutOption = 10.0,
+    executor: ExecutorOption = "inprocess",
+    bridge: BridgeOption = None,
+    bridge_timeout: BridgeTimeoutOption = None,
     storage: StorageOption = DEFAULT_STORAGE,
     as_json: JsonOption = False,
 ) -> None:
@@ -246,7 +262,13 @@ def resume(
 
             render_command_result("resume", result, as_json)
             return
-        options = RunOptions(stop_after_ticks, tick_ms, wait, _progress(as_json))
+        options = RunOptions(
+            stop_after_ticks,
+            tick_ms,
+            wait,
+            _progress(as_json),
+            bridge=bridge_settings(executor, bridge, bridge_timeout),
+        )
         outcome = resume_run(
             store, options, reason=reason, keep_paused=keep_paused, actor=actor, key=key
         )

@@ -106,10 +106,19 @@ class Engine:
         # The storage run this engine drives (run.json): signed commands name it, so a
         # signature made for another storage's run is refused. None in dry runs.
         self.run_id: str | None = None
+        # With an external executor, the jobs assigned this tick wait for its receipts
+        # (`settle`) between routing and progress; in-process, nothing is collected.
+        self.collect_dispatch = False
+        self.dispatched: list[Job] = []
 
     # ----------------------------------------------------------------- the tick
 
     def run_tick(self, live: Sequence[CommandInput] = ()) -> list[Event]:
+        self.begin_tick(live)
+        return self.end_tick()
+
+    def begin_tick(self, live: Sequence[CommandInput] = ()) -> list[Event]:
+        """A tick up to routing: triggers, commands, faults, arrivals, assignments."""
         state = self.state
         state.tick += 1
         tick = state.tick
@@ -129,10 +138,65 @@ class Engine:
         for phase, _, fault in self._faults.get(tick, ()):
             self._apply_fault(fault, starting=phase == 1)
         self._arrivals(tick)
+        self.dispatched = []
         router.route(self)
+        return self.events
+
+    def end_tick(self) -> list[Event]:
+        """The rest of the tick: completions, then heartbeats."""
+        tick = self.state.tick
         self._progress(tick)
         self._heartbeats(tick)
         return self.events
+
+    def settle(self, receipts: Sequence[dict[str, Any]], max_attempts: int) -> None:
+        """Apply an executor's receipts for this tick's `dispatched` jobs (same order). A
+        rejected job goes back to the front of its queue (`job.rejected`), or fails with the
+        executor's reason once it has been rejected `max_attempts` times; an accepted one may
+        run for another `duration` (`job.retimed`)."""
+        attempts = self.state.attempts
+        for job, receipt in zip(self.dispatched, receipts, strict=True):
+            if receipt["status"] == "accepted":
+                duration = receipt.get("duration")
+                if duration is not None and duration != job.remaining:
+                    self.emit(
+                        "job.retimed",
+                        {"job": job.id, "duration": [job.remaining, duration], "by": "executor"},
+                    )
+                    job.remaining = duration
+                    if job.due:  # not frozen on a node in outage
+                        self._schedule_completion(job, self.state.tick)
+                continue
+            assert job.node is not None
+            node = job.node
+            count = attempts[job.id] = attempts.get(job.id, 0) + 1
+            reason = str(receipt.get("reason") or "rejected by the executor")
+            shard = self.state.shards[job.shard]
+            self.emit(
+                "job.rejected",
+                {
+                    "job": job.id,
+                    "node": node,
+                    "shard": shard.id,
+                    "attempt": count,
+                    "reason": reason,
+                },
+            )
+            del self.state.nodes[node].running[job.id]
+            self.freeze(job)  # it never ran: its remaining ticks are unchanged
+            shard.in_flight.remove(job.value)
+            if count < max_attempts:
+                self.enqueue(shard, job, front=True)
+                continue
+            del self.state.jobs[job.id]
+            del attempts[job.id]
+            job.state = DONE
+            job.node = None
+            shard.failed.add(job.value)
+            self.emit(
+                "job.failed", {"job": job.id, "shard": shard.id, "reason": f"executor: {reason}"}
+            )
+        self.dispatched = []
 
     def _check_triggers(self, tick: int) -> None:
         """Fire each armed trigger whose condition holds at the start of this tick; a
@@ -316,6 +380,8 @@ class Engine:
         else:
             self._schedule_completion(job, self.state.tick)
         self.events.append(("job.assigned", {"job": job.id, "node": node.id, "shard": shard.id}))
+        if self.collect_dispatch:
+            self.dispatched.append(job)
 
     def pull(self, job: Job) -> None:
         """Take a running job off its node, keeping its progress; it counts as queued."""
@@ -633,6 +699,7 @@ class Engine:
             "nodes": nodes,
             **({} if state.governance is None else {"governance": state.governance.to_json()}),
             **({"triggers": list(state.triggers_armed)} if state.triggers_armed else {}),
+            **({"attempts": _live_attempts(state)} if state.attempts else {}),
         }
 
     @classmethod
@@ -702,6 +769,7 @@ class Engine:
         if "governance" in snapshot:
             state.governance = authority.Governance.from_json(snapshot["governance"])
         state.triggers_armed = list(snapshot.get("triggers", ()))
+        state.attempts = dict(snapshot.get("attempts", {}))
         engine = cls(scenario, state)
         interned = engine._interned
         for raw in snapshot["shards"]:
@@ -738,6 +806,11 @@ def scheduled_command(entry: ScheduleEntry, owner: str) -> CommandInput:
         actor=model.actor or owner,
         source="schedule",
     )
+
+
+def _live_attempts(state: FabricState) -> dict[str, int]:
+    """Rejection counts of jobs still live (a finished job's count is history)."""
+    return {job: n for job, n in sorted(state.attempts.items()) if job in state.jobs}
 
 
 def _class_rows(store: dict[QueueKey, deque[Job]]) -> list[tuple[QueueKey, list[Any]]]:

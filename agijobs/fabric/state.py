@@ -190,6 +190,8 @@ class FabricState:
     governance: Governance | None = None
     # Per trigger (schedule entry with `when`, in file order): whether it may fire.
     triggers_armed: list[bool] = field(default_factory=list)
+    # job id -> times an external executor rejected it (only jobs rejected at least once)
+    attempts: dict[str, int] = field(default_factory=dict)
     # tick -> ids of nodes whose timer may fire then (a node's own timer_tick decides)
     timers: dict[int, list[str]] = field(default_factory=dict)
     # tick -> jobs due to complete at the end of that tick (stale entries are skipped)
