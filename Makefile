@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STORAGE ?= ./storage
 SCENARIO ?= scenarios/planetary.yaml
 
-.PHONY: run test lint typecheck pytest goldens crash-sweep bench clean
+.PHONY: run test lint typecheck pytest bridge-test goldens crash-sweep bench clean
 
 $(BIN)/agijobs: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -17,7 +17,7 @@ run: $(BIN)/agijobs
 	$(BIN)/agijobs run $(SCENARIO) --storage $(STORAGE) --fresh
 	$(BIN)/agijobs audit --storage $(STORAGE)
 
-test: $(BIN)/agijobs lint typecheck pytest
+test: $(BIN)/agijobs lint typecheck pytest bridge-test
 
 lint: $(BIN)/agijobs
 	$(BIN)/ruff check agijobs tests scripts benchmarks
@@ -28,6 +28,11 @@ typecheck: $(BIN)/agijobs
 
 pytest: $(BIN)/agijobs
 	$(BIN)/pytest
+
+# The reference Node bridge's own tests (bridge/test), when node is installed.
+bridge-test:
+	@if command -v node >/dev/null 2>&1; then node --test bridge/test/; \
+	else echo "bridge-test: node not found, the Node bridge tests are skipped"; fi
 
 # Rewrites the golden events_digest of every shipped scenario after an intended change.
 goldens: $(BIN)/agijobs

@@ -99,6 +99,7 @@ class BridgeExecutor:
         return self.identity
 
     def close(self) -> None:
+        """End the child: EOF on its stdin asks it to exit; after 2 s it is killed."""
         process, self.process = self.process, None
         if process is None:
             return
@@ -110,6 +111,7 @@ class BridgeExecutor:
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
+        _close_pipes(process)
 
     # ------------------------------------------------------------ requests
 
@@ -129,7 +131,8 @@ class BridgeExecutor:
         if not answer.get("ok"):
             raise ExecutorFailed(
                 f"the bridge refused tick {tick}: {answer.get('error', 'no reason given')}",
-                "fix the bridge, then `agijobs resume` continues from the last checkpoint",
+                "fix the bridge, then `agijobs resume --executor bridge` continues from the last "
+                "checkpoint",
             )
         receipts = answer.get("receipts")
         _check_receipts(tick, dispatch, receipts)
@@ -139,7 +142,7 @@ class BridgeExecutor:
         settings = self.settings
         line = orjson.dumps(request) + b"\n"
         rng = random.Random(f"{self.seed}:{request['id']}")  # replays back off alike
-        problem = ""
+        problem, slow = "", False
         for attempt in range(settings.retries + 1):
             if attempt:
                 delay = settings.backoff * 2 ** (attempt - 1) * (1 + rng.random())
@@ -151,15 +154,16 @@ class BridgeExecutor:
                 self._send(line)
                 return self._receive(request["id"])
             except TimeoutError:
-                problem = f"no answer to {what} within {settings.timeout:g}s"
+                problem, slow = f"no answer to {what} within {settings.timeout:g}s", True
             except _Garbled as garbled:
-                problem = str(garbled)
+                problem, slow = str(garbled), False
             except (BrokenPipeError, EOFError):
-                problem = f"the bridge exited during {what} (code {self._exit_code()})"
+                problem, slow = f"the bridge exited during {what} (code {self._exit_code()})", False
         raise ExecutorFailed(
             f"bridge `{shlex.join(settings.command)}`: {problem} "
             f"({settings.retries} retr{'y' if settings.retries == 1 else 'ies'} failed)",
-            "fix the bridge (or raise --bridge-timeout), then `agijobs resume` continues",
+            ("fix the bridge or raise --bridge-timeout" if slow else "fix the bridge")
+            + ", then `agijobs resume --executor bridge` continues from the last checkpoint",
         )
 
     def _ensure_started(self) -> None:
@@ -197,10 +201,12 @@ class BridgeExecutor:
     def _restart(self) -> None:
         self.restarts += 1
         process, self.process = self.process, None
-        if process is not None and process.poll() is None:
+        if process is None:
+            return
+        if process.poll() is None:
             process.kill()
-        if process is not None:
-            process.wait()
+        process.wait()
+        _close_pipes(process)
 
     def _send(self, line: bytes) -> None:
         assert self.process is not None and self.process.stdin is not None
@@ -239,6 +245,13 @@ class BridgeExecutor:
 
     def _exit_code(self) -> int | None:
         return None if self.process is None else self.process.poll()
+
+
+def _close_pipes(process: subprocess.Popen[bytes]) -> None:
+    for pipe in (process.stdin, process.stdout, process.stderr):
+        if pipe is not None:
+            with contextlib.suppress(OSError, ValueError):
+                pipe.close()
 
 
 def _read_lines(stream: IO[bytes], lines: queue.Queue[bytes | None], limit: int) -> None:

@@ -1,0 +1,189 @@
+"""The executor bridge, end to end: parity with in process, and every failure it must survive
+or report (a real child process each time: the reference Node bridge, or the Python one)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import orjson
+import pytest
+
+from agijobs.bridge import BridgeExecutor, BridgeSettings, ExecutorFailed
+from agijobs.errors import BadInput
+
+from .helpers import file_hashes, sha
+
+ROOT = Path(__file__).parent.parent
+SCENARIOS = sorted((ROOT / "scenarios").glob("*.yaml"))
+NODE = shutil.which("node")
+NODE_BRIDGE = f"node {ROOT / 'bridge' / 'bridge.mjs'}"
+PYTHON_BRIDGE = f"{sys.executable} {ROOT / 'bridge' / 'tiny_bridge.py'}"
+needs_node = pytest.mark.skipif(NODE is None, reason="node is not installed")
+
+
+def agijobs(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "agijobs", *args],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+        env={**os.environ, **env},
+        cwd=ROOT,
+    )
+
+
+def golden(path: Path) -> str:
+    text = path.read_text()
+    return text.split("events_digest:")[1].split()[0]
+
+
+@needs_node
+@pytest.mark.parametrize("path", SCENARIOS, ids=lambda p: p.stem)
+def test_every_shipped_scenario_gives_the_same_log_through_the_bridge(
+    path: Path, tmp_path: Path
+) -> None:
+    ran = agijobs("run", str(path), "--storage", str(tmp_path / "s"), "--executor", "bridge",
+                  AGIJOBS_BRIDGE=NODE_BRIDGE)  # fmt: skip
+    assert ran.returncode == 0, ran.stderr
+    assert sha(tmp_path / "s" / "events.ndjson") == golden(path)
+
+
+def test_the_python_bridge_speaks_the_same_protocol(tmp_path: Path) -> None:
+    path = ROOT / "scenarios" / "incident-pause.yaml"
+    ran = agijobs("run", str(path), "--storage", str(tmp_path / "s"), "--executor", "bridge",
+                  "--bridge", PYTHON_BRIDGE)  # fmt: skip
+    assert ran.returncode == 0, ran.stderr
+    assert sha(tmp_path / "s" / "events.ndjson") == golden(path)
+    sessions = (tmp_path / "s" / "sessions.ndjson").read_bytes().splitlines()
+    payloads = [orjson.loads(s) for s in sessions if b"governance.payload" in s]
+    assert payloads and all(p["payload"]["to"] == "fabric-governor" for p in payloads)
+
+
+@needs_node
+def test_a_bridge_killed_mid_run_is_restarted_and_nothing_is_lost(tmp_path: Path) -> None:
+    path = ROOT / "scenarios" / "earth-backlog-reroute.yaml"
+    marker = tmp_path / "crashed-once"
+    ran = agijobs("run", str(path), "--storage", str(tmp_path / "s"), "--executor", "bridge",
+                  AGIJOBS_BRIDGE=NODE_BRIDGE, AGIJOBS_BRIDGE_CRASH_AT_TICK="40",
+                  AGIJOBS_BRIDGE_CRASH_MARKER=str(marker))  # fmt: skip
+    assert ran.returncode == 0, ran.stderr
+    assert marker.exists(), "the bridge never crashed: the test tested nothing"
+    # The re-sent tick was answered once: the log is the in-process one, byte for byte.
+    assert sha(tmp_path / "s" / "events.ndjson") == golden(path)
+
+
+@needs_node
+def test_a_hung_bridge_times_out_retries_then_stops_the_run_resumably(tmp_path: Path) -> None:
+    path = ROOT / "scenarios" / "earth-backlog-reroute.yaml"
+    storage = tmp_path / "s"
+    ran = agijobs("run", str(path), "--storage", str(storage), "--executor", "bridge",
+                  "--bridge-timeout", "0.2", AGIJOBS_BRIDGE=NODE_BRIDGE,
+                  AGIJOBS_BRIDGE_HANG_AT_TICK="10")  # fmt: skip
+    assert ran.returncode == 4, ran.stderr
+    expected = f"bridge `{NODE_BRIDGE}`: no answer to tick 10 within 0.2s (3 retries failed)"
+    assert f"Error: {expected}" in ran.stderr
+    resumed = agijobs("resume", "--storage", str(storage), "--executor", "bridge",
+                      AGIJOBS_BRIDGE=NODE_BRIDGE)  # fmt: skip
+    assert resumed.returncode == 0, resumed.stderr
+    assert sha(storage / "events.ndjson") == golden(path)
+
+
+@needs_node
+def test_a_bridge_writing_garbage_is_an_error_naming_the_line(tmp_path: Path) -> None:
+    path = ROOT / "scenarios" / "earth-backlog-reroute.yaml"
+    ran = agijobs("run", str(path), "--storage", str(tmp_path / "s"), "--executor", "bridge",
+                  AGIJOBS_BRIDGE=NODE_BRIDGE, AGIJOBS_BRIDGE_GARBAGE_AT_TICK="4")  # fmt: skip
+    assert ran.returncode == 4, ran.stderr
+    assert "is not JSON: b'this is not json'" in ran.stderr
+    # Lines are counted per child: each restarted one answers hello, then garbles tick 4.
+    assert "bridge stdout line 2 is not JSON" in ran.stderr
+
+
+@needs_node
+def test_a_protocol_mismatch_is_refused_before_anything_is_written(tmp_path: Path) -> None:
+    path = ROOT / "scenarios" / "incident-pause.yaml"
+    ran = agijobs("run", str(path), "--storage", str(tmp_path / "s"), "--executor", "bridge",
+                  AGIJOBS_BRIDGE=NODE_BRIDGE, AGIJOBS_BRIDGE_PROTOCOL="2")  # fmt: skip
+    assert ran.returncode == 2, ran.stderr
+    assert "speaks protocol 2, agijobs speaks 1" in ran.stderr
+    assert file_hashes(tmp_path / "s") == {}
+
+
+def test_bridge_without_a_command_is_bad_input(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if k != "AGIJOBS_BRIDGE"}
+    ran = subprocess.run(
+        [sys.executable, "-m", "agijobs", "run", str(ROOT / "scenarios" / "incident-pause.yaml"),
+         "--storage", str(tmp_path / "s"), "--executor", "bridge"],
+        capture_output=True, text=True, timeout=60, check=False, env=env,
+    )  # fmt: skip
+    assert ran.returncode == 2, ran.stderr
+    assert ran.stderr.startswith("Error: --executor bridge: no bridge command")
+
+
+@needs_node
+def test_rejected_jobs_are_retried_then_fail_with_the_executors_reason(tmp_path: Path) -> None:
+    rules = tmp_path / "rules.json"
+    rules.write_text('{"reject": [{"skill": "gpu", "reason": "skill gpu is quarantined"}]}')
+    storage = tmp_path / "s"
+    bridge = f"{NODE_BRIDGE} --rules {rules}"
+    ran = agijobs("run", str(ROOT / "scenarios" / "planetary.yaml"), "--storage", str(storage),
+                  "--executor", "bridge", "--bridge", bridge)  # fmt: skip
+    assert ran.returncode == 1, ran.stderr  # the scenario's expectations fail, as they should
+    events = [orjson.loads(line) for line in (storage / "events.ndjson").read_bytes().splitlines()]
+    first = next(e["data"]["job"] for e in events if e["type"] == "job.rejected")
+    journey = [
+        (e["type"], e["data"].get("attempt"), e["data"].get("reason"))
+        for e in events
+        if e["type"] in ("job.assigned", "job.rejected", "job.failed") and e["data"]["job"] == first
+    ]
+    assert journey == [
+        ("job.assigned", None, None),
+        ("job.rejected", 1, "skill gpu is quarantined"),
+        ("job.assigned", None, None),
+        ("job.rejected", 2, "skill gpu is quarantined"),
+        ("job.assigned", None, None),
+        ("job.rejected", 3, "skill gpu is quarantined"),
+        ("job.failed", None, "executor: skill gpu is quarantined"),
+    ]
+    assert agijobs("audit", "--storage", str(storage)).returncode == 0
+    replay = agijobs("audit", "--replay", "--storage", str(storage), "--executor", "bridge",
+                     "--bridge", bridge)  # fmt: skip
+    assert replay.returncode == 0, replay.stderr
+    in_process = agijobs("audit", "--replay", "--storage", str(storage))
+    assert in_process.returncode == 3
+    assert "replay with --executor bridge" in in_process.stderr
+
+
+FAKE = """
+import sys, json
+for n, line in enumerate(sys.stdin):
+    request = json.loads(line)
+    if request["op"] == "hello":
+        print(json.dumps({"id": "hello", "ok": True, "protocol": 1}), flush=True)
+    else:
+        print("x" * 2000, flush=True)
+"""
+
+
+def test_an_oversized_line_is_an_error_naming_it(tmp_path: Path) -> None:
+    script = tmp_path / "fake.py"
+    script.write_text(FAKE)
+    settings = BridgeSettings([sys.executable, str(script)], timeout=5, retries=1, max_line=1000)
+    executor = BridgeExecutor(settings, seed=1)
+    executor.start()
+    try:
+        with pytest.raises(ExecutorFailed, match="stdout line 2 is longer than 1000 bytes"):
+            executor.tick(1, [], [])
+    finally:
+        executor.close()
+
+
+def test_a_bridge_that_cannot_start_is_bad_input() -> None:
+    executor = BridgeExecutor(BridgeSettings(["/nonexistent/bridge"]), seed=1)
+    with pytest.raises(BadInput, match="cannot start"):
+        executor.start()
