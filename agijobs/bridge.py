@@ -146,7 +146,7 @@ class BridgeExecutor:
         for attempt in range(settings.retries + 1):
             if attempt:
                 delay = settings.backoff * 2 ** (attempt - 1) * (1 + rng.random())
-                log.debug("bridge: %s; retry %d in %.3fs", problem, attempt, delay)
+                log.debug("%s; retry %d in %.3fs", problem, attempt, delay)
                 time.sleep(delay)
                 self._restart()
             try:
@@ -241,7 +241,7 @@ class BridgeExecutor:
                 raise _Garbled(f"bridge stdout line {self.line_number} is not a JSON object")
             if answer.get("id") == request_id:
                 return answer
-            log.debug("bridge: ignoring line %d for id %r", self.line_number, answer.get("id"))
+            log.debug("ignoring line %d for id %r", self.line_number, answer.get("id"))
 
     def _exit_code(self) -> int | None:
         return None if self.process is None else self.process.poll()
@@ -276,7 +276,7 @@ def _read_lines(stream: IO[bytes], lines: queue.Queue[bytes | None], limit: int)
 def _log_stderr(stream: IO[bytes]) -> None:
     try:
         for line in stream:
-            log.debug("bridge: %s", line.decode("utf-8", "replace").rstrip())
+            log.debug("stderr: %s", line.decode("utf-8", "replace").rstrip())
     except (OSError, ValueError):
         pass
 

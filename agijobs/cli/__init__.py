@@ -27,7 +27,17 @@ keys_cmds.register(app)
 
 
 def main() -> None:
+    import os
     import sys
+
+    if os.environ.get("AGIJOBS_DEBUG"):  # e.g. a bridge's stderr, passed through
+        import logging
+
+        handler = logging.StreamHandler()
+        handler.setFormatter(logging.Formatter("%(name)s: %(message)s"))
+        logger = logging.getLogger("agijobs")
+        logger.addHandler(handler)
+        logger.setLevel(logging.DEBUG)
 
     if "--json" not in sys.argv[1:]:
         app(prog_name="agijobs")
