@@ -16,6 +16,7 @@ $(BIN)/agijobs: pyproject.toml
 run: $(BIN)/agijobs
 	$(BIN)/agijobs run $(SCENARIO) --storage $(STORAGE) --fresh
 	$(BIN)/agijobs audit --storage $(STORAGE)
+	@echo "report: $(STORAGE)/report.html (open it in a browser; report.md beside it)"
 
 test: $(BIN)/agijobs lint typecheck pytest bridge-test
 

@@ -36,9 +36,10 @@ from .integrity import (
     scan_events,
     verify_against_chain,
 )
+from .observe import Observer, prometheus_text
 from .scenario import Plan, plan_from_bytes
 from .store import Store
-from .store.files import CHECKPOINT, EVENTS, RUN_PLAN, FileStore
+from .store.files import CHECKPOINT, EVENTS, PROMETHEUS, RUN_PLAN, FileStore
 from .summary import build_summary, check_expectations, fabric_view, planned_jobs
 
 if TYPE_CHECKING:
@@ -86,6 +87,7 @@ class Outcome:
     schedule_rejections: list[tuple[int, int, str]] = field(default_factory=list)
     refusal: Refused | None = None  # the owner authority refused `resume`'s lift of the pause
     proposal: dict[str, Any] | None = None  # ... or recorded it as a proposal (its effect)
+    report: str | None = None  # where report.html was written
 
 
 @dataclass(slots=True)
@@ -109,6 +111,10 @@ class LoadedRun:
     @property
     def seq(self) -> int:
         return 0 if self.checkpoint is None else int(self.checkpoint["seq"])
+
+    @property
+    def engine_tick(self) -> int:
+        return 0 if self.checkpoint is None else int(self.checkpoint["tick"])
 
 
 def load_run(store: Store) -> LoadedRun:
@@ -180,6 +186,10 @@ class Runner:
             keep = loaded.scan.mark_bytes
             self.digest = hashlib.sha256(loaded.events[:keep])
         self.sink = store.open_events(keep)
+        # The per-tick metrics series (agijobs.observe), flushed with each checkpoint.
+        self.observer = Observer(engine) if store.observed else None
+        if self.observer is not None and loaded is not None:
+            store.trim_metrics(loaded.engine_tick)
         self.replay: deque[dict[str, Any]] = deque()
         self.journaled: set[str] = set()
         self.stop_requested = False
@@ -214,6 +224,10 @@ class Runner:
     def checkpoint(self) -> None:
         self.engine.state.checkpoint_requested = False
         self.sink.sync()
+        observer = self.observer
+        if observer is not None and observer.rows:
+            self.store.append_metrics(observer.rows)  # never ahead of a checkpoint for long:
+            observer.rows = []  # resume trims what a crash left past the checkpoint
         self.store.write_checkpoint(
             encode_checkpoint(
                 inputs_id=self.plan.inputs_id,
@@ -222,6 +236,10 @@ class Runner:
                 state=self.engine.snapshot(),
             )
         )
+        if observer is not None:
+            self.store.write_document(
+                PROMETHEUS, prometheus_text(self.plan.scenario.name, self.engine)
+            )
 
     # ----------------------------------------------------------- live inbox
 
@@ -328,6 +346,8 @@ class Runner:
                     self._publish(force=True)  # a proposal is visible before it is acknowledged
                     self._acknowledge(entries, events)
                 ran += 1
+                if self.observer is not None:
+                    self.observer.observe()
                 if crashpoints.reached("tick", at=tick):
                     self.sink.flush()  # what the OS holds survives a process kill
                     crashpoints.kill()
@@ -461,6 +481,12 @@ class Runner:
             failures, skipped = check_expectations(self.plan, summary)
             summary["expect"] = {"held": not failures, "failures": failures, "skipped": skipped}
         self.store.write_document("summary.json", dumps(summary) + b"\n")
+        report = None
+        if self.store.observed:
+            from .reporting import REPORT_HTML, write_reports
+
+            write_reports(self.store, summary, self.engine)
+            report = f"{self.store.location}/{REPORT_HTML}"
         self.store.append_session(
             session_record("stopped", tick=self.engine.state.tick, status=status, reason=reason)
         )
@@ -475,6 +501,7 @@ class Runner:
             failures,
             self.engine.schedule_rejections,
             proposal=self.proposal,
+            report=report,
         )
 
 

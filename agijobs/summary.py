@@ -115,6 +115,7 @@ def fabric_view(engine: Engine) -> dict[str, list[dict[str, Any]]]:
             "cost": shard.cost_nano / 1e9,
             "retired": shard.retired,
             "budget_ms": shard.budget_ms,
+            "max_queue": shard.max_queue,
             "health": shard.health,
             "paused": shard.paused or state.paused,
             "first_target": shard.reroute_target,

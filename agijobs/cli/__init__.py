@@ -17,7 +17,7 @@ app = typer.Typer(
         "owner governance.\n\nExample: agijobs run scenarios/planetary.yaml --fresh"
     ),
     no_args_is_help=True,
-    add_completion=False,
+    add_completion=True,  # --install-completion / --show-completion (README)
     pretty_exceptions_enable=False,
 )
 lifecycle.register(app)

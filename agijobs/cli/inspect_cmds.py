@@ -23,20 +23,54 @@ from .common import (
 def register(app: typer.Typer) -> None:
     app.command("status")(status)
     app.command("audit")(audit)
+    app.command("schema")(schema)
 
 
-def status(storage: StorageOption = DEFAULT_STORAGE, as_json: JsonOption = False) -> None:
+def schema() -> None:
+    """Print the JSON Schema of scenario files, for editors to validate and complete them.
+
+    Generated from the same pydantic models `plan` and `run` validate with.
+
+    Example: agijobs schema > agijobs-scenario.schema.json
+    """
+    with guard(False):
+        from ..scenario import scenario_schema
+
+        print_json(scenario_schema())
+
+
+def status(
+    watch: Annotated[
+        bool,
+        typer.Option(
+            "--watch", help="Follow a live run (read-only) until it stops; Ctrl-C to leave."
+        ),
+    ] = False,
+    storage: StorageOption = DEFAULT_STORAGE,
+    as_json: JsonOption = False,
+) -> None:
     """Show the run: no run / running (pid) / paused / stopped / finished / crashed.
 
     Per shard: queue, in-flight, completed, failed, budget, health; nodes up, down or over
-    budget; the last checkpoint and the chain head. Exit 3 if storage fails verification.
+    budget; the last checkpoint and the chain head; owner authority and pending proposals.
+    Exit 3 if storage fails verification. --watch follows a live run from another terminal
+    (a live view on a terminal, a plain line a second otherwise), then shows the final status.
 
-    Example: agijobs status --storage ./storage --json
+    Example: agijobs status --watch
     """
     with guard(as_json):
         from ..status import status as read_status
 
-        report = read_status(make_store(storage))
+        store = make_store(storage)
+        if watch:
+            if as_json:
+                from ..errors import BadInput
+
+                raise BadInput("--watch: not with --json", "poll `agijobs status --json` instead")
+            from .render import watch_live
+
+            watch_live(store)
+        report = read_status(store)
         if as_json:
             print_json(report)
         else:

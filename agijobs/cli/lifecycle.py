@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -204,7 +206,8 @@ def run(
             _progress(as_json),
             bridge=bridge_settings(executor, bridge, bridge_timeout),
         )
-        outcome = start_run(make_store(storage), loaded, str(scenario), options, fresh=fresh)
+        with _closing(options.progress):
+            outcome = start_run(make_store(storage), loaded, str(scenario), options, fresh=fresh)
         _finish(outcome, as_json)
 
 
@@ -269,10 +272,21 @@ def resume(
             _progress(as_json),
             bridge=bridge_settings(executor, bridge, bridge_timeout),
         )
-        outcome = resume_run(
-            store, options, reason=reason, keep_paused=keep_paused, actor=actor, key=key
-        )
+        with _closing(options.progress):
+            outcome = resume_run(
+                store, options, reason=reason, keep_paused=keep_paused, actor=actor, key=key
+            )
         _finish(outcome, as_json)
+
+
+@contextlib.contextmanager
+def _closing(view: Any) -> Iterator[None]:
+    """Stop a terminal live view however the run ends, before the outcome is printed."""
+    try:
+        yield
+    finally:
+        if view is not None:
+            view.close()
 
 
 def _progress(as_json: bool) -> Any:
@@ -285,7 +299,13 @@ def _finish(outcome: Any, as_json: bool) -> None:
     from .render import render_outcome
 
     if as_json:
-        print_json({**outcome.summary, "expect_failures": outcome.expect_failures})
+        print_json(
+            {
+                **outcome.summary,
+                "expect_failures": outcome.expect_failures,
+                "report": outcome.report,
+            }
+        )
     else:
         render_outcome(outcome)
     if outcome.refusal is not None:

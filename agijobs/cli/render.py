@@ -5,11 +5,12 @@ from __future__ import annotations
 import os
 import sys
 import time
-from collections.abc import Callable
 from typing import Any
 
 from rich.console import Console
 from rich.table import Table
+
+from ..describe import describe_effect
 
 # Off a terminal Rich assumes 80 columns; tables for logs and tickets read better wider.
 _WIDTH = None if sys.stdout.isatty() else 140
@@ -26,87 +27,6 @@ class _Console(Console):
 
 out = _Console(highlight=False, soft_wrap=True, width=_WIDTH)
 err = _Console(stderr=True, highlight=False, soft_wrap=True)
-
-
-def describe_effect(name: str, effect: dict[str, Any]) -> str:
-    if name in ("pause-all", "resume"):
-        if not effect.get("changed"):
-            return "already paused" if name == "pause-all" else "not paused; nothing to lift"
-        return "fabric paused" if name == "pause-all" else "pause lifted"
-    if name == "set-latency":
-        before, after = effect["budget_ms"]
-        text = f"budget {before} ms → {after} ms"
-        if effect["ineligible"]:
-            text += f"; now over budget: {', '.join(effect['ineligible'])}"
-        if effect["eligible"]:
-            text += f"; back within budget: {', '.join(effect['eligible'])}"
-        return text
-    if name in _DESCRIBERS:
-        return _DESCRIBERS[name](effect)
-    if "job" in effect:
-        return _describe_job_move(effect)
-    before, after = effect["first_target"]
-    if "moved" not in effect:  # --clear
-        if not effect["changed"]:
-            return f"no reroute in force; configured targets in use (first: {after or 'none'})"
-        cleared = effect["reroute_target"][0]
-        return f"reroute to {cleared} cleared; first spillover target now {after or 'none'}"
-    return (
-        f"first spillover target {before or 'none'} → {after}; moved {effect['moved']}, "
-        f"left {effect['left_unservable']} it cannot serve, {effect['left_full']} for lack of room"
-    )
-
-
-def _describe_job_move(effect: dict[str, Any]) -> str:
-    if not effect["moved"]:
-        return f"job {effect['job']} left in {effect['from']}: {effect['note']}"
-    pulled = effect.get("pulled_from_node")
-    return f"moved job {effect['job']} to {effect['to']}" + (
-        f" (pulled from {pulled})" if pulled else ""
-    )
-
-
-def _changes(effect: dict[str, Any]) -> str:
-    changes = effect["changes"]
-    if not changes:
-        return "nothing to change"
-    return "; ".join(f"{key} {before} → {after}" for key, (before, after) in changes.items())
-
-
-def _shard_pause_text(effect: dict[str, Any]) -> str:
-    before, after = effect["paused"]
-    if before == after:
-        return f"shard {effect['shard']} already {'paused' if after else 'running'}"
-    return f"shard {effect['shard']} {'paused' if after else 'resumed'}"
-
-
-def _deregister_text(effect: dict[str, Any]) -> str:
-    where = f"moved to {effect['target']}" if effect["target"] else "cancelled"
-    jobs = len(effect["jobs_moved"]) + len(effect["jobs_cancelled"])
-    nodes = ", ".join(effect["nodes_removed"]) or "none"
-    return f"shard {effect['shard']} deregistered; {jobs} job(s) {where}; nodes removed: {nodes}"
-
-
-_DESCRIBERS: dict[str, Callable[[dict[str, Any]], str]] = {
-    "shard.pause": _shard_pause_text,
-    "shard.resume": _shard_pause_text,
-    "shard.register": lambda e: f"shard {e['shard']} registered",
-    "shard.deregister": _deregister_text,
-    "shard.update": lambda e: f"shard {e['shard']}: {_changes(e)}",
-    "node.register": lambda e: (
-        f"node {e['node']} registered in {e['shard']}"
-        + ("" if e["within_budget"] else " (over the shard's latency budget: not eligible)")
-    ),
-    "node.update": lambda e: f"node {e['node']}: {_changes(e)}",
-    "node.deregister": lambda e: (
-        f"node {e['node']} deregistered; {len(e['requeued'])} running job(s) requeued"
-    ),
-    "job.cancel": lambda e: f"job {e['job']} cancelled in {e['shard']}",
-    "job.reroute": _describe_job_move,
-    "checkpoint.save": lambda e: f"checkpoint written after tick {e['tick']}",
-    "checkpoint.configure": lambda e: f"checkpoint every {e['every'][0]} → {e['every'][1]} ticks",
-    "reporting.configure": lambda e: f"report label {e['label'][0]} → {e['label'][1]}",
-}
 
 
 def _shard_table(shards: dict[str, dict[str, Any]], title: str) -> Table:
@@ -151,6 +71,8 @@ def render_outcome(outcome: Any) -> None:
     )
     out.print(f"events: {summary['seq']} · chain head: {summary['head']}")
     out.print(f"events digest: {summary['events_digest']}")
+    if outcome.report:
+        out.print(f"report: {outcome.report} (open it in a browser; report.md beside it)")
     proposal = getattr(outcome, "proposal", None)
     if proposal is not None:
         out.print(
@@ -462,28 +384,211 @@ def _command_line(entry: dict[str, Any]) -> str:
     return f"{entry['command']} {args}".strip()
 
 
-def progress_printer(quiet: bool) -> Callable[[Any, int], None] | None:
-    """Progress on stderr: a live line on a terminal, a plain line every 2 s otherwise."""
+def progress_printer(quiet: bool) -> LiveView | None:
+    """The run's progress on stderr: a live view on a terminal, plain lines otherwise."""
     if quiet:
         return None
-    tty = sys.stderr.isatty()
-    interval = 0.2 if tty else 2.0
-    last = [time.monotonic()]
+    return LiveView(tty=sys.stderr.isatty() and os.environ.get("TERM") != "dumb")
 
-    def report(engine: Any, seq: int) -> None:
-        now = time.monotonic()
-        if now - last[0] < interval:
+
+class LiveView:
+    """Called after every tick. On a terminal: a Rich live view refreshed 4 times a second
+    (tick, live/paused, a queue bar per shard coloured by health against its budget, nodes
+    up/down, throughput, the last governance action). Otherwise one plain line every
+    `every` ticks and one at every governance action, with no control characters."""
+
+    def __init__(self, *, tty: bool, every: int = 100) -> None:
+        self.tty = tty
+        self.every = every
+        self.live: Any = None
+        self.last_draw = 0.0
+        self.actions = -1
+        self.last_action = "none yet"
+        self.rate_mark = (time.monotonic(), 0)
+        self.rate = 0.0
+
+    def __call__(self, engine: Any, seq: int) -> None:
+        state = engine.state
+        actions = state.owner_actions + state.outside_commands
+        acted = self.actions >= 0 and actions != self.actions
+        self.actions = actions
+        if acted:
+            self.last_action = _last_action(engine.events, state.tick) or self.last_action
+        if not self.tty:
+            if acted:
+                err.print(f"tick {state.tick} · governance: {self.last_action}")
+            if state.tick % self.every == 0:
+                err.print(_plain_line(engine, seq))
             return
-        last[0] = now
-        totals = engine.state.totals()
-        line = (
-            f"tick {engine.state.tick} · completed {totals['completed'].count} · queued "
-            f"{totals['queued'].count} · in-flight {totals['in_flight'].count} · {seq} events"
-        )
-        if tty:
-            sys.stderr.write("\r" + line + "\033[K")
-        else:
-            sys.stderr.write(line + "\n")
-        sys.stderr.flush()
+        now = time.monotonic()
+        if now - self.last_draw < 0.25 and not acted:
+            return
+        self.last_draw = now
+        completed = sum(s.completed.count for s in state.shards.values())
+        then, before = self.rate_mark
+        if now - then >= 1.0:
+            self.rate = (completed - before) / (now - then)
+            self.rate_mark = (now, completed)
+        view = _live_table(engine, seq, self.rate, self.last_action)
+        if self.live is None:
+            from rich.live import Live
 
-    return report
+            self.live = Live(view, console=err, refresh_per_second=4, transient=False)
+            self.live.start()
+        else:
+            self.live.update(view)
+
+    def close(self) -> None:
+        if self.live is not None:
+            self.live.stop()
+            self.live = None
+
+
+def _last_action(events: list[Any], tick: int) -> str | None:
+    for kind, data in reversed(events):
+        if kind.startswith("owner.") or kind == "governance.refused":
+            command = data["input"]
+            outcome = kind.removeprefix("owner.") if kind != "governance.refused" else "refused"
+            verb = command["command"] if outcome == command["command"] else outcome
+            return f"{verb} by {command['actor']} @{tick} — {command['reason']}"
+    return None
+
+
+def _plain_line(engine: Any, seq: int) -> str:
+    state = engine.state
+    totals = state.totals()
+    up = sum(1 for n in state.nodes.values() if n.up)
+    return (
+        f"tick {state.tick} · {'paused' if state.paused else 'live'} · queued "
+        f"{totals['queued'].count} · in-flight {totals['in_flight'].count} · completed "
+        f"{totals['completed'].count} · failed {totals['failed'].count} · nodes {up}/"
+        f"{len(state.nodes)} up · {seq} events"
+    )
+
+
+_HEALTH = {"healthy": "green", "degraded": "yellow", "critical": "red"}
+
+
+def _live_table(engine: Any, seq: int, rate: float, last_action: str) -> Table:
+    state = engine.state
+    mode = "[yellow]PAUSED[/]" if state.paused else "[green]live[/]"
+    up = sum(1 for n in state.nodes.values() if n.up)
+    down = [n.id for n in state.nodes.values() if not n.up]
+    table = Table(
+        title=f"tick {state.tick} · {mode} · {rate:,.0f} jobs/s · {seq:,} events",
+        caption=f"nodes {up}/{len(state.nodes)} up"
+        + (f" (down: {', '.join(down)})" if down else "")
+        + f" · last governance: {last_action}",
+        title_justify="left",
+        caption_justify="left",
+    )
+    for column in ("shard", "queue", "queued", "in-flight", "completed", "budget ms", "health"):
+        table.add_column(
+            column, justify="left" if column in ("shard", "queue", "health") else "right"
+        )
+    for shard in state.shards.values():
+        if shard.retired:
+            continue
+        health = shard.health
+        colour = _HEALTH[health]
+        fill = min(20, round(20 * shard.queued.count / max(shard.max_queue, 1)))
+        bar = f"[{colour}]{'█' * fill}[/][dim]{'·' * (20 - fill)}[/]"
+        paused = " (paused)" if shard.paused or state.paused else ""
+        table.add_row(
+            shard.id,
+            bar,
+            f"{shard.queued.count}/{shard.max_queue}",
+            str(shard.in_flight.count),
+            str(shard.completed.count),
+            str(shard.budget_ms),
+            f"[{colour}]{health}[/]{paused}",
+        )
+    return table
+
+
+def watch_live(store: Any, interval: float = 0.25) -> None:
+    """Follow a live run through the view its runner publishes (`live.json`), read-only,
+    until no runner holds it; the caller then prints the final status."""
+    from ..owner import runner_is_live
+    from ..runner import read_json
+
+    if not runner_is_live(store):
+        err.print(f"no live run in {store.location} to follow; its status:")
+        return
+    tty = sys.stdout.isatty() and os.environ.get("TERM") != "dumb"
+    live: Any = None
+    shown = -1
+    last_line = 0.0
+    try:
+        while runner_is_live(store):
+            view = read_json(store, "live.json")
+            if view is not None and view.get("tick", -1) != shown:
+                now = time.monotonic()
+                if tty:
+                    table = _watch_table(view)
+                    if live is None:
+                        from rich.live import Live
+
+                        live = Live(table, console=out, refresh_per_second=4)
+                        live.start()
+                    else:
+                        live.update(table)
+                    shown = view["tick"]
+                elif now - last_line >= 1.0:
+                    out.print(_watch_line(view))
+                    shown, last_line = view["tick"], now
+            time.sleep(interval)
+        # A stopping runner is no longer "live" while it writes its summary and reports:
+        # let it finish, so the status shown next is the final one.
+        deadline = time.monotonic() + 10
+        while store.lock_is_held() and time.monotonic() < deadline:
+            time.sleep(0.05)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        if live is not None:
+            live.stop()
+
+
+def _watch_line(view: dict[str, Any]) -> str:
+    shards = view["shards"]
+    nodes = view["nodes"]
+    up = sum(1 for n in nodes if n["status"] == "up")
+    queues = ", ".join(f"{s['id']} {s['queued']}" for s in shards if not s.get("retired"))
+    return (
+        f"tick {view['tick']} · {'paused' if view['paused'] else 'live'} · queued: {queues} · "
+        f"completed {sum(s['completed'] for s in shards)} · nodes {up}/{len(nodes)} up"
+    )
+
+
+def _watch_table(view: dict[str, Any]) -> Table:
+    mode = "[yellow]PAUSED[/]" if view["paused"] else "[green]live[/]"
+    nodes = view["nodes"]
+    down = [n["id"] for n in nodes if n["status"] != "up"]
+    table = Table(
+        title=f"tick {view['tick']} · {mode} · {view.get('seq', 0):,} events (watching)",
+        caption=f"nodes {len(nodes) - len(down)}/{len(nodes)} up"
+        + (f" (down: {', '.join(down)})" if down else ""),
+        title_justify="left",
+        caption_justify="left",
+    )
+    for column in ("shard", "queue", "queued", "in-flight", "completed", "budget ms", "health"):
+        table.add_column(
+            column, justify="left" if column in ("shard", "queue", "health") else "right"
+        )
+    for shard in view["shards"]:
+        if shard.get("retired"):
+            continue
+        colour = _HEALTH.get(shard["health"], "white")
+        limit = max(int(shard.get("max_queue") or 1), 1)
+        fill = min(20, round(20 * shard["queued"] / limit))
+        table.add_row(
+            shard["id"],
+            f"[{colour}]{'█' * fill}[/][dim]{'·' * (20 - fill)}[/]",
+            f"{shard['queued']}/{limit}",
+            str(shard["in_flight"]),
+            str(shard["completed"]),
+            str(shard["budget_ms"]),
+            f"[{colour}]{shard['health']}[/]" + (" (paused)" if shard["paused"] else ""),
+        )
+    return table

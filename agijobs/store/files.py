@@ -39,6 +39,8 @@ EVENTS = "events.ndjson"
 CHECKPOINT = "checkpoint.json"
 SESSIONS = "sessions.ndjson"
 RUN_PLAN = "run-plan.json"
+METRICS = "metrics.ndjson"  # one row per tick: what reports and status charts read
+PROMETHEUS = "metrics.prom"  # node_exporter textfile collector format, at each checkpoint
 RUN_FILES = (
     EVENTS,
     CHECKPOINT,
@@ -48,6 +50,10 @@ RUN_FILES = (
     "run.json",
     "live.json",
     "inbox",
+    METRICS,
+    PROMETHEUS,
+    "report.html",
+    "report.md",
 )
 _counter = itertools.count()
 
@@ -58,6 +64,13 @@ def fsync_dir(path: Path) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+def _row_tick(row: bytes) -> int:
+    try:
+        return int(orjson.loads(row)["t"])
+    except (orjson.JSONDecodeError, KeyError, TypeError, ValueError):
+        return 1 << 62  # a torn row: dropped with the rest of the tail
 
 
 def atomic_write(path: Path, data: bytes, crash_point: str | None = None) -> None:
@@ -135,6 +148,8 @@ class FileEventSink:
 
 
 class FileStore:
+    observed = True
+
     def __init__(self, root: Path) -> None:
         self.root = root
         self.location = str(root)
@@ -175,6 +190,24 @@ class FileStore:
         append_durably(
             self.root / SESSIONS, orjson.dumps(record, option=orjson.OPT_SORT_KEYS) + b"\n"
         )
+
+    # ------------------------------------------------------------- metrics
+
+    def append_metrics(self, rows: list[bytes]) -> None:
+        append_durably(self.root / METRICS, b"\n".join(rows) + b"\n")
+
+    def read_metrics(self) -> bytes:
+        return self.read_document(METRICS) or b""
+
+    def trim_metrics(self, last_tick: int) -> None:
+        """Drop rows after `last_tick` (a crashed runner wrote them after its checkpoint)."""
+        data = self.read_metrics()
+        if not data:
+            return
+        rows = data.splitlines()
+        keep = [row for row in rows if _row_tick(row) <= last_tick]
+        if len(keep) != len(rows):
+            atomic_write(self.root / METRICS, b"".join(row + b"\n" for row in keep))
 
     def read_sessions(self) -> list[dict[str, Any]]:
         data = self.read_document(SESSIONS) or b""

@@ -27,6 +27,7 @@ class NullSink:
 
 class MemoryStore:
     location = "(memory)"
+    observed = False
 
     def __init__(self) -> None:
         self.documents: dict[str, bytes] = {}
@@ -53,6 +54,15 @@ class MemoryStore:
         self.documents[name] = data
 
     def append_session(self, record: dict[str, Any]) -> None:
+        pass
+
+    def append_metrics(self, rows: list[bytes]) -> None:
+        pass
+
+    def read_metrics(self) -> bytes:
+        return b""
+
+    def trim_metrics(self, last_tick: int) -> None:
         pass
 
     def read_sessions(self) -> list[dict[str, Any]]:

@@ -1,0 +1,87 @@
+"""One line per owner command's effect, for humans: the CLI, reports and tickets."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+
+def describe_effect(name: str, effect: dict[str, Any]) -> str:
+    if name in ("pause-all", "resume"):
+        if not effect.get("changed"):
+            return "already paused" if name == "pause-all" else "not paused; nothing to lift"
+        return "fabric paused" if name == "pause-all" else "pause lifted"
+    if name == "set-latency":
+        before, after = effect["budget_ms"]
+        text = f"budget {before} ms → {after} ms"
+        if effect["ineligible"]:
+            text += f"; now over budget: {', '.join(effect['ineligible'])}"
+        if effect["eligible"]:
+            text += f"; back within budget: {', '.join(effect['eligible'])}"
+        return text
+    if name in _DESCRIBERS:
+        return _DESCRIBERS[name](effect)
+    if "job" in effect:
+        return _describe_job_move(effect)
+    before, after = effect["first_target"]
+    if "moved" not in effect:  # --clear
+        if not effect["changed"]:
+            return f"no reroute in force; configured targets in use (first: {after or 'none'})"
+        cleared = effect["reroute_target"][0]
+        return f"reroute to {cleared} cleared; first spillover target now {after or 'none'}"
+    return (
+        f"first spillover target {before or 'none'} → {after}; moved {effect['moved']}, "
+        f"left {effect['left_unservable']} it cannot serve, {effect['left_full']} for lack of room"
+    )
+
+
+def _describe_job_move(effect: dict[str, Any]) -> str:
+    if not effect["moved"]:
+        return f"job {effect['job']} left in {effect['from']}: {effect['note']}"
+    pulled = effect.get("pulled_from_node")
+    return f"moved job {effect['job']} to {effect['to']}" + (
+        f" (pulled from {pulled})" if pulled else ""
+    )
+
+
+def _changes(effect: dict[str, Any]) -> str:
+    changes = effect["changes"]
+    if not changes:
+        return "nothing to change"
+    return "; ".join(f"{key} {before} → {after}" for key, (before, after) in changes.items())
+
+
+def _shard_pause_text(effect: dict[str, Any]) -> str:
+    before, after = effect["paused"]
+    if before == after:
+        return f"shard {effect['shard']} already {'paused' if after else 'running'}"
+    return f"shard {effect['shard']} {'paused' if after else 'resumed'}"
+
+
+def _deregister_text(effect: dict[str, Any]) -> str:
+    where = f"moved to {effect['target']}" if effect["target"] else "cancelled"
+    jobs = len(effect["jobs_moved"]) + len(effect["jobs_cancelled"])
+    nodes = ", ".join(effect["nodes_removed"]) or "none"
+    return f"shard {effect['shard']} deregistered; {jobs} job(s) {where}; nodes removed: {nodes}"
+
+
+_DESCRIBERS: dict[str, Callable[[dict[str, Any]], str]] = {
+    "shard.pause": _shard_pause_text,
+    "shard.resume": _shard_pause_text,
+    "shard.register": lambda e: f"shard {e['shard']} registered",
+    "shard.deregister": _deregister_text,
+    "shard.update": lambda e: f"shard {e['shard']}: {_changes(e)}",
+    "node.register": lambda e: (
+        f"node {e['node']} registered in {e['shard']}"
+        + ("" if e["within_budget"] else " (over the shard's latency budget: not eligible)")
+    ),
+    "node.update": lambda e: f"node {e['node']}: {_changes(e)}",
+    "node.deregister": lambda e: (
+        f"node {e['node']} deregistered; {len(e['requeued'])} running job(s) requeued"
+    ),
+    "job.cancel": lambda e: f"job {e['job']} cancelled in {e['shard']}",
+    "job.reroute": _describe_job_move,
+    "checkpoint.save": lambda e: f"checkpoint written after tick {e['tick']}",
+    "checkpoint.configure": lambda e: f"checkpoint every {e['every'][0]} → {e['every'][1]} ticks",
+    "reporting.configure": lambda e: f"report label {e['label'][0]} → {e['label'][1]}",
+}
