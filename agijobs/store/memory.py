@@ -38,6 +38,9 @@ class MemoryStore:
     def read_events(self) -> bytes:
         return b""
 
+    def read_event_chunks(self, size: int) -> Iterator[bytes]:
+        return iter(())
+
     def open_events(self, keep_bytes: int) -> NullSink:
         return NullSink()
 
