@@ -25,8 +25,9 @@ from hypothesis.stateful import (
 )
 
 from agijobs.audit import audit
+from agijobs.errors import Conflict
 from agijobs.owner import issue_command
-from agijobs.runner import RunOptions, resume_run, start_run
+from agijobs.runner import RunOptions, load_run, resume_run, start_run
 from agijobs.scenario import Expectations, Plan, Scenario, build_plan
 from agijobs.status import status
 from agijobs.store.files import FileStore
@@ -148,7 +149,14 @@ class FabricMachine(RuleBasedStateMachine):
     @rule(index=st.integers(0, len(COMMANDS) - 1))
     def owner_command_at_rest(self, index: int) -> None:
         name, args = COMMANDS[index]
-        result = issue_command(self.store, name, args, "machine", "machine", 5.0)
+        try:
+            result = issue_command(self.store, name, args, "machine", "machine", 5.0)
+        except Conflict as refused:
+            # A crash at the very last tick leaves a fabric whose jobs are all done but whose
+            # stop was never written: nothing is left to command (`resume` records the end).
+            assert "finished at tick" in refused.message
+            assert load_run(self.store).engine().is_done()
+            return
         assert result.mode == "at-rest"
 
     @rule()
