@@ -140,3 +140,33 @@ def test_status_watch_without_a_live_run_shows_the_status(tmp_path: Path) -> Non
 def test_status_watch_refuses_json(tmp_path: Path, flag: str) -> None:
     result = cli("status", "--watch", flag, "--storage", str(tmp_path))
     assert result.exit_code == 2, result.output
+
+
+def test_on_a_terminal_the_run_shows_a_live_view(tmp_path: Path) -> None:
+    """The run's stderr on a pseudo-terminal: Rich's live table, then the outcome."""
+    import pty
+
+    primary, secondary = pty.openpty()
+    env = {**os.environ, "TERM": "xterm-256color", "COLUMNS": "120"}
+    env.pop("NO_COLOR", None)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "agijobs", "run", str(INCIDENT), "--storage",
+         str(tmp_path / "s"), "--tick-ms", "3"],
+        stdin=secondary, stdout=subprocess.DEVNULL, stderr=secondary, env=env,
+    )  # fmt: skip
+    os.close(secondary)
+    seen = b""
+    while True:
+        try:
+            chunk = os.read(primary, 65536)
+        except OSError:  # the child closed the terminal
+            break
+        if not chunk:
+            break
+        seen += chunk
+    assert process.wait(timeout=60) == 0
+    os.close(primary)
+    text = seen.decode("utf-8", "replace")
+    assert "\x1b[" in text, "a terminal gets a live (redrawn) view"
+    assert "earth" in text and "healthy" in text and "budget ms" in text
+    assert "last governance: resume by Incident Commander @60" in text
