@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import hashlib
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -117,14 +118,19 @@ def sha(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def agijobs(*args: str) -> subprocess.CompletedProcess[str]:
-    """Run the real CLI in a child process, as an operator's shell would."""
+def agijobs(
+    *args: str, cwd: Path | None = None, timeout: float = 120, **env: str
+) -> subprocess.CompletedProcess[str]:
+    """Run the real CLI in a child process, as an operator's shell would (`env`: variables
+    added to this process's environment)."""
     return subprocess.run(
         [sys.executable, "-m", "agijobs", *args],
         capture_output=True,
         text=True,
-        timeout=120,
+        timeout=timeout,
         check=False,
+        env={**os.environ, **env} if env else None,
+        cwd=cwd,
     )
 
 

@@ -15,6 +15,7 @@ import pytest
 from agijobs.bridge import BridgeExecutor, BridgeSettings, ExecutorFailed
 from agijobs.errors import BadInput
 
+from .helpers import agijobs as run_cli
 from .helpers import file_hashes, sha
 
 ROOT = Path(__file__).parent.parent
@@ -26,15 +27,7 @@ needs_node = pytest.mark.skipif(NODE is None, reason="node is not installed")
 
 
 def agijobs(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "agijobs", *args],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-        env={**os.environ, **env},
-        cwd=ROOT,
-    )
+    return run_cli(*args, cwd=ROOT, timeout=300, **env)
 
 
 def golden(path: Path) -> str:

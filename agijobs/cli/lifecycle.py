@@ -193,18 +193,14 @@ def run(
     Example: agijobs run scenarios/planetary.yaml --storage ./storage --fresh
     """
     with guard(as_json):
-        from ..runner import RunOptions, start_run
+        from ..runner import start_run
         from ..scenario import check_fresh, load_plan
 
         loaded = load_plan(scenario, blueprint, owner_commands)
         check_fresh(loaded, scenario)
         _notices(list(loaded.notices), as_json)
-        options = RunOptions(
-            stop_after_ticks,
-            tick_ms,
-            wait,
-            _progress(as_json),
-            bridge=bridge_settings(executor, bridge, bridge_timeout),
+        options = _options(
+            stop_after_ticks, tick_ms, wait, as_json, executor, bridge, bridge_timeout
         )
         with _closing(options.progress):
             outcome = start_run(make_store(storage), loaded, str(scenario), options, fresh=fresh)
@@ -247,7 +243,7 @@ def resume(
     """
     with guard(as_json):
         from ..owner import issue_command, runner_is_live
-        from ..runner import RunOptions, resume_run
+        from ..runner import resume_run
 
         store = make_store(storage)
         if runner_is_live(store):
@@ -265,18 +261,29 @@ def resume(
 
             render_command_result("resume", result, as_json)
             return
-        options = RunOptions(
-            stop_after_ticks,
-            tick_ms,
-            wait,
-            _progress(as_json),
-            bridge=bridge_settings(executor, bridge, bridge_timeout),
+        options = _options(
+            stop_after_ticks, tick_ms, wait, as_json, executor, bridge, bridge_timeout
         )
         with _closing(options.progress):
             outcome = resume_run(
                 store, options, reason=reason, keep_paused=keep_paused, actor=actor, key=key
             )
         _finish(outcome, as_json)
+
+
+def _options(
+    stop_after_ticks: int | None,
+    tick_ms: int,
+    wait: bool,
+    as_json: bool,
+    executor: str,
+    bridge: str | None,
+    bridge_timeout: float | None,
+) -> Any:
+    from ..runner import RunOptions
+
+    settings = bridge_settings(executor, bridge, bridge_timeout)
+    return RunOptions(stop_after_ticks, tick_ms, wait, _progress(as_json), bridge=settings)
 
 
 @contextlib.contextmanager
