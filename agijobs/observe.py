@@ -2,7 +2,10 @@
 
 `metrics.ndjson` holds one compact row per tick, written with each checkpoint (and trimmed
 back to the checkpoint by a resume, like the event log): the charts of `report.html` read
-it. `metrics.prom` is rewritten atomically at each checkpoint in the Prometheus text format
+it. The few events a report lists are noted as they are written, so a report never
+rescans a log of millions of lines: spillovers as per-tick counts per (from, to) pair in the
+tick's row, node outages and governance events as rows of their own ({t, n} and {t, g}).
+`metrics.prom` is rewritten atomically at each checkpoint in the Prometheus text format
 that node_exporter's textfile collector reads. Neither is part of the hash chain: they are
 derived views, rebuilt by the run that writes them.
 """
@@ -10,24 +13,53 @@ derived views, rebuilt by the run that writes them.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import orjson
+
+from .scenario import COMMAND_NAMES
 
 if TYPE_CHECKING:
     from .fabric.engine import Engine
 
 
+# Event types a report shows; the runner hands each to `Observer.note` as it writes it.
+REPORTED = frozenset(
+    {
+        "job.spilled",
+        "node.down",
+        "node.up",
+        "governance.refused",
+        *(f"owner.{name}" for name in ("rejected", "proposal", "approval", *COMMAND_NAMES)),
+        "owner.batch",
+    }
+)
+
+
 class Observer:
     """Collects one row per tick: {t, p, q: {shard: queued}, f: {shard: in flight},
-    c: completions this tick, u: nodes up}. O(shards + nodes) per tick."""
+    c: completions this tick, u: nodes up, s: {"from>to": spills this tick}}, and rows for
+    outages and governance events. O(shards + nodes) per tick."""
 
-    __slots__ = ("completed", "engine", "rows")
+    __slots__ = ("completed", "engine", "rows", "spills")
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self.rows: list[bytes] = []
         self.completed = self._completed()
+        self.spills: dict[str, int] = {}
+
+    def note(self, tick: int, kind: str, data: dict[str, Any]) -> None:
+        if kind == "job.spilled":
+            pair = f"{data['from']}>{data['to']}"
+            self.spills[pair] = self.spills.get(pair, 0) + 1
+        elif kind in ("node.down", "node.up"):
+            self.rows.append(orjson.dumps({"t": tick, "n": [kind, data["node"]]}))
+        else:
+            from .reporting import governance_row
+
+            row = governance_row(tick, kind, data)
+            self.rows.append(orjson.dumps({"t": tick, "g": row}))
 
     def _completed(self) -> int:
         return sum(shard.completed.count for shard in self.engine.state.shards.values())
@@ -44,6 +76,9 @@ class Observer:
             "c": completed - self.completed,
             "u": sum(1 for node in state.nodes.values() if node.up),
         }
+        if self.spills:
+            row["s"] = self.spills
+            self.spills = {}
         self.completed = completed
         self.rows.append(orjson.dumps(row))
 

@@ -1,16 +1,14 @@
 """Reports a run leaves in its storage: report.html and report.md, at every stop and finish.
 
-The facts come from what the storage already holds: the summary, the per-tick metrics series
-(`metrics.ndjson`) and the event log, of which only the few event types a report shows are
-parsed (spillovers, node outages, governance) — each line is recognised by its ending, since
-canonical encoding puts `type` last. Rendering is `agijobs.report`'s.
+The facts come from what the storage already holds: the summary and `metrics.ndjson`, where
+the runner keeps a row per tick and notes the few events a report lists (spillovers, node
+outages, governance) as it writes them — so a report costs the same after a million jobs as
+after a thousand, and never rescans the log. Rendering is `agijobs.report`'s.
 """
 
 from __future__ import annotations
 
-import re
 from collections import Counter
-from collections.abc import Iterator
 from typing import Any
 
 import orjson
@@ -21,9 +19,6 @@ from .store import Store
 
 REPORT_HTML = "report.html"
 REPORT_MD = "report.md"
-_SHOWN = re.compile(
-    rb'"type":"(?:job\.spilled|node\.down|node\.up|owner\.[a-z.\-]+|governance\.refused)"\}\n'
-)
 _OUTCOMES = {
     "owner.rejected": "rejected",
     "owner.proposal": "proposed",
@@ -43,7 +38,7 @@ def write_reports(store: Store, summary: dict[str, Any], engine: Engine) -> None
 def report_data(store: Store, summary: dict[str, Any], engine: Engine) -> dict[str, Any]:
     state = engine.state
     shards = list(state.shards)
-    flows, outages, governance = _from_log(store.read_event_chunks(1 << 20))
+    series, flows, outages, governance = _read_metrics(store.read_metrics(), shards)
     return {
         "name": summary["name"],
         "storage": store.location,
@@ -59,7 +54,7 @@ def report_data(store: Store, summary: dict[str, Any], engine: Engine) -> dict[s
         "events_digest": summary.get("events_digest"),
         "expect": summary.get("expect"),
         "shards": shards,
-        "series": _series(store.read_metrics(), shards),
+        "series": series,
         "spill_flows": flows,
         "nodes": list(state.nodes),
         "outages": outages,
@@ -67,7 +62,10 @@ def report_data(store: Store, summary: dict[str, Any], engine: Engine) -> dict[s
     }
 
 
-def _series(data: bytes, shards: list[str]) -> dict[str, Any]:
+def _read_metrics(
+    data: bytes, shards: list[str]
+) -> tuple[dict[str, Any], list[dict[str, Any]], list[dict[str, Any]], list[dict[str, Any]]]:
+    """The series, spillover flows, outages and governance rows of `metrics.ndjson`."""
     series: dict[str, Any] = {
         "tick": [],
         "paused": [],
@@ -76,56 +74,42 @@ def _series(data: bytes, shards: list[str]) -> dict[str, Any]:
         "completed": [],
         "nodes_up": [],
     }
-    for line in data.splitlines():
-        row = orjson.loads(line)
-        series["tick"].append(row["t"])
-        series["paused"].append(row["p"])
-        series["completed"].append(row["c"])
-        series["nodes_up"].append(row["u"])
-        for shard in shards:  # a shard registered later was empty before
-            series["queued"][shard].append(row["q"].get(shard, 0))
-            series["in_flight"][shard].append(row["f"].get(shard, 0))
-    return series
-
-
-def _from_log(
-    chunks: Iterator[bytes],
-) -> tuple[list[dict[str, Any]], list[dict[str, Any]], list[dict[str, Any]]]:
-    flows: Counter[tuple[str, str]] = Counter()
+    flows: Counter[str] = Counter()
     down_since: dict[str, int] = {}
     outages: list[dict[str, Any]] = []
     governance: list[dict[str, Any]] = []
-    for chunk in chunks:
-        # Canonical lines end with their type: a C-speed search finds the few a report
-        # shows, and only those are parsed (a million-job log is mostly other events).
-        for match in _SHOWN.finditer(chunk):
-            start = chunk.rfind(b"\n", 0, match.start()) + 1
-            event = orjson.loads(chunk[start : match.end() - 1])
-            kind = event["type"]
-            if kind == "job.spilled":
-                data = event["data"]
-                flows[(data["from"], data["to"])] += 1
-            elif kind in ("node.down", "node.up"):
-                node = event["data"]["node"]
-                if kind == "node.down":
-                    down_since.setdefault(node, event["tick"])
-                elif node in down_since:
-                    start_tick = down_since.pop(node)
-                    outages.append({"node": node, "from": start_tick, "to": event["tick"]})
-            else:
-                governance.append(_governance_row(event))
+    for line in data.splitlines():
+        row = orjson.loads(line)
+        tick = row["t"]
+        if "g" in row:
+            governance.append(row["g"])
+        elif "n" in row:
+            kind, node = row["n"]
+            if kind == "node.down":
+                down_since.setdefault(node, tick)
+            elif node in down_since:
+                outages.append({"node": node, "from": down_since.pop(node), "to": tick})
+        else:
+            series["tick"].append(tick)
+            series["paused"].append(row["p"])
+            series["completed"].append(row["c"])
+            series["nodes_up"].append(row["u"])
+            for shard in shards:  # a shard registered later was empty before
+                series["queued"][shard].append(row["q"].get(shard, 0))
+                series["in_flight"][shard].append(row["f"].get(shard, 0))
+            flows.update(row.get("s", {}))
     outages.extend({"node": n, "from": t, "to": None} for n, t in sorted(down_since.items()))
     outages.sort(key=lambda o: (o["from"], o["node"]))
     ordered = sorted(flows.items(), key=lambda item: (-item[1], item[0]))
-    return (
-        [{"from": a, "to": b, "jobs": n} for (a, b), n in ordered],
-        outages,
-        governance,
-    )
+    spill_flows = []
+    for pair, jobs in ordered:
+        source, _, target = pair.partition(">")
+        spill_flows.append({"from": source, "to": target, "jobs": jobs})
+    return series, spill_flows, outages, governance
 
 
-def _governance_row(event: dict[str, Any]) -> dict[str, Any]:
-    kind, data = event["type"], event["data"]
+def governance_row(tick: int, kind: str, data: dict[str, Any]) -> dict[str, Any]:
+    """One governance event as a report lists it (who, verb, object, outcome, effect)."""
     command = data["input"]
     outcome = _OUTCOMES.get(kind, "applied")
     if outcome in ("rejected", "refused"):
@@ -137,7 +121,7 @@ def _governance_row(event: dict[str, Any]) -> dict[str, Any]:
     else:
         effect = describe_effect(kind.removeprefix("owner."), data["effect"])
     return {
-        "tick": event["tick"],
+        "tick": tick,
         "command": command["command"],
         "actor": command["actor"],
         "reason": command["reason"],

@@ -36,7 +36,7 @@ from .integrity import (
     scan_events,
     verify_against_chain,
 )
-from .observe import Observer, prometheus_text
+from .observe import REPORTED, Observer, prometheus_text
 from .scenario import Plan, plan_from_bytes
 from .store import Store
 from .store.files import CHECKPOINT, EVENTS, PROMETHEUS, RUN_PLAN, FileStore
@@ -209,12 +209,15 @@ class Runner:
     def write(self, tick: int, events: list[tuple[str, dict[str, Any]]]) -> None:
         lines = []
         head, seq = self.head, self.seq
+        observer = self.observer
         for kind, data in events:
             seq += 1
             line, head = encode_event(head, seq, tick, kind, data)
             lines.append(line)
             if self.heads is not None:
                 self.heads.append(head)
+            if observer is not None and kind in REPORTED:
+                observer.note(tick, kind, data)
         if lines:
             chunk = b"\n".join(lines) + b"\n"
             self.digest.update(chunk)
