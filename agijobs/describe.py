@@ -84,4 +84,14 @@ _DESCRIBERS: dict[str, Callable[[dict[str, Any]], str]] = {
     "checkpoint.save": lambda e: f"checkpoint written after tick {e['tick']}",
     "checkpoint.configure": lambda e: f"checkpoint every {e['every'][0]} → {e['every'][1]} ticks",
     "reporting.configure": lambda e: f"report label {e['label'][0]} → {e['label'][1]}",
+    "governance.update": lambda e: _governance_text(e),
 }
+
+
+def _governance_text(effect: dict[str, Any]) -> str:
+    if not effect["changed"]:
+        return "key set and thresholds unchanged"
+    after = effect["after"]
+    keys = ", ".join(f"{k['name']} ({'/'.join(k['roles'])})" for k in after["keys"])
+    approvals = ", ".join(f"{name} {count}" for name, count in after["approvals"].items())
+    return f"keys now {keys}; approvals {approvals}"

@@ -1654,3 +1654,11 @@ def test_live_batch_with_one_bad_command_is_one_rejection_and_changes_nothing() 
     assert engine.schedule_rejections == []
     assert_invariants(engine)
     assert run(engine) == run(twin)
+
+
+def test_every_command_has_a_one_line_description() -> None:
+    """Every handler's effect reads as a sentence in the CLI, the audit and the report."""
+    from agijobs.describe import _DESCRIBERS
+
+    plain = {"pause-all", "resume", "set-latency", "reroute"}  # described inline
+    assert set(commands.HANDLERS) - plain == set(_DESCRIBERS)
