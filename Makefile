@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STORAGE ?= ./storage
 SCENARIO ?= scenarios/planetary.yaml
 
-.PHONY: run test lint typecheck pytest bridge-test goldens crash-sweep bench clean
+.PHONY: run run-postgres test lint typecheck pytest bridge-test goldens crash-sweep bench clean
 
 $(BIN)/agijobs: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -17,6 +17,19 @@ run: $(BIN)/agijobs
 	$(BIN)/agijobs run $(SCENARIO) --storage $(STORAGE) --fresh
 	$(BIN)/agijobs audit --storage $(STORAGE)
 	@echo "report: $(STORAGE)/report.html (open it in a browser; report.md beside it)"
+
+# The same run stored in PostgreSQL: a throw-away server (Debian's `postgresql` package, no
+# Docker) on 127.0.0.1 with its data in ./.pgdata. It keeps running afterwards; the last line
+# says how to stop it. Running it again reuses the server (and --fresh sets the last run aside).
+PGDATA_DIR ?= .pgdata
+run-postgres: $(BIN)/agijobs
+	@URL=$$($(BIN)/python scripts/pg_local.py start $(PGDATA_DIR)) || exit $$?; \
+	echo "postgres: $$URL (data in $(PGDATA_DIR), log in $(PGDATA_DIR)/postgresql.log)"; \
+	status=0; \
+	$(BIN)/agijobs run $(SCENARIO) --storage "$$URL?fabric=planetary" --fresh && \
+	$(BIN)/agijobs audit --storage "$$URL?fabric=planetary" || status=$$?; \
+	echo "postgres keeps running; stop it: $(BIN)/python scripts/pg_local.py stop $(PGDATA_DIR)"; \
+	exit $$status
 
 test: $(BIN)/agijobs lint typecheck pytest bridge-test
 

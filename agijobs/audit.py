@@ -170,9 +170,8 @@ def audit(store: Store, *, replay: bool = False, bridge: Any = None) -> AuditRep
     )
     report.authority = _authority_summary(authority)
     from .owner import runner_is_live
-    from .store.files import FileStore
 
-    if isinstance(store, FileStore) and runner_is_live(store):
+    if runner_is_live(store):
         report.notes.append(
             f"a runner is live: it has written {report.after_checkpoint} event(s) since its "
             f"last checkpoint (seq {loaded.seq}); this audit covers the log up to there"

@@ -26,7 +26,8 @@ from .runner import (
     record_recovery,
     session_record,
 )
-from .store.files import RUN_PLAN, FileStore
+from .store import Store
+from .store.files import RUN_PLAN
 
 
 @dataclass(slots=True)
@@ -41,7 +42,7 @@ class CommandResult:
 
 
 def issue_command(
-    store: FileStore,
+    store: Store,
     name: str,
     args: dict[str, Any],
     reason: str,
@@ -69,9 +70,7 @@ def issue_command(
     return result
 
 
-def _deliver(
-    store: FileStore, command: CommandInput, issued_ns: int, timeout: float
-) -> CommandResult:
+def _deliver(store: Store, command: CommandInput, issued_ns: int, timeout: float) -> CommandResult:
     if runner_is_live(store):
         return _send_live(store, command, issued_ns, timeout)
     with contextlib.ExitStack() as held:
@@ -85,7 +84,7 @@ def _deliver(
         return _apply_at_rest(store, command)
 
 
-def governance_view(store: FileStore) -> dict[str, Any] | None:
+def governance_view(store: Store) -> dict[str, Any] | None:
     """The key set and pending proposals as this process can see them: a live runner's
     published view, else the checkpoint, else the plan; None in open mode."""
     plan = read_json(store, RUN_PLAN) or {}
@@ -122,7 +121,7 @@ def pending_proposal(governance: dict[str, Any], wanted: str) -> str:
 
 
 def _authenticate(
-    store: FileStore,
+    store: Store,
     name: str,
     args: dict[str, Any],
     reason: str,
@@ -158,7 +157,7 @@ def _authenticate(
     return sign_command(loaded, actor, name, args, reason, issued_at, run_id), actor, []
 
 
-def runner_is_live(store: FileStore) -> bool:
+def runner_is_live(store: Store) -> bool:
     """A runner process holds the lock (not just an owner command being applied at rest)."""
     if not store.lock_is_held():
         return False
@@ -166,6 +165,8 @@ def runner_is_live(store: FileStore) -> bool:
     pid = info.get("pid")
     if info.get("role") != "runner" or not isinstance(pid, int):
         return False
+    if store.shared:  # the runner may be on another machine; its lock dies with it
+        return True
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -176,7 +177,7 @@ def runner_is_live(store: FileStore) -> bool:
 
 
 def _send_live(
-    store: FileStore, command: CommandInput, issued_ns: int, timeout: float
+    store: Store, command: CommandInput, issued_ns: int, timeout: float
 ) -> CommandResult:
     name = command.name
     raw: dict[str, Any] = {
@@ -190,27 +191,23 @@ def _send_live(
     if command.auth is not None:
         raw["auth"] = command.auth
     command_id = store.submit_command(raw)
-    deadline = time.monotonic() + timeout
-    while True:
-        ack = store.read_ack(command_id)
-        if ack is not None:
-            if ack["event"] == "owner.rejected":
-                raise BadInput(f"the live run rejected {name}: {ack['error']}")
-            if ack["event"] == "governance.refused":
-                raise Refused(f"the live run refused {name}: {ack['error']}")
-            return CommandResult(
-                "live", ack["tick"], ack["event"], ack["effect"], command_id, ack.get("results", [])
-            )
-        if time.monotonic() >= deadline:
-            raise NotAcknowledged(
-                f"the live run did not acknowledge {name} within {timeout:g}s "
-                f"(command {command_id} stays queued)",
-                "check `agijobs status`; it applies when the runner next reads its inbox",
-            )
-        time.sleep(0.02)
+    ack = store.wait_ack(command_id, timeout)
+    if ack is None:
+        raise NotAcknowledged(
+            f"the live run did not acknowledge {name} within {timeout:g}s "
+            f"(command {command_id} stays queued)",
+            "check `agijobs status`; it applies when the runner next reads its inbox",
+        )
+    if ack["event"] == "owner.rejected":
+        raise BadInput(f"the live run rejected {name}: {ack['error']}")
+    if ack["event"] == "governance.refused":
+        raise Refused(f"the live run refused {name}: {ack['error']}")
+    return CommandResult(
+        "live", ack["tick"], ack["event"], ack["effect"], command_id, ack.get("results", [])
+    )
 
 
-def _apply_at_rest(store: FileStore, command: CommandInput) -> CommandResult:
+def _apply_at_rest(store: Store, command: CommandInput) -> CommandResult:
     loaded = load_run(store)
     engine = loaded.engine()
     if engine.is_done() or engine.state.tick >= loaded.plan.scenario.run.max_ticks:

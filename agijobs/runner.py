@@ -39,7 +39,7 @@ from .integrity import (
 from .observe import REPORTED, Observer, prometheus_text
 from .scenario import Plan, plan_from_bytes
 from .store import Store
-from .store.files import CHECKPOINT, EVENTS, PROMETHEUS, RUN_PLAN, FileStore
+from .store.files import CHECKPOINT, EVENTS, PROMETHEUS, RUN_PLAN
 from .summary import build_summary, check_expectations, fabric_view, planned_jobs
 
 if TYPE_CHECKING:
@@ -185,7 +185,7 @@ class Runner:
             self.seq, self.head = loaded.seq, loaded.scan.mark_head
             keep = loaded.scan.mark_bytes
             self.digest = hashlib.sha256(loaded.events[:keep])
-        self.sink = store.open_events(keep)
+        self.sink = store.open_events(keep, self.seq)
         # The per-tick metrics series (agijobs.observe), flushed with each checkpoint.
         self.observer = Observer(engine) if store.observed else None
         if self.observer is not None and loaded is not None:
@@ -472,7 +472,7 @@ class Runner:
         while not self.stop_requested:
             if any(cid not in self.journaled for cid, _ in self.store.pending_commands()):
                 return True
-            time.sleep(0.05)
+            self.store.wait_for_commands(0.5)
         return False
 
     def stop(self, status: str, reason: str) -> Outcome:
@@ -595,7 +595,7 @@ def _run_info(plan: Plan, run_id: str, source: str) -> bytes:
 
 
 def start_run(
-    store: FileStore, plan: Plan, source: str, options: RunOptions, *, fresh: bool = False
+    store: Store, plan: Plan, source: str, options: RunOptions, *, fresh: bool = False
 ) -> Outcome:
     """`agijobs run`: a new run from tick 0 into an empty storage."""
     check_plan_signatures(plan)  # before anything is written
@@ -604,7 +604,7 @@ def start_run(
 
 
 def _start_run(
-    store: FileStore, plan: Plan, source: str, options: RunOptions, *, fresh: bool
+    store: Store, plan: Plan, source: str, options: RunOptions, *, fresh: bool
 ) -> Outcome:
     store.ensure()
     with store.run_lock():
@@ -720,7 +720,7 @@ def _simulate(
 
 
 def resume_run(
-    store: FileStore,
+    store: Store,
     options: RunOptions,
     *,
     reason: str | None,
@@ -742,7 +742,7 @@ def resume_run(
 
 
 def _resume_run(
-    store: FileStore,
+    store: Store,
     options: RunOptions,
     reason: str | None,
     keep_paused: bool,

@@ -11,7 +11,7 @@ from typing import Any
 
 from .owner import runner_is_live
 from .runner import LIFECYCLE, load_run, read_json
-from .store.files import FileStore
+from .store import Store
 from .summary import fabric_view
 
 
@@ -31,7 +31,7 @@ def run_state(
     return "paused" if paused else "stopped"
 
 
-def status(store: FileStore) -> dict[str, Any]:
+def status(store: Store) -> dict[str, Any]:
     if not store.has_run():
         return {"storage": store.location, "state": "no run"}
     loaded = load_run(store)

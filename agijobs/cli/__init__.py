@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import typer
 
-from . import govern, inspect_cmds, keys_cmds, lifecycle
+from . import govern, inspect_cmds, keys_cmds, lifecycle, transfer_cmds
 
 app = typer.Typer(
     name="agijobs",
@@ -24,6 +24,7 @@ lifecycle.register(app)
 govern.register(app)
 inspect_cmds.register(app)
 keys_cmds.register(app)
+transfer_cmds.register(app)
 
 
 def main() -> None:

@@ -13,12 +13,11 @@ import orjson
 import typer
 
 StorageOption = Annotated[
-    Path,
+    str,
     typer.Option(
         "--storage",
         envvar="AGIJOBS_STORAGE",
-        help="Storage directory (env AGIJOBS_STORAGE).",
-        file_okay=False,
+        help="Storage directory, or postgresql://USER@HOST/DB?fabric=NAME (env AGIJOBS_STORAGE).",
     ),
 ]
 JsonOption = Annotated[
@@ -57,7 +56,7 @@ BridgeTimeoutOption = Annotated[
     float | None,
     typer.Option("--bridge-timeout", min=0.01, help="Seconds per bridge call (default 5)."),
 ]
-DEFAULT_STORAGE = Path("storage")
+DEFAULT_STORAGE = "storage"
 
 
 def print_json(document: Any) -> None:
@@ -98,19 +97,35 @@ def guard(as_json: bool) -> Iterator[None]:
             "and free space",
             as_json,
         )
-
-
-def make_store(storage: Path) -> Any:
-    from ..errors import BadInput
-    from ..store.files import FileStore
-
-    if storage.is_symlink():
-        # Writes must stay inside the directory the operator named, not wherever it points.
-        raise BadInput(
-            f"--storage: {storage} is a symbolic link (to {os.readlink(storage)})",
-            "pass the real directory",
+    except Exception as error:
+        database = sys.modules.get("psycopg")  # loaded only when --storage is a database
+        if database is None or not isinstance(error, database.Error):
+            raise
+        detail = (str(error).strip().splitlines() or [type(error).__name__])[0]
+        fail(
+            4,
+            "storage",
+            f"database error: {detail} — check the server, and that --storage names it",
+            as_json,
         )
-    return FileStore(storage)
+
+
+def make_store(storage: str) -> Any:
+    """The store --storage names: a postgresql:// URL, or a directory."""
+    from ..errors import BadInput
+    from ..store import is_database_url, open_store
+
+    if not is_database_url(storage):
+        path = Path(storage)
+        if path.is_symlink():
+            # Writes must stay inside the directory the operator named, not where it points.
+            raise BadInput(
+                f"--storage: {storage} is a symbolic link (to {os.readlink(path)})",
+                "pass the real directory",
+            )
+        if path.exists() and not path.is_dir():
+            raise BadInput(f"--storage: {storage} is a file", "pass a directory")
+    return open_store(storage)
 
 
 def bridge_settings(executor: str, bridge: str | None, timeout: float | None) -> Any:

@@ -148,7 +148,7 @@ def plan(
 
             result = make_plan(
                 scenario,
-                out or storage / "plan.json",
+                out or _default_plan_path(storage),
                 blueprint=blueprint,
                 owner_commands=owner_commands,
                 emit_scenario=emit_scenario,
@@ -319,3 +319,16 @@ def _finish(outcome: Any, as_json: bool) -> None:
         raise outcome.refusal
     if outcome.expect_failures:
         raise typer.Exit(1)
+
+
+def _default_plan_path(storage: str) -> Path:
+    from ..store import is_database_url
+
+    if is_database_url(storage):
+        from ..errors import BadInput
+
+        raise BadInput(
+            "--out: needed when --storage is a database (a plan is a file you review)",
+            "add --out plan.json",
+        )
+    return Path(storage) / "plan.json"

@@ -71,7 +71,9 @@ def render_outcome(outcome: Any) -> None:
     )
     out.print(f"events: {summary['seq']} · chain head: {summary['head']}")
     out.print(f"events digest: {summary['events_digest']}")
-    if outcome.report:
+    if outcome.report and "://" in outcome.report:
+        out.print("report: stored with the run (`agijobs export DIR` writes DIR/report.html)")
+    elif outcome.report:
         out.print(f"report: {outcome.report} (open it in a browser; report.md beside it)")
     proposal = getattr(outcome, "proposal", None)
     if proposal is not None:

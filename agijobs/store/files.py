@@ -25,6 +25,7 @@ from __future__ import annotations
 import contextlib
 import itertools
 import os
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any
@@ -149,6 +150,7 @@ class FileEventSink:
 
 class FileStore:
     observed = True
+    shared = False
 
     def __init__(self, root: Path) -> None:
         self.root = root
@@ -158,6 +160,9 @@ class FileStore:
 
     def ensure(self) -> None:
         self.root.mkdir(parents=True, exist_ok=True)
+
+    def close(self) -> None:
+        pass
 
     def has_run(self) -> bool:
         return (self.root / EVENTS).exists() or (self.root / CHECKPOINT).exists()
@@ -184,7 +189,7 @@ class FileStore:
                 if end:
                     yield chunk[:end]
 
-    def open_events(self, keep_bytes: int) -> FileEventSink:
+    def open_events(self, keep_bytes: int, keep_seq: int = 0) -> FileEventSink:
         return FileEventSink(self.root / EVENTS, keep_bytes)
 
     def read_checkpoint(self) -> bytes | None:
@@ -201,6 +206,17 @@ class FileStore:
 
     def write_document(self, name: str, data: bytes) -> None:
         atomic_write(self.root / name, data)
+
+    def document_names(self) -> list[str]:
+        """Files other than the log, checkpoint, sessions, metrics and inbox."""
+        kept = {EVENTS, CHECKPOINT, SESSIONS, METRICS, "run.lock"}
+        if not self.root.is_dir():
+            return []
+        return sorted(
+            entry.name
+            for entry in os.scandir(self.root)
+            if entry.is_file() and entry.name not in kept and not entry.name.startswith(".")
+        )
 
     def append_session(self, record: dict[str, Any]) -> None:
         append_durably(
@@ -298,6 +314,9 @@ class FileStore:
             with contextlib.suppress(FileNotFoundError):
                 (pending / f"{entry['id']}.json").unlink()
 
+    def wait_for_commands(self, timeout: float) -> None:
+        time.sleep(min(timeout, 0.05))  # a directory has no notifications: poll
+
     def drop_pending(self, command_id: str) -> None:
         with contextlib.suppress(FileNotFoundError):
             (self.root / "inbox" / "pending" / f"{command_id}.json").unlink()
@@ -320,6 +339,12 @@ class FileStore:
         data = self.read_document(f"inbox/acks/{command_id}.json")
         return None if data is None else orjson.loads(data)
 
+    def wait_ack(self, command_id: str, timeout: float) -> dict[str, Any] | None:
+        deadline = time.monotonic() + timeout
+        while (ack := self.read_ack(command_id)) is None and time.monotonic() < deadline:
+            time.sleep(0.02)
+        return ack
+
     # ------------------------------------------------------------- archive
 
     def archive(self, run_id: str) -> str:
@@ -335,8 +360,3 @@ class FileStore:
                 source.rename(target / name)
         fsync_dir(self.root)
         return str(target)
-
-    def iter_files(self) -> Iterator[str]:
-        for path in sorted(self.root.rglob("*")):
-            if path.is_file():
-                yield str(path.relative_to(self.root))

@@ -28,9 +28,16 @@ class NullSink:
 class MemoryStore:
     location = "(memory)"
     observed = False
+    shared = False
 
     def __init__(self) -> None:
         self.documents: dict[str, bytes] = {}
+
+    def ensure(self) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
 
     def has_run(self) -> bool:
         return False
@@ -41,7 +48,7 @@ class MemoryStore:
     def read_event_chunks(self, size: int) -> Iterator[bytes]:
         return iter(())
 
-    def open_events(self, keep_bytes: int) -> NullSink:
+    def open_events(self, keep_bytes: int, keep_seq: int = 0) -> NullSink:
         return NullSink()
 
     def read_checkpoint(self) -> bytes | None:
@@ -55,6 +62,9 @@ class MemoryStore:
 
     def write_document(self, name: str, data: bytes) -> None:
         self.documents[name] = data
+
+    def document_names(self) -> list[str]:
+        return sorted(self.documents)
 
     def append_session(self, record: dict[str, Any]) -> None:
         pass
@@ -84,6 +94,9 @@ class MemoryStore:
     def pending_commands(self) -> list[tuple[str, dict[str, Any]]]:
         return []
 
+    def wait_for_commands(self, timeout: float) -> None:
+        pass
+
     def drop_pending(self, command_id: str) -> None:
         pass
 
@@ -99,8 +112,8 @@ class MemoryStore:
     def read_ack(self, command_id: str) -> dict[str, Any] | None:
         return None
 
+    def wait_ack(self, command_id: str, timeout: float) -> dict[str, Any] | None:
+        return None
+
     def archive(self, run_id: str) -> str:
         return ""
-
-    def iter_files(self) -> Iterator[str]:
-        return iter(())
