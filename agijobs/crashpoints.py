@@ -5,8 +5,11 @@
 
     tick                right after the events of tick N are written, before its checkpoint
     append              halfway through the Nth append to events.ndjson: a torn last line
+                        (PostgreSQL: half of the Nth append's rows sent, uncommitted)
     checkpoint          after the Nth checkpoint's temporary file is fsynced, before the rename
+                        (PostgreSQL: before the Nth checkpoint's transaction commits)
     checkpoint-renamed  after the Nth checkpoint rename, before the directory fsync
+                        (PostgreSQL: right after that commit)
     ack                 after the Nth batch of live commands is journaled, before they apply
 
 These are process-level fault injections in the storage and runner layers (like

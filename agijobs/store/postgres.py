@@ -39,6 +39,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 import orjson
 import psycopg
 
+from .. import crashpoints
 from ..canonical import dumps
 from ..errors import BadInput, Conflict, IntegrityError
 
@@ -136,6 +137,10 @@ class PostgresEventSink:
         self._buffer: list[bytes] = []
 
     def append(self, lines: list[bytes]) -> None:
+        if crashpoints.reached("append"):
+            self._buffer.extend(lines[: len(lines) // 2])
+            self.flush()  # sent, never committed: the server discards it with the session
+            crashpoints.kill()
         self._buffer.extend(lines)
 
     def flush(self) -> None:
@@ -307,7 +312,11 @@ class PostgresStore:
         conn.execute(
             "DELETE FROM agijobs_checkpoints WHERE fabric = %s AND seq <> %s", (self.fabric, seq)
         )
+        if crashpoints.reached("checkpoint"):
+            crashpoints.kill()  # before the commit: neither these events nor this checkpoint
         conn.commit()
+        if crashpoints.reached("checkpoint-renamed"):
+            crashpoints.kill()  # right after it: both
 
     def read_document(self, name: str) -> bytes | None:
         value = self._one(
@@ -405,11 +414,13 @@ class PostgresStore:
     def lock_is_held(self) -> bool:
         if self._locked:
             return True
+        # A bigint advisory key shows in pg_locks as its high and low 32 bits.
+        key = lock_key(self.fabric) & ((1 << 64) - 1)
         held = self._one(
             "SELECT EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND granted "
             "AND database = (SELECT oid FROM pg_database WHERE datname = current_database()) "
-            "AND objsubid = 1 AND ((classid::bigint << 32) | objid::bigint) = %s)",
-            (lock_key(self.fabric) & ((1 << 64) - 1),),
+            "AND objsubid = 1 AND classid = %s::bigint::oid AND objid = %s::bigint::oid)",
+            (key >> 32, key & 0xFFFFFFFF),
         )
         return bool(held)
 

@@ -1,0 +1,138 @@
+"""What a test needs to see inside each storage backend, beyond the `Store` interface:
+the stored bytes, a way to tamper with them, and a snapshot of everything stored."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from agijobs.store import Store, open_store
+
+from .helpers import file_hashes
+
+
+class Backend:
+    kind = ""
+    storage = ""  # the --storage value
+
+    def store(self) -> Store:
+        return open_store(self.storage)
+
+    def events(self) -> bytes:
+        store = self.store()
+        try:
+            return store.read_events()
+        finally:
+            store.close()
+
+    def checkpoint(self) -> bytes | None:
+        store = self.store()
+        try:
+            return store.read_checkpoint()
+        finally:
+            store.close()
+
+    def event_list(self) -> list[dict[str, Any]]:
+        return [orjson.loads(line) for line in self.events().splitlines()]
+
+    def committed_events(self) -> int:
+        """About how many events are stored now (a live run's progress)."""
+        raise NotImplementedError
+
+    def tamper_event(self, seq: int, old: bytes, new: bytes) -> None:
+        raise NotImplementedError
+
+    def snapshot(self) -> dict[str, str]:
+        """A digest of everything stored, to show a command changed nothing."""
+        raise NotImplementedError
+
+
+class DirectoryBackend(Backend):
+    kind = "directory"
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.storage = str(root)
+
+    def committed_events(self) -> int:
+        log = self.root / "events.ndjson"
+        return log.stat().st_size // 150 if log.exists() else 0
+
+    def tamper_event(self, seq: int, old: bytes, new: bytes) -> None:
+        log = self.root / "events.ndjson"
+        lines = log.read_bytes().split(b"\n")
+        assert old in lines[seq - 1]
+        lines[seq - 1] = lines[seq - 1].replace(old, new, 1)
+        log.write_bytes(b"\n".join(lines))
+
+    def snapshot(self) -> dict[str, str]:
+        return file_hashes(self.root)
+
+
+class PostgresBackend(Backend):
+    kind = "postgresql"
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.storage = url
+        self.conninfo, _, query = url.partition("?")
+        self.fabric = query.removeprefix("fabric=")
+
+    def _sql(self, query: str, *params: Any) -> list[tuple[Any, ...]]:
+        import psycopg
+
+        with psycopg.connect(self.conninfo, autocommit=True) as conn:
+            cursor = conn.execute(query, params)  # type: ignore[arg-type]
+            return cursor.fetchall() if cursor.description else []
+
+    def committed_events(self) -> int:
+        rows = self._sql("SELECT count(*) FROM agijobs_events WHERE fabric = %s", self.fabric)
+        return int(rows[0][0])
+
+    def tamper_event(self, seq: int, old: bytes, new: bytes) -> None:
+        ((line,),) = self._sql(
+            "SELECT line FROM agijobs_events WHERE fabric = %s AND seq = %s", self.fabric, seq
+        )
+        assert old in bytes(line)
+        self._sql(
+            "UPDATE agijobs_events SET line = %s WHERE fabric = %s AND seq = %s",
+            bytes(line).replace(old, new, 1),
+            self.fabric,
+            seq,
+        )
+
+    def tamper_checkpoint(self, old: bytes, new: bytes) -> None:
+        ((data,),) = self._sql(
+            "SELECT data FROM agijobs_checkpoints WHERE fabric = %s", self.fabric
+        )
+        assert old in bytes(data)
+        self._sql(
+            "UPDATE agijobs_checkpoints SET data = %s WHERE fabric = %s",
+            bytes(data).replace(old, new, 1),
+            self.fabric,
+        )
+
+    def snapshot(self) -> dict[str, str]:
+        tables = {
+            "agijobs_events": "seq",
+            "agijobs_checkpoints": "seq",
+            "agijobs_documents": "name",
+            "agijobs_sessions": "n",
+            "agijobs_metrics": "n",
+            "agijobs_inbox": "id",
+        }
+        digests = {}
+        for table, order in tables.items():
+            rows = self._sql(
+                f"SELECT * FROM {table} WHERE fabric = %s ORDER BY {order}", self.fabric
+            )
+            digest = hashlib.sha256(repr([tuple(map(_plain, row)) for row in rows]).encode())
+            digests[table] = digest.hexdigest()
+        return digests
+
+
+def _plain(value: Any) -> Any:
+    return bytes(value) if isinstance(value, memoryview) else value
