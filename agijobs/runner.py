@@ -58,6 +58,11 @@ def wall_now() -> str:
     return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
+def host() -> str:
+    """This machine's name: with a shared store, a pid alone does not say whose process."""
+    return os.uname().nodename
+
+
 def default_actor() -> str:
     try:
         return getpass.getuser()
@@ -494,7 +499,7 @@ class Runner:
             session_record("stopped", tick=self.engine.state.tick, status=status, reason=reason)
         )
         info = read_json(self.store, "run.json")
-        if info is not None and info.get("pid") == os.getpid():
+        if info is not None and (info.get("pid"), info.get("host")) == (os.getpid(), host()):
             # No longer the live runner, whatever process later reuses this pid.
             self.store.write_document("run.json", dumps({**info, "role": "stopped"}) + b"\n")
         return Outcome(
@@ -580,6 +585,7 @@ def _run_info(plan: Plan, run_id: str, source: str) -> bytes:
             {
                 "run_id": run_id,
                 "pid": os.getpid(),
+                "host": host(),
                 "role": "runner",
                 "started_at": wall_now(),
                 "scenario": source,

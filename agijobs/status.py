@@ -53,6 +53,7 @@ def status(store: Store) -> dict[str, Any]:
         "storage": store.location,
         "state": run_state(live, sessions, summary, view["paused"]),
         "pid": info.get("pid") if live else None,
+        "host": info.get("host") if live else None,
         "run_id": info.get("run_id"),
         "name": loaded.plan.scenario.name,
         "tick": view["tick"],

@@ -114,3 +114,18 @@ def test_a_notify_wakes_the_runner_and_the_acknowledgement_wakes_the_cli(pg_url:
     assert 0.2 <= acked_after < 1.0
     runner.close()
     cli.close()
+
+
+def test_a_url_without_fabric_or_a_missing_server_is_a_clear_error(pg_server: str) -> None:
+    no_fabric = pg_server
+    result = agijobs("status", "--storage", no_fabric)
+    assert result.returncode == 2
+    assert result.stderr == (
+        f"Error: --storage: {no_fabric} names no fabric — add exactly one ?fabric=NAME "
+        "(several fabrics can share a database)\n"
+    )
+    down = "postgresql://agijobs@127.0.0.1:1/agijobs?fabric=x"
+    result = agijobs("status", "--storage", down)
+    assert result.returncode == 4
+    assert result.stderr.startswith(f"Error: storage {down}: cannot connect (")
+    assert "check the URL, that the server is up" in result.stderr

@@ -192,6 +192,8 @@ def render_status(report: dict[str, Any]) -> None:
         out.print(f"no run in {report['storage']}")
         return
     pid = f" (pid {report['pid']})" if report.get("pid") else ""
+    if pid and report.get("host") and report["host"] != os.uname().nodename:
+        pid = f" (pid {report['pid']} on {report['host']})"
     if report["state"] == "crashed":
         out.print(
             f"{report['name']}: crashed after tick {report['last_event_tick']}; "
