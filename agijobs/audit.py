@@ -134,10 +134,11 @@ class _Ledger:
 def audit(store: Store, *, replay: bool = False, bridge: Any = None) -> AuditReport:
     """Verify `store`; with `replay`, re-run its plan in memory (with `bridge`, a
     BridgeSettings, when the run used an external executor) and compare chain heads."""
-    loaded = load_run(store)
+    loaded = load_run(store, full_scan=True)
     checkpoint = loaded.checkpoint
     if checkpoint is None:
         raise IntegrityError(f"{store.location}: no checkpoint", "resume or re-run the scenario")
+    loaded.engine()  # restorable: every job row of the checkpoint is checked as it is read
     ledger = _Ledger()
     authority = AuthorityCheck(loaded.plan, loaded.run_id)
     by_type: Counter[str] = Counter()

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NoReturn
 
 import orjson
 
@@ -42,18 +42,67 @@ class ChainScan:
     digest: str = ""  # sha256 of the prefix ending at mark_seq
 
 
-def scan_events(data: bytes, mark_seq: int = 0, name: str = "events.ndjson") -> ChainScan:
-    """Verify every complete line; remember head and offset at `mark_seq`.
+def scan_from_checkpoint(
+    data: bytes, checkpoint: dict[str, Any], name: str = "events.ndjson"
+) -> ChainScan:
+    """Verify the log against a checkpoint that records the digest of the log up to its seq
+    (`events`: bytes and sha256, computed by the runner as it wrote them). When the prefix
+    has exactly those bytes it is the chain the runner built, so only what follows it is
+    scanned line by line: one sha256 over the prefix instead of one per line. Any other
+    prefix is scanned in full, which names the first line that differs. `audit` always
+    scans in full (`scan_events`)."""
+    seq = int(checkpoint["seq"])
+    recorded = checkpoint.get("events")
+    if not isinstance(recorded, dict):
+        return scan_events(data, seq, name)
+    size = recorded.get("bytes")
+    if not isinstance(size, int) or len(data) < size:
+        return scan_events(data, seq, name)
+    digest = hashlib.sha256(data[:size]).hexdigest()
+    last = data[data.rfind(b"\n", 0, size - 1) + 1 : size - 1] if size else b""
+    if digest != recorded.get("sha256") or _seq_and_hash(last) != (seq, checkpoint["head"]):
+        # Not the recorded bytes, or a checkpoint that names another chain head: the full
+        # scan finds the first bad line, or verify_against_chain the head that differs.
+        return scan_events(data, seq, name)
+    scan = scan_events(data, seq, name, start=(size, seq, str(checkpoint["head"])))
+    scan.digest = digest
+    if scan.count == seq and last:  # nothing after the checkpoint: its last line's tick
+        scan.last_tick = int(last[last.rindex(b',"tick":') + 8 : last.rindex(b',"type":')])
+    return scan
+
+
+def _seq_and_hash(line: bytes) -> tuple[int, str]:
+    """The seq and claimed hash of a verified line (seq 0, genesis for no line)."""
+    if not line:
+        return 0, GENESIS_HASH
+    cut = line.rindex(_HASH_MARK) + _HASH_MARK_LEN
+    start = line.index(_SEQ, cut) + _SEQ_LEN
+    return int(line[start : line.index(b",", start)]), line[cut : cut + 64].decode()
+
+
+def scan_events(
+    data: bytes,
+    mark_seq: int = 0,
+    name: str = "events.ndjson",
+    start: tuple[int, int, str] | None = None,
+) -> ChainScan:
+    """Verify every complete line (after `start`: byte offset, seq and chain head of a
+    prefix already verified); remember head and offset at `mark_seq`.
 
     This is the hot path of resume, status and audit, so it works on bytes with C-level
     find and hashing, never decoding or parsing JSON.
     """
     scan = ChainScan(mark_seq=mark_seq)
     prev = GENESIS_HASH.encode()
-    mark_head = prev
     position = 0
-    size = len(data)
     seq = 0
+    if start is not None:
+        position, seq, head = start
+        prev = head.encode()
+        if seq == mark_seq:
+            scan.mark_bytes = position
+    mark_head = prev
+    size = len(data)
     sha256 = hashlib.sha256
     while position < size:
         end = data.find(b"\n", position)
@@ -98,31 +147,43 @@ def scan_events(data: bytes, mark_seq: int = 0, name: str = "events.ndjson") -> 
     scan.mark_head = mark_head.decode()
     if mark_seq == 0:
         scan.mark_bytes = 0
-    scan.digest = hashlib.sha256(data[: scan.mark_bytes]).hexdigest()
+    if start is None:
+        scan.digest = hashlib.sha256(data[: scan.mark_bytes]).hexdigest()
     return scan
 
 
-def encode_checkpoint(*, inputs_id: str, seq: int, head: str, state: dict[str, Any]) -> bytes:
+def encode_checkpoint(
+    *,
+    inputs_id: str,
+    seq: int,
+    head: str,
+    state: dict[str, Any],
+    events: tuple[int, str] | None = None,
+) -> bytes:
     """The checkpoint names its scenario by `inputs_id`, so running a scenario and running
-    its reviewed plan (whose plan_id also covers the prediction) give the same bytes."""
-    body = dumps(
-        {
-            "format": CHECKPOINT_FORMAT,
-            "inputs_id": inputs_id,
-            "tick": state["tick"],
-            "seq": seq,
-            "head": head,
-            "state": state,
-        }
-    )
+    its reviewed plan (whose plan_id also covers the prediction) give the same bytes.
+    `events` is the log up to `seq`: its length in bytes and sha256 (`scan_from_checkpoint`)."""
+    document: dict[str, Any] = {
+        "format": CHECKPOINT_FORMAT,
+        "inputs_id": inputs_id,
+        "tick": state["tick"],
+        "seq": seq,
+        "head": head,
+        "state": state,
+    }
+    if events is not None:
+        document["events"] = {"bytes": events[0], "sha256": events[1]}
+    body = dumps(document)
     return _sealed(body, sha256_hex(body))
 
 
 def _sealed(body: bytes, integrity: str) -> bytes:
     # Sorted keys put "integrity" right before the top-level "seq", which precedes "state":
     # splicing it in gives the canonical encoding without encoding the state twice.
+    # One copy of a body that can be megabytes (`+` would make three).
     cut = body.index(_SEQ)
-    return body[:cut] + b',"integrity":"' + integrity.encode() + b'"' + body[cut:] + b"\n"
+    field = b',"integrity":"' + integrity.encode() + b'"'
+    return b"".join((body[:cut], field, memoryview(body)[cut:], b"\n"))
 
 
 def decode_checkpoint(data: bytes, name: str = "checkpoint.json") -> dict[str, Any]:
@@ -136,23 +197,39 @@ def decode_checkpoint(data: bytes, name: str = "checkpoint.json") -> dict[str, A
     if not isinstance(raw, dict) or "integrity" not in raw:
         raise IntegrityError(f"{name}: no integrity field", "restore it from a backup or re-run")
     claimed = raw.pop("integrity")
-    body = dumps(raw)
-    if sha256_hex(body) != claimed:
-        raise IntegrityError(
-            f"{name}: integrity hash does not match its content (edited or damaged)",
-            "restore it from a backup or re-run from the scenario",
-        )
-    if _SEQ not in body or data != _sealed(body, claimed):
-        # Same content, other bytes (whitespace, key order): still not what was written.
-        raise IntegrityError(
-            f"{name}: not in canonical form (edited after it was written)",
-            "restore it from a backup or re-run from the scenario",
-        )
+    if not (isinstance(claimed, str) and _unsealed_digest(data, claimed) == claimed):
+        _refuse_checkpoint(raw, claimed, name)
     if raw.get("format") != CHECKPOINT_FORMAT:
         raise IntegrityError(
             f"{name}: format {raw.get('format')!r} is not supported", "re-run with this agijobs"
         )
     return raw
+
+
+def _unsealed_digest(data: bytes, claimed: str) -> str | None:
+    """The sha256 of `data` with its integrity field cut out: equal to `claimed` only for the
+    exact bytes that were sealed (which were canonical), so no re-encoding is needed."""
+    field = b',"integrity":"' + claimed.encode() + b'"'
+    cut = data.find(field)
+    if cut < 0 or not data.endswith(b"\n"):
+        return None
+    digest = hashlib.sha256(data[:cut])
+    digest.update(memoryview(data)[cut + len(field) : -1])
+    return digest.hexdigest()
+
+
+def _refuse_checkpoint(raw: dict[str, Any], claimed: Any, name: str) -> NoReturn:
+    """Say why a checkpoint whose bytes are not the sealed ones is refused."""
+    if sha256_hex(dumps(raw)) != claimed:
+        raise IntegrityError(
+            f"{name}: integrity hash does not match its content (edited or damaged)",
+            "restore it from a backup or re-run from the scenario",
+        )
+    # Same content, other bytes (whitespace, key order): still not what was written.
+    raise IntegrityError(
+        f"{name}: not in canonical form (edited after it was written)",
+        "restore it from a backup or re-run from the scenario",
+    )
 
 
 def verify_against_chain(checkpoint: dict[str, Any], scan: ChainScan) -> None:

@@ -34,6 +34,7 @@ from .integrity import (
     decode_checkpoint,
     encode_checkpoint,
     scan_events,
+    scan_from_checkpoint,
     verify_against_chain,
 )
 from .observe import REPORTED, Observer, prometheus_text
@@ -122,8 +123,11 @@ class LoadedRun:
         return 0 if self.checkpoint is None else int(self.checkpoint["tick"])
 
 
-def load_run(store: Store) -> LoadedRun:
-    """Read and verify plan, checkpoint and event chain; raise `IntegrityError` on mismatch."""
+def load_run(store: Store, *, full_scan: bool = False) -> LoadedRun:
+    """Read and verify plan, checkpoint and event chain; raise `IntegrityError` on mismatch.
+
+    The log up to the checkpoint is verified by the digest the checkpoint records, and
+    line by line after it; `full_scan` (the audit) re-hashes every line from seq 1."""
     plan_bytes = store.read_document(RUN_PLAN)
     if plan_bytes is None:
         if store.has_run():
@@ -139,7 +143,10 @@ def load_run(store: Store) -> LoadedRun:
     checkpoint = None if raw is None else decode_checkpoint(raw, f"{store.location}/{CHECKPOINT}")
     events = store.read_events()
     seq = 0 if checkpoint is None else int(checkpoint["seq"])
-    scan = scan_events(events, seq, f"{store.location}/{EVENTS}")
+    if checkpoint is None or full_scan:
+        scan = scan_events(events, seq, f"{store.location}/{EVENTS}")
+    else:
+        scan = scan_from_checkpoint(events, checkpoint, f"{store.location}/{EVENTS}")
     if checkpoint is not None:
         if checkpoint["inputs_id"] != plan.inputs_id:
             raise IntegrityError(
@@ -190,6 +197,7 @@ class Runner:
             self.seq, self.head = loaded.seq, loaded.scan.mark_head
             keep = loaded.scan.mark_bytes
             self.digest = hashlib.sha256(loaded.events[:keep])
+        self.log_bytes = keep  # the log's length; with `digest`, recorded in checkpoints
         self.sink = store.open_events(keep, self.seq)
         # The per-tick metrics series (agijobs.observe), flushed with each checkpoint.
         self.observer = Observer(engine) if store.observed else None
@@ -226,6 +234,7 @@ class Runner:
         if lines:
             chunk = b"\n".join(lines) + b"\n"
             self.digest.update(chunk)
+            self.log_bytes += len(chunk)
             self.sink.append(lines)
         self.head, self.seq = head, seq
 
@@ -242,6 +251,7 @@ class Runner:
                 seq=self.seq,
                 head=self.head,
                 state=self.engine.snapshot(),
+                events=(self.log_bytes, self.digest.hexdigest()),
             )
         )
         if observer is not None:

@@ -123,6 +123,19 @@ def reseal_with_another_head(storage: Path) -> None:
     )
 
 
+def reseal_a_job_row_with_a_wrong_type(storage: Path) -> None:
+    """Re-sealed with a queued job's remaining work as a string: a state no tick can run."""
+    from agijobs.canonical import dumps, sha256_hex
+
+    raw = orjson.loads((storage / "checkpoint.json").read_bytes())
+    del raw["integrity"]
+    shard = next(s for s in raw["state"]["shards"] if s["queue"])
+    shard["queue"][0][1][0][4] = "5"
+    (storage / "checkpoint.json").write_bytes(
+        dumps({**raw, "integrity": sha256_hex(dumps(raw))}) + b"\n"
+    )
+
+
 TAMPERS: dict[str, tuple[Callable[[Path], None], str]] = {
     "flipped byte": (flip_byte, "hash does not match"),
     "deleted line": (delete_line, "line 101 (seq 101): hash does not match"),
@@ -134,6 +147,10 @@ TAMPERS: dict[str, tuple[Callable[[Path], None], str]] = {
     "re-sealed checkpoint with another chain head": (
         reseal_with_another_head,
         "checkpoint.json: chain head at seq",
+    ),
+    "re-sealed checkpoint with a job row of the wrong type": (
+        reseal_a_job_row_with_a_wrong_type,
+        "-> queue -> row 0: a field of the wrong type",
     ),
     "re-sealed checkpoint missing a field": (
         reseal_without_a_field,
@@ -326,3 +343,41 @@ def test_a_storage_that_refuses_writes_is_a_clear_error_and_changes_nothing(
     assert result.exit_code == 4, result.output
     assert "storage error" in result.stderr and "Permission denied" in result.stderr
     assert file_hashes(storage) == before
+
+
+def test_the_checkpoint_records_the_log_so_loads_hash_it_once_instead_of_per_line(
+    storage: Path,
+) -> None:
+    from agijobs.integrity import decode_checkpoint, scan_events, scan_from_checkpoint
+
+    checkpoint = decode_checkpoint((storage / "checkpoint.json").read_bytes())
+    data = (storage / "events.ndjson").read_bytes()
+    recorded = checkpoint["events"]
+    assert recorded["bytes"] == len(data)
+    assert recorded["sha256"] == sha(storage / "events.ndjson")
+    # With a tail after the checkpoint (what a crashed runner leaves), and without one.
+    tail = b"".join(lines(storage)[-3:])
+    for log in (data, data + tail, data + b'{"data":{"jo'):
+        fast = scan_from_checkpoint(log, checkpoint)
+        full = scan_events(log, checkpoint["seq"])
+        for field in ("count", "head", "last_tick", "valid_bytes", "torn_bytes", "error"):
+            assert getattr(fast, field) == getattr(full, field), field
+        for field in ("mark_head", "mark_bytes", "digest"):
+            assert getattr(fast, field) == getattr(full, field), field
+
+
+def test_a_wrong_log_digest_in_a_resealed_checkpoint_falls_back_to_the_full_scan(
+    storage: Path,
+) -> None:
+    """The recorded digest is a shortcut, never the judge: a log that verifies line by line
+    against the checkpoint's head is accepted whatever the digest says."""
+    from agijobs.canonical import dumps, sha256_hex
+
+    raw = orjson.loads((storage / "checkpoint.json").read_bytes())
+    del raw["integrity"]
+    raw["events"]["sha256"] = "0" * 64
+    (storage / "checkpoint.json").write_bytes(
+        dumps({**raw, "integrity": sha256_hex(dumps(raw))}) + b"\n"
+    )
+    result = cli("status", "--storage", str(storage), "--json")
+    assert result.exit_code == 0, result.output

@@ -19,7 +19,7 @@ from collections import deque
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from ..errors import BadInput, Refused
+from ..errors import BadInput, IntegrityError, Refused
 from ..scenario import Fault, NodeSpec, Scenario, ScheduleEntry, Trigger, command_args
 from . import authority, commands, router
 from .commands import CommandInput
@@ -772,22 +772,29 @@ class Engine:
         state.attempts = dict(snapshot.get("attempts", {}))
         engine = cls(scenario, state)
         interned = engine._interned
+        jobs = state.jobs
         for raw in snapshot["shards"]:
             shard = shards[raw["id"]]
             for classes, store in ((raw["queue"], shard.active), (raw["deferred"], shard.waiting)):
                 for (skills, visited), rows in classes:
                     queue = store[(tuple(skills), tuple(visited))] = deque()
-                    for row in rows:
-                        job = job_from_row(row, shard.id, interned)
-                        state.jobs[job.id] = job
+                    for index, row in enumerate(rows):
+                        try:
+                            job = job_from_row(row, shard.id, interned)
+                        except ValueError as error:
+                            raise _bad_row(f"shards -> {shard.id} -> queue", index, error) from None
+                        jobs[job.id] = job
                         queue.append(job)
         for raw in snapshot["nodes"]:
             node = nodes[raw["id"]]
             kind, tick = raw["timer"]
             if kind:
                 engine._set_timer(node, kind, tick)
-            for row in raw["running"]:
-                job = job_from_row(row, node.shard, interned)
+            for index, row in enumerate(raw["running"]):
+                try:
+                    job = job_from_row(row, node.shard, interned)
+                except ValueError as error:
+                    raise _bad_row(f"nodes -> {node.id} -> running", index, error) from None
                 job.state = RUNNING
                 job.node = node.id
                 node.running[job.id] = job
@@ -795,6 +802,13 @@ class Engine:
                 if job.due:
                     state.completions.setdefault(job.due, []).append(job)
         return engine
+
+
+def _bad_row(where: str, index: int, error: ValueError) -> IntegrityError:
+    return IntegrityError(
+        f"checkpoint.json: state -> {where} -> row {index}: {error}",
+        "the checkpoint was written by another agijobs version or altered; re-run",
+    )
 
 
 def scheduled_command(entry: ScheduleEntry, owner: str) -> CommandInput:

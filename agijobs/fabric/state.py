@@ -43,7 +43,7 @@ class Job:
     due: int = 0  # tick whose end completes the job; 0 while frozen by an outage
     # The job's checkpoint row, kept until a field in it changes: a backlog that does not
     # move costs nothing at the next checkpoint. Every writer of those fields clears it.
-    row: tuple[Any, ...] | None = None
+    row: tuple[Any, ...] | list[Any] | None = None
 
 
 @dataclass(slots=True)
@@ -211,7 +211,7 @@ def queue_key(job: Job) -> QueueKey:
     return (job.skills, job.visited)
 
 
-def make_job_row(job: Job) -> tuple[Any, ...]:
+def make_job_row(job: Job) -> tuple[Any, ...] | list[Any]:
     """A job as one checkpoint row (orjson writes tuples as arrays; no copies needed)."""
     row = job.row
     if row is None:
@@ -248,19 +248,37 @@ JOB_COLUMNS = [
 ]
 
 
-def job_from_row(row: list[Any], shard: str, interned: dict[SkillKey, SkillKey]) -> Job:
-    skills = tuple(row[3])
-    skills = interned.setdefault(skills, skills)
+_SEQUENCES = (list, tuple)
+
+
+def job_from_row(row: Any, shard: str, interned: dict[SkillKey, SkillKey]) -> Job:
+    """A job from its checkpoint row, which it keeps as its cached row (the next checkpoint
+    writes an untouched job without rebuilding it). Raises ValueError for a row of the wrong
+    shape or types: this check is what restores a 100k-job backlog in a fraction of the time
+    a pydantic model per row takes."""
+    if type(row) not in _SEQUENCES or len(row) != 10:  # a list read, a tuple in memory
+        raise ValueError("not a list of 10 fields")
+    id_, ordinal, origin, skills, remaining, value, visited, qseq, deferred, due = row
+    if not (
+        type(id_) is str
+        and type(ordinal) is int
+        and type(origin) is str
+        and type(skills) in _SEQUENCES
+        and type(remaining) is int
+        and type(value) is int
+        and type(visited) in _SEQUENCES
+        and type(qseq) is int
+        and type(deferred) is bool
+        and type(due) is int
+    ) or not all(type(hop) is str for hop in visited):
+        raise ValueError("a field of the wrong type")
+    key = tuple(skills)
+    known = interned.get(key)
+    if known is None:
+        if not all(type(skill) is str for skill in key):
+            raise ValueError("a skill that is not a string")
+        known = interned[key] = key
     return Job(
-        id=row[0],
-        ordinal=row[1],
-        origin=row[2],
-        shard=shard,
-        skills=skills,
-        remaining=row[4],
-        value=row[5],
-        visited=tuple(row[6]),
-        qseq=row[7],
-        deferred=row[8],
-        due=row[9],
-    )
+        id_, ordinal, origin, shard, known, remaining, value, tuple(visited), qseq,
+        QUEUED, deferred, None, due, row,
+    )  # fmt: skip

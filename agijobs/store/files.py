@@ -56,6 +56,9 @@ RUN_FILES = (
     "report.html",
     "report.md",
 )
+# Rewritten often and derived from the run (a live runner's view, the Prometheus text):
+# replaced atomically but not fsynced, so a checkpoint costs three fsyncs, not six.
+DERIVED = frozenset({"live.json", PROMETHEUS})
 _counter = itertools.count()
 
 
@@ -74,14 +77,19 @@ def _row_tick(row: bytes) -> int:
         return 1 << 62  # a torn row: dropped with the rest of the tail
 
 
-def atomic_write(path: Path, data: bytes, crash_point: str | None = None) -> None:
-    """Write `data` so that `path` holds either the old or the new bytes, never a mix."""
+def atomic_write(
+    path: Path, data: bytes, crash_point: str | None = None, *, durable: bool = True
+) -> None:
+    """Write `data` so that `path` holds either the old or the new bytes, never a mix.
+    `durable` also survives power loss (fsyncs); without it a process crash still cannot
+    leave a mix, which is all derived files need."""
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
         with open(tmp, "wb") as handle:
             handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
+            if durable:
+                handle.flush()
+                os.fsync(handle.fileno())
     except OSError:
         with contextlib.suppress(OSError):
             tmp.unlink()  # e.g. a full disk: leave the previous file, and no debris
@@ -91,7 +99,8 @@ def atomic_write(path: Path, data: bytes, crash_point: str | None = None) -> Non
     os.replace(tmp, path)
     if crash_point and crashpoints.reached(f"{crash_point}-renamed"):
         crashpoints.kill()
-    fsync_dir(path.parent)
+    if durable:
+        fsync_dir(path.parent)
 
 
 def append_durably(path: Path, data: bytes) -> None:
@@ -205,7 +214,7 @@ class FileStore:
             return None
 
     def write_document(self, name: str, data: bytes) -> None:
-        atomic_write(self.root / name, data)
+        atomic_write(self.root / name, data, durable=name not in DERIVED)
 
     def document_names(self) -> list[str]:
         """Files other than the log, checkpoint, sessions, metrics and inbox."""
@@ -226,7 +235,10 @@ class FileStore:
     # ------------------------------------------------------------- metrics
 
     def append_metrics(self, rows: list[bytes]) -> None:
-        append_durably(self.root / METRICS, b"\n".join(rows) + b"\n")
+        # Derived from the log, so not fsynced: a process crash keeps what the OS holds,
+        # and resume trims the series back to the checkpoint either way.
+        with open(self.root / METRICS, "ab") as handle:
+            handle.write(b"\n".join(rows) + b"\n")
 
     def read_metrics(self) -> bytes:
         return self.read_document(METRICS) or b""
