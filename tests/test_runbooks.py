@@ -29,6 +29,8 @@ ASSIGNMENT = re.compile(r"^[A-Z_][A-Z0-9_]*=")
 SHELL_OPERATORS = frozenset({"|", "||", "&", "&&", ";", ">", ">>", "<", "<<", "2>", "2>&1"})
 ANY_LINES = "..."  # on a line of its own: any number of lines, zero included
 ANY_TEXT = "…"  # inside a line: any text within that line
+# A runbook whose first line is this runs against a fabric in PostgreSQL, not a directory.
+POSTGRES_MARK = re.compile(r"<!-- storage: postgresql fabric=([A-Za-z0-9_.@-]+) -->\n")
 
 
 @dataclass
@@ -229,7 +231,7 @@ def failure(path: Path, step: Step, problem: str, stdout: str, stderr: str) -> s
 # --------------------------------------------------------------------------- tests
 
 
-def test_the_runbooks_are_the_seven_operator_stories() -> None:
+def test_the_runbooks_are_the_eight_operator_stories() -> None:
     assert [p.name for p in RUNBOOKS] == [
         "adjust-latency-budgets.md",
         "audit-a-governance-change.md",
@@ -237,6 +239,7 @@ def test_the_runbooks_are_the_seven_operator_stories() -> None:
         "pause-all-during-incident.md",
         "reroute-earth-backlog-to-helios.md",
         "resume-after-crash.md",
+        "shared-fabric-on-postgresql.md",
         "what-if-before-reroute.md",
     ]
 
@@ -248,10 +251,16 @@ def test_the_index_links_every_runbook() -> None:
 
 
 @pytest.mark.parametrize("path", RUNBOOKS, ids=lambda p: p.stem)
-def test_runbook_runs_as_written(path: Path, tmp_path: Path) -> None:
+def test_runbook_runs_as_written(
+    path: Path, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
     steps = [step for step in parse(path) if step.argv]
     assert steps, f"{path.name} has no `$ agijobs …` commands"
     cwd, env = prepare(tmp_path)
+    wanted = POSTGRES_MARK.match(path.read_text(encoding="utf-8"))
+    if wanted:  # the fabric its first line names, in the test session's PostgreSQL server
+        server = request.getfixturevalue("pg_server")
+        env["AGIJOBS_STORAGE"] = f"{server}?fabric={wanted.group(1)}"
     for step in steps:
         code, stdout, stderr = execute(step, cwd, env)
         if code != step.exit:
