@@ -16,8 +16,8 @@ from .errors import IntegrityError
 from .scenario import Scenario
 
 # A job row's ten fields are checked as the row is restored (`state.job_from_row`), at a
-# fraction of what a model per row costs on a large backlog: here the rows are not looked at.
-JobRows = Any
+# fraction of what a model per row costs on a large backlog: here only their list is.
+JobRows = list[Any]
 Tally = tuple[int, int]
 
 

@@ -56,7 +56,7 @@ def scan_from_checkpoint(
     if not isinstance(recorded, dict):
         return scan_events(data, seq, name)
     size = recorded.get("bytes")
-    if not isinstance(size, int) or len(data) < size:
+    if type(size) is not int or not 0 <= size <= len(data):
         return scan_events(data, seq, name)
     digest = hashlib.sha256(data[:size]).hexdigest()
     last = data[data.rfind(b"\n", 0, size - 1) + 1 : size - 1] if size else b""

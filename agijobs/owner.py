@@ -165,8 +165,9 @@ def runner_is_live(store: Store) -> bool:
     pid = info.get("pid")
     if info.get("role") != "runner" or not isinstance(pid, int):
         return False
-    if store.shared:  # the runner may be on another machine; its lock dies with it
-        return True
+    if store.shared:  # on another machine, perhaps: is it that runner's session holding it?
+        session = info.get("session")
+        return session is not None and store.lock_holder() == session
     try:
         os.kill(pid, 0)
     except ProcessLookupError:

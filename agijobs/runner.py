@@ -105,6 +105,7 @@ class LoadedRun:
     scan: ChainScan
     events: bytes
     run_id: str | None = None  # from run.json: what signed commands must name
+    checkpoint_bytes: bytes | None = None  # exactly the bytes verified (`export` copies them)
 
     def engine(self) -> Engine:
         if self.checkpoint is None:
@@ -167,7 +168,9 @@ def load_run(store: Store, *, full_scan: bool = False) -> LoadedRun:
         )
     info = read_json(store, "run.json") or {}
     run_id = info.get("run_id")
-    return LoadedRun(plan, checkpoint, scan, events, run_id if isinstance(run_id, str) else None)
+    return LoadedRun(
+        plan, checkpoint, scan, events, run_id if isinstance(run_id, str) else None, raw
+    )
 
 
 def plan_from_store(store: Store, data: bytes) -> Plan:
@@ -589,22 +592,21 @@ def session_record(event: str, **data: Any) -> dict[str, Any]:
     return {"event": event, "at": wall_now(), "pid": os.getpid(), **data}
 
 
-def _run_info(plan: Plan, run_id: str, source: str) -> bytes:
-    return (
-        dumps(
-            {
-                "run_id": run_id,
-                "pid": os.getpid(),
-                "host": host(),
-                "role": "runner",
-                "started_at": wall_now(),
-                "scenario": source,
-                "name": plan.scenario.name,
-                "plan_id": plan.plan_id,
-            }
-        )
-        + b"\n"
-    )
+def _run_info(store: Store, plan: Plan, run_id: str, source: str) -> bytes:
+    info = {
+        "run_id": run_id,
+        "pid": os.getpid(),
+        "host": host(),
+        "role": "runner",
+        "started_at": wall_now(),
+        "scenario": source,
+        "name": plan.scenario.name,
+        "plan_id": plan.plan_id,
+    }
+    session = store.lock_session()
+    if session is not None:  # a shared store: the session that holds the lock for it
+        info["session"] = session
+    return dumps(info) + b"\n"
 
 
 # ---------------------------------------------------------------- entry points
@@ -639,7 +641,7 @@ def _start_run(
         started = datetime.now(UTC).strftime("%Y%m%dT%H%M%S.%f")
         run_id = f"{started}-{os.getpid()}-{plan.inputs_id[:8]}"
         store.write_document(RUN_PLAN, plan.to_bytes())
-        store.write_document("run.json", _run_info(plan, run_id, source))
+        store.write_document("run.json", _run_info(store, plan, run_id, source))
         store.append_session(
             session_record("started", run_id=run_id, scenario=source, archived_previous=archived)
         )
@@ -789,7 +791,8 @@ def _resume_run(
         record_recovery(store, loaded)
         info = read_json(store, "run.json") or {}
         run_id = str(info.get("run_id", "unknown"))
-        store.write_document("run.json", _run_info(plan, run_id, str(info.get("scenario", ""))))
+        scenario = str(info.get("scenario", ""))
+        store.write_document("run.json", _run_info(store, plan, run_id, scenario))
         store.append_session(session_record("resumed", run_id=run_id, tick=engine.state.tick))
         runner = Runner(store, plan, engine, options, loaded)
         runner.replay = deque(pending_replay)

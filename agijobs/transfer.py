@@ -20,17 +20,20 @@ _TRANSIENT = frozenset({"live.json", "run.lock"})
 def copy_run(source: Store, target: Store) -> dict[str, Any]:
     """Verify `source`, copy its run into `target` (which must hold none), verify the copy.
 
-    Raises IntegrityError (nothing written) if the source does not verify, Conflict if the
-    target already holds a run."""
+    The copy is of exactly the checkpoint and log bytes that were verified, read once: a
+    live source is copied as of its last checkpoint (and reads as a crashed run that
+    `resume` continues). Raises IntegrityError if the source does not verify and Conflict
+    if the target holds a run, both before anything is written; a copy that fails halfway
+    is removed from the target."""
     if not source.has_run():
         raise Conflict(f"no run in {source.location}", "check --storage")
     loaded = load_run(source)
-    if loaded.checkpoint is None:
+    raw_checkpoint = loaded.checkpoint_bytes
+    if loaded.checkpoint is None or raw_checkpoint is None:
         raise Conflict(
             f"the run in {source.location} has no checkpoint yet", "resume it first, then copy"
         )
-    raw_checkpoint = source.read_checkpoint()
-    assert raw_checkpoint is not None  # load_run verified it
+    events = loaded.events[: loaded.scan.valid_bytes]  # a torn last line is not copied
     target.ensure()
     with target.run_lock():
         if target.has_run() or target.read_document("run-plan.json") is not None:
@@ -38,33 +41,17 @@ def copy_run(source: Store, target: Store) -> dict[str, Any]:
                 f"{target.location} already holds a run",
                 "copy into an empty directory or a new fabric name",
             )
-        names = [name for name in source.document_names() if name not in _TRANSIENT]
-        for name in names:
-            data = source.read_document(name)
-            if data is not None:
-                target.write_document(name, data)
-        for record in source.read_sessions():
-            target.append_session(record)
-        metrics = source.read_metrics().splitlines()
-        if metrics:
-            target.append_metrics(metrics)
-        journal = source.read_journal()
-        if journal:
-            target.journal(journal)
-        events = loaded.events[: loaded.scan.valid_bytes]  # a torn last line is not copied
-        sink = target.open_events(0, 0)
         try:
-            sink.append(events.split(b"\n")[:-1])
-            sink.sync()
-            target.write_checkpoint(raw_checkpoint)
-        finally:
-            sink.close()
-    copied = load_run(target)
-    if target.read_events() != events or target.read_checkpoint() != raw_checkpoint:
-        raise IntegrityError(
-            f"{target.location}: the copy does not read back byte for byte",
-            "check the target's storage; nothing in the source changed",
-        )
+            names, journal = _write_copy(source, target, events, raw_checkpoint)
+            copied = load_run(target)
+            if target.read_events() != events or target.read_checkpoint() != raw_checkpoint:
+                raise IntegrityError(
+                    f"{target.location}: the copy does not read back byte for byte",
+                    "check the target's storage; nothing in the source changed",
+                )
+        except BaseException:
+            target.discard()
+            raise
     return {
         "from": source.location,
         "to": target.location,
@@ -78,3 +65,29 @@ def copy_run(source: Store, target: Store) -> dict[str, Any]:
         "journal": len(journal),
         "torn_bytes_dropped": loaded.scan.torn_bytes,
     }
+
+
+def _write_copy(
+    source: Store, target: Store, events: bytes, raw_checkpoint: bytes
+) -> tuple[list[str], list[dict[str, Any]]]:
+    names = [name for name in source.document_names() if name not in _TRANSIENT]
+    for name in names:
+        data = source.read_document(name)
+        if data is not None:
+            target.write_document(name, data)
+    for record in source.read_sessions():
+        target.append_session(record)
+    metrics = source.read_metrics().splitlines()
+    if metrics:
+        target.append_metrics(metrics)
+    journal = source.read_journal()
+    if journal:
+        target.journal(journal)
+    sink = target.open_events(0, 0)
+    try:
+        sink.append(events.split(b"\n")[:-1])
+        sink.sync()
+        target.write_checkpoint(raw_checkpoint)
+    finally:
+        sink.close()
+    return names, journal

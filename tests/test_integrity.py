@@ -136,6 +136,29 @@ def reseal_a_job_row_with_a_wrong_type(storage: Path) -> None:
     )
 
 
+def reseal_running_as_a_number(storage: Path) -> None:
+    _reseal(storage, lambda state: state["nodes"][0].update(running=5))
+
+
+def reseal_a_skill_as_a_list(storage: Path) -> None:
+    def edit(state: dict[str, Any]) -> None:
+        shard = next(s for s in state["shards"] if s["queue"])
+        shard["queue"][0][1][0][3] = [["x"]]
+
+    _reseal(storage, edit)
+
+
+def _reseal(storage: Path, edit: Callable[[dict[str, Any]], None]) -> None:
+    from agijobs.canonical import dumps, sha256_hex
+
+    raw = orjson.loads((storage / "checkpoint.json").read_bytes())
+    del raw["integrity"]
+    edit(raw["state"])
+    (storage / "checkpoint.json").write_bytes(
+        dumps({**raw, "integrity": sha256_hex(dumps(raw))}) + b"\n"
+    )
+
+
 TAMPERS: dict[str, tuple[Callable[[Path], None], str]] = {
     "flipped byte": (flip_byte, "hash does not match"),
     "deleted line": (delete_line, "line 101 (seq 101): hash does not match"),
@@ -150,6 +173,14 @@ TAMPERS: dict[str, tuple[Callable[[Path], None], str]] = {
     ),
     "re-sealed checkpoint with a job row of the wrong type": (
         reseal_a_job_row_with_a_wrong_type,
+        "-> queue -> row 0: a field of the wrong type",
+    ),
+    "re-sealed checkpoint with running jobs as a number": (
+        reseal_running_as_a_number,
+        "state -> nodes -> 0 -> running: Input should be a valid list",
+    ),
+    "re-sealed checkpoint with a skill that is a list": (
+        reseal_a_skill_as_a_list,
         "-> queue -> row 0: a field of the wrong type",
     ),
     "re-sealed checkpoint missing a field": (

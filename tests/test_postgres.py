@@ -12,7 +12,7 @@ from pathlib import Path
 import orjson
 import pytest
 
-from agijobs.errors import BadInput
+from agijobs.errors import BadInput, Conflict
 from agijobs.store.postgres import PostgresStore, lock_key, parse_url
 
 from .helpers import agijobs, scenario_dict, write_scenario
@@ -25,6 +25,8 @@ def test_a_url_names_one_fabric_and_its_password_never_shows() -> None:
     assert fabric == "earth-1"
     assert conninfo == "postgresql://ops:s3cret@db.example:5433/fabrics?sslmode=require"
     assert location == "postgresql://ops:***@db.example:5433/fabrics?sslmode=require&fabric=earth-1"
+    _, _, location = parse_url("postgresql://ops@db/f?password=s3cret&fabric=earth")
+    assert location == "postgresql://ops@db/f?password=***&fabric=earth"
     with pytest.raises(BadInput, match="names 2 fabrics"):
         parse_url("postgresql://h/db?fabric=a&fabric=b")
     with pytest.raises(BadInput, match=r"fabric name 'a b'"):
@@ -129,3 +131,27 @@ def test_a_url_without_fabric_or_a_missing_server_is_a_clear_error(pg_server: st
     assert result.returncode == 4
     assert result.stderr.startswith(f"Error: storage {down}: cannot connect (")
     assert "check the URL, that the server is up" in result.stderr
+
+
+def test_a_runner_whose_session_lost_the_lock_journals_nothing(pg_url: str) -> None:
+    """The lock lives on the writer's session and the journal commits on another one: if
+    the writer's session is ended (and another process could take the fabric), the runner
+    must not take commands."""
+    runner, cli, admin = PostgresStore(pg_url), PostgresStore(pg_url), PostgresStore(pg_url)
+    cli.ensure()
+    with runner.run_lock():
+        session = runner.lock_session()
+        assert session is not None and cli.lock_holder() == session
+        command_id = cli.submit_command({"command": "pause-all", "issued_ns": 1})
+        ((taken, raw),) = runner.pending_commands()
+        admin.aux().execute("SELECT pg_terminate_backend(%s)", (int(session),))
+        deadline = time.monotonic() + 5
+        while cli.lock_holder() is not None:
+            assert time.monotonic() < deadline
+            time.sleep(0.02)
+        with pytest.raises(Conflict, match="this runner lost the run lock"):
+            runner.journal([{"id": taken, "tick": 1, "index": 0, "command": raw}])
+    assert cli.read_journal() == []
+    assert [command for command, _ in cli.pending_commands()] == [command_id]
+    for store in (runner, cli, admin):
+        store.close()

@@ -324,8 +324,8 @@ def _set_latency(storage: str, i: int) -> subprocess.Popen[str]:
     )
 
 
-def _issue_all(storage: str) -> list[dict[str, object]]:
-    processes = [_set_latency(storage, i) for i in range(COMMANDS)]
+def _issue_all(storage: str, count: int = COMMANDS) -> list[dict[str, Any]]:
+    processes = [_set_latency(storage, i) for i in range(count)]
     outputs = [process.communicate(timeout=120) for process in processes]
     failed = [
         out + err
@@ -395,3 +395,44 @@ def test_twenty_concurrent_commands_at_rest_are_serialized(
     last = [e for e in backend.event_list() if e["type"] == "owner.set-latency"][-1]
     earth = next(s for s in checkpoint["state"]["shards"] if s["id"] == "earth")
     assert earth["budget_ms"] == last["data"]["effect"]["budget_ms"][1]
+
+
+def test_after_a_crash_concurrent_commands_apply_at_rest_not_into_a_dead_inbox(
+    backend: Backend, tmp_path: Path
+) -> None:
+    """A dead runner's run.json still says "runner": while one command holds the lock to
+    apply at rest, the others must wait for it, not queue for a runner that is gone."""
+    scenario = write_scenario(tmp_path / "s.yaml", scenario_dict())
+    crashed = agijobs("run", str(scenario), "--storage", backend.storage, AGIJOBS_CRASH_AT_TICK="3")
+    assert crashed.returncode == -signal.SIGKILL, crashed.stderr
+    acks = _issue_all(backend.storage, count=4)
+    assert [ack["mode"] for ack in acks] == ["at-rest"] * 4
+    store = backend.store()
+    assert store.pending_commands() == []
+    store.close()
+
+
+def test_exporting_a_live_run_copies_its_last_checkpoint_consistently(
+    backend: Backend, tmp_path: Path
+) -> None:
+    runner = spawn("run", str(CRASH_SCENARIO), "--storage", backend.storage, "--tick-ms", "3")
+    try:
+        copies = []
+        deadline = time.monotonic() + 60
+        while len(copies) < 4:
+            assert time.monotonic() < deadline and runner.poll() is None
+            if backend.committed_events() < 200:
+                time.sleep(0.05)
+                continue
+            out = tmp_path / f"copy{len(copies)}"
+            result = agijobs("export", "--storage", backend.storage, str(out))
+            assert result.returncode == 0, result.stderr
+            copies.append(out)
+    finally:
+        runner.kill()
+        runner.wait()
+    for out in copies:
+        audit = agijobs("audit", "--storage", str(out))
+        assert audit.returncode == 0, audit.stderr
+        checkpoint = orjson.loads((out / "checkpoint.json").read_bytes())
+        assert (out / "events.ndjson").read_bytes().count(b"\n") >= checkpoint["seq"]

@@ -781,7 +781,7 @@ class Engine:
                     for index, row in enumerate(rows):
                         try:
                             job = job_from_row(row, shard.id, interned)
-                        except ValueError as error:
+                        except (ValueError, TypeError) as error:
                             raise _bad_row(f"shards -> {shard.id} -> queue", index, error) from None
                         jobs[job.id] = job
                         queue.append(job)
@@ -793,7 +793,7 @@ class Engine:
             for index, row in enumerate(raw["running"]):
                 try:
                     job = job_from_row(row, node.shard, interned)
-                except ValueError as error:
+                except (ValueError, TypeError) as error:
                     raise _bad_row(f"nodes -> {node.id} -> running", index, error) from None
                 job.state = RUNNING
                 job.node = node.id
@@ -804,9 +804,10 @@ class Engine:
         return engine
 
 
-def _bad_row(where: str, index: int, error: ValueError) -> IntegrityError:
+def _bad_row(where: str, index: int, error: Exception) -> IntegrityError:
+    what = str(error) if isinstance(error, ValueError) else "a field of the wrong type"
     return IntegrityError(
-        f"checkpoint.json: state -> {where} -> row {index}: {error}",
+        f"checkpoint.json: state -> {where} -> row {index}: {what}",
         "the checkpoint was written by another agijobs version or altered; re-run",
     )
 

@@ -273,7 +273,7 @@ def job_from_row(row: Any, shard: str, interned: dict[SkillKey, SkillKey]) -> Jo
     ) or not all(type(hop) is str for hop in visited):
         raise ValueError("a field of the wrong type")
     key = tuple(skills)
-    known = interned.get(key)
+    known = interned.get(key)  # TypeError for an unhashable skill: the caller's to report
     if known is None:
         if not all(type(skill) is str for skill in key):
             raise ValueError("a skill that is not a string")

@@ -25,6 +25,7 @@ from __future__ import annotations
 import contextlib
 import itertools
 import os
+import shutil
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -55,6 +56,18 @@ RUN_FILES = (
     PROMETHEUS,
     "report.html",
     "report.md",
+)
+PLAN = "plan.json"  # what `agijobs plan` writes by default
+# Whole files the run keeps beside its log, checkpoint, sessions, metrics and inbox.
+DOCUMENTS = (
+    "summary.json",
+    RUN_PLAN,
+    "run.json",
+    "live.json",
+    PROMETHEUS,
+    "report.html",
+    "report.md",
+    PLAN,
 )
 # Rewritten often and derived from the run (a live runner's view, the Prometheus text):
 # replaced atomically but not fsynced, so a checkpoint costs three fsyncs, not six.
@@ -217,15 +230,8 @@ class FileStore:
         atomic_write(self.root / name, data, durable=name not in DERIVED)
 
     def document_names(self) -> list[str]:
-        """Files other than the log, checkpoint, sessions, metrics and inbox."""
-        kept = {EVENTS, CHECKPOINT, SESSIONS, METRICS, "run.lock"}
-        if not self.root.is_dir():
-            return []
-        return sorted(
-            entry.name
-            for entry in os.scandir(self.root)
-            if entry.is_file() and entry.name not in kept and not entry.name.startswith(".")
-        )
+        """The run's documents present here (never other files someone put beside them)."""
+        return sorted(name for name in DOCUMENTS if (self.root / name).is_file())
 
     def append_session(self, record: dict[str, Any]) -> None:
         append_durably(
@@ -280,6 +286,12 @@ class FileStore:
             yield
         finally:
             lock.release()
+
+    def lock_session(self) -> str | None:
+        return None  # local: the run.json pid identifies the holder
+
+    def lock_holder(self) -> str | None:
+        return None
 
     def lock_is_held(self) -> bool:
         if not (self.root / "run.lock").exists():
@@ -358,6 +370,15 @@ class FileStore:
         return ack
 
     # ------------------------------------------------------------- archive
+
+    def discard(self) -> None:
+        for name in (*RUN_FILES, PLAN):
+            path = self.root / name
+            if path.is_dir():
+                shutil.rmtree(path)
+            elif path.exists():
+                path.unlink()
+        fsync_dir(self.root)
 
     def archive(self, run_id: str) -> str:
         target = self.root / "archive" / run_id

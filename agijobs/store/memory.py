@@ -85,6 +85,12 @@ class MemoryStore:
     def run_lock(self, *, wait: float = 0.0) -> Iterator[None]:
         yield
 
+    def lock_session(self) -> str | None:
+        return None  # local: the run.json pid identifies the holder
+
+    def lock_holder(self) -> str | None:
+        return None
+
     def lock_is_held(self) -> bool:
         return False
 
@@ -114,6 +120,9 @@ class MemoryStore:
 
     def wait_ack(self, command_id: str, timeout: float) -> dict[str, Any] | None:
         return None
+
+    def discard(self) -> None:
+        self.documents.clear()
 
     def archive(self, run_id: str) -> str:
         return ""

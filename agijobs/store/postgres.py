@@ -75,6 +75,13 @@ _TABLES = (
 # Creating the schema takes this transaction-level lock, so that two first commands on a
 # new database do not race on CREATE TABLE IF NOT EXISTS (which is not concurrency-safe).
 _SCHEMA_LOCK = 0x61676A6F
+_KEEPALIVES = {
+    "keepalives": 1,
+    "keepalives_idle": 10,
+    "keepalives_interval": 5,
+    "keepalives_count": 3,
+    "connect_timeout": 10,
+}
 INBOX_CHANNEL = "agijobs_inbox"
 ACK_CHANNEL = "agijobs_ack"
 _HASH_MARK = b',"hash":"'
@@ -82,10 +89,11 @@ _counter = itertools.count()
 
 
 def _fabric_name(value: str, url: str) -> str:
-    if not value or len(value) > 100 or not all(c.isalnum() or c in "-_.@" for c in value):
+    # 200: room for an archived run's name, NAME@RUN_ID, with a 100-character NAME.
+    if not value or len(value) > 200 or not all(c.isalnum() or c in "-_.@" for c in value):
         raise BadInput(
             f"--storage: fabric name {value!r} in {url}",
-            "use letters, digits, '-', '_', '.' or '@' (at most 100), e.g. ?fabric=planetary",
+            "use letters, digits, '-', '_', '.' or '@' (at most 200), e.g. ?fabric=planetary",
         )
     return value
 
@@ -109,12 +117,30 @@ def parse_url(url: str) -> tuple[str, str, str]:
 
 
 def _redact(url: str) -> str:
-    """The URL without its password: locations appear in messages and reports."""
+    """The URL without its password (in the authority or as ?password=): locations appear
+    in messages and reports."""
     parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
+    netloc = parts.netloc
+    if parts.password is not None:
+        netloc = netloc.replace(f":{parts.password}@", ":***@", 1)
+    query = parse_qsl(parts.query, keep_blank_values=True)
+    if any(key == "password" for key, _ in query):
+        hidden = [(key, "***" if key == "password" else value) for key, value in query]
+        return urlunsplit(parts._replace(netloc=netloc, query=urlencode(hidden, safe="*@")))
     return urlunsplit(parts._replace(netloc=netloc))
+
+
+# Who holds a fabric's advisory lock: a bigint key shows in pg_locks as two 32-bit halves.
+_HOLDER_QUERY = (
+    "SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND granted "
+    "AND database = (SELECT oid FROM pg_database WHERE datname = current_database()) "
+    "AND objsubid = 1 AND classid = %s::bigint::oid AND objid = %s::bigint::oid"
+)
+
+
+def _lock_halves(fabric: str) -> tuple[int, int]:
+    key = lock_key(fabric) & ((1 << 64) - 1)
+    return key >> 32, key & 0xFFFFFFFF
 
 
 def lock_key(fabric: str) -> int:
@@ -186,8 +212,13 @@ class PostgresStore:
     # ------------------------------------------------------------- connections
 
     def _connect(self, *, autocommit: bool) -> psycopg.Connection[Any]:
+        given = psycopg.conninfo.conninfo_to_dict(self.conninfo)
+        # A runner whose host vanishes must lose its lock in seconds, not at TCP's timeout
+        # (hours): keepalives, unless the URL says otherwise.
+        options = {key: value for key, value in _KEEPALIVES.items() if key not in given}
+        conninfo = psycopg.conninfo.make_conninfo(self.conninfo, **options)
         try:
-            return psycopg.connect(self.conninfo, autocommit=autocommit, application_name="agijobs")
+            return psycopg.connect(conninfo, autocommit=autocommit, application_name="agijobs")
         except psycopg.OperationalError as error:
             reason = str(error).strip().splitlines()[-1] if str(error).strip() else "refused"
             raise Conflict(
@@ -210,8 +241,10 @@ class PostgresStore:
         return self._writer
 
     def _ensure_schema(self, conn: psycopg.Connection[Any]) -> None:
-        exists = conn.execute(
-            "SELECT count(*) FROM pg_tables WHERE tablename = ANY(%s)", (list(_TABLES),)
+        exists = conn.execute(  # on this connection's search path, not in any schema
+            "SELECT count(*) FROM unnest(%s::text[]) AS t(name) "
+            "WHERE to_regclass(name) IS NOT NULL",
+            (list(_TABLES),),
         ).fetchone()
         if exists is not None and exists[0] == len(_TABLES):
             return
@@ -412,17 +445,18 @@ class PostgresStore:
                     conn.commit()
 
     def lock_is_held(self) -> bool:
-        if self._locked:
-            return True
-        # A bigint advisory key shows in pg_locks as its high and low 32 bits.
-        key = lock_key(self.fabric) & ((1 << 64) - 1)
-        held = self._one(
-            "SELECT EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND granted "
-            "AND database = (SELECT oid FROM pg_database WHERE datname = current_database()) "
-            "AND objsubid = 1 AND classid = %s::bigint::oid AND objid = %s::bigint::oid)",
-            (key >> 32, key & 0xFFFFFFFF),
+        return self._locked or self.lock_holder() is not None
+
+    def lock_session(self) -> str | None:
+        """This process's lock-holding session: its backend pid, which pg_locks shows."""
+        return (
+            None if not self._locked or self._writer is None else str(self._writer.info.backend_pid)
         )
-        return bool(held)
+
+    def lock_holder(self) -> str | None:
+        """The backend pid of the session holding this fabric's run lock, if any."""
+        holder = self._one(_HOLDER_QUERY, _lock_halves(self.fabric))
+        return None if holder is None else str(holder)
 
     # ------------------------------------------------------------- the inbox
 
@@ -494,6 +528,19 @@ class PostgresStore:
         conn = self._claimer()
         if not self._claim_open:
             conn.execute("BEGIN")
+        session = self.lock_session()
+        if session is not None:
+            # The lock lives on the writer's session, the journal commits on this one: a
+            # runner whose session was ended (and its lock taken over) must not journal.
+            row = conn.execute(_HOLDER_QUERY, _lock_halves(self.fabric)).fetchone()
+            if row is None or str(row[0]) != session:
+                conn.execute("ROLLBACK")
+                self._claim_open = False
+                raise Conflict(
+                    f"storage {self.location}: this runner lost the run lock (its database "
+                    "session ended)",
+                    "see `agijobs status`; `agijobs resume` continues the run",
+                )
         with conn.cursor() as cursor:
             cursor.executemany(
                 "INSERT INTO agijobs_inbox (fabric, id, command, journal_index, entry) "
@@ -574,8 +621,15 @@ class PostgresStore:
                     f"UPDATE {table} SET fabric = %s WHERE fabric = %s",
                     (target, self.fabric),
                 )
-        conninfo = self.location.split("?", 1)[0]
-        return f"{conninfo}?fabric={target}"
+        parts = urlsplit(self.location)
+        query = [(k, target if k == "fabric" else v) for k, v in parse_qsl(parts.query)]
+        return urlunsplit(parts._replace(query=urlencode(query, safe="*@")))
+
+    def discard(self) -> None:
+        conn = self.aux()
+        with conn.transaction():
+            for table in _TABLES:
+                conn.execute(f"DELETE FROM {table} WHERE fabric = %s", (self.fabric,))
 
     def _fabric_used(self, fabric: str) -> bool:
         return bool(
