@@ -17,6 +17,7 @@ from typing import Any
 
 from .errors import BadInput, Conflict, NotAcknowledged, Refused
 from .fabric.commands import CommandInput
+from .fabric.engine import JOBLESS
 from .runner import (
     Runner,
     RunOptions,
@@ -210,7 +211,7 @@ def _send_live(
 
 def _apply_at_rest(store: Store, command: CommandInput) -> CommandResult:
     loaded = load_run(store)
-    engine = loaded.engine()
+    engine = loaded.engine(jobs=command.name not in JOBLESS)
     if engine.is_done() or engine.state.tick >= loaded.plan.scenario.run.max_ticks:
         raise Conflict(
             f"the run in {store.location} finished at tick {engine.state.tick}",

@@ -107,11 +107,12 @@ class LoadedRun:
     run_id: str | None = None  # from run.json: what signed commands must name
     checkpoint_bytes: bytes | None = None  # exactly the bytes verified (`export` copies them)
 
-    def engine(self) -> Engine:
+    def engine(self, *, jobs: bool = True) -> Engine:
+        """The engine at the checkpoint (`jobs=False`: see `Engine.restore`)."""
         if self.checkpoint is None:
             engine = Engine(self.plan.scenario)
         else:
-            engine = Engine.restore(self.plan.scenario, self.checkpoint["state"])
+            engine = Engine.restore(self.plan.scenario, self.checkpoint["state"], jobs=jobs)
         engine.run_id = self.run_id
         return engine
 

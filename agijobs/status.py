@@ -35,7 +35,7 @@ def status(store: Store) -> dict[str, Any]:
     if not store.has_run():
         return {"storage": store.location, "state": "no run"}
     loaded = load_run(store)
-    engine = loaded.engine()
+    engine = loaded.engine(jobs=False)  # status reads counts, never a job
     view: dict[str, Any] = {
         "tick": engine.state.tick,
         "paused": engine.state.paused,

@@ -100,14 +100,16 @@ def check_expectations(plan: Plan, summary: dict[str, Any]) -> tuple[list[str], 
 
 
 def fabric_view(engine: Engine) -> dict[str, list[dict[str, Any]]]:
-    """Shards and nodes as `agijobs status` shows them."""
+    """Shards and nodes as `agijobs status` shows them (also of an engine restored without
+    its jobs: the counts then come from the rows it keeps)."""
     state = engine.state
+    deferred, running = _job_counts(engine)
     shards = [
         {
             "id": shard.id,
             "name": shard.name,
             "queued": shard.queued.count,
-            "deferred": shard.deferred_count,
+            "deferred": deferred[shard.id],
             "in_flight": shard.in_flight.count,
             "completed": shard.completed.count,
             "failed": shard.failed.count,
@@ -129,7 +131,7 @@ def fabric_view(engine: Engine) -> dict[str, list[dict[str, Any]]]:
             "status": "up" if node.up else "down",
             "over_budget": node.latency_ms > state.shards[node.shard].budget_ms,
             "latency_ms": node.latency_ms,
-            "running": len(node.running),
+            "running": running[node.id],
             "slots": node.slots,
             "price_per_job": node.price_nano / 1e9,
             "metadata": node.metadata,
@@ -137,3 +139,18 @@ def fabric_view(engine: Engine) -> dict[str, list[dict[str, Any]]]:
         for node in state.nodes.values()
     ]
     return {"shards": shards, "nodes": nodes}
+
+
+def _job_counts(engine: Engine) -> tuple[dict[str, int], dict[str, int]]:
+    """Deferred jobs per shard and running jobs per node."""
+    rows = engine.unrestored
+    if rows is None:
+        state = engine.state
+        return (
+            {shard.id: shard.deferred_count for shard in state.shards.values()},
+            {node.id: len(node.running) for node in state.nodes.values()},
+        )
+    return (
+        {raw["id"]: sum(len(jobs) for _, jobs in raw["deferred"]) for raw in rows["shards"]},
+        {raw["id"]: len(raw["running"]) for raw in rows["nodes"]},
+    )

@@ -36,6 +36,7 @@ from .state import (
     QueueKey,
     Shard,
     SkillKey,
+    check_job_row,
     job_from_row,
     make_job_row,
     queue_key,
@@ -84,6 +85,9 @@ class Engine:
         # (entry index, tick, error) of schedule entries the state refused when they came
         # due: recorded as `owner.rejected` events, and refused by `agijobs plan`.
         self.schedule_rejections: list[tuple[int, int, str]] = []
+        # Set by `restore(..., jobs=False)`: the snapshot whose job rows were not rebuilt,
+        # which `snapshot` writes back as they were (see `restore`).
+        self.unrestored: dict[str, Any] | None = None
         self._faults: dict[int, list[tuple[int, int, Fault]]] = {}
         for index, fault in enumerate(scenario.faults):
             self._faults.setdefault(fault.tick, []).append((1, index, fault))
@@ -286,6 +290,8 @@ class Engine:
         self._capable_cache.clear()
 
     def is_done(self) -> bool:
+        if self.unrestored is not None and _holds_jobs(self.unrestored):
+            return False
         return not self.state.jobs and self.state.tick >= self.last_input_tick
 
     def emit(self, kind: str, data: dict[str, Any]) -> None:
@@ -683,7 +689,7 @@ class Engine:
                     "running": [make_job_row(j) for j in node.running.values()],
                 }
             )
-        return {
+        snapshot = {
             "format": SNAPSHOT_FORMAT,
             "tick": state.tick,
             "paused": state.paused,
@@ -701,11 +707,18 @@ class Engine:
             **({"triggers": list(state.triggers_armed)} if state.triggers_armed else {}),
             **({"attempts": _live_attempts(state)} if state.attempts else {}),
         }
+        if self.unrestored is not None:
+            _write_back_jobs(snapshot, self.unrestored)
+        return snapshot
 
     @classmethod
-    def restore(cls, scenario: Scenario, snapshot: dict[str, Any]) -> Engine:
+    def restore(cls, scenario: Scenario, snapshot: dict[str, Any], *, jobs: bool = True) -> Engine:
         """The engine at a snapshot. Shards and nodes come from the snapshot, not the
-        scenario: owner commands may have registered, changed or removed them."""
+        scenario: owner commands may have registered, changed or removed them.
+
+        `jobs=False` leaves the job rows as read, for owner commands that touch no job
+        (`JOBLESS`): rebuilding a 100k-job backlog is most of what such a command costs at
+        rest, and the next snapshot writes the rows back unchanged."""
         shards: dict[str, Shard] = {}
         for raw in snapshot["shards"]:
             shard = Shard(
@@ -771,8 +784,16 @@ class Engine:
         state.triggers_armed = list(snapshot.get("triggers", ()))
         state.attempts = dict(snapshot.get("attempts", {}))
         engine = cls(scenario, state)
+        if not jobs:
+            _check_job_rows(snapshot)
+            engine.unrestored = snapshot
+            for raw in snapshot["nodes"]:
+                kind, tick = raw["timer"]
+                if kind:
+                    engine._set_timer(nodes[raw["id"]], kind, tick)
+            return engine
         interned = engine._interned
-        jobs = state.jobs
+        live = state.jobs
         for raw in snapshot["shards"]:
             shard = shards[raw["id"]]
             for classes, store in ((raw["queue"], shard.active), (raw["deferred"], shard.waiting)):
@@ -783,7 +804,7 @@ class Engine:
                             job = job_from_row(row, shard.id, interned)
                         except (ValueError, TypeError) as error:
                             raise _bad_row(f"shards -> {shard.id} -> queue", index, error) from None
-                        jobs[job.id] = job
+                        live[job.id] = job
                         queue.append(job)
         for raw in snapshot["nodes"]:
             node = nodes[raw["id"]]
@@ -802,6 +823,47 @@ class Engine:
                 if job.due:
                     state.completions.setdefault(job.due, []).append(job)
         return engine
+
+
+# Owner commands that change no job, so an engine restored without its jobs can apply them.
+JOBLESS = frozenset({"pause-all", "resume"})
+
+
+def _holds_jobs(snapshot: dict[str, Any]) -> bool:
+    return any(s["queue"] or s["deferred"] for s in snapshot["shards"]) or any(
+        n["running"] for n in snapshot["nodes"]
+    )
+
+
+def _check_job_rows(snapshot: dict[str, Any]) -> None:
+    """What restoring the jobs would check, without building them."""
+    interned: dict[Any, Any] = {}
+    places = [
+        (f"shards -> {raw['id']} -> {part}", rows)
+        for raw in snapshot["shards"]
+        for part in ("queue", "deferred")
+        for _, rows in raw[part]
+    ] + [(f"nodes -> {raw['id']} -> running", raw["running"]) for raw in snapshot["nodes"]]
+    for where, rows in places:
+        for index, row in enumerate(rows):
+            try:
+                check_job_row(row, interned)
+            except (ValueError, TypeError) as error:
+                raise _bad_row(where, index, error) from None
+
+
+def _write_back_jobs(snapshot: dict[str, Any], unrestored: dict[str, Any]) -> None:
+    """Put the job rows an engine was restored without back into its snapshot."""
+    shards = {raw["id"]: raw for raw in unrestored["shards"]}
+    nodes = {raw["id"]: raw for raw in unrestored["nodes"]}
+    for shard in snapshot["shards"]:
+        shard["queue"] = shards[shard["id"]]["queue"]
+        shard["deferred"] = shards[shard["id"]]["deferred"]
+    for node in snapshot["nodes"]:
+        node["running"] = nodes[node["id"]]["running"]
+    snapshot.pop("attempts", None)
+    if "attempts" in unrestored:
+        snapshot["attempts"] = unrestored["attempts"]
 
 
 def _bad_row(where: str, index: int, error: Exception) -> IntegrityError:
