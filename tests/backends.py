@@ -89,6 +89,9 @@ class PostgresBackend(Backend):
             return cursor.fetchall() if cursor.description else []
 
     def committed_events(self) -> int:
+        store = self.store()
+        store.ensure()  # the runner may not have created the tables yet
+        store.close()
         rows = self._sql("SELECT count(*) FROM agijobs_events WHERE fabric = %s", self.fabric)
         return int(rows[0][0])
 

@@ -415,7 +415,10 @@ def test_after_a_crash_concurrent_commands_apply_at_rest_not_into_a_dead_inbox(
 def test_exporting_a_live_run_copies_its_last_checkpoint_consistently(
     backend: Backend, tmp_path: Path
 ) -> None:
-    runner = spawn("run", str(CRASH_SCENARIO), "--storage", backend.storage, "--tick-ms", "3")
+    # Planetary runs 828 ticks: paced at 5 ms a tick it is live for seconds, long enough
+    # for four exports (each a whole CLI process) to race its checkpoints.
+    planetary = str(SCENARIOS / "planetary.yaml")
+    runner = spawn("run", planetary, "--storage", backend.storage, "--tick-ms", "5")
     try:
         copies = []
         deadline = time.monotonic() + 60
