@@ -3,6 +3,7 @@ the stored bytes, a way to tamper with them, and a snapshot of everything stored
 
 from __future__ import annotations
 
+import abc
 import hashlib
 from pathlib import Path
 from typing import Any
@@ -14,7 +15,7 @@ from agijobs.store import Store, open_store
 from .helpers import file_hashes
 
 
-class Backend:
+class Backend(abc.ABC):
     kind = ""
     storage = ""  # the --storage value
 
@@ -38,16 +39,17 @@ class Backend:
     def event_list(self) -> list[dict[str, Any]]:
         return [orjson.loads(line) for line in self.events().splitlines()]
 
+    @abc.abstractmethod
     def committed_events(self) -> int:
         """About how many events are stored now (a live run's progress)."""
-        raise NotImplementedError
 
+    @abc.abstractmethod
     def tamper_event(self, seq: int, old: bytes, new: bytes) -> None:
-        raise NotImplementedError
+        """Replace `old` by `new` in the line of event `seq`, leaving its hash as it was."""
 
+    @abc.abstractmethod
     def snapshot(self) -> dict[str, str]:
         """A digest of everything stored, to show a command changed nothing."""
-        raise NotImplementedError
 
 
 class DirectoryBackend(Backend):
