@@ -224,22 +224,22 @@ class Runner:
     # ----------------------------------------------------------- event log
 
     def write(self, tick: int, events: list[tuple[str, dict[str, Any]]]) -> None:
-        lines = []
+        lines: list[bytes] = []
         head, seq = self.head, self.seq
-        observer = self.observer
-        for kind, data in events:
+        observer, heads, add = self.observer, self.heads, lines.append
+        for kind, data in events:  # once per event: the run's hottest loop
             seq += 1
             line, head = encode_event(head, seq, tick, kind, data)
-            lines.append(line)
-            if self.heads is not None:
-                self.heads.append(head)
+            add(line)
+            if heads is not None:
+                heads.append(head)
             if observer is not None and kind in REPORTED:
                 observer.note(tick, kind, data)
         if lines:
             chunk = b"\n".join(lines) + b"\n"
             self.digest.update(chunk)
             self.log_bytes += len(chunk)
-            self.sink.append(lines)
+            self.sink.append(lines, chunk)
         self.head, self.seq = head, seq
 
     def checkpoint(self) -> None:

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Iterable, Sequence
+from operator import attrgetter
 from typing import Any
 
 from ..errors import BadInput, IntegrityError, Refused
@@ -39,7 +40,6 @@ from .state import (
     check_job_row,
     job_from_row,
     make_job_row,
-    queue_key,
 )
 
 Event = tuple[str, dict[str, Any]]
@@ -333,7 +333,7 @@ class Engine:
         job.state = QUEUED
         job.node = None
         job.row = None
-        key = queue_key(job)
+        key = (job.skills, job.visited)  # queue_key(job), inline: once per job and move
         queue = shard.active.get(key)
         if queue is None:
             queue = shard.active[key] = deque()
@@ -345,7 +345,9 @@ class Engine:
             job.qseq = shard.next_back
             shard.next_back += 1
             queue.append(job)
-        shard.queued.add(job.value)
+        queued = shard.queued
+        queued.count += 1
+        queued.value += job.value
 
     def move(
         self,
@@ -372,20 +374,34 @@ class Engine:
         else:
             sink.append(event)
 
-    def start(self, job: Job, node: Node) -> None:
-        shard = self.state.shards[node.shard]
-        shard.queued.remove(job.value)
-        shard.in_flight.add(job.value)
+    def start(self, job: Job, node: Node, shard: Shard) -> None:
+        """Start `job`, already taken out of `shard`'s queue, on `node`, one of its nodes.
+
+        Called once per assignment (a million times in a 1M-job run), so the tallies and
+        the completion entry are updated inline rather than through their helpers."""
+        value = job.value
+        tally = shard.queued
+        tally.count -= 1
+        tally.value -= value
+        tally = shard.in_flight
+        tally.count += 1
+        tally.value += value
         job.state = RUNNING
-        job.node = node.id
+        job.node = node_id = node.id
         job.deferred = False  # a later wait is a new wait, with its own job.deferred event
         job.row = None
         node.running[job.id] = job
-        if node.outage:
+        if node.outages:
             job.due = 0  # routers do not know yet; the job waits frozen on the node
         else:
-            self._schedule_completion(job, self.state.tick)
-        self.events.append(("job.assigned", {"job": job.id, "node": node.id, "shard": shard.id}))
+            state = self.state
+            due = job.due = state.tick + job.remaining - 1
+            finishing = state.completions.get(due)
+            if finishing is None:
+                state.completions[due] = [job]
+            else:
+                finishing.append(job)
+        self.events.append(("job.assigned", {"job": job.id, "node": node_id, "shard": shard.id}))
         if self.collect_dispatch:
             self.dispatched.append(job)
 
@@ -412,6 +428,7 @@ class Engine:
         state = self.state
         shards = state.shards
         emit = self.events.append
+        jobs = state.jobs
         for group in self._groups:
             prefix, shard_id, skills, duration, value, step, first, per_tick, count, named = group
             if tick < first:
@@ -422,25 +439,23 @@ class Engine:
             shard = shards[shard_id]
             capable = self.fabric_capable(skills)
             retired = shard.retired
+            submitted = shard.submitted
+            visited = (shard_id,)
+            ordinal = state.next_ordinal
             for index in range(begin, min(begin + per_tick, count)):
                 job_value = value + index * step
-                job = Job(
-                    id=prefix if named else f"{prefix}-{index + 1:06d}",
-                    ordinal=state.next_ordinal,
-                    origin=shard_id,
-                    shard=shard_id,
-                    skills=skills,
-                    remaining=duration,
-                    value=job_value,
-                    visited=(shard_id,),
-                )
-                state.next_ordinal += 1
-                shard.submitted.add(job_value)
-                emit(("job.submitted", {"job": job.id, "shard": shard_id, "value": job_value}))
+                job_id = prefix if named else f"{prefix}-{index + 1:06d}"
+                # Positional: id, ordinal, origin, shard, skills, remaining, value, visited.
+                job = Job(job_id, ordinal, shard_id, shard_id, skills, duration, job_value, visited)
+                ordinal += 1
+                state.next_ordinal = ordinal  # a forwarded arrival may read it
+                submitted.count += 1
+                submitted.value += job_value
+                emit(("job.submitted", {"job": job_id, "shard": shard_id, "value": job_value}))
                 if retired and self._arrive_retired(shard, job, capable):
                     continue
                 if capable:
-                    state.jobs[job.id] = job
+                    jobs[job_id] = job
                     self.enqueue(shard, job)
                 else:
                     job.state = DONE
@@ -479,21 +494,26 @@ class Engine:
         # A job pulled off a node and restarted in the same tick can be listed twice with
         # the same due tick: keep one entry per job.
         finishing = list({j.id: j for j in due if j.state == RUNNING and j.due == tick}.values())
-        finishing.sort(key=lambda job: job.ordinal)
+        finishing.sort(key=_ordinal)
         state = self.state
-        for job in finishing:
-            assert job.node is not None
-            node = state.nodes[job.node]
-            shard = state.shards[node.shard]
-            del node.running[job.id]
-            del state.jobs[job.id]
+        nodes, shards, jobs, emit = state.nodes, state.shards, state.jobs, self.events.append
+        for job in finishing:  # once per job: the tallies are updated inline
+            node_id = job.node
+            assert node_id is not None
+            node = nodes[node_id]
+            shard = shards[node.shard]
+            job_id, value = job.id, job.value
+            del node.running[job_id]
+            del jobs[job_id]
             job.state = DONE
-            shard.in_flight.remove(job.value)
-            shard.completed.add(job.value)
+            tally = shard.in_flight
+            tally.count -= 1
+            tally.value -= value
+            tally = shard.completed
+            tally.count += 1
+            tally.value += value
             shard.cost_nano += node.price_nano
-            self.events.append(
-                ("job.completed", {"job": job.id, "node": node.id, "shard": shard.id})
-            )
+            emit(("job.completed", {"job": job_id, "node": node_id, "shard": shard.id}))
 
     def _heartbeats(self, tick: int) -> None:
         node_ids = self.state.timers.pop(tick, None)
@@ -895,6 +915,9 @@ def _class_rows(store: dict[QueueKey, deque[Job]]) -> list[tuple[QueueKey, list[
     FIFO order: no sort over the backlog at each checkpoint (qseq keeps the order across
     classes), and a restore rebuilds the same deques."""
     return [(key, [make_job_row(job) for job in store[key]]) for key in sorted(store) if store[key]]
+
+
+_ordinal = attrgetter("ordinal")
 
 
 def _skill_key(skills: Iterable[str]) -> SkillKey:

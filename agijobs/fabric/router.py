@@ -126,22 +126,36 @@ def _settle_unservable(engine: Engine, shard: Shard) -> None:
 
 
 def _assign(engine: Engine, shard: Shard) -> None:
-    if not any(node.free > 0 for node in shard.nodes):  # saturated: the usual backlog case
-        return
+    if all(len(node.running) >= node.slots for node in shard.nodes):
+        return  # saturated: the usual backlog case
     heads: list[tuple[int, QueueKey]] = []
+    eligible: dict[QueueKey, tuple[deque[Job], list[Node]]] = {}
     for key, queue in shard.active.items():
-        if queue and engine.candidates(shard, key[0]):
-            heads.append((queue[0].qseq, key))
+        if queue:
+            nodes = engine.candidates(shard, key[0])
+            if nodes:
+                heads.append((queue[0].qseq, key))
+                eligible[key] = (queue, nodes)
+    start = engine.start
+    if len(heads) == 1:  # one class of jobs can move: FIFO within it, no merge needed
+        queue, nodes = eligible[heads[0][1]]
+        while queue:
+            node = _best_node(nodes)
+            if node is None:
+                return
+            start(queue.popleft(), node, shard)
+        return
     heapq.heapify(heads)
+    pop, push = heapq.heappop, heapq.heappush
     while heads:
-        _, key = heapq.heappop(heads)
-        node = _best_node(engine.candidates(shard, key[0]))
+        _, key = pop(heads)
+        queue, nodes = eligible[key]
+        node = _best_node(nodes)
         if node is None:
             continue
-        queue = shard.active[key]
-        engine.start(queue.popleft(), node)
+        start(queue.popleft(), node, shard)
         if queue:
-            heapq.heappush(heads, (queue[0].qseq, key))
+            push(heads, (queue[0].qseq, key))
 
 
 def _best_node(nodes: list[Node]) -> Node | None:
@@ -149,7 +163,7 @@ def _best_node(nodes: list[Node]) -> Node | None:
     best = None
     best_free = 0
     for node in nodes:
-        free = node.free
+        free = node.slots - len(node.running)  # Node.free, inline: once per node per job
         if free > best_free:
             best, best_free = node, free
     return best

@@ -149,10 +149,11 @@ class FileEventSink:
         self._handle.truncate(keep_bytes)
         self._handle.seek(keep_bytes)
 
-    def append(self, lines: list[bytes]) -> None:
+    def append(self, lines: list[bytes], chunk: bytes | None = None) -> None:
         if not lines:
             return
-        chunk = b"\n".join(lines) + b"\n"
+        if chunk is None:
+            chunk = b"\n".join(lines) + b"\n"
         if crashpoints.reached("append"):
             self._handle.write(chunk[: len(chunk) // 2])
             self._handle.flush()

@@ -12,7 +12,7 @@ from typing import Any
 
 
 class NullSink:
-    def append(self, lines: list[bytes]) -> None:
+    def append(self, lines: list[bytes], chunk: bytes | None = None) -> None:
         pass
 
     def flush(self) -> None:

@@ -162,7 +162,7 @@ class PostgresEventSink:
         self._next_seq = keep_seq + 1
         self._buffer: list[bytes] = []
 
-    def append(self, lines: list[bytes]) -> None:
+    def append(self, lines: list[bytes], chunk: bytes | None = None) -> None:
         if crashpoints.reached("append"):
             self._buffer.extend(lines[: len(lines) // 2])
             self.flush()  # sent, never committed: the server discards it with the session
