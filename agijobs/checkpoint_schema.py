@@ -3,7 +3,9 @@
 The integrity hash proves the bytes are the ones written; this proves they describe a state
 this agijobs can restore (a checkpoint from another version, or sealed after editing, fails
 here with its key path instead of crashing the restore). The tick loop never sees these
-models: `Engine.restore` reads the validated plain data.
+models: `Engine.restore` reads the validated plain data. Job rows are not part of this
+state but of its job table (agijobs.jobtable), whose shape is checked as it is attached and
+each row as it is restored.
 """
 
 from __future__ import annotations
@@ -15,9 +17,6 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 from .errors import IntegrityError
 from .scenario import Scenario
 
-# A job row's ten fields are checked as the row is restored (`state.job_from_row`), at a
-# fraction of what a model per row costs on a large backlog: here only their list is.
-JobRows = list[Any]
 Tally = tuple[int, int]
 
 
@@ -58,9 +57,9 @@ class ShardState(_Shape):
     next_front: int
     cost_nano: int
     counters: Counters
-    # ((skills, hop history), rows) per queue class, each in FIFO order
-    queue: list[tuple[tuple[list[str], list[str]], JobRows]]
-    deferred: list[tuple[tuple[list[str], list[str]], JobRows]]
+    # Rows in the job table (agijobs.jobtable): queued and deferred, in their queue classes
+    queued_jobs: int
+    deferred_jobs: int
 
 
 class NodeState(_Shape):
@@ -76,7 +75,7 @@ class NodeState(_Shape):
     latency_ms: int
     slots: int
     timer: tuple[str, int]
-    running: JobRows
+    running_jobs: int  # rows in the job table
 
 
 class KeyState(_Shape):
@@ -102,6 +101,11 @@ class GovernanceState(_Shape):
     nonces: list[str]
 
 
+class JobTableRef(_Shape):
+    bytes: int
+    sha256: str
+
+
 class FabricSnapshot(_Shape):
     format: int
     tick: int
@@ -116,6 +120,7 @@ class FabricSnapshot(_Shape):
     job_columns: list[str]
     shards: list[ShardState]
     nodes: list[NodeState]
+    job_table: JobTableRef
     governance: GovernanceState | None = None  # absent in open mode
     triggers: list[bool] | None = None  # absent without triggers
     attempts: dict[str, int] | None = None  # absent until an executor rejects a job

@@ -154,7 +154,7 @@ def what_if(store: Store, intents: Sequence[str], out: Path | None = None) -> di
         )
     loaded = load_run(store)
     plan = loaded.plan
-    state = None if loaded.checkpoint is None else loaded.checkpoint["state"]
+    state = None if loaded.checkpoint is None else loaded.full_state()
     tick = 0 if state is None else int(state["tick"])
     label = Path(f"{store.location}/{RUN_PLAN}")
     scenario, expect, reviewed = with_intents(label, plan.scenario, plan.expect, intents, tick + 1)

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
-from . import crashpoints
+from . import crashpoints, jobtable
 from .canonical import GENESIS_HASH, dumps, encode_event
 from .checkpoint_schema import check_state
 from .errors import BadInput, Conflict, IntegrityError, Refused
@@ -106,15 +106,24 @@ class LoadedRun:
     events: bytes
     run_id: str | None = None  # from run.json: what signed commands must name
     checkpoint_bytes: bytes | None = None  # exactly the bytes verified (`export` copies them)
+    job_table: bytes | None = None  # the checkpoint's job table, verified against its digest
+    job_table_name: str = ""  # where it was read, for messages
 
     def engine(self, *, jobs: bool = True) -> Engine:
         """The engine at the checkpoint (`jobs=False`: see `Engine.restore`)."""
         if self.checkpoint is None:
             engine = Engine(self.plan.scenario)
+        elif jobs:
+            engine = Engine.restore(self.plan.scenario, self.full_state())
         else:
-            engine = Engine.restore(self.plan.scenario, self.checkpoint["state"], jobs=jobs)
+            engine = Engine.restore(self.plan.scenario, self.checkpoint["state"], jobs=False)
         engine.run_id = self.run_id
         return engine
+
+    def full_state(self) -> dict[str, Any]:
+        """The checkpoint's state with its job rows (read from its job table)."""
+        assert self.checkpoint is not None and self.job_table is not None
+        return jobtable.attach(self.checkpoint["state"], self.job_table, self.job_table_name)
 
     @property
     def seq(self) -> int:
@@ -141,8 +150,8 @@ def load_run(store: Store, *, full_scan: bool = False) -> LoadedRun:
         plan = plan_from_store(store, plan_bytes)
     except BadInput as error:
         raise IntegrityError(error.message, "the stored plan was altered; re-run") from None
-    raw = store.read_checkpoint()
-    checkpoint = None if raw is None else decode_checkpoint(raw, f"{store.location}/{CHECKPOINT}")
+    raw, checkpoint, table = _read_checkpoint(store)
+    table_name = ""
     events = store.read_events()
     seq = 0 if checkpoint is None else int(checkpoint["seq"])
     if checkpoint is None or full_scan:
@@ -158,6 +167,8 @@ def load_run(store: Store, *, full_scan: bool = False) -> LoadedRun:
             )
         verify_against_chain(checkpoint, scan)
         check_state(checkpoint["state"], plan.scenario, f"{store.location}/{CHECKPOINT}")
+        table_name = f"{store.location}/jobs/{jobtable.digest(checkpoint['state'])}.json"
+        jobtable.verify(checkpoint["state"], table, table_name)
     elif scan.error is not None:
         raise IntegrityError(scan.error, "the log was altered")
     elif scan.count > 1:
@@ -170,8 +181,34 @@ def load_run(store: Store, *, full_scan: bool = False) -> LoadedRun:
     info = read_json(store, "run.json") or {}
     run_id = info.get("run_id")
     return LoadedRun(
-        plan, checkpoint, scan, events, run_id if isinstance(run_id, str) else None, raw
+        plan,
+        checkpoint,
+        scan,
+        events,
+        run_id if isinstance(run_id, str) else None,
+        raw,
+        table,
+        table_name,
     )
+
+
+def _read_checkpoint(store: Store) -> tuple[bytes | None, dict[str, Any] | None, bytes | None]:
+    """The checkpoint (bytes, integrity-checked document) and the job table it names (None
+    if missing or if the checkpoint names none; the caller checks its shape first).
+
+    A live runner replaces both while they are read: a checkpoint whose table has gone
+    meanwhile is read again, since a newer one has replaced it."""
+    raw, checkpoint, table = None, None, None
+    for _ in range(20):
+        raw = store.read_checkpoint()
+        if raw is None:
+            return None, None, None
+        checkpoint = decode_checkpoint(raw, f"{store.location}/{CHECKPOINT}")
+        digest = jobtable.named_digest(checkpoint.get("state"))
+        table = None if digest is None else store.read_job_table(digest)
+        if table is not None or digest is None or store.read_checkpoint() == raw:
+            break
+    return raw, checkpoint, table
 
 
 def plan_from_store(store: Store, data: bytes) -> Plan:
@@ -249,14 +286,17 @@ class Runner:
         if observer is not None and observer.rows:
             self.store.append_metrics(observer.rows)  # never ahead of a checkpoint for long:
             observer.rows = []  # resume trims what a crash left past the checkpoint
+        state, table = jobtable.split(self.engine.snapshot())
         self.store.write_checkpoint(
             encode_checkpoint(
                 inputs_id=self.plan.inputs_id,
                 seq=self.seq,
                 head=self.head,
-                state=self.engine.snapshot(),
+                state=state,
                 events=(self.log_bytes, self.digest.hexdigest()),
-            )
+            ),
+            jobtable.digest(state),
+            table,
         )
         if observer is not None:
             self.store.write_document(

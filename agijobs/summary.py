@@ -101,7 +101,7 @@ def check_expectations(plan: Plan, summary: dict[str, Any]) -> tuple[list[str], 
 
 def fabric_view(engine: Engine) -> dict[str, list[dict[str, Any]]]:
     """Shards and nodes as `agijobs status` shows them (also of an engine restored without
-    its jobs: the counts then come from the rows it keeps)."""
+    its jobs: the counts then come from its checkpoint's counts of job rows)."""
     state = engine.state
     deferred, running = _job_counts(engine)
     shards = [
@@ -151,6 +151,6 @@ def _job_counts(engine: Engine) -> tuple[dict[str, int], dict[str, int]]:
             {node.id: len(node.running) for node in state.nodes.values()},
         )
     return (
-        {raw["id"]: sum(len(jobs) for _, jobs in raw["deferred"]) for raw in rows["shards"]},
-        {raw["id"]: len(raw["running"]) for raw in rows["nodes"]},
+        {raw["id"]: raw["deferred_jobs"] for raw in rows["shards"]},
+        {raw["id"]: raw["running_jobs"] for raw in rows["nodes"]},
     )

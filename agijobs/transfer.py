@@ -1,7 +1,8 @@
 """`agijobs export` and `agijobs import`: a verified run copied between two stores.
 
 Any store to any store (a database fabric to a directory, a directory to a database, …):
-the log and the checkpoint keep their bytes, so the copy verifies exactly as the original,
+the log, the checkpoint and its job table keep their bytes, so the copy verifies exactly
+as the original,
 and `events.ndjson` exported from PostgreSQL equals the directory backend's byte for byte.
 """
 
@@ -9,6 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from . import jobtable
 from .errors import Conflict, IntegrityError
 from .runner import load_run
 from .store import Store
@@ -28,8 +30,8 @@ def copy_run(source: Store, target: Store) -> dict[str, Any]:
     if not source.has_run():
         raise Conflict(f"no run in {source.location}", "check --storage")
     loaded = load_run(source)
-    raw_checkpoint = loaded.checkpoint_bytes
-    if loaded.checkpoint is None or raw_checkpoint is None:
+    raw_checkpoint, table = loaded.checkpoint_bytes, loaded.job_table
+    if loaded.checkpoint is None or raw_checkpoint is None or table is None:
         raise Conflict(
             f"the run in {source.location} has no checkpoint yet", "resume it first, then copy"
         )
@@ -42,9 +44,14 @@ def copy_run(source: Store, target: Store) -> dict[str, Any]:
                 "copy into an empty directory or a new fabric name",
             )
         try:
-            names, journal = _write_copy(source, target, events, raw_checkpoint)
+            digest = jobtable.digest(loaded.checkpoint["state"])
+            names, journal = _write_copy(source, target, events, (raw_checkpoint, digest, table))
             copied = load_run(target)
-            if target.read_events() != events or target.read_checkpoint() != raw_checkpoint:
+            if (
+                target.read_events() != events
+                or target.read_checkpoint() != raw_checkpoint
+                or target.read_job_table(digest) != table
+            ):
                 raise IntegrityError(
                     f"{target.location}: the copy does not read back byte for byte",
                     "check the target's storage; nothing in the source changed",
@@ -68,7 +75,7 @@ def copy_run(source: Store, target: Store) -> dict[str, Any]:
 
 
 def _write_copy(
-    source: Store, target: Store, events: bytes, raw_checkpoint: bytes
+    source: Store, target: Store, events: bytes, checkpoint: tuple[bytes, str, bytes]
 ) -> tuple[list[str], list[dict[str, Any]]]:
     names = [name for name in source.document_names() if name not in _TRANSIENT]
     for name in names:
@@ -87,7 +94,7 @@ def _write_copy(
     try:
         sink.append(events.split(b"\n")[:-1])
         sink.sync()
-        target.write_checkpoint(raw_checkpoint)
+        target.write_checkpoint(*checkpoint)
     finally:
         sink.close()
     return names, journal

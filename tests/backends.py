@@ -124,6 +124,7 @@ class PostgresBackend(Backend):
         tables = {
             "agijobs_events": "seq",
             "agijobs_checkpoints": "seq",
+            "agijobs_job_tables": "sha256",
             "agijobs_documents": "name",
             "agijobs_sessions": "n",
             "agijobs_metrics": "n",

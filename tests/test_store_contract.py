@@ -7,6 +7,7 @@ commands from concurrent processes applied exactly once."""
 
 from __future__ import annotations
 
+import hashlib
 import itertools
 import signal
 import subprocess
@@ -49,6 +50,12 @@ def checkpoint_at(seq: int) -> bytes:
     return encode_checkpoint(inputs_id="i" * 64, seq=seq, head="h" * 64, state={"tick": seq})
 
 
+def job_table(n: int) -> tuple[str, bytes]:
+    """A stand-in job table (the store keeps its bytes; it never reads them)."""
+    table = b'{"format":1,"n":%d}' % n
+    return hashlib.sha256(table).hexdigest(), table
+
+
 # ------------------------------------------------------------------ the interface
 
 
@@ -78,7 +85,8 @@ def test_events_and_checkpoint_round_trip_and_reopening_keeps_only_the_checkpoin
         sink = store.open_events(0, 0)
         sink.append(lines[:20])
         sink.sync()
-        store.write_checkpoint(checkpoint_at(20))
+        first, first_table = job_table(20)
+        store.write_checkpoint(checkpoint_at(20), first, first_table)
         sink.append(lines[20:])
         sink.sync()
         sink.close()
@@ -89,6 +97,7 @@ def test_events_and_checkpoint_round_trip_and_reopening_keeps_only_the_checkpoin
     assert b"".join(store.read_event_chunks(500)) == expected
     assert all(c.endswith(b"\n") for c in store.read_event_chunks(500))
     assert store.read_checkpoint() == checkpoint_at(20)
+    assert store.read_job_table(first) == first_table
     assert store.has_run()
     # Reopening at the checkpoint (what resume does) drops what lies past it.
     keep = sum(len(line) + 1 for line in lines[:20])
@@ -96,10 +105,19 @@ def test_events_and_checkpoint_round_trip_and_reopening_keeps_only_the_checkpoin
         sink = store.open_events(keep, 20)
         sink.append(lines[20:25])
         sink.sync()
-        store.write_checkpoint(checkpoint_at(25))
+        second, second_table = job_table(25)
+        store.write_checkpoint(checkpoint_at(25), second, second_table)
         sink.close()
     assert store.read_events() == b"".join(line + b"\n" for line in lines[:25])
     assert store.read_checkpoint() == checkpoint_at(25)
+    # A job table no checkpoint names is gone; a checkpoint that keeps its table (a
+    # job-less owner command) names the stored one without sending it again.
+    assert store.read_job_table(first) is None
+    assert store.read_job_table(second) == second_table
+    with store.run_lock():
+        store.write_checkpoint(checkpoint_at(26), second, None)
+    assert store.read_checkpoint() == checkpoint_at(26)
+    assert store.read_job_table(second) == second_table
     store.close()
 
 
@@ -194,16 +212,18 @@ def test_archive_sets_the_run_aside(backend: Backend) -> None:
         sink = store.open_events(0, 0)
         sink.append(chain(3))
         sink.sync()
-        store.write_checkpoint(checkpoint_at(3))
+        store.write_checkpoint(checkpoint_at(3), *job_table(3))
         sink.close()
     store.write_document("run.json", b"{}\n")
     where = store.archive("r1")
     assert not store.has_run()
     assert store.read_document("run.json") is None
+    assert store.read_job_table(job_table(3)[0]) is None
     from agijobs.store import open_store
 
     archived = open_store(where)
     assert archived.read_checkpoint() == checkpoint_at(3)
+    assert archived.read_job_table(job_table(3)[0]) == job_table(3)[1]
     assert archived.read_events().count(b"\n") == 3
     archived.close()
     store.close()

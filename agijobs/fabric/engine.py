@@ -20,6 +20,7 @@ from collections.abc import Iterable, Sequence
 from operator import attrgetter
 from typing import Any
 
+from .. import jobtable
 from ..errors import BadInput, IntegrityError, Refused
 from ..scenario import Fault, NodeSpec, Scenario, ScheduleEntry, Trigger, command_args
 from . import authority, commands, router
@@ -37,7 +38,6 @@ from .state import (
     QueueKey,
     Shard,
     SkillKey,
-    check_job_row,
     job_from_row,
     make_job_row,
 )
@@ -290,7 +290,7 @@ class Engine:
         self._capable_cache.clear()
 
     def is_done(self) -> bool:
-        if self.unrestored is not None and _holds_jobs(self.unrestored):
+        if self.unrestored is not None and jobtable.holds_jobs(self.unrestored):
             return False
         return not self.state.jobs and self.state.tick >= self.last_input_tick
 
@@ -736,9 +736,12 @@ class Engine:
         """The engine at a snapshot. Shards and nodes come from the snapshot, not the
         scenario: owner commands may have registered, changed or removed them.
 
-        `jobs=False` leaves the job rows as read, for owner commands that touch no job
-        (`JOBLESS`): rebuilding a 100k-job backlog is most of what such a command costs at
-        rest, and the next snapshot writes the rows back unchanged."""
+        `jobs=False` takes the state without its job rows (`jobtable.split`), for owner
+        commands that touch no job (`JOBLESS`) and for `status`: reading a 100k-job backlog
+        was most of what they cost at rest. The engine then holds no job, and its snapshots
+        name the same stored job table."""
+        if (jobtable.TABLE_KEY in snapshot) == jobs:
+            raise ValueError("a state with its job rows restores with jobs, one without without")
         shards: dict[str, Shard] = {}
         for raw in snapshot["shards"]:
             shard = Shard(
@@ -805,7 +808,6 @@ class Engine:
         state.attempts = dict(snapshot.get("attempts", {}))
         engine = cls(scenario, state)
         if not jobs:
-            _check_job_rows(snapshot)
             engine.unrestored = snapshot
             for raw in snapshot["nodes"]:
                 kind, tick = raw["timer"]
@@ -816,14 +818,16 @@ class Engine:
         live = state.jobs
         for raw in snapshot["shards"]:
             shard = shards[raw["id"]]
-            for classes, store in ((raw["queue"], shard.active), (raw["deferred"], shard.waiting)):
-                for (skills, visited), rows in classes:
+            for part, store in (("queue", shard.active), ("deferred", shard.waiting)):
+                for (skills, visited), rows in raw[part]:
                     queue = store[(tuple(skills), tuple(visited))] = deque()
                     for index, row in enumerate(rows):
                         try:
                             job = job_from_row(row, shard.id, interned)
                         except (ValueError, TypeError) as error:
-                            raise _bad_row(f"shards -> {shard.id} -> queue", index, error) from None
+                            raise _bad_row(
+                                f"shards -> {shard.id} -> {part}", index, error
+                            ) from None
                         live[job.id] = job
                         queue.append(job)
         for raw in snapshot["nodes"]:
@@ -849,47 +853,28 @@ class Engine:
 JOBLESS = frozenset({"pause-all", "resume"})
 
 
-def _holds_jobs(snapshot: dict[str, Any]) -> bool:
-    return any(s["queue"] or s["deferred"] for s in snapshot["shards"]) or any(
-        n["running"] for n in snapshot["nodes"]
-    )
-
-
-def _check_job_rows(snapshot: dict[str, Any]) -> None:
-    """What restoring the jobs would check, without building them."""
-    interned: dict[Any, Any] = {}
-    places = [
-        (f"shards -> {raw['id']} -> {part}", rows)
-        for raw in snapshot["shards"]
-        for part in ("queue", "deferred")
-        for _, rows in raw[part]
-    ] + [(f"nodes -> {raw['id']} -> running", raw["running"]) for raw in snapshot["nodes"]]
-    for where, rows in places:
-        for index, row in enumerate(rows):
-            try:
-                check_job_row(row, interned)
-            except (ValueError, TypeError) as error:
-                raise _bad_row(where, index, error) from None
-
-
 def _write_back_jobs(snapshot: dict[str, Any], unrestored: dict[str, Any]) -> None:
-    """Put the job rows an engine was restored without back into its snapshot."""
+    """Make the snapshot of an engine restored without its jobs name their stored table:
+    the state as `jobtable.split` gives it, with the rows and counts it was restored from."""
     shards = {raw["id"]: raw for raw in unrestored["shards"]}
     nodes = {raw["id"]: raw for raw in unrestored["nodes"]}
     for shard in snapshot["shards"]:
-        shard["queue"] = shards[shard["id"]]["queue"]
-        shard["deferred"] = shards[shard["id"]]["deferred"]
+        del shard["queue"], shard["deferred"]
+        shard["queued_jobs"] = shards[shard["id"]]["queued_jobs"]
+        shard["deferred_jobs"] = shards[shard["id"]]["deferred_jobs"]
     for node in snapshot["nodes"]:
-        node["running"] = nodes[node["id"]]["running"]
+        del node["running"]
+        node["running_jobs"] = nodes[node["id"]]["running_jobs"]
     snapshot.pop("attempts", None)
     if "attempts" in unrestored:
         snapshot["attempts"] = unrestored["attempts"]
+    snapshot[jobtable.TABLE_KEY] = unrestored[jobtable.TABLE_KEY]
 
 
 def _bad_row(where: str, index: int, error: Exception) -> IntegrityError:
     what = str(error) if isinstance(error, ValueError) else "a field of the wrong type"
     return IntegrityError(
-        f"checkpoint.json: state -> {where} -> row {index}: {what}",
+        f"the checkpoint's job table: {where} -> row {index}: {what}",
         "the checkpoint was written by another agijobs version or altered; re-run",
     )
 

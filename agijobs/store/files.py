@@ -4,6 +4,7 @@ Layout (README, "Storage directory"):
 
     events.ndjson     append-only hash-chained fabric log
     checkpoint.json   state at an event seq, integrity-checked, replaced atomically
+    jobs/<sha256>.json  the job rows of that state, named by digest (agijobs.jobtable)
     sessions.ndjson   process lifecycle (started, stopped, resumed, recovered)
     summary.json      the outcome at the last stop
     run-plan.json     the plan being run (`agijobs plan` writes plan.json beside it)
@@ -43,9 +44,11 @@ SESSIONS = "sessions.ndjson"
 RUN_PLAN = "run-plan.json"
 METRICS = "metrics.ndjson"  # one row per tick: what reports and status charts read
 PROMETHEUS = "metrics.prom"  # node_exporter textfile collector format, at each checkpoint
+JOBS = "jobs"  # job tables, one file each, named by their sha256
 RUN_FILES = (
     EVENTS,
     CHECKPOINT,
+    JOBS,
     SESSIONS,
     "summary.json",
     RUN_PLAN,
@@ -218,8 +221,22 @@ class FileStore:
     def read_checkpoint(self) -> bytes | None:
         return self.read_document(CHECKPOINT)
 
-    def write_checkpoint(self, data: bytes) -> None:
+    def read_job_table(self, digest: str) -> bytes | None:
+        return self.read_document(f"{JOBS}/{digest}.json")
+
+    def write_checkpoint(self, data: bytes, jobs: str, table: bytes | None) -> None:
+        tables = self.root / JOBS
+        keep = f"{jobs}.json"
+        if table is not None and not (tables / keep).is_file():
+            fresh = not tables.is_dir()
+            tables.mkdir(exist_ok=True)
+            if fresh:
+                fsync_dir(self.root)
+            atomic_write(tables / keep, table)
         atomic_write(self.root / CHECKPOINT, data, crash_point="checkpoint")
+        for stale in tables.glob("*.json"):  # named by no checkpoint now (not fsynced:
+            if stale.name != keep:  # one that comes back after a crash is deleted next time)
+                stale.unlink(missing_ok=True)
 
     def read_document(self, name: str) -> bytes | None:
         try:

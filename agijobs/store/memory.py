@@ -54,7 +54,10 @@ class MemoryStore:
     def read_checkpoint(self) -> bytes | None:
         return None
 
-    def write_checkpoint(self, data: bytes) -> None:
+    def read_job_table(self, digest: str) -> bytes | None:
+        return None
+
+    def write_checkpoint(self, data: bytes, jobs: str, table: bytes | None) -> None:
         pass
 
     def read_document(self, name: str) -> bytes | None:

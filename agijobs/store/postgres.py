@@ -6,6 +6,7 @@ holds, as the same bytes:
 
     agijobs_events       (fabric, seq) → the canonical event line and its hash
     agijobs_checkpoints  (fabric, seq) → checkpoint bytes and their sha256; the latest only
+    agijobs_job_tables   (fabric, sha256) → the job table that checkpoint names
     agijobs_documents    (fabric, name) → run-plan.json, run.json, summary.json, live.json, …
     agijobs_sessions     process lifecycle records, in insertion order
     agijobs_metrics      per-tick metrics rows
@@ -50,6 +51,9 @@ CREATE TABLE IF NOT EXISTS agijobs_events (
 CREATE TABLE IF NOT EXISTS agijobs_checkpoints (
     fabric text NOT NULL, seq bigint NOT NULL, data bytea NOT NULL, integrity text NOT NULL,
     PRIMARY KEY (fabric, seq));
+CREATE TABLE IF NOT EXISTS agijobs_job_tables (
+    fabric text NOT NULL, sha256 text NOT NULL, data bytea NOT NULL,
+    PRIMARY KEY (fabric, sha256));
 CREATE TABLE IF NOT EXISTS agijobs_documents (
     fabric text NOT NULL, name text NOT NULL, data bytea NOT NULL,
     PRIMARY KEY (fabric, name));
@@ -67,6 +71,7 @@ CREATE TABLE IF NOT EXISTS agijobs_inbox (
 _TABLES = (
     "agijobs_events",
     "agijobs_checkpoints",
+    "agijobs_job_tables",
     "agijobs_documents",
     "agijobs_sessions",
     "agijobs_metrics",
@@ -332,10 +337,27 @@ class PostgresStore:
             )
         return data
 
-    def write_checkpoint(self, data: bytes) -> None:
-        """Commit the checkpoint together with the events it covers (one transaction)."""
+    def read_job_table(self, digest: str) -> bytes | None:
+        value = self._one(
+            "SELECT data FROM agijobs_job_tables WHERE fabric = %s AND sha256 = %s",
+            (self.fabric, digest),
+        )
+        return None if value is None else bytes(value)
+
+    def write_checkpoint(self, data: bytes, jobs: str, table: bytes | None) -> None:
+        """Commit the checkpoint together with the events it covers and its job table
+        (one transaction)."""
         seq = int(orjson.loads(data)["seq"])
         conn = self.writer()
+        if table is not None:
+            conn.execute(
+                "INSERT INTO agijobs_job_tables (fabric, sha256, data) VALUES (%s, %s, %s)"
+                " ON CONFLICT (fabric, sha256) DO NOTHING",
+                (self.fabric, jobs, table),
+            )
+        conn.execute(
+            "DELETE FROM agijobs_job_tables WHERE fabric = %s AND sha256 <> %s", (self.fabric, jobs)
+        )
         conn.execute(
             "INSERT INTO agijobs_checkpoints (fabric, seq, data, integrity) VALUES (%s, %s, %s, %s)"
             " ON CONFLICT (fabric, seq) DO UPDATE SET data = EXCLUDED.data,"

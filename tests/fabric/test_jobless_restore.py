@@ -1,5 +1,6 @@
 """Owner commands that touch no job (pause-all, resume) are applied at rest by an engine
-restored without its jobs; the result must be the very bytes a fully restored engine gives."""
+restored without its jobs (the checkpoint without its job table); the result must be the
+very bytes a fully restored engine gives, naming the very job table it was restored from."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from pathlib import Path
 import orjson
 import pytest
 
+from agijobs import jobtable
 from agijobs.canonical import dumps
 from agijobs.fabric.commands import CommandInput
 from agijobs.fabric.engine import JOBLESS, Engine
@@ -19,10 +21,12 @@ from ..helpers import agijobs
 SCENARIOS = sorted((Path(__file__).parents[2] / "scenarios").glob("*.yaml"))
 
 
-def _applied(engine: Engine, name: str) -> tuple[bytes, bytes]:
+def _applied(engine: Engine, name: str) -> tuple[bytes, bytes, bytes | None]:
+    """The command's events, then the checkpoint state and job table it leaves."""
     command = CommandInput(name, {}, "drill", "oncall", "at-rest", "2026-11-25T00:00:00.000Z")
     events = engine.apply_at_rest(command)
-    return dumps(events), dumps(engine.snapshot())
+    state, table = jobtable.split(engine.snapshot())
+    return dumps(events), dumps(state), table
 
 
 @pytest.mark.parametrize("ticks", [3, 40, 120])
@@ -36,14 +40,20 @@ def test_a_jobless_restore_applies_pause_and_resume_to_the_same_bytes(
     )
     assert result.returncode == 0, result.stderr
     plan = load_plan(scenario)
-    state = decode_checkpoint((storage / "checkpoint.json").read_bytes())["state"]
+    header = decode_checkpoint((storage / "checkpoint.json").read_bytes())["state"]
+    stored = (storage / "jobs" / f"{jobtable.digest(header)}.json").read_bytes()
+    state = jobtable.attach(header, stored, "job table")
     # A job an executor rejected once: its attempt count lives beside the job rows.
     queued = [row for shard in state["shards"] for _, rows in shard["queue"] for row in rows]
     if queued:
         state["attempts"] = {queued[0][0]: 1}
+    split, table = jobtable.split(state)
+    assert table == stored
     for name in sorted(JOBLESS):
         full = Engine.restore(plan.scenario, orjson.loads(dumps(state)))
-        jobless = Engine.restore(plan.scenario, orjson.loads(dumps(state)), jobs=False)
+        jobless = Engine.restore(plan.scenario, orjson.loads(dumps(split)), jobs=False)
         assert jobless.state.jobs == {}
         assert jobless.is_done() == full.is_done()
-        assert _applied(jobless, name) == _applied(full, name)
+        events, after, kept = _applied(jobless, name)
+        assert kept is None  # it names the stored table, and writes none
+        assert (events, after, table) == _applied(full, name)
