@@ -9,20 +9,31 @@ real CLI in child processes and prints one table, also written to benchmarks/res
   raw s, ratio          the same number of events encoded, hashed and appended by a tight loop
                         with the same encoder and hash, in this bench run; ratio = wall / raw
   RSS MB                peak resident memory of the run process
-  events MB, ckpt MB    on disk after the run
+  events MB, ckpt MB    on disk after the run (ckpt: checkpoint.json and its job table)
   resume s              `agijobs resume --stop-after-ticks 1` from a mid-run checkpoint
   audit s, audit ev/s   `agijobs audit` on the finished storage
 
 plus a burst case (100,000 jobs at tick 1 on the reference topology) and CLI latencies
 (median of --cli-runs) on a storage holding 100,000 queued jobs.
 
+A second table measures the checkpoint target like for like: the same topology fed at the same
+rate (so with the same bounded backlog) with 100,000 and with 1,000,000 jobs, each stopped at
+a settled tick inside its arrival window; the checkpoint should hold the backlog, not the
+history, so 1M / 100k should be close to 1 (target 0.8-1.2).
+
+  jobs, tick, events    the run's size and the tick it stopped at, events logged so far
+  queued, in_flight     the backlog then (`agijobs status --json`, summed over shards)
+  ckpt bytes, run s     checkpoint.json and its job table; wall of the stopped `agijobs run`
+
 Usage: python benchmarks/bench.py [--sizes 10000,100000,1000000] [--huge] [--cli-runs 20]
+                                  [--backlog-jobs 100000]
 """
 
 from __future__ import annotations
 
 import argparse
 import copy
+import math
 import os
 import platform
 import shutil
@@ -60,6 +71,7 @@ COLUMNS = [
     "audit_s",
     "audit_events_per_s",
 ]
+BACKLOG_COLUMNS = ["jobs", "tick", "events", "queued", "in_flight", "checkpoint_bytes", "run_s"]
 
 
 # The shipped planetary drill is deliberately overloaded (its arrivals need ~227 slot-ticks
@@ -131,6 +143,56 @@ def burst(jobs: int) -> dict[str, Any]:
     return data
 
 
+def steady(jobs: int) -> dict[str, Any]:
+    """`jobs` jobs at the planetary rates on the reference topology with exactly the slots
+    those rates need, so the backlog the drill leaves neither grows nor drains.
+
+    Each group keeps its rate (50 jobs a tick in all) and arrives for the same number of ticks;
+    each node gets per_tick x duration slots for the groups it serves. The drill's outage,
+    latency fault, pause-all and reroute leave about 3,500 jobs queued that then stand, the
+    same at a given phase of the cycle of durations however long the run. Its set-latency is
+    dropped: it leaves mars.gpu-helion over budget for good, and the 9 jobs a tick it would
+    have run land on earth.core-alpha, a backlog that grows with time.
+    """
+    data = copy.deepcopy(PLANETARY)
+    data.pop("expect", None)
+    data["name"] = f"steady-{jobs}"
+    groups = data["workload"]
+    window = -(-jobs // sum(g["arrive"]["per_tick"] for g in groups))  # arrival ticks
+    for group in groups:
+        group["count"] = group["arrive"]["per_tick"] * window
+    for node in data["fabric"]["nodes"]:
+        needed = sum(
+            g["arrive"]["per_tick"] * g["duration"]
+            for g in groups
+            if g["shard"] == node["shard"] and set(g["skills"]) <= set(node["skills"])
+        )
+        node["slots"] = needed or node["slots"]
+    data["schedule"] = [e for e in data["schedule"] if e["command"] != "set-latency"]
+    data["run"] = {"max_ticks": 100_000, "checkpoint_every": 20}
+    return data
+
+
+def settled_tick(scenario: dict[str, Any]) -> int:
+    """A tick late in the arrival window, at a fixed phase of the durations' common cycle.
+
+    After the drill each node's slots free up in waves of its job duration, so the queue
+    repeats every lcm(durations) ticks (420 here); two runs stopped at the same phase have
+    the same backlog. A run too short for a whole cycle stops at 90% of its window.
+    """
+    groups = scenario["workload"]
+    window = max(g["count"] // g["arrive"]["per_tick"] for g in groups)
+    period = math.lcm(*(g["duration"] for g in groups))
+    tick = window * 9 // 10
+    return tick - tick % period if tick >= period else max(1, tick)
+
+
+def checkpoint_bytes(storage: Path) -> int:
+    """checkpoint.json and the job table it names (jobs/<sha256>.json: the only one)."""
+    tables = sum(path.stat().st_size for path in (storage / "jobs").glob("*.json"))
+    return (storage / "checkpoint.json").stat().st_size + tables
+
+
 def agijobs(*args: str) -> tuple[float, int, subprocess.CompletedProcess[bytes]]:
     """Run the CLI in a child; (wall seconds, the child's peak RSS in KB, result)."""
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
@@ -185,7 +247,7 @@ def measure(case: str, scenario: dict[str, Any], tmp: Path) -> dict[str, Any]:
         "ratio": wall / raw,
         "peak_rss_mb": rss / 1024,
         "events_mb": (storage / "events.ndjson").stat().st_size / 2**20,
-        "checkpoint_mb": (storage / "checkpoint.json").stat().st_size / 2**20,
+        "checkpoint_mb": checkpoint_bytes(storage) / 2**20,
         "completed": summary["jobs"]["completed"],
     }
     audit_wall, _, _ = agijobs("audit", "--storage", str(storage), "--json")
@@ -207,6 +269,38 @@ def measure(case: str, scenario: dict[str, Any], tmp: Path) -> dict[str, Any]:
     return row
 
 
+def bounded_backlog(jobs: int, tmp: Path) -> dict[str, Any]:
+    """The checkpoint of `steady(jobs)` and of `steady(10 * jobs)`, each at `settled_tick`."""
+    rows = []
+    for size in (jobs, 10 * jobs):
+        scenario = steady(size)
+        source = tmp / f"steady-{size}.json"
+        source.write_bytes(orjson.dumps(scenario))
+        storage = tmp / f"steady-{size}-storage"
+        tick = settled_tick(scenario)
+        wall, _, _ = agijobs(
+            "run", str(source), "--storage", str(storage), "--stop-after-ticks", str(tick)
+        )
+        status = orjson.loads(agijobs("status", "--storage", str(storage), "--json")[2].stdout)
+        rows.append(
+            {
+                "jobs": sum(g["count"] for g in scenario["workload"]),
+                "tick": status["tick"],
+                "events": status["events"],
+                "queued": sum(shard["queued"] for shard in status["shards"]),
+                "in_flight": sum(shard["in_flight"] for shard in status["shards"]),
+                "checkpoint_bytes": checkpoint_bytes(storage),
+                "run_s": wall,
+            }
+        )
+        shutil.rmtree(storage)
+    return {
+        "rows": rows,
+        "checkpoint_ratio": rows[1]["checkpoint_bytes"] / rows[0]["checkpoint_bytes"],
+        "target": [0.8, 1.2],
+    }
+
+
 def cli_latencies(tmp: Path, runs: int, queued: int) -> dict[str, float]:
     """Median wall of --help, status and pause-all at rest, `queued` jobs waiting."""
     scenario = burst(queued)
@@ -224,14 +318,14 @@ def cli_latencies(tmp: Path, runs: int, queued: int) -> dict[str, float]:
     return {name: statistics.median(values) for name, values in timings.items()}
 
 
-def table(rows: list[dict[str, Any]]) -> str:
+def table(rows: list[dict[str, Any]], columns: list[str] = COLUMNS) -> str:
     def cell(value: Any) -> str:
         if isinstance(value, float):
             return f"{value:,.0f}" if value >= 1000 else f"{value:.2f}"
         return f"{value:,}" if isinstance(value, int) else str(value)
 
-    lines = ["| " + " | ".join(COLUMNS) + " |", "|" + "---|" * len(COLUMNS)]
-    lines += ["| " + " | ".join(cell(row[c]) for c in COLUMNS) + " |" for row in rows]
+    lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
+    lines += ["| " + " | ".join(cell(row[c]) for c in columns) + " |" for row in rows]
     return "\n".join(lines)
 
 
@@ -242,6 +336,12 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--burst", type=int, default=100_000)
     parser.add_argument("--cli-runs", type=int, default=20)
     parser.add_argument("--cli-queued", type=int, default=100_000)
+    parser.add_argument(
+        "--backlog-jobs",
+        type=int,
+        default=100_000,
+        help="checkpoint at a bounded backlog: this many jobs and 10x as many (0 skips)",
+    )
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results.json")
     args = parser.parse_args(argv)
     sizes = [int(s) for s in args.sizes.split(",") if s]
@@ -262,7 +362,15 @@ def main(argv: list[str]) -> int:
         if args.burst:
             rows.append(measure(f"burst {args.burst:,} at tick 1", burst(args.burst), tmp))
         cli = cli_latencies(tmp, args.cli_runs, args.cli_queued) if args.cli_runs else {}
+        backlog = bounded_backlog(args.backlog_jobs, tmp) if args.backlog_jobs else None
     print(table(rows))
+    if backlog is not None:
+        print(table(backlog["rows"], BACKLOG_COLUMNS))
+        low, high = backlog["target"]
+        print(
+            f"checkpoint {args.backlog_jobs * 10:,} / {args.backlog_jobs:,} jobs at the same "
+            f"backlog: {backlog['checkpoint_ratio']:.2f} (target {low}-{high})"
+        )
     for name, seconds in cli.items():
         print(f"cli {name}: {seconds * 1000:.0f} ms median of {args.cli_runs}")
     results = {
@@ -271,6 +379,7 @@ def main(argv: list[str]) -> int:
         "rows": rows,
         "cli_median_s": cli,
         "cli_queued_jobs": args.cli_queued,
+        "checkpoint_bounded_backlog": backlog,
     }
     args.out.write_bytes(orjson.dumps(results, option=orjson.OPT_INDENT_2) + b"\n")
     return 0

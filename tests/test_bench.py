@@ -26,6 +26,8 @@ def test_bench_runs_small_and_reports_every_column(tmp_path: Path) -> None:
                 "1",
                 "--cli-queued",
                 "500",
+                "--backlog-jobs",
+                "200",
                 "--out",
                 str(out),
             ]
@@ -40,9 +42,26 @@ def test_bench_runs_small_and_reports_every_column(tmp_path: Path) -> None:
         assert row["events"] > row["jobs"] and row["ratio"] > 0
     assert set(results["cli_median_s"]) == {"help", "status", "pause_all_at_rest"}
     assert results["machine"]["cores"] >= 1
+    backlog = results["checkpoint_bounded_backlog"]
+    assert [row["jobs"] for row in backlog["rows"]] == [200, 2000]
+    for row in backlog["rows"]:
+        assert set(bench.BACKLOG_COLUMNS) <= set(row)
+        assert 1 <= row["tick"] < row["jobs"] // 50  # stopped inside the arrival window
+        assert row["events"] > 0 and row["checkpoint_bytes"] > 0
+    assert backlog["checkpoint_ratio"] > 0 and backlog["target"] == [0.8, 1.2]
 
 
 def test_scaling_keeps_the_planetary_shape() -> None:
     scenario = bench.scaled(30_000)
     assert len(scenario["fabric"]["shards"]) == 12 and len(scenario["fabric"]["nodes"]) == 18
     assert sum(group["count"] for group in scenario["workload"]) == 30_000
+
+
+def test_steady_keeps_the_rate_and_stops_both_sizes_at_the_same_phase() -> None:
+    small, large = bench.steady(100_000), bench.steady(1_000_000)
+    assert sum(group["count"] for group in small["workload"]) == 100_000
+    assert sum(group["count"] for group in large["workload"]) == 1_000_000
+    for scenario in (small, large):
+        assert [n["slots"] for n in scenario["fabric"]["nodes"]] == [30, 14, 20, 60, 54, 49]
+        assert sum(group["arrive"]["per_tick"] for group in scenario["workload"]) == 50
+    assert bench.settled_tick(small) == 1680 and bench.settled_tick(large) == 17640
