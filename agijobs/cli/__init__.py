@@ -1,30 +1,22 @@
 """The `agijobs` command line: Typer commands that translate, a library that works.
 
 Each command parses its options, makes one library call, renders the result and maps named
-errors to exit codes (common.guard). Heavy imports happen inside the commands.
+errors to exit codes (output.guard). Heavy imports happen inside the commands. The owner
+commands an operator types in an incident take a fast path (`fast.py`) that never builds
+the Typer application; anything it does not fully understand goes to Typer.
 """
 
 from __future__ import annotations
 
-import typer
+from typing import Any
 
-from . import govern, inspect_cmds, keys_cmds, lifecycle, transfer_cmds
 
-app = typer.Typer(
-    name="agijobs",
-    help=(
-        "Operate a planetary orchestrator fabric: deterministic runs, hash-chained events, "
-        "owner governance.\n\nExample: agijobs run scenarios/planetary.yaml --fresh"
-    ),
-    no_args_is_help=True,
-    add_completion=True,  # --install-completion / --show-completion (README)
-    pretty_exceptions_enable=False,
-)
-lifecycle.register(app)
-govern.register(app)
-inspect_cmds.register(app)
-keys_cmds.register(app)
-transfer_cmds.register(app)
+def __getattr__(name: str) -> Any:
+    if name == "app":  # `from agijobs.cli import app` builds the Typer application
+        from .application import app
+
+        return app
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def main() -> None:
@@ -40,6 +32,12 @@ def main() -> None:
         logger.addHandler(handler)
         logger.setLevel(logging.DEBUG)
 
+    from . import fast
+
+    if fast.run(sys.argv[1:]):
+        sys.exit(0)
+    from .application import app
+
     if "--json" not in sys.argv[1:]:
         app(prog_name="agijobs")
         return
@@ -51,7 +49,7 @@ def main() -> None:
         exit_code = getattr(error, "exit_code", None)
         if format_message is None or not isinstance(exit_code, int):
             raise
-        from .common import print_json
+        from .output import print_json
 
         print_json(
             {"error": {"code": "usage", "exit_code": exit_code, "message": str(format_message())}}

@@ -1,16 +1,16 @@
-"""Shared options and the one way out: errors become a message and an exit code."""
+"""Shared Typer options; the one way out (errors, exit codes, JSON) is `output.py`."""
 
 from __future__ import annotations
 
-import contextlib
 import os
 import sys
-from collections.abc import Iterator
-from pathlib import Path
-from typing import Annotated, Any, NoReturn
+from typing import Annotated, Any
 
-import orjson
 import typer
+
+from .output import fail, guard, make_store, print_json
+
+__all__ = ["fail", "guard", "make_store", "print_json"]
 
 StorageOption = Annotated[
     str,
@@ -57,75 +57,6 @@ BridgeTimeoutOption = Annotated[
     typer.Option("--bridge-timeout", min=0.01, help="Seconds per bridge call (default 5)."),
 ]
 DEFAULT_STORAGE = "storage"
-
-
-def print_json(document: Any) -> None:
-    sys.stdout.write(orjson.dumps(document, option=orjson.OPT_INDENT_2).decode() + "\n")
-
-
-def fail(code: int, kind: str, message: str, as_json: bool) -> NoReturn:
-    if as_json:
-        print_json({"error": {"code": kind, "exit_code": code, "message": message}})
-    else:
-        sys.stderr.write(f"Error: {message}\n")
-    raise typer.Exit(code)
-
-
-@contextlib.contextmanager
-def guard(as_json: bool) -> Iterator[None]:
-    """Map the project's named errors to their exit codes; anything else is a bug."""
-    from .. import crashpoints
-    from ..errors import AgijobsError
-
-    try:
-        crashpoints.arm_from_environment()
-        yield
-        sys.stdout.flush()  # a closed pipe must surface here, not in the parser's handler
-    except BrokenPipeError:
-        # The reader went away (`agijobs audit | head -1`): say nothing more, and exit as a
-        # shell reports a process ended by SIGPIPE.
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        raise typer.Exit(141) from None
-    except AgijobsError as error:
-        fail(error.exit_code, error.code, error.render(), as_json)
-    except OSError as error:
-        where = f" ({error.filename})" if error.filename else ""
-        fail(
-            4,
-            "storage",
-            f"storage error{where}: {error.strerror or error} — check the path, its permissions "
-            "and free space",
-            as_json,
-        )
-    except Exception as error:
-        database = sys.modules.get("psycopg")  # loaded only when --storage is a database
-        if database is None or not isinstance(error, database.Error):
-            raise
-        detail = (str(error).strip().splitlines() or [type(error).__name__])[0]
-        fail(
-            4,
-            "storage",
-            f"database error: {detail} — check the server, and that --storage names it",
-            as_json,
-        )
-
-
-def make_store(storage: str) -> Any:
-    """The store --storage names: a postgresql:// URL, or a directory."""
-    from ..errors import BadInput
-    from ..store import is_database_url, open_store
-
-    if not is_database_url(storage):
-        path = Path(storage)
-        if path.is_symlink():
-            # Writes must stay inside the directory the operator named, not where it points.
-            raise BadInput(
-                f"--storage: {storage} is a symbolic link (to {os.readlink(path)})",
-                "pass the real directory",
-            )
-        if path.exists() and not path.is_dir():
-            raise BadInput(f"--storage: {storage} is a file", "pass a directory")
-    return open_store(storage)
 
 
 def bridge_settings(executor: str, bridge: str | None, timeout: float | None) -> Any:

@@ -6,7 +6,7 @@ with none, it is applied to the checkpoint at rest under the run lock.
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 
@@ -19,9 +19,8 @@ from .common import (
     StorageOption,
     TimeoutOption,
     guard,
-    make_store,
-    print_json,
 )
+from .owner_commands import issue, reroute_args, set_latency_args
 
 
 def register(app: typer.Typer) -> None:
@@ -46,7 +45,7 @@ def pause_all(
 
     Example: agijobs pause-all --reason "Helios GPU thermal recalibration"
     """
-    _issue("pause-all", {}, reason, actor, key, timeout, storage, as_json)
+    issue("pause-all", {}, reason, actor, key, timeout, storage, as_json)
 
 
 def reroute(
@@ -76,18 +75,8 @@ def reroute(
     Example: agijobs reroute --from earth --to helios --backlog all --reason "Earth backlog"
     """
     with guard(as_json):
-        from ..scenario import validate_command
-
-        raw: dict[str, Any] = {"command": "reroute", "from": source, "reason": reason}
-        if clear:
-            raw["clear"] = True
-        for name, value in (("to", target), ("job", job)):
-            if value is not None:
-                raw[name] = value
-        if backlog is not None:
-            raw["backlog"] = backlog if backlog == "all" else _count(backlog)
-        args = validate_command(raw)
-    _issue("reroute", args, reason, actor, key, timeout, storage, as_json)
+        args = reroute_args(reason, source, target, backlog, job, clear)
+    issue("reroute", args, reason, actor, key, timeout, storage, as_json)
 
 
 def set_latency(
@@ -107,12 +96,8 @@ def set_latency(
     Example: agijobs set-latency --shard mars --ms 350 --reason "Tighten Mars SLA"
     """
     with guard(as_json):
-        from ..scenario import validate_command
-
-        args = validate_command(
-            {"command": "set-latency", "shard": shard, "ms": ms, "reason": reason}
-        )
-    _issue("set-latency", args, reason, actor, key, timeout, storage, as_json)
+        args = set_latency_args(reason, shard, ms)
+    issue("set-latency", args, reason, actor, key, timeout, storage, as_json)
 
 
 def apply(
@@ -162,7 +147,7 @@ def apply(
             args = {"commands": [{"command": n, "args": a, "reason": r} for n, a, r in parts]}
         if not why.strip():
             raise BadInput("reason: must not be empty", "say why, e.g. --reason 'incident 42'")
-    _issue(name, args, why, actor, key, timeout, storage, as_json)
+    issue(name, args, why, actor, key, timeout, storage, as_json)
 
 
 def approve(
@@ -188,7 +173,7 @@ def approve(
 
     Example: agijobs approve p-3f2a9c1b7d4e --key bob   (or: agijobs approve set-latency)
     """
-    _issue(
+    issue(
         "approve",
         {"proposal": proposal},
         reason or f"approve {proposal}",
@@ -198,75 +183,3 @@ def approve(
         storage,
         as_json,
     )
-
-
-def _count(text: str) -> int:
-    from ..errors import BadInput
-
-    if not text.isdigit():
-        raise BadInput(
-            f"--backlog: expected 'all' or a whole number of jobs, 0 or more (got {text!r})",
-            "e.g. --backlog 500",
-        )
-    return int(text)
-
-
-def _issue(
-    name: str,
-    args: dict[str, Any],
-    reason: str,
-    actor: str | None,
-    key: str | None,
-    timeout: float,
-    storage: Any,
-    as_json: bool,
-) -> None:
-    with guard(as_json):
-        from ..errors import BadInput
-        from ..owner import issue_command
-
-        if not reason.strip():
-            raise BadInput("--reason: must not be empty", "say why, e.g. --reason 'incident 42'")
-        result = issue_command(make_store(storage), name, args, reason, actor, timeout, key)
-        for notice in result.notices:
-            typer.echo(f"Notice: {notice}", err=True)
-        render_command_result(name, result, as_json)
-
-
-def render_command_result(name: str, result: Any, as_json: bool) -> None:
-    document = {
-        "command": name,
-        "mode": result.mode,
-        "tick": result.tick,
-        "event": result.event,
-        "effect": result.effect,
-        "id": result.command_id,
-    }
-    if name == "batch":
-        document["results"] = result.results
-    if as_json:
-        print_json(document)
-        return
-    from ..describe import describe_effect
-
-    where = "live run" if result.mode == "live" else "fabric at rest"
-    for entry in result.results or [{"event": result.event, "effect": result.effect}]:
-        applied = entry["event"].removeprefix("owner.")
-        effect = entry["effect"]
-        if applied == "proposal":
-            typer.echo(
-                f"{name}: proposal {effect['proposal']} recorded, {effect['approvals']} of "
-                f"{effect['needed']} approvals (tick {result.tick}, {where}; expires at tick "
-                f"{effect['expires_tick']})"
-            )
-            typer.echo(f"approve with: agijobs approve {effect['proposal']} --key NAME")
-            continue
-        if applied == "approval":
-            met = "threshold met, applying" if effect["threshold_met"] else "waiting for more"
-            typer.echo(
-                f"approval of {effect['proposal']} ({effect['command']}): {effect['approvals']} "
-                f"of {effect['needed']} approvals — {met} (tick {result.tick}, {where})"
-            )
-            continue
-        described = describe_effect(applied, effect)
-        typer.echo(f"{applied}: {described} (tick {result.tick}, {where})")

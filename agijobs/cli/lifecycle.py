@@ -257,7 +257,7 @@ def resume(
             result = issue_command(
                 store, "resume", {}, reason or "resumed by operator", actor, timeout, key
             )
-            from .govern import render_command_result
+            from .owner_commands import render_command_result
 
             render_command_result("resume", result, as_json)
             return

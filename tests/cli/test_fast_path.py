@@ -1,0 +1,167 @@
+"""The fast path for pause-all, reroute and set-latency: it takes exactly the options the
+Typer commands declare, hands the command exactly what Typer would, and leaves everything
+else to Typer."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+from typer.main import get_command
+from typer.testing import CliRunner
+
+from agijobs.cli import app, fast
+
+from ..helpers import agijobs
+
+SCENARIOS = Path(__file__).parents[2] / "scenarios"
+KINDS: dict[Any, str] = {str: "str", float: "float", int: "int"}
+
+
+@pytest.mark.parametrize("name", sorted(fast.COMMANDS))
+def test_the_tables_are_the_typer_commands_parameters(name: str) -> None:
+    command = get_command(app).commands[name]  # type: ignore[attr-defined]
+    declared = {}
+    for param in command.params:
+        if param.name == "help":
+            continue
+        annotation = param.type_descriptor.annotation  # type: ignore[attr-defined]
+        kind = "flag" if param.is_flag else KINDS[annotation]  # type: ignore[attr-defined]
+        (flag,) = param.opts
+        assert not param.secondary_opts  # no --no-json and the like
+        declared[flag] = (param.name, kind, param.envvar)
+    assert fast.options_of(name) == declared
+    _, defaults, required = fast.COMMANDS[name]
+    assert required == {p.name for p in command.params if p.required}
+    optional = {p.name: p.default for p in command.params if not p.required and p.name != "help"}
+    assert {**fast._COMMON_DEFAULTS, **defaults} == optional
+
+
+# Well-formed command lines: the fast path takes them all.
+TAKEN = [
+    ["pause-all", "--reason", "drill"],
+    ["pause-all", "--reason=drill", "--json", "--timeout", "2.5", "--actor", "oncall"],
+    ["pause-all", "--reason", "", "--timeout=0"],
+    ["reroute", "--from", "earth", "--to", "luna", "--backlog", "all", "--reason", "r"],
+    ["reroute", "--from", "earth", "--clear", "--reason", "r", "--key", "alice"],
+    [
+        "reroute",
+        "--from",
+        "earth",
+        "--job",
+        "earth-finance-000001",
+        "--to",
+        "luna",
+        "--reason",
+        "r",
+    ],
+    ["set-latency", "--shard", "mars", "--ms", "350", "--reason", "r", "--json"],
+]
+# Left to Typer (its messages): help, unknown or repeated options, missing values or
+# required options, values Typer would coerce or refuse, other commands.
+LEFT = [
+    ["pause-all", "--help"],
+    ["pause-all"],
+    ["pause-all", "--reason"],
+    ["pause-all", "--reason", "a", "--reason", "b"],
+    ["pause-all", "--reason", "a", "--bogus"],
+    ["pause-all", "--reason", "a", "extra"],
+    ["pause-all", "--reason", "a", "--json=1"],
+    ["pause-all", "--reason", "a", "--timeout", "-1"],
+    ["pause-all", "--reason", "a", "--timeout", "1e3"],
+    ["pause-all", "--reason", "a", "--timeout", "5."],
+    ["pause-all", "--reason", "--json"],
+    ["set-latency", "--shard", "mars", "--ms", "3.5", "--reason", "r"],
+    ["set-latency", "--shard", "mars", "--ms", "٣", "--reason", "r"],
+    ["set-latency", "--shard", "mars", "--reason", "r"],
+    ["reroute", "--to", "luna", "--reason", "r"],
+    ["status"],
+    ["resume", "--reason", "r"],
+    [],
+]
+
+
+@pytest.mark.parametrize("argv", LEFT, ids=" ".join)
+def test_what_it_does_not_fully_understand_goes_to_typer(argv: list[str]) -> None:
+    assert fast.parse(argv) is None
+
+
+def _captured(monkeypatch: pytest.MonkeyPatch, module: str) -> list[tuple[Any, ...]]:
+    calls: list[tuple[Any, ...]] = []
+    monkeypatch.setattr(f"{module}.issue", lambda *args: calls.append(args))
+    return calls
+
+
+@pytest.mark.parametrize("argv", TAKEN, ids=" ".join)
+@pytest.mark.parametrize("env", [{}, {"AGIJOBS_STORAGE": "elsewhere", "AGIJOBS_KEY": "bob"}])
+def test_it_hands_the_command_what_typer_would(
+    argv: list[str], env: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for variable in ("AGIJOBS_STORAGE", "AGIJOBS_KEY"):
+        monkeypatch.delenv(variable, raising=False)
+    for variable, value in env.items():
+        monkeypatch.setenv(variable, value)
+    through_typer = _captured(monkeypatch, "agijobs.cli.govern")
+    result = CliRunner().invoke(app, argv, catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    through_fast_path = _captured(monkeypatch, "agijobs.cli.owner_commands")
+    assert fast.run(argv) is True
+    assert through_fast_path == through_typer and len(through_typer) == 1
+
+
+def test_an_empty_environment_variable_goes_to_typer(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AGIJOBS_STORAGE", "")
+    assert fast.parse(["pause-all", "--reason", "r"]) is None
+    assert fast.parse(["pause-all", "--reason", "r", "--storage", "s"]) is not None
+
+
+def test_pause_all_at_rest_never_imports_typer_and_ends_as_the_typer_command(
+    tmp_path: Path,
+) -> None:
+    storage = tmp_path / "storage"
+    run = agijobs("run", str(SCENARIOS / "planetary.yaml"), "--storage", str(storage),
+                  "--stop-after-ticks", "3")  # fmt: skip
+    assert run.returncode == 0, run.stderr
+    result = subprocess.run(
+        [sys.executable, "-X", "importtime", "-m", "agijobs", "pause-all", "--reason", "drill",
+         "--storage", str(storage)],
+        capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == "pause-all: fabric paused (tick 3, fabric at rest)\n"
+    imported = {line.split("|")[-1].strip() for line in result.stderr.splitlines()}
+    assert "agijobs.owner" in imported and not {"typer", "click", "rich"} & imported
+    again = agijobs("pause-all", "--reason", "drill", "--storage", str(storage), "--json")
+    assert again.returncode == 0, again.stderr
+    document = json.loads(again.stdout)
+    assert (document["mode"], document["effect"]["changed"]) == ("at-rest", False)
+    missing = agijobs("pause-all", "--reason", "drill", "--storage", str(tmp_path / "none"))
+    assert missing.returncode == 4
+    assert missing.stderr == (
+        f"Error: no run in {tmp_path / 'none'} — start one with `agijobs run SCENARIO`\n"
+    )
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["reroute", "--from", "earth", "--reason", "r"],
+        ["reroute", "--from", "earth", "--to", "luna", "--backlog", "many", "--reason", "r"],
+        ["pause-all", "--reason", " ", "--json"],
+    ],
+    ids=" ".join,
+)
+def test_a_refused_command_ends_as_the_typer_command_does(
+    argv: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    through_typer = CliRunner().invoke(app, argv)
+    with pytest.raises(SystemExit) as ended:
+        fast.run(argv)
+    printed = capsys.readouterr()
+    assert ended.value.code == through_typer.exit_code == 2
+    assert (printed.out, printed.err) == (through_typer.stdout, through_typer.stderr)
+    assert printed.out or printed.err.startswith("Error: ")
