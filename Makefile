@@ -52,8 +52,9 @@ bridge-test:
 goldens: $(BIN)/agijobs
 	$(BIN)/python scripts/update_goldens.py scenarios/*.yaml
 
-# Benchmarks (not in CI): sizes 10k/100k/1M, a 100k burst, CLI latencies; writes
-# benchmarks/results.json. `make bench BENCH_ARGS=--huge` adds 10M jobs.
+# Benchmarks (not in CI): sizes 10k/100k/1M, a 100k burst, CLI latencies, and the checkpoint
+# at the same backlog with 100k and 1M jobs; writes benchmarks/results.json.
+# `make bench BENCH_ARGS=--huge` adds 10M jobs.
 bench: $(BIN)/agijobs
 	$(BIN)/python benchmarks/bench.py $(BENCH_ARGS)
 
