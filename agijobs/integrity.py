@@ -9,6 +9,7 @@ bad line and is an `IntegrityError` naming its seq and line number.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, NoReturn
 
@@ -150,6 +151,41 @@ def scan_events(
     if start is None:
         scan.digest = hashlib.sha256(data[: scan.mark_bytes]).hexdigest()
     return scan
+
+
+def verified_head(lines: Sequence[bytes], seq: int, head: bytes) -> bytes | None:
+    """The chain head after `lines` (without their newlines, numbered from seq + 1) if
+    `scan_events`, continuing from `head` at `seq`, verifies every one of them; else None.
+
+    A strict, fast verdict for a log expected to be whole: it asks for exactly what the
+    runner writes after the hash (``","seq":<seq>,"tick":<digits>,``), so a line
+    `scan_events` also accepts (a seq written 07) gets None too. None says only "ask
+    `scan_events`", which names the first bad line. Each line's claimed head is what the
+    next one is hashed on, so consecutive runs of lines can be checked apart (in separate
+    processes) by starting each from the claimed hash of the line before it
+    (`claimed_hash`).
+    """
+    sha256 = hashlib.sha256
+    for line in lines:
+        seq += 1
+        body, mark, rest = line.rpartition(_HASH_MARK)  # rest: 64 hex digits, '"', the fields
+        fields = b'","seq":%d,"tick":' % seq
+        if not mark or not rest.startswith(fields, 64):
+            return None
+        claimed = rest[:64]
+        if sha256(head + body + rest[65:]).hexdigest().encode() != claimed:
+            return None
+        tick = 64 + len(fields)
+        if not rest[tick : rest.find(b",", tick)].isdigit():
+            return None
+        head = claimed
+    return head
+
+
+def claimed_hash(line: bytes) -> bytes:
+    """The hash a line claims (as `scan_events` reads it; checked by `verified_head`)."""
+    cut = line.rfind(_HASH_MARK)
+    return line[cut + _HASH_MARK_LEN : cut + _HASH_FIELD_LEN - 1]
 
 
 def encode_checkpoint(

@@ -281,14 +281,14 @@ def test_conservation_and_one_place_after_every_tick(scenario: Scenario) -> None
     while not engine.is_done() and engine.state.tick < 200:
         for kind, data in engine.run_tick():
             seq += 1
-            ledger.apply(seq, kind, data)
+            if kind.startswith("job."):
+                ledger.apply(seq, kind, data)
         assert_invariants(engine)
     # The audit's re-derivation from the events alone agrees with the state's counters.
     for shard in engine.state.shards.values():
-        derived = ledger.shards.get(shard.id)
+        derived = ledger.counters(shard.id)
         for name in (*COUNTERS, "queued", "in_flight"):
-            stored = shard.tally(name).to_json()
-            assert (derived[name] if derived else [0, 0]) == stored, (shard.id, name)
+            assert derived[name] == shard.tally(name).to_json(), (shard.id, name)
 
 
 @PROPERTY
