@@ -40,7 +40,9 @@ class ChainScan:
     mark_head: str = GENESIS_HASH
     mark_bytes: int = 0  # length of the prefix ending at mark_seq
     error: str | None = None
-    digest: str = ""  # sha256 of the prefix ending at mark_seq
+    # sha256 of the prefix ending at mark_seq, still open: the runner continues it as it
+    # appends, so resuming never hashes the log a second time.
+    prefix_hash: Any = None
 
 
 def scan_from_checkpoint(
@@ -59,14 +61,15 @@ def scan_from_checkpoint(
     size = recorded.get("bytes")
     if type(size) is not int or not 0 <= size <= len(data):
         return scan_events(data, seq, name)
-    digest = hashlib.sha256(data[:size]).hexdigest()
+    prefix_hash = hashlib.sha256(memoryview(data)[:size])  # a view: no copy of the log
+    digest = prefix_hash.hexdigest()
     last = data[data.rfind(b"\n", 0, size - 1) + 1 : size - 1] if size else b""
     if digest != recorded.get("sha256") or _seq_and_hash(last) != (seq, checkpoint["head"]):
         # Not the recorded bytes, or a checkpoint that names another chain head: the full
         # scan finds the first bad line, or verify_against_chain the head that differs.
         return scan_events(data, seq, name)
     scan = scan_events(data, seq, name, start=(size, seq, str(checkpoint["head"])))
-    scan.digest = digest
+    scan.prefix_hash = prefix_hash
     if scan.count == seq and last:  # nothing after the checkpoint: its last line's tick
         scan.last_tick = int(last[last.rindex(b',"tick":') + 8 : last.rindex(b',"type":')])
     return scan
@@ -149,7 +152,7 @@ def scan_events(
     if mark_seq == 0:
         scan.mark_bytes = 0
     if start is None:
-        scan.digest = hashlib.sha256(data[: scan.mark_bytes]).hexdigest()
+        scan.prefix_hash = hashlib.sha256(memoryview(data)[: scan.mark_bytes])
     return scan
 
 

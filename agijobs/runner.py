@@ -237,7 +237,12 @@ class Runner:
         else:
             self.seq, self.head = loaded.seq, loaded.scan.mark_head
             keep = loaded.scan.mark_bytes
-            self.digest = hashlib.sha256(loaded.events[:keep])
+            hashed = loaded.scan.prefix_hash
+            self.digest = (
+                hashed.copy()
+                if hashed is not None
+                else hashlib.sha256(memoryview(loaded.events)[:keep])
+            )
         self.log_bytes = keep  # the log's length; with `digest`, recorded in checkpoints
         self.sink = store.open_events(keep, self.seq)
         # The per-tick metrics series (agijobs.observe), flushed with each checkpoint.
