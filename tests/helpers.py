@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import copy
+import fcntl
 import hashlib
 import os
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -139,3 +142,11 @@ def fabric_without(node_id: str) -> dict[str, Any]:
     fabric = copy.deepcopy(BASE["fabric"])
     fabric["nodes"] = [n for n in fabric["nodes"] if n["id"] != node_id]
     return fabric
+
+
+@contextlib.contextmanager
+def holding_lock(path: Path) -> Iterator[None]:
+    """Hold `path`'s flock as another process would (a descriptor of our own)."""
+    with open(path, "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        yield

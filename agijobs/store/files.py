@@ -24,6 +24,7 @@ fsynced. Inbox files and the journal are fsynced before anyone is told they exis
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import itertools
 import os
 import shutil
@@ -33,7 +34,6 @@ from pathlib import Path
 from typing import IO, Any
 
 import orjson
-from filelock import FileLock, Timeout
 
 from .. import crashpoints
 from ..errors import Conflict
@@ -291,19 +291,17 @@ class FileStore:
     def run_lock(self, *, wait: float = 0.0) -> Iterator[None]:
         if not self.root.is_dir():
             raise Conflict(f"no storage directory {self.root}", "check --storage")
-        lock = FileLock(self.root / "run.lock", timeout=wait)
-        try:
-            lock.acquire()
-        except Timeout:
+        held = _flock(self.root / "run.lock", wait)
+        if held is None:
             raise Conflict(
                 f"storage {self.root} is in use by another agijobs process (a live run, or an "
                 "owner command being applied)",
                 "see `agijobs status`; a live run takes owner commands (pause-all, reroute, …)",
-            ) from None
+            )
         try:
             yield
         finally:
-            lock.release()
+            os.close(held)  # releases the lock
 
     def lock_session(self) -> str | None:
         return None  # local: the run.json pid identifies the holder
@@ -314,12 +312,10 @@ class FileStore:
     def lock_is_held(self) -> bool:
         if not (self.root / "run.lock").exists():
             return False
-        lock = FileLock(self.root / "run.lock", timeout=0)
-        try:
-            lock.acquire()
-        except Timeout:
+        held = _flock(self.root / "run.lock", 0.0)
+        if held is None:
             return True
-        lock.release()
+        os.close(held)
         return False
 
     # ------------------------------------------------------------- the inbox
@@ -411,3 +407,27 @@ class FileStore:
                 source.rename(target / name)
         fsync_dir(self.root)
         return str(target)
+
+
+def _flock(path: Path, wait: float) -> int | None:
+    """An open descriptor of `path` (created if missing) holding its exclusive flock, or
+    None if another holder keeps it for `wait` seconds. Closing the descriptor releases the
+    lock, and the kernel releases it when its process dies: a crash never leaves it held.
+    (Ten lines of fcntl rather than the filelock package, whose import alone cost 38 ms of
+    every command's start.)"""
+    descriptor = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    deadline = time.monotonic() + wait
+    try:
+        while True:
+            try:
+                fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                return descriptor
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    break
+                time.sleep(0.02)
+    except BaseException:
+        os.close(descriptor)
+        raise
+    os.close(descriptor)
+    return None

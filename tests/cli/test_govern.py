@@ -7,9 +7,8 @@ from pathlib import Path
 
 import orjson
 import pytest
-from filelock import FileLock
 
-from ..helpers import cli, file_hashes
+from ..helpers import cli, file_hashes, holding_lock
 from .conftest import owner_events
 
 
@@ -200,7 +199,7 @@ def test_live_runner_that_does_not_acknowledge_gives_exit_6_and_keeps_the_comman
     (stopped / "run.json").write_bytes(
         orjson.dumps({"run_id": "x", "pid": os.getpid(), "role": "runner"})
     )
-    with FileLock(stopped / "run.lock"):
+    with holding_lock(stopped / "run.lock"):
         result = cli("pause-all", "--reason", "r", "--timeout", "0.2", "--storage", str(stopped))
     assert result.exit_code == 6, result.output
     assert "did not acknowledge pause-all within 0.2s" in result.stderr

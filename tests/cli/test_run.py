@@ -3,9 +3,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import orjson
-from filelock import FileLock
 
-from ..helpers import cli, file_hashes, scenario_dict, sha, write_scenario
+from ..helpers import cli, file_hashes, holding_lock, scenario_dict, sha, write_scenario
 
 
 def test_run_finishes_and_prints_the_outcome(scenario_file: Path, storage: Path) -> None:
@@ -67,7 +66,7 @@ def test_fresh_archives_the_previous_run(scenario_file: Path, storage: Path) -> 
 
 def test_run_refuses_a_storage_in_use(scenario_file: Path, storage: Path) -> None:
     storage.mkdir()
-    with FileLock(storage / "run.lock"):
+    with holding_lock(storage / "run.lock"):
         result = cli("run", str(scenario_file), "--storage", str(storage))
     assert result.exit_code == 4, result.output
     assert result.stderr.startswith(
