@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
-from .scenario import COMMAND_NAMES
+from .fabric.commands import HANDLERS
 
 if TYPE_CHECKING:
     from .fabric.engine import Engine
@@ -30,7 +30,7 @@ REPORTED = frozenset(
         "node.down",
         "node.up",
         "governance.refused",
-        *(f"owner.{name}" for name in ("rejected", "proposal", "approval", *COMMAND_NAMES)),
+        *(f"owner.{name}" for name in ("rejected", "proposal", "approval", *HANDLERS)),
         "owner.batch",
     }
 )

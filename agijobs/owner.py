@@ -210,9 +210,9 @@ def _send_live(
 
 
 def _apply_at_rest(store: Store, command: CommandInput) -> CommandResult:
-    loaded = load_run(store)
+    loaded = load_run(store, check_plan=False)  # a command at rest never ticks
     engine = loaded.engine(jobs=command.name not in JOBLESS)
-    if engine.is_done() or engine.state.tick >= loaded.plan.scenario.run.max_ticks:
+    if engine.is_done() or engine.state.tick >= loaded.plan.inputs.max_ticks:
         raise Conflict(
             f"the run in {store.location} finished at tick {engine.state.tick}",
             "owner commands change a live or unfinished fabric; start a new run",

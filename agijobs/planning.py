@@ -12,8 +12,9 @@ from .canonical import dumps
 from .errors import BadInput, Refused
 from .fabric.engine import Engine, governance_of
 from .keys import LoadedKey, load_key
+from .plan import Plan
 from .runner import Runner, RunOptions, load_run, simulate
-from .scenario import Expectations, Plan, Scenario, build_plan, load_plan, with_intents
+from .scenario import Expectations, Scenario, build_plan, load_plan, with_intents
 from .signing import plan_message, sign
 from .store import Store
 from .store.files import RUN_PLAN, atomic_write

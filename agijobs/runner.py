@@ -38,7 +38,7 @@ from .integrity import (
     verify_against_chain,
 )
 from .observe import REPORTED, Observer, prometheus_text
-from .scenario import Plan, plan_from_bytes
+from .plan import Plan, stored_plan
 from .store import Store
 from .store.files import CHECKPOINT, EVENTS, PROMETHEUS, RUN_PLAN
 from .summary import build_summary, check_expectations, fabric_view, planned_jobs
@@ -112,11 +112,11 @@ class LoadedRun:
     def engine(self, *, jobs: bool = True) -> Engine:
         """The engine at the checkpoint (`jobs=False`: see `Engine.restore`)."""
         if self.checkpoint is None:
-            engine = Engine(self.plan.scenario)
+            engine = Engine(self.plan.inputs)
         elif jobs:
-            engine = Engine.restore(self.plan.scenario, self.full_state())
+            engine = Engine.restore(self.plan.inputs, self.full_state())
         else:
-            engine = Engine.restore(self.plan.scenario, self.checkpoint["state"], jobs=False)
+            engine = Engine.restore(self.plan.inputs, self.checkpoint["state"], jobs=False)
         engine.run_id = self.run_id
         return engine
 
@@ -134,11 +134,13 @@ class LoadedRun:
         return 0 if self.checkpoint is None else int(self.checkpoint["tick"])
 
 
-def load_run(store: Store, *, full_scan: bool = False) -> LoadedRun:
+def load_run(store: Store, *, full_scan: bool = False, check_plan: bool = True) -> LoadedRun:
     """Read and verify plan, checkpoint and event chain; raise `IntegrityError` on mismatch.
 
     The log up to the checkpoint is verified by the digest the checkpoint records, and
-    line by line after it; `full_scan` (the audit) re-hashes every line from seq 1."""
+    line by line after it; `full_scan` (the audit) re-hashes every line from seq 1.
+    Without `check_plan` the stored plan is proved by its plan_id but not validated again
+    (`plan.stored_plan`): for `status` and owner commands at rest, which never tick."""
     plan_bytes = store.read_document(RUN_PLAN)
     if plan_bytes is None:
         if store.has_run():
@@ -147,7 +149,8 @@ def load_run(store: Store, *, full_scan: bool = False) -> LoadedRun:
             )
         raise Conflict(f"no run in {store.location}", "start one with `agijobs run SCENARIO`")
     try:
-        plan = plan_from_store(store, plan_bytes)
+        label = f"{store.location}/{RUN_PLAN}"
+        plan = plan_from_store(store, plan_bytes) if check_plan else stored_plan(label, plan_bytes)
     except BadInput as error:
         raise IntegrityError(error.message, "the stored plan was altered; re-run") from None
     raw, checkpoint, table = _read_checkpoint(store)
@@ -166,7 +169,12 @@ def load_run(store: Store, *, full_scan: bool = False) -> LoadedRun:
                 "the plan or checkpoint was replaced; re-run",
             )
         verify_against_chain(checkpoint, scan)
-        check_state(checkpoint["state"], plan.scenario, f"{store.location}/{CHECKPOINT}")
+        check_state(
+            checkpoint["state"],
+            plan.inputs.shard_ids,
+            plan.inputs.keyed,
+            f"{store.location}/{CHECKPOINT}",
+        )
         table_name = f"{store.location}/jobs/{jobtable.digest(checkpoint['state'])}.json"
         jobtable.verify(checkpoint["state"], table, table_name)
     elif scan.error is not None:
@@ -212,6 +220,9 @@ def _read_checkpoint(store: Store) -> tuple[bytes | None, dict[str, Any] | None,
 
 
 def plan_from_store(store: Store, data: bytes) -> Plan:
+    """The storage's plan, validated in full."""
+    from .scenario import plan_from_bytes
+
     return plan_from_bytes(f"{store.location}/{RUN_PLAN}", data)
 
 
@@ -304,9 +315,7 @@ class Runner:
             table,
         )
         if observer is not None:
-            self.store.write_document(
-                PROMETHEUS, prometheus_text(self.plan.scenario.name, self.engine)
-            )
+            self.store.write_document(PROMETHEUS, prometheus_text(self.plan.name, self.engine))
 
     # ----------------------------------------------------------- live inbox
 
@@ -691,7 +700,7 @@ def _start_run(
         store.append_session(
             session_record("started", run_id=run_id, scenario=source, archived_previous=archived)
         )
-        engine = Engine(plan.scenario)
+        engine = Engine(plan.inputs)
         engine.run_id = run_id
         if options.stop_after_ticks is None:  # the scenario's planned stop, unless overridden
             options.stop_after_ticks = plan.scenario.run.stop_after_ticks
@@ -756,7 +765,7 @@ def simulate(
     chain head and events digest of a real run exactly.
     """
 
-    engine = Engine(plan.scenario)
+    engine = Engine(plan.inputs)
     engine.run_id = run_id
     options = RunOptions(bridge=bridge)
     with _executor(options, plan):

@@ -17,7 +17,6 @@ from __future__ import annotations
 import dataclasses
 import difflib
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, Literal, TypeVar
 
@@ -33,8 +32,9 @@ from pydantic import (
 
 from .canonical import dumps, sha256_hex
 from .errors import BadInput, Conflict
+from .fabric.inputs import FabricInputs, arrivals_per_tick, first_arrival_tick
+from .plan import PLAN_FORMAT, Plan, check_identity, check_signatures, decode_plan
 
-PLAN_FORMAT = 1
 M = TypeVar("M", bound=BaseModel)
 MAX_JOBS_PER_GROUP = 100_000_000
 MAX_TICKS = 10_000_000
@@ -258,12 +258,11 @@ class WorkGroup(Model):
 
     @property
     def first_tick(self) -> int:
-        """Tick 0 is the state before the run, so `start: 0` means the first tick."""
-        return max(1, self.arrive.start)
+        return first_arrival_tick(self.arrive.start)
 
     @property
     def per_tick(self) -> int:
-        return self.arrive.per_tick or self.count
+        return arrivals_per_tick(self.arrive.per_tick, self.count)
 
 
 class Fault(Model):
@@ -648,33 +647,6 @@ class ScenarioFile(Scenario):
     intents: list[str] = []
 
 
-@dataclass(frozen=True, slots=True)
-class Plan:
-    """A validated scenario with its identities, ready to run or to write."""
-
-    scenario: Scenario
-    expect: Expectations
-    inputs_id: str
-    plan_id: str
-    document: dict[str, Any]
-    # What translating a reference demo file ignored or defaulted (not part of the plan).
-    notices: tuple[str, ...] = ()
-    # The translated scenario document, when the source was a reference demo file.
-    translated: dict[str, Any] | None = None
-    schedule_origins: tuple[str, ...] = ()  # "file: commands -> i" per translated entry
-    # Owner signatures over plan_id ({key, fingerprint, signature}); outside plan_id.
-    signatures: tuple[dict[str, Any], ...] = ()
-    # Operator sentences and what each became ({text, kind, became, entry}).
-    intents: tuple[dict[str, Any], ...] = ()
-    # The files the plan was made from ({path, sha256}), to refuse a stale plan.
-    sources: tuple[dict[str, str], ...] = ()
-
-    def to_bytes(self) -> bytes:
-        if not self.signatures:
-            return dumps(self.document) + b"\n"
-        return dumps({**self.document, "signatures": list(self.signatures)}) + b"\n"
-
-
 # --------------------------------------------------------------------------- loading
 
 
@@ -806,14 +778,15 @@ def with_intents(
 
 
 def plan_from_bytes(label: str, data: bytes) -> Plan:
-    """Load a plan document held in memory (e.g. a storage's run-plan.json)."""
-    try:
-        raw = orjson.loads(data)
-    except orjson.JSONDecodeError as exc:
-        raise BadInput(f"{label}: invalid JSON ({exc.msg})", "re-plan from the scenario") from None
-    if not isinstance(raw, dict):
-        raise BadInput(f"{label}: not a plan document", "re-plan from the scenario")
-    return _plan_from_document(Path(label), raw)
+    """Load a plan document held in memory (e.g. a storage's run-plan.json), validated."""
+    return _plan_from_document(Path(label), decode_plan(label, data))
+
+
+def validate_scenario_document(label: str, document: Any) -> Scenario:
+    """A scenario document as a plan holds it, validated (`FabricInputs.scenario`)."""
+    scenario = _validate(Path(label), Scenario, document, prefix=("scenario",))
+    check_references(Path(label), scenario)
+    return scenario
 
 
 def build_plan(
@@ -849,13 +822,13 @@ def build_plan(
         # another name is the same plan.
         document["sources"] = list(sources)
     return Plan(
-        scenario,
-        expect,
+        FabricInputs(scenario_doc, scenario),
         sha256_hex(dumps(scenario_doc)),
         plan_id,
         document,
         intents=tuple(intents),
         sources=tuple(sources),
+        validated_expect=expect,
     )
 
 
@@ -875,18 +848,7 @@ def check_fresh(plan: Plan, label: Path) -> None:
 
 
 def _plan_from_document(path: Path, raw: dict[str, Any]) -> Plan:
-    claimed = raw.get("plan_id")
-    body = {k: v for k, v in raw.items() if k not in ("plan_id", "signatures", "sources")}
-    if claimed != sha256_hex(dumps(body)):
-        raise BadInput(
-            f"{path}: plan_id does not match the plan's content (edited after `agijobs plan`?)",
-            "run `agijobs plan SCENARIO` again to write a fresh plan",
-        )
-    if raw.get("format") != PLAN_FORMAT:
-        raise BadInput(
-            f"{path}: format: plan format {raw.get('format')!r} is not supported",
-            f"this agijobs reads format {PLAN_FORMAT}; re-plan from the scenario",
-        )
+    check_identity(str(path), raw)
     scenario = _validate(path, Scenario, raw.get("scenario"), prefix=("scenario",))
     expect = _validate(path, Expectations, raw.get("expect", {}), prefix=("expect",))
     check_references(path, scenario)
@@ -898,18 +860,12 @@ def _plan_from_document(path: Path, raw: dict[str, Any]) -> Plan:
         sources=raw.get("sources", ()),
         version=raw.get("agijobs_version"),
     )
-    if plan.plan_id != claimed:
+    if plan.plan_id != raw["plan_id"]:
         raise BadInput(
             f"{path}: the plan is not in canonical form",
             "run `agijobs plan SCENARIO` again to write a fresh plan",
         )
-    signatures = raw.get("signatures", [])
-    if not isinstance(signatures, list) or not all(isinstance(e, dict) for e in signatures):
-        raise BadInput(
-            f"{path}: signatures: expected a list of signatures",
-            "re-sign the plan with `agijobs plan PLAN --out PLAN --sign KEY`",
-        )
-    return dataclasses.replace(plan, signatures=tuple(signatures))
+    return dataclasses.replace(plan, signatures=check_signatures(str(path), raw))
 
 
 def _read_document(path: Path) -> Any:

@@ -34,7 +34,7 @@ def run_state(
 def status(store: Store) -> dict[str, Any]:
     if not store.has_run():
         return {"storage": store.location, "state": "no run"}
-    loaded = load_run(store)
+    loaded = load_run(store, check_plan=False)  # status never ticks
     engine = loaded.engine(jobs=False)  # status reads counts, never a job
     view: dict[str, Any] = {
         "tick": engine.state.tick,
@@ -55,7 +55,7 @@ def status(store: Store) -> dict[str, Any]:
         "pid": info.get("pid") if live else None,
         "host": info.get("host") if live else None,
         "run_id": info.get("run_id"),
-        "name": loaded.plan.scenario.name,
+        "name": loaded.plan.name,
         "tick": view["tick"],
         "paused": view["paused"],
         "shards": view["shards"],

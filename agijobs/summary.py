@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from .fabric.engine import Engine
-from .scenario import Plan
+from .plan import Plan
 
 
 def planned_jobs(plan: Plan) -> int:
@@ -32,7 +32,7 @@ def build_summary(
             "cost": shard.cost_nano / 1e9,
         }
     return {
-        "name": plan.scenario.name,
+        "name": plan.name,
         "inputs_id": plan.inputs_id,
         "status": status,
         "reason": reason,

@@ -62,7 +62,7 @@ def copy_run(source: Store, target: Store) -> dict[str, Any]:
     return {
         "from": source.location,
         "to": target.location,
-        "name": loaded.plan.scenario.name,
+        "name": loaded.plan.name,
         "run_id": copied.run_id,
         "events": copied.scan.count,
         "head": copied.scan.head,

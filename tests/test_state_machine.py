@@ -27,8 +27,9 @@ from hypothesis.stateful import (
 from agijobs.audit import audit
 from agijobs.errors import Conflict
 from agijobs.owner import issue_command
+from agijobs.plan import Plan
 from agijobs.runner import RunOptions, load_run, resume_run, start_run
-from agijobs.scenario import Expectations, Plan, Scenario, build_plan
+from agijobs.scenario import Expectations, Scenario, build_plan
 from agijobs.status import status
 from agijobs.store.files import FileStore
 

@@ -16,15 +16,15 @@ The engine is pure: no clock, no randomness, no I/O. `run_tick` returns the tick
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from operator import attrgetter
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .. import jobtable
 from ..errors import BadInput, IntegrityError, Refused
-from ..scenario import Fault, NodeSpec, Scenario, ScheduleEntry, Trigger, command_args
 from . import authority, commands, router
 from .commands import CommandInput
+from .inputs import FabricInputs, Group
 from .state import (
     COUNTERS,
     DONE,
@@ -42,6 +42,9 @@ from .state import (
     make_job_row,
 )
 
+if TYPE_CHECKING:
+    from ..scenario import Fault, NodeSpec, Scenario, Trigger
+
 Event = tuple[str, dict[str, Any]]
 SNAPSHOT_FORMAT = 2
 
@@ -49,38 +52,16 @@ SNAPSHOT_FORMAT = 2
 class Engine:
     """The deterministic fabric: static inputs from a scenario plus mutable `FabricState`."""
 
-    def __init__(self, scenario: Scenario, state: FabricState | None = None) -> None:
-        self.scenario = scenario
-        self.state = state if state is not None else _initial_state(scenario)
+    def __init__(self, scenario: Scenario | FabricInputs, state: FabricState | None = None) -> None:
+        """A fresh engine from a validated scenario, or (with `state`) the engine at that
+        state; `Engine.restore` builds the state from a snapshot."""
+        inputs = scenario if isinstance(scenario, FabricInputs) else FabricInputs.of(scenario)
+        self.inputs = inputs
+        self.state = state if state is not None else _initial_state(inputs.scenario)
         self.events: list[Event] = []
-        self._groups = [
-            (
-                g.id or g.prefix,
-                g.shard,
-                _skill_key(g.skills),
-                g.duration,
-                g.value,
-                g.value_step,
-                g.first_tick,
-                g.per_tick,
-                g.count,
-                g.id is not None,  # one job named by `id`, not `<prefix>-000001`
-            )
-            for g in scenario.workload
-        ]
-        self._schedule: dict[int, list[tuple[int, CommandInput]]] = {}
-        # (entry index, condition, repeat, command) of schedule entries with `when`
-        self._triggers: list[tuple[int, Trigger, bool, CommandInput]] = []
-        for index, entry in enumerate(scenario.schedule):
-            command = scheduled_command(entry, scenario.fabric.owner.name)
-            if entry.when is not None:
-                self._triggers.append((index, entry.when, entry.repeat, command))
-            else:
-                assert entry.tick is not None
-                self._schedule.setdefault(entry.tick, []).append((index, command))
-        if len(self.state.triggers_armed) < len(self._triggers):
+        if len(self.state.triggers_armed) < inputs.trigger_count:
             # A what-if adds triggers to a stored run: they start armed.
-            missing = len(self._triggers) - len(self.state.triggers_armed)
+            missing = inputs.trigger_count - len(self.state.triggers_armed)
             self.state.triggers_armed.extend([True] * missing)
         # (entry index, tick, error) of schedule entries the state refused when they came
         # due: recorded as `owner.rejected` events, and refused by `agijobs plan`.
@@ -88,21 +69,7 @@ class Engine:
         # Set by `restore(..., jobs=False)`: the snapshot whose job rows were not rebuilt,
         # which `snapshot` writes back as they were (see `restore`).
         self.unrestored: dict[str, Any] | None = None
-        self._faults: dict[int, list[tuple[int, int, Fault]]] = {}
-        for index, fault in enumerate(scenario.faults):
-            self._faults.setdefault(fault.tick, []).append((1, index, fault))
-            if fault.until is not None:
-                self._faults.setdefault(fault.until, []).append((0, index, fault))
-        for actions in self._faults.values():
-            actions.sort(key=lambda action: (action[0], action[1]))
-        self.last_input_tick = max(
-            [
-                *(g[6] + (g[8] - 1) // g[7] for g in self._groups),
-                *self._schedule,
-                *self._faults,
-                0,
-            ]
-        )
+        self.last_input_tick = inputs.last_input_tick
         self._interned: dict[SkillKey, SkillKey] = {}
         self._serve_cache: dict[tuple[str, SkillKey], list[Node]] = {}
         self._capable_cache: dict[SkillKey, bool] = {}
@@ -127,11 +94,14 @@ class Engine:
         state.tick += 1
         tick = state.tick
         self.events = []
+        # Arrivals, schedule, triggers and faults: compiled when a tick first needs them
+        # (an engine restored to take an owner command at rest never does).
+        timed = self.inputs.timed()
         if state.governance is not None and state.governance.proposals:
             authority.expire(self, tick)
-        if self._triggers:
-            self._check_triggers(tick)
-        for index, command in self._schedule.get(tick, ()):
+        if timed.triggers:
+            self._check_triggers(tick, timed.triggers)
+        for index, command in timed.schedule.get(tick, ()):
             try:
                 self._apply(command)
             except BadInput as error:
@@ -139,9 +109,9 @@ class Engine:
                 self.schedule_rejections.append((index, tick, error.render()))
         for command in live:
             self.apply_command(command)
-        for phase, _, fault in self._faults.get(tick, ()):
+        for phase, _, fault in timed.faults.get(tick, ()):
             self._apply_fault(fault, starting=phase == 1)
-        self._arrivals(tick)
+        self._arrivals(tick, timed.groups)
         self.dispatched = []
         router.route(self)
         return self.events
@@ -202,11 +172,13 @@ class Engine:
             )
         self.dispatched = []
 
-    def _check_triggers(self, tick: int) -> None:
+    def _check_triggers(
+        self, tick: int, triggers: list[tuple[int, Trigger, bool, CommandInput]]
+    ) -> None:
         """Fire each armed trigger whose condition holds at the start of this tick; a
         repeating one re-arms once its condition no longer holds."""
         armed = self.state.triggers_armed
-        for slot, (index, when, repeat, command) in enumerate(self._triggers):
+        for slot, (index, when, repeat, command) in enumerate(triggers):
             holds = self._holds(when)
             if armed[slot] and holds:
                 armed[slot] = False
@@ -282,7 +254,7 @@ class Engine:
 
     def _roll_back(self, saved: dict[str, Any], checkpoint_requested: bool) -> None:
         """Put the state back to `saved`, in place: the runner holds `self.state`."""
-        restored = Engine.restore(self.scenario, saved).state
+        restored = Engine.restore(self.inputs, saved).state
         for name in FabricState.__slots__:
             setattr(self.state, name, getattr(restored, name))
         self.state.checkpoint_requested = checkpoint_requested
@@ -424,12 +396,12 @@ class Engine:
 
     # ---------------------------------------------------------- tick phases
 
-    def _arrivals(self, tick: int) -> None:
+    def _arrivals(self, tick: int, groups: list[Group]) -> None:
         state = self.state
         shards = state.shards
         emit = self.events.append
         jobs = state.jobs
-        for group in self._groups:
+        for group in groups:
             prefix, shard_id, skills, duration, value, step, first, per_tick, count, named = group
             if tick < first:
                 continue
@@ -732,7 +704,9 @@ class Engine:
         return snapshot
 
     @classmethod
-    def restore(cls, scenario: Scenario, snapshot: dict[str, Any], *, jobs: bool = True) -> Engine:
+    def restore(
+        cls, scenario: Scenario | FabricInputs, snapshot: dict[str, Any], *, jobs: bool = True
+    ) -> Engine:
         """The engine at a snapshot. Shards and nodes come from the snapshot, not the
         scenario: owner commands may have registered, changed or removed them.
 
@@ -879,17 +853,6 @@ def _bad_row(where: str, index: int, error: Exception) -> IntegrityError:
     )
 
 
-def scheduled_command(entry: ScheduleEntry, owner: str) -> CommandInput:
-    model = entry.command
-    return CommandInput(
-        name=model.command,
-        args=command_args(model),
-        reason=model.reason,
-        actor=model.actor or owner,
-        source="schedule",
-    )
-
-
 def _live_attempts(state: FabricState) -> dict[str, int]:
     """Rejection counts of jobs still live (a finished job's count is history)."""
     return {job: n for job, n in sorted(state.attempts.items()) if job in state.jobs}
@@ -903,10 +866,6 @@ def _class_rows(store: dict[QueueKey, deque[Job]]) -> list[tuple[QueueKey, list[
 
 
 _ordinal = attrgetter("ordinal")
-
-
-def _skill_key(skills: Iterable[str]) -> SkillKey:
-    return tuple(sorted(set(skills)))
 
 
 def _initial_state(scenario: Scenario) -> FabricState:

@@ -236,7 +236,7 @@ def test_the_checkpoint_keeps_proposals_and_used_nonces() -> None:
     engine.apply_at_rest(used)
     proposal = signed("set-latency", {"shard": "mars", "ms": 300}, "alice")
     pid = engine.apply_at_rest(proposal)[0][1]["effect"]["proposal"]
-    restored = Engine.restore(engine.scenario, engine.snapshot())
+    restored = Engine.restore(engine.inputs, engine.snapshot())
     restored.run_id = RUN
     assert dumps(restored.snapshot()) == dumps(engine.snapshot())
     assert refusal(restored, used) == "replayed"

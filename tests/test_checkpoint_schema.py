@@ -1,0 +1,91 @@
+"""The checkpoint's state is checked against its table of types: strictly (JSON types as
+written, since the restore reads them as they are), naming the key path."""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from agijobs import jobtable
+from agijobs.checkpoint_schema import check_state
+from agijobs.errors import IntegrityError
+from agijobs.fabric.engine import Engine
+from agijobs.scenario import load_plan
+
+PLANETARY = Path(__file__).parent.parent / "scenarios" / "planetary.yaml"
+
+
+@pytest.fixture(scope="module")
+def state() -> dict[str, Any]:
+    plan = load_plan(PLANETARY)
+    engine = Engine(plan.inputs)
+    for _ in range(50):
+        engine.run_tick()
+    header, _ = jobtable.split(engine.snapshot())
+    return header
+
+
+def refusal(state: dict[str, Any], edit: Callable[[dict[str, Any]], None]) -> str:
+    edited = copy.deepcopy(state)
+    edit(edited)
+    shards = [s["id"] for s in state["shards"]]
+    with pytest.raises(IntegrityError) as refused:
+        check_state(edited, shards, False, "checkpoint.json")
+    return refused.value.message
+
+
+def test_a_state_the_engine_wrote_passes(state: dict[str, Any]) -> None:
+    check_state(state, [s["id"] for s in state["shards"]], False, "checkpoint.json")
+
+
+EDITS: list[tuple[Callable[[dict[str, Any]], None], str]] = [
+    (lambda s: s["nodes"][0].pop("outages"), "state -> nodes -> 0 -> outages: Field required"),
+    (lambda s: s.update(extra=1), "state -> extra: Extra inputs are not permitted"),
+    (lambda s: s.update(tick="5"), "state -> tick: Input should be a valid integer"),
+    (lambda s: s.update(tick=True), "state -> tick: Input should be a valid integer"),
+    (lambda s: s.update(paused=1), "state -> paused: Input should be a valid boolean"),
+    (lambda s: s.update(shards={}), "state -> shards: Input should be a valid list"),
+    (
+        lambda s: s["shards"][1]["counters"].update(queued=[1, 2, 3]),
+        "state -> shards -> 1 -> counters -> queued: Input should be a list of 2 items",
+    ),
+    (
+        lambda s: s["nodes"][2].update(metadata=[]),
+        "state -> nodes -> 2 -> metadata: Input should be a valid dictionary",
+    ),
+    (
+        lambda s: s.update(attempts={"job-1": "two"}),
+        "state -> attempts -> job-1: Input should be a valid integer",
+    ),
+    (
+        lambda s: s["shards"][0]["policies"][0].update(required_skills=[1]),
+        "state -> shards -> 0 -> policies -> 0 -> required_skills -> 0: Input should be a "
+        "valid string",
+    ),
+    (lambda s: s.update(governance={"keys": []}), "state -> governance -> approvals: Field"),
+]
+
+
+@pytest.mark.parametrize(("edit", "message"), EDITS, ids=[m for _, m in EDITS])
+def test_what_departs_from_the_table_is_named(
+    state: dict[str, Any], edit: Callable[[dict[str, Any]], None], message: str
+) -> None:
+    assert refusal(state, edit).startswith(f"checkpoint.json: {message}")
+
+
+def test_optional_parts_may_be_absent_or_null(state: dict[str, Any]) -> None:
+    shards = [s["id"] for s in state["shards"]]
+    for edit in ({"governance": None, "triggers": None}, {"attempts": {"a": 1}}):
+        check_state({**state, **edit}, shards, False, "checkpoint.json")
+
+
+def test_a_state_of_another_fabric_is_refused(state: dict[str, Any]) -> None:
+    shards = [s["id"] for s in state["shards"]]
+    with pytest.raises(IntegrityError, match="its shards are not the plan's"):
+        check_state(state, [*shards, "venus"], False, "checkpoint.json")
+    with pytest.raises(IntegrityError, match="its owner authority is not the plan's"):
+        check_state(state, shards, True, "checkpoint.json")

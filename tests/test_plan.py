@@ -1,0 +1,56 @@
+"""A storage's plan read without pydantic (`stored_plan`) is the plan the full validation
+reads; what is not a plan `agijobs plan` wrote gets the full validation's message."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import orjson
+import pytest
+
+from agijobs.canonical import dumps, sha256_hex
+from agijobs.errors import BadInput
+from agijobs.plan import stored_plan
+from agijobs.scenario import load_plan, plan_from_bytes
+
+SCENARIOS = sorted((Path(__file__).parent.parent / "scenarios").glob("*.yaml"))
+FIELDS = ("inputs_id", "plan_id", "document", "signatures", "intents", "sources", "name")
+
+
+@pytest.mark.parametrize("path", SCENARIOS, ids=lambda p: p.name)
+def test_a_stored_plan_is_the_validated_plan(path: Path) -> None:
+    data = load_plan(path).to_bytes()
+    full, stored = plan_from_bytes("run-plan.json", data), stored_plan("run-plan.json", data)
+    for field in FIELDS:
+        assert getattr(stored, field) == getattr(full, field), field
+    assert stored.to_bytes() == data
+    assert stored.inputs.last_input_tick == full.inputs.last_input_tick
+    assert stored.inputs._scenario is None  # not validated until something needs it
+    assert stored.scenario == full.scenario and stored.expect == full.expect
+
+
+def rehashed(document: dict[str, object]) -> bytes:
+    """A plan edited and given the plan_id of its new content."""
+    body = {k: v for k, v in document.items() if k not in ("plan_id", "sources")}
+    return dumps({**document, "plan_id": sha256_hex(dumps(body))})
+
+
+def test_an_edited_plan_is_refused_as_the_full_validation_refuses_it() -> None:
+    document = orjson.loads(load_plan(SCENARIOS[0]).to_bytes())
+    document["scenario"]["name"] = "edited"
+    data = dumps(document)
+    for read in (stored_plan, plan_from_bytes):
+        with pytest.raises(BadInput, match="plan_id does not match the plan's content"):
+            read("run-plan.json", data)
+
+
+def test_a_rehashed_plan_that_is_no_scenario_gets_the_full_validations_message() -> None:
+    document = orjson.loads(load_plan(SCENARIOS[0]).to_bytes())
+    del document["scenario"]["fabric"]["shards"]
+    data = rehashed(document)
+    with pytest.raises(BadInput) as full:
+        plan_from_bytes("run-plan.json", data)
+    with pytest.raises(BadInput) as stored:
+        stored_plan("run-plan.json", data)
+    assert stored.value.message == full.value.message
+    assert "scenario -> fabric -> shards: required key is missing" in stored.value.message
