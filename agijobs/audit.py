@@ -8,13 +8,13 @@ assigned that was not queued, completed that was not running — is an integrity
 
 from __future__ import annotations
 
-import gc
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field, replace
 from typing import Any
 
 import orjson
 
+from .acyclic import rarely_collected
 from .audit_authority import AuthorityCheck
 from .audit_chain import ChainCheck
 from .canonical import split_event_line
@@ -184,17 +184,8 @@ def _walk(data: bytes, end: int, count: int, authority: AuthorityCheck) -> _Walk
     here, inline, and anything else goes to `_Ledger.apply`, which raises when the move is
     impossible. Only ``owner.*`` and ``governance.*`` events concern authority.
     """
-    # Millions of acyclic objects (each event's dicts, each live job's record): as in the
-    # runner's loop, the cycle collector rescanning them is pure overhead (a fifth of the
-    # walk of a 1M-job log), so it runs rarely meanwhile.
-    thresholds = gc.get_threshold()
-    gc.freeze()
-    gc.set_threshold(200_000, 50, 100)
-    try:
+    with rarely_collected():  # each event's dicts, each live job's record (acyclic.py)
         return _walk_events(_line_chunks(data, end), count, authority)
-    finally:
-        gc.set_threshold(*thresholds)
-        gc.unfreeze()
 
 
 def _line_chunks(data: bytes, end: int) -> Iterator[list[bytes]]:

@@ -9,7 +9,6 @@ inputs of live commands, never in anything derived from the engine.
 from __future__ import annotations
 
 import contextlib
-import gc
 import getpass
 import hashlib
 import os
@@ -24,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 import orjson
 
 from . import crashpoints, jobtable
+from .acyclic import rarely_collected
 from .canonical import GENESIS_HASH, dumps, encode_event
 from .checkpoint_schema import check_state
 from .errors import BadInput, Conflict, IntegrityError, Refused
@@ -114,7 +114,8 @@ class LoadedRun:
         if self.checkpoint is None:
             engine = Engine(self.plan.inputs)
         elif jobs:
-            engine = Engine.restore(self.plan.inputs, self.full_state())
+            with rarely_collected():  # a backlog's rows and jobs: acyclic (acyclic.py)
+                engine = Engine.restore(self.plan.inputs, self.full_state())
         else:
             engine = Engine.restore(self.plan.inputs, self.checkpoint["state"], jobs=False)
         engine.run_id = self.run_id
@@ -364,81 +365,77 @@ class Runner:
     # ----------------------------------------------------------- the loop
 
     def loop(self) -> Outcome:
+        previous = _install_stop_handler(self)
+        try:
+            with rarely_collected():  # the ticks' millions of acyclic objects (acyclic.py)
+                return self._tick_until_stopped()
+        finally:
+            _restore_stop_handler(previous)
+            self.sink.close()
+
+    def _tick_until_stopped(self) -> Outcome:
         engine, state, options = self.engine, self.engine.state, self.options
         max_ticks = self.plan.scenario.run.max_ticks
         budget = options.stop_after_ticks
         ran = 0
-        previous = _install_stop_handler(self)
-        # The tick loop allocates millions of acyclic objects (jobs, tuples, event dicts);
-        # the cycle collector rescanning them is pure overhead (~23% of a 1M-job run), so it
-        # runs rarely while the loop does: setup objects frozen, a high first threshold.
-        thresholds = gc.get_threshold()
-        gc.freeze()
-        gc.set_threshold(200_000, 50, 100)
-        try:
-            while True:
-                for command in self.scripted_rest.pop(state.tick, ()):
-                    try:
-                        self.write(state.tick, engine.apply_at_rest(command))
-                    except Refused:  # a recorded refusal replays as the same event
-                        self.write(state.tick, engine.events)
-                if self.lift_pause is not None and not self.replay:
-                    if state.paused:
-                        refusal = self._lift_pause(self.lift_pause)
-                        if refusal is not None:
-                            outcome = self.stop("paused", "resume refused")
-                            outcome.refusal = refusal
-                            return outcome
-                    self.lift_pause = None
-                if self.until_tick is not None and state.tick >= self.until_tick:
-                    return self.stop("stopped", "replayed")
-                if engine.is_done() and not self._inputs_remain():
-                    return self.stop("finished", "all jobs done")
-                if state.tick >= max_ticks:
-                    return self.stop("stopped", "max-ticks")
-                if budget is not None and ran >= budget:
-                    return self.stop("stopped", "stop-after-ticks")
-                if self.stop_requested:
+        while True:
+            for command in self.scripted_rest.pop(state.tick, ()):
+                try:
+                    self.write(state.tick, engine.apply_at_rest(command))
+                except Refused:  # a recorded refusal replays as the same event
+                    self.write(state.tick, engine.events)
+            if self.lift_pause is not None and not self.replay:
+                if state.paused:
+                    refusal = self._lift_pause(self.lift_pause)
+                    if refusal is not None:
+                        outcome = self.stop("paused", "resume refused")
+                        outcome.refusal = refusal
+                        return outcome
+                self.lift_pause = None
+            if self.until_tick is not None and state.tick >= self.until_tick:
+                return self.stop("stopped", "replayed")
+            if engine.is_done() and not self._inputs_remain():
+                return self.stop("finished", "all jobs done")
+            if state.tick >= max_ticks:
+                return self.stop("stopped", "max-ticks")
+            if budget is not None and ran >= budget:
+                return self.stop("stopped", "stop-after-ticks")
+            if self.stop_requested:
+                return self.stop("stopped", "interrupted")
+            if self._paused_idle():
+                if not options.wait:
+                    return self.stop("paused", "paused and idle")
+                # Waiting may last hours: let status and what-ifs see this very tick.
+                self.checkpoint()
+                self._publish(force=True)
+                if not self._wait_for_command():
                     return self.stop("stopped", "interrupted")
-                if self._paused_idle():
-                    if not options.wait:
-                        return self.stop("paused", "paused and idle")
-                    # Waiting may last hours: let status and what-ifs see this very tick.
-                    self.checkpoint()
-                    self._publish(force=True)
-                    if not self._wait_for_command():
-                        return self.stop("stopped", "interrupted")
-                tick = state.tick + 1
-                live, entries = self._live_commands(tick)
-                if live:
-                    state.journal_applied += len(live)
-                if options.executor is None:
-                    events = engine.run_tick(live)
-                else:
-                    events = self._executed_tick(options.executor, live)
-                self.write(tick, events)
-                if entries:
-                    self.sink.sync()
-                    self._publish(force=True)  # a proposal is visible before it is acknowledged
-                    self._acknowledge(entries, events)
-                ran += 1
-                if self.observer is not None:
-                    self.observer.observe()
-                if crashpoints.reached("tick", at=tick):
-                    self.sink.flush()  # what the OS holds survives a process kill
-                    crashpoints.kill()
-                if state.checkpoint_requested or tick % state.checkpoint_every == 0:
-                    self.checkpoint()
-                self._publish(force=False)
-                if options.progress is not None:
-                    options.progress(engine, self.seq)
-                if options.tick_ms:
-                    time.sleep(options.tick_ms / 1000)
-        finally:
-            gc.set_threshold(*thresholds)
-            gc.unfreeze()
-            _restore_stop_handler(previous)
-            self.sink.close()
+            tick = state.tick + 1
+            live, entries = self._live_commands(tick)
+            if live:
+                state.journal_applied += len(live)
+            if options.executor is None:
+                events = engine.run_tick(live)
+            else:
+                events = self._executed_tick(options.executor, live)
+            self.write(tick, events)
+            if entries:
+                self.sink.sync()
+                self._publish(force=True)  # a proposal is visible before it is acknowledged
+                self._acknowledge(entries, events)
+            ran += 1
+            if self.observer is not None:
+                self.observer.observe()
+            if crashpoints.reached("tick", at=tick):
+                self.sink.flush()  # what the OS holds survives a process kill
+                crashpoints.kill()
+            if state.checkpoint_requested or tick % state.checkpoint_every == 0:
+                self.checkpoint()
+            self._publish(force=False)
+            if options.progress is not None:
+                options.progress(engine, self.seq)
+            if options.tick_ms:
+                time.sleep(options.tick_ms / 1000)
 
     def _executed_tick(
         self, executor: BridgeExecutor, live: list[CommandInput]
