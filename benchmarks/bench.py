@@ -5,16 +5,23 @@ shards, six nodes, outage, latency fault and reroute; one fabric-wide pause/resu
 real CLI in child processes and prints one table, also written to benchmarks/results.json:
 
   jobs, ticks, events   size of the run
-  wall s, jobs/s, ev/s  whole `agijobs run` (full hash-chained log, checkpoints every 20 ticks)
+  wall s, jobs/s, ev/s  whole `agijobs run` (full hash-chained log, checkpoints every 20 ticks);
+                        every timing is the median of --repeat runs
   raw s, ratio          the same number of events encoded, hashed and appended by a tight loop
                         with the same encoder and hash, in this bench run; ratio = wall / raw
   RSS MB                peak resident memory of the run process
   events MB, ckpt MB    on disk after the run (ckpt: checkpoint.json and its job table)
   resume s              `agijobs resume --stop-after-ticks 1` from a mid-run checkpoint
   audit s, audit ev/s   `agijobs audit` on the finished storage
+  bounces               spills by the fabric's router to a shard the job had already left
+                        (owner reroutes aside): the backlog case that broke the reference
 
 plus a burst case (100,000 jobs at tick 1 on the reference topology) and CLI latencies
-(median of --cli-runs) on a storage holding 100,000 queued jobs.
+(median of --cli-runs) on a storage holding 100,000 queued jobs: --help, status, pause-all
+at rest, and resume to the first tick with those 100,000 jobs active (median of 5, each on
+a fresh copy).
+
+Last, every figure the performance issue sets a target for, beside its target.
 
 A second table measures the checkpoint target like for like: the same topology fed at the same
 rate (so with the same bounded backlog) with 100,000 and with 1,000,000 jobs, each stopped at
@@ -25,8 +32,8 @@ history, so 1M / 100k should be close to 1 (target 0.8-1.2).
   queued, in_flight     the backlog then (`agijobs status --json`, summed over shards)
   ckpt bytes, run s     checkpoint.json and its job table; wall of the stopped `agijobs run`
 
-Usage: python benchmarks/bench.py [--sizes 10000,100000,1000000] [--huge] [--cli-runs 20]
-                                  [--backlog-jobs 100000]
+Usage: python benchmarks/bench.py [--sizes 10000,100000,1000000] [--huge] [--repeat 3]
+                                  [--cli-runs 20] [--backlog-jobs 100000]
 """
 
 from __future__ import annotations
@@ -70,6 +77,7 @@ COLUMNS = [
     "resume_s",
     "audit_s",
     "audit_events_per_s",
+    "bounces",
 ]
 BACKLOG_COLUMNS = ["jobs", "tick", "events", "queued", "in_flight", "checkpoint_bytes", "run_s"]
 
@@ -227,14 +235,42 @@ def raw_seconds(events: int, path: Path) -> float:
     return time.perf_counter() - started
 
 
-def measure(case: str, scenario: dict[str, Any], tmp: Path) -> dict[str, Any]:
+# Moves an owner ordered: a reroute may send a job back where it came from.
+OWNER_MOVES = frozenset({"reroute", "deregister", "deregistered"})
+
+
+def bounces(events: Path) -> int:
+    """Spills to a shard the job had already been queued on, owner-ordered moves aside."""
+    visited: dict[str, set[str]] = {}
+    count = 0
+    with open(events, "rb") as log:
+        for line in log:
+            if b'"type":"job.spilled"' not in line:
+                continue
+            data = orjson.loads(line)["data"]
+            if data["reason"] in OWNER_MOVES:
+                continue
+            path = visited.setdefault(data["job"], {data["from"]})
+            count += data["to"] in path
+            path.add(data["to"])
+    return count
+
+
+def measure(case: str, scenario: dict[str, Any], tmp: Path, repeat: int) -> dict[str, Any]:
+    """One row: each timing the median of `repeat` runs (the run, the raw loop, the audit,
+    the resume, each on a fresh storage or copy); peak RSS the median of the runs' peaks."""
     source = tmp / f"{case}.json"
     source.write_bytes(orjson.dumps(scenario))
     storage = tmp / f"{case}-storage"
-    wall, rss, result = agijobs("run", str(source), "--storage", str(storage), "--json")
-    summary = orjson.loads(result.stdout)
+    runs = []
+    for _ in range(repeat):
+        if storage.exists():
+            shutil.rmtree(storage)
+        runs.append(agijobs("run", str(source), "--storage", str(storage), "--json"))
+    wall = statistics.median(run[0] for run in runs)
+    summary = orjson.loads(runs[-1][2].stdout)
     events = summary["seq"]
-    raw = raw_seconds(events, tmp / "raw.ndjson")
+    raw = statistics.median(raw_seconds(events, tmp / "raw.ndjson") for _ in range(repeat))
     row: dict[str, Any] = {
         "case": case,
         "jobs": summary["jobs"]["planned"],
@@ -245,28 +281,33 @@ def measure(case: str, scenario: dict[str, Any], tmp: Path) -> dict[str, Any]:
         "events_per_s": events / wall,
         "raw_s": raw,
         "ratio": wall / raw,
-        "peak_rss_mb": rss / 1024,
+        "peak_rss_mb": statistics.median(run[1] for run in runs) / 1024,
         "events_mb": (storage / "events.ndjson").stat().st_size / 2**20,
         "checkpoint_mb": checkpoint_bytes(storage) / 2**20,
         "completed": summary["jobs"]["completed"],
     }
-    audit_wall, _, _ = agijobs("audit", "--storage", str(storage), "--json")
-    row.update(audit_s=audit_wall, audit_events_per_s=events / audit_wall)
+    audit = statistics.median(
+        agijobs("audit", "--storage", str(storage), "--json")[0] for _ in range(repeat)
+    )
+    row.update(audit_s=audit, audit_events_per_s=events / audit)
+    row["bounces"] = bounces(storage / "events.ndjson")
     mid = tmp / f"{case}-mid"
-    agijobs(
-        "run",
-        str(source),
-        "--storage",
-        str(mid),
-        "--stop-after-ticks",
-        str(max(1, summary["tick"] // 2)),
-    )
-    row["resume_s"], _, _ = agijobs(
-        "resume", "--storage", str(mid), "--keep-paused", "--stop-after-ticks", "1"
-    )
+    halfway = str(max(1, summary["tick"] // 2))
+    agijobs("run", str(source), "--storage", str(mid), "--stop-after-ticks", halfway)
+    row["resume_s"] = statistics.median(resume_copy(mid, tmp) for _ in range(repeat))
     shutil.rmtree(storage)
     shutil.rmtree(mid)
     return row
+
+
+def resume_copy(storage: Path, tmp: Path, *options: str) -> float:
+    """Wall of `agijobs resume --stop-after-ticks 1` on a fresh copy of `storage`."""
+    copy = tmp / "resumed"
+    shutil.copytree(storage, copy)
+    try:
+        return agijobs("resume", "--storage", str(copy), "--stop-after-ticks", "1", *options)[0]
+    finally:
+        shutil.rmtree(copy)
 
 
 def bounded_backlog(jobs: int, tmp: Path) -> dict[str, Any]:
@@ -302,12 +343,14 @@ def bounded_backlog(jobs: int, tmp: Path) -> dict[str, Any]:
 
 
 def cli_latencies(tmp: Path, runs: int, queued: int) -> dict[str, float]:
-    """Median wall of --help, status and pause-all at rest, `queued` jobs waiting."""
+    """Median wall of --help, status and pause-all at rest, `queued` jobs waiting; and of
+    resume to the first tick with them all active."""
     scenario = burst(queued)
     source = tmp / "cli.json"
     source.write_bytes(orjson.dumps(scenario))
     storage = tmp / "cli-storage"
     agijobs("run", str(source), "--storage", str(storage), "--stop-after-ticks", "1")
+    resumes = [resume_copy(storage, tmp) for _ in range(min(runs, 5))]
     timings: dict[str, list[float]] = {"help": [], "status": [], "pause_all_at_rest": []}
     for _ in range(runs):
         timings["help"].append(agijobs("--help")[0])
@@ -315,11 +358,62 @@ def cli_latencies(tmp: Path, runs: int, queued: int) -> dict[str, float]:
         timings["pause_all_at_rest"].append(
             agijobs("pause-all", "--reason", "bench", "--storage", str(storage))[0]
         )
-    return {name: statistics.median(values) for name, values in timings.items()}
+    medians = {name: statistics.median(values) for name, values in timings.items()}
+    medians["resume_all_active"] = statistics.median(resumes)
+    return medians
+
+
+def against_targets(
+    rows: list[dict[str, Any]], cli: dict[str, float], backlog: dict[str, Any] | None, queued: int
+) -> list[dict[str, Any]]:
+    """Each figure the performance issue sets a target for, beside the target."""
+    found: list[dict[str, Any]] = []
+
+    def check(figure: str, value: float, target: str, met: bool) -> None:
+        found.append({"figure": figure, "value": value, "target": target, "met": met})
+
+    by_jobs = {row["jobs"]: row for row in rows if row["case"].startswith("planetary")}
+    million, hundred_k = by_jobs.get(1_000_000), by_jobs.get(100_000)
+    if million is not None:
+        check("1M jobs: wall s", million["wall_s"], "<= 20", million["wall_s"] <= 20)
+        check("1M jobs: ratio to raw", million["ratio"], "<= 3", million["ratio"] <= 3)
+        check(
+            "1M jobs: peak RSS MB", million["peak_rss_mb"], "<= 500", million["peak_rss_mb"] <= 500
+        )
+        if hundred_k is not None:
+            growth = million["wall_s"] / hundred_k["wall_s"]
+            check("wall(1M) / wall(100k)", growth, "<= 11", growth <= 11)
+    if backlog is not None:
+        ratio = backlog["checkpoint_ratio"]
+        check("checkpoint 1M / 100k at the same backlog", ratio, "0.8-1.2", 0.8 <= ratio <= 1.2)
+    for row in rows:
+        if row["case"].startswith("burst"):
+            check(f"{row['case']}: wall s", row["wall_s"], "<= 10", row["wall_s"] <= 10)
+            check(f"{row['case']}: bounces", row["bounces"], "0", row["bounces"] == 0)
+            check(
+                f"{row['case']}: completed",
+                row["completed"],
+                f"= {row['jobs']}",
+                row["completed"] == row["jobs"],
+            )
+    for row in rows:
+        speed = row["audit_events_per_s"]
+        check(f"{row['case']}: audit events/s", speed, ">= 400,000", speed >= 400_000)
+    if "resume_all_active" in cli:
+        resume = cli["resume_all_active"]
+        check(f"resume, {queued:,} jobs active: s", resume, "<= 1", resume <= 1)
+    if "pause_all_at_rest" in cli:
+        pause = cli["pause_all_at_rest"] * 1000
+        check(f"pause-all at rest, {queued:,} queued: ms", pause, "<= 150", pause <= 150)
+    if "help" in cli:
+        check("--help: ms", cli["help"] * 1000, "<= 250", cli["help"] * 1000 <= 250)
+    return found
 
 
 def table(rows: list[dict[str, Any]], columns: list[str] = COLUMNS) -> str:
     def cell(value: Any) -> str:
+        if isinstance(value, bool):
+            return "yes" if value else "NO"
         if isinstance(value, float):
             return f"{value:,.0f}" if value >= 1000 else f"{value:.2f}"
         return f"{value:,}" if isinstance(value, int) else str(value)
@@ -335,6 +429,7 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--huge", action="store_true", help="also 10,000,000 jobs")
     parser.add_argument("--burst", type=int, default=100_000)
     parser.add_argument("--cli-runs", type=int, default=20)
+    parser.add_argument("--repeat", type=int, default=3, help="runs per size (median)")
     parser.add_argument("--cli-queued", type=int, default=100_000)
     parser.add_argument(
         "--backlog-jobs",
@@ -357,10 +452,11 @@ def main(argv: list[str]) -> int:
     with tempfile.TemporaryDirectory(prefix="agijobs-bench-") as tmp_name:
         tmp = Path(tmp_name)
         for size in sizes:
-            rows.append(measure(f"planetary x{size:,}", scaled(size), tmp))
+            rows.append(measure(f"planetary x{size:,}", scaled(size), tmp, args.repeat))
             print(table(rows[-1:]).splitlines()[-1], flush=True)
         if args.burst:
-            rows.append(measure(f"burst {args.burst:,} at tick 1", burst(args.burst), tmp))
+            case = f"burst {args.burst:,} at tick 1"
+            rows.append(measure(case, burst(args.burst), tmp, args.repeat))
         cli = cli_latencies(tmp, args.cli_runs, args.cli_queued) if args.cli_runs else {}
         backlog = bounded_backlog(args.backlog_jobs, tmp) if args.backlog_jobs else None
     print(table(rows))
@@ -372,7 +468,10 @@ def main(argv: list[str]) -> int:
             f"backlog: {backlog['checkpoint_ratio']:.2f} (target {low}-{high})"
         )
     for name, seconds in cli.items():
-        print(f"cli {name}: {seconds * 1000:.0f} ms median of {args.cli_runs}")
+        runs = min(args.cli_runs, 5) if name == "resume_all_active" else args.cli_runs
+        print(f"cli {name}: {seconds * 1000:.0f} ms median of {runs}")
+    targets = against_targets(rows, cli, backlog, args.cli_queued)
+    print(table(targets, ["figure", "value", "target", "met"]))
     results = {
         "machine": machine,
         "columns": COLUMNS,
@@ -380,6 +479,7 @@ def main(argv: list[str]) -> int:
         "cli_median_s": cli,
         "cli_queued_jobs": args.cli_queued,
         "checkpoint_bounded_backlog": backlog,
+        "targets": targets,
     }
     args.out.write_bytes(orjson.dumps(results, option=orjson.OPT_INDENT_2) + b"\n")
     return 0

@@ -24,6 +24,8 @@ def test_bench_runs_small_and_reports_every_column(tmp_path: Path) -> None:
                 "1000",
                 "--cli-runs",
                 "1",
+                "--repeat",
+                "2",
                 "--cli-queued",
                 "500",
                 "--backlog-jobs",
@@ -40,7 +42,18 @@ def test_bench_runs_small_and_reports_every_column(tmp_path: Path) -> None:
         assert set(bench.COLUMNS) <= set(row)
         assert row["completed"] == row["jobs"]
         assert row["events"] > row["jobs"] and row["ratio"] > 0
-    assert set(results["cli_median_s"]) == {"help", "status", "pause_all_at_rest"}
+    assert set(results["cli_median_s"]) == {
+        "help",
+        "status",
+        "pause_all_at_rest",
+        "resume_all_active",
+    }
+    assert results["rows"][1]["bounces"] == 0
+    figures = {target["figure"]: target for target in results["targets"]}
+    assert {"burst 1,000 at tick 1: bounces", "resume, 500 jobs active: s"} <= set(figures)
+    assert figures["burst 1,000 at tick 1: bounces"]["met"] is True
+    for target in results["targets"]:
+        assert set(target) == {"figure", "value", "target", "met"}
     assert results["machine"]["cores"] >= 1
     backlog = results["checkpoint_bounded_backlog"]
     assert [row["jobs"] for row in backlog["rows"]] == [200, 2000]
