@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import os
 import sys
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 
-from .output import fail, guard, make_store, print_json
+from .output import bridge_settings, fail, guard, make_store, print_json
 
-__all__ = ["fail", "guard", "make_store", "print_json"]
+__all__ = ["bridge_settings", "fail", "guard", "make_store", "print_json"]
 
 StorageOption = Annotated[
     str,
@@ -57,23 +57,6 @@ BridgeTimeoutOption = Annotated[
     typer.Option("--bridge-timeout", min=0.01, help="Seconds per bridge call (default 5)."),
 ]
 DEFAULT_STORAGE = "storage"
-
-
-def bridge_settings(executor: str, bridge: str | None, timeout: float | None) -> Any:
-    """The bridge to run with, or None for the in-process executor."""
-    if executor == "inprocess":
-        if bridge is not None:
-            from ..errors import BadInput
-
-            raise BadInput("--bridge: given without --executor bridge", "add --executor bridge")
-        return None
-    if executor != "bridge":
-        from ..errors import BadInput
-
-        raise BadInput(f"--executor: {executor!r} is not an executor", "use inprocess or bridge")
-    from ..bridge import BridgeSettings
-
-    return BridgeSettings.from_environment(bridge, timeout)
 
 
 def actor_or_default(actor: str | None) -> str:

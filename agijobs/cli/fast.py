@@ -1,10 +1,11 @@
-"""The fast path for the owner commands an operator types in an incident.
+"""The fast path for the commands an operator types in an incident and scripts poll.
 
-Building the Typer application costs about 130 ms before any command starts: every
-command's parameters are built, and each value is coerced through a pydantic adapter.
-`pause-all`, `reroute` and `set-latency`, when well formed (options the command has, each
-given once, with a plain value), are parsed here instead and run through the very
-functions the Typer commands call (`owner_commands`). Anything else (--help, a missing or
+Building the Typer application costs about 100 ms before any command starts: every
+command's parameters are built, and each value is coerced through a pydantic adapter
+(importing pydantic, which these commands otherwise never need). `pause-all`, `reroute`,
+`set-latency`, `status` and `audit`, when well formed (options the command has, each given
+once, with a plain value), are parsed here instead and run through the very functions the
+Typer commands call (`owner_commands`, `views`). Anything else (--help, a missing or
 unknown option, a value Typer would refuse or coerce, an empty environment variable) is
 left to Typer and its messages. tests/cli/test_fast_path.py holds these tables to the
 Typer commands' parameters.
@@ -13,49 +14,78 @@ Typer commands' parameters.
 from __future__ import annotations
 
 import os
-from typing import Any
+from typing import Any, NamedTuple
 
-# option -> (parameter, kind, environment variable)
-Option = tuple[str, str, str | None]
-_COMMON: dict[str, Option] = {
-    "--reason": ("reason", "str", None),
-    "--actor": ("actor", "str", None),
-    "--key": ("key", "str", "AGIJOBS_KEY"),
-    "--timeout": ("timeout", "float", None),
-    "--storage": ("storage", "str", "AGIJOBS_STORAGE"),
-    "--json": ("as_json", "flag", None),
+
+class Option(NamedTuple):
+    parameter: str
+    kind: str  # str, int, float or flag
+    envvar: str | None = None
+    low: float | None = None  # the least value Typer takes (numbers)
+    high: float | None = None
+
+
+_EVERY: dict[str, Option] = {
+    "--storage": Option("storage", "str", "AGIJOBS_STORAGE"),
+    "--json": Option("as_json", "flag"),
 }
-_COMMON_DEFAULTS: dict[str, Any] = {
-    "actor": None,
-    "key": None,
-    "timeout": 10.0,
-    "storage": "storage",
-    "as_json": False,
+_OWNER: dict[str, Option] = {
+    "--reason": Option("reason", "str"),
+    "--actor": Option("actor", "str"),
+    "--key": Option("key", "str", "AGIJOBS_KEY"),
+    "--timeout": Option("timeout", "float", low=0),
+    **_EVERY,
 }
-# command -> (its own options, their defaults, required parameters)
-COMMANDS: dict[str, tuple[dict[str, Option], dict[str, Any], frozenset[str]]] = {
-    "pause-all": ({}, {}, frozenset({"reason"})),
-    "reroute": (
+_EVERY_DEFAULTS: dict[str, Any] = {"storage": "storage", "as_json": False}
+_OWNER_DEFAULTS: dict[str, Any] = {"actor": None, "key": None, "timeout": 10.0, **_EVERY_DEFAULTS}
+_EXECUTOR: dict[str, Option] = {
+    "--executor": Option("executor", "str", "AGIJOBS_EXECUTOR"),
+    "--bridge": Option("bridge", "str"),
+    "--bridge-timeout": Option("bridge_timeout", "float", low=0.01),
+}
+_EXECUTOR_DEFAULTS: dict[str, Any] = {
+    "executor": "inprocess",
+    "bridge": None,
+    "bridge_timeout": None,
+}
+
+
+class Command(NamedTuple):
+    options: dict[str, Option]
+    defaults: dict[str, Any]  # of the options not required
+    required: frozenset[str]
+
+
+COMMANDS: dict[str, Command] = {
+    "pause-all": Command(_OWNER, _OWNER_DEFAULTS, frozenset({"reason"})),
+    "reroute": Command(
         {
-            "--from": ("source", "str", None),
-            "--to": ("target", "str", None),
-            "--backlog": ("backlog", "str", None),
-            "--job": ("job", "str", None),
-            "--clear": ("clear", "flag", None),
+            **_OWNER,
+            "--from": Option("source", "str"),
+            "--to": Option("target", "str"),
+            "--backlog": Option("backlog", "str"),
+            "--job": Option("job", "str"),
+            "--clear": Option("clear", "flag"),
         },
-        {"target": None, "backlog": None, "job": None, "clear": False},
+        {**_OWNER_DEFAULTS, "target": None, "backlog": None, "job": None, "clear": False},
         frozenset({"reason", "source"}),
     ),
-    "set-latency": (
-        {"--shard": ("shard", "str", None), "--ms": ("ms", "int", None)},
-        {},
+    "set-latency": Command(
+        {**_OWNER, "--shard": Option("shard", "str"), "--ms": Option("ms", "int")},
+        _OWNER_DEFAULTS,
         frozenset({"reason", "shard", "ms"}),
     ),
+    "status": Command(
+        {**_EVERY, "--watch": Option("watch", "flag")},
+        {**_EVERY_DEFAULTS, "watch": False},
+        frozenset(),
+    ),
+    "audit": Command(
+        {**_EVERY, **_EXECUTOR, "--replay": Option("replay", "flag")},
+        {**_EVERY_DEFAULTS, **_EXECUTOR_DEFAULTS, "replay": False},
+        frozenset(),
+    ),
 }
-
-
-def options_of(name: str) -> dict[str, Option]:
-    return {**_COMMON, **COMMANDS[name][0]}
 
 
 def parse(argv: list[str]) -> tuple[str, dict[str, Any]] | None:
@@ -63,20 +93,19 @@ def parse(argv: list[str]) -> tuple[str, dict[str, Any]] | None:
     if not argv or argv[0] not in COMMANDS:
         return None
     name = argv[0]
-    options = options_of(name)
+    options, defaults, required = COMMANDS[name]
     values: dict[str, Any] = {}
     rest = argv[1:]
     at = 0
     while at < len(rest):
         flag, inline, text = rest[at].partition("=")
         spec = options.get(flag)
-        if spec is None or spec[0] in values:
+        if spec is None or spec.parameter in values:
             return None
-        parameter, kind, _ = spec
-        if kind == "flag":
+        if spec.kind == "flag":
             if inline:
                 return None
-            values[parameter] = True
+            values[spec.parameter] = True
             at += 1
             continue
         if inline:
@@ -86,32 +115,40 @@ def parse(argv: list[str]) -> tuple[str, dict[str, Any]] | None:
             at += 2
         else:
             return None
-        value = _value(kind, text)
+        value = _value(spec, text)
         if value is None:
             return None
-        values[parameter] = value
-    for parameter, _, variable in options.values():
-        if parameter not in values and variable is not None and variable in os.environ:
-            if not os.environ[variable]:
+        values[spec.parameter] = value
+    for spec in options.values():
+        if spec.parameter not in values and spec.envvar is not None and spec.envvar in os.environ:
+            if not os.environ[spec.envvar]:
                 return None
-            values[parameter] = os.environ[variable]
-    _, defaults, required = COMMANDS[name]
+            values[spec.parameter] = os.environ[spec.envvar]
     if not required <= values.keys():
         return None
-    return name, {**_COMMON_DEFAULTS, **defaults, **values}
+    return name, {**defaults, **values}
 
 
-def _value(kind: str, text: str) -> Any:
+def _value(spec: Option, text: str) -> Any:
     """The value of a plain option argument; None for anything Typer should judge."""
     if text.startswith("-"):
         return None  # an option where a value belongs, or a negative number
-    if kind == "str":
+    if spec.kind == "str":
         return text
-    if kind == "int":
-        return int(text) if text.isascii() and text.isdigit() else None
-    whole, _, fraction = text.partition(".")
-    plain = text.isascii() and whole.isdigit() and (not fraction or fraction.isdigit())
-    return float(text) if plain and not text.endswith(".") else None
+    value: float
+    if spec.kind == "int":
+        if not (text.isascii() and text.isdigit()):
+            return None
+        value = int(text)
+    else:
+        whole, _, fraction = text.partition(".")
+        plain = text.isascii() and whole.isdigit() and (not fraction or fraction.isdigit())
+        if not plain or text.endswith("."):
+            return None
+        value = float(text)
+    if (spec.low is not None and value < spec.low) or (spec.high is not None and value > spec.high):
+        return None  # out of the option's range: Typer says so
+    return value
 
 
 def run(argv: list[str]) -> bool:
@@ -121,10 +158,28 @@ def run(argv: list[str]) -> bool:
     if parsed is None:
         return False
     name, values = parsed
+    storage, as_json = values["storage"], values["as_json"]
+    if name == "status":
+        from .views import show_status
+
+        show_status(values["watch"], storage, as_json)
+        return True
+    if name == "audit":
+        from .views import show_audit
+
+        show_audit(
+            values["replay"],
+            values["executor"],
+            values["bridge"],
+            values["bridge_timeout"],
+            storage,
+            as_json,
+        )
+        return True
     from .output import guard
     from .owner_commands import issue, reroute_args, set_latency_args
 
-    reason, as_json = values["reason"], values["as_json"]
+    reason = values["reason"]
     args: dict[str, Any] = {}
     with guard(as_json):
         if name == "reroute":
@@ -138,14 +193,5 @@ def run(argv: list[str]) -> bool:
             )
         elif name == "set-latency":
             args = set_latency_args(reason, values["shard"], values["ms"])
-    issue(
-        name,
-        args,
-        reason,
-        values["actor"],
-        values["key"],
-        values["timeout"],
-        values["storage"],
-        as_json,
-    )
+    issue(name, args, reason, values["actor"], values["key"], values["timeout"], storage, as_json)
     return True

@@ -13,9 +13,7 @@ from .common import (
     ExecutorOption,
     JsonOption,
     StorageOption,
-    bridge_settings,
     guard,
-    make_store,
     print_json,
 )
 
@@ -58,25 +56,9 @@ def status(
 
     Example: agijobs status --watch
     """
-    with guard(as_json):
-        from ..status import status as read_status
+    from .views import show_status
 
-        store = make_store(storage)
-        if watch:
-            if as_json:
-                from ..errors import BadInput
-
-                raise BadInput("--watch: not with --json", "poll `agijobs status --json` instead")
-            from .render import watch_live
-
-            watch_live(store)
-        report = read_status(store)
-        if as_json:
-            print_json(report)
-        else:
-            from .render import render_status
-
-            render_status(report)
+    show_status(watch, storage, as_json)
 
 
 def audit(
@@ -96,14 +78,6 @@ def audit(
 
     Example: agijobs audit --replay
     """
-    with guard(as_json):
-        from ..audit import audit as run_audit
+    from .views import show_audit
 
-        settings = bridge_settings(executor, bridge, bridge_timeout)
-        report = run_audit(make_store(storage), replay=replay, bridge=settings)
-        if as_json:
-            print_json(report.to_json())
-        else:
-            from .render import render_audit
-
-            render_audit(report)
+    show_audit(replay, executor, bridge, bridge_timeout, storage, as_json)

@@ -81,3 +81,20 @@ def make_store(storage: str) -> Any:
         if path.exists() and not path.is_dir():
             raise BadInput(f"--storage: {storage} is a file", "pass a directory")
     return open_store(storage)
+
+
+def bridge_settings(executor: str, bridge: str | None, timeout: float | None) -> Any:
+    """The bridge to run with, or None for the in-process executor."""
+    if executor == "inprocess":
+        if bridge is not None:
+            from ..errors import BadInput
+
+            raise BadInput("--bridge: given without --executor bridge", "add --executor bridge")
+        return None
+    if executor != "bridge":
+        from ..errors import BadInput
+
+        raise BadInput(f"--executor: {executor!r} is not an executor", "use inprocess or bridge")
+    from ..bridge import BridgeSettings
+
+    return BridgeSettings.from_environment(bridge, timeout)

@@ -33,12 +33,13 @@ def test_the_tables_are_the_typer_commands_parameters(name: str) -> None:
         kind = "flag" if param.is_flag else KINDS[annotation]  # type: ignore[attr-defined]
         (flag,) = param.opts
         assert not param.secondary_opts  # no --no-json and the like
-        declared[flag] = (param.name, kind, param.envvar)
-    assert fast.options_of(name) == declared
-    _, defaults, required = fast.COMMANDS[name]
-    assert required == {p.name for p in command.params if p.required}
+        low, high = param.min, param.max  # type: ignore[attr-defined]
+        declared[flag] = fast.Option(param.name, kind, param.envvar, low, high)
+    assert fast.COMMANDS[name].options == declared
+    required = {p.name for p in command.params if p.required}
+    assert fast.COMMANDS[name].required == required
     optional = {p.name: p.default for p in command.params if not p.required and p.name != "help"}
-    assert {**fast._COMMON_DEFAULTS, **defaults} == optional
+    assert fast.COMMANDS[name].defaults == optional
 
 
 # Well-formed command lines: the fast path takes them all.
@@ -60,6 +61,11 @@ TAKEN = [
         "r",
     ],
     ["set-latency", "--shard", "mars", "--ms", "350", "--reason", "r", "--json"],
+    ["status"],
+    ["status", "--json", "--storage=there"],
+    ["audit"],
+    ["audit", "--replay", "--json", "--storage", "there"],
+    ["audit", "--executor", "bridge", "--bridge", "node b.mjs", "--bridge-timeout", "0.5"],
 ]
 # Left to Typer (its messages): help, unknown or repeated options, missing values or
 # required options, values Typer would coerce or refuse, other commands.
@@ -79,7 +85,12 @@ LEFT = [
     ["set-latency", "--shard", "mars", "--ms", "٣", "--reason", "r"],
     ["set-latency", "--shard", "mars", "--reason", "r"],
     ["reroute", "--to", "luna", "--reason", "r"],
-    ["status"],
+    ["status", "--help"],
+    ["status", "--watch=yes"],
+    ["status", "--reason", "r"],
+    ["audit", "--bridge-timeout", "0.001"],
+    ["audit", "--bridge-timeout", "0"],
+    ["audit", "--replay", "--replay"],
     ["resume", "--reason", "r"],
     [],
 ]
@@ -90,25 +101,39 @@ def test_what_it_does_not_fully_understand_goes_to_typer(argv: list[str]) -> Non
     assert fast.parse(argv) is None
 
 
-def _captured(monkeypatch: pytest.MonkeyPatch, module: str) -> list[tuple[Any, ...]]:
+# What each path calls with the parsed values: (through Typer, through the fast path).
+ENDS = {
+    "pause-all": ("agijobs.cli.govern.issue", "agijobs.cli.owner_commands.issue"),
+    "reroute": ("agijobs.cli.govern.issue", "agijobs.cli.owner_commands.issue"),
+    "set-latency": ("agijobs.cli.govern.issue", "agijobs.cli.owner_commands.issue"),
+    "status": ("agijobs.cli.views.show_status", "agijobs.cli.views.show_status"),
+    "audit": ("agijobs.cli.views.show_audit", "agijobs.cli.views.show_audit"),
+}
+VARIABLES = ("AGIJOBS_STORAGE", "AGIJOBS_KEY", "AGIJOBS_EXECUTOR")
+
+
+def _captured(monkeypatch: pytest.MonkeyPatch, target: str) -> list[tuple[Any, ...]]:
     calls: list[tuple[Any, ...]] = []
-    monkeypatch.setattr(f"{module}.issue", lambda *args: calls.append(args))
+    monkeypatch.setattr(target, lambda *args: calls.append(args))
     return calls
 
 
 @pytest.mark.parametrize("argv", TAKEN, ids=" ".join)
-@pytest.mark.parametrize("env", [{}, {"AGIJOBS_STORAGE": "elsewhere", "AGIJOBS_KEY": "bob"}])
+@pytest.mark.parametrize(
+    "env", [{}, {"AGIJOBS_STORAGE": "elsewhere", "AGIJOBS_KEY": "bob", "AGIJOBS_EXECUTOR": "x"}]
+)
 def test_it_hands_the_command_what_typer_would(
     argv: list[str], env: dict[str, str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    for variable in ("AGIJOBS_STORAGE", "AGIJOBS_KEY"):
+    for variable in VARIABLES:
         monkeypatch.delenv(variable, raising=False)
     for variable, value in env.items():
         monkeypatch.setenv(variable, value)
-    through_typer = _captured(monkeypatch, "agijobs.cli.govern")
+    typer_end, fast_end = ENDS[argv[0]]
+    through_typer = _captured(monkeypatch, typer_end)
     result = CliRunner().invoke(app, argv, catch_exceptions=False)
     assert result.exit_code == 0, result.output
-    through_fast_path = _captured(monkeypatch, "agijobs.cli.owner_commands")
+    through_fast_path = _captured(monkeypatch, fast_end)
     assert fast.run(argv) is True
     assert through_fast_path == through_typer and len(through_typer) == 1
 
@@ -147,6 +172,35 @@ def test_pause_all_at_rest_never_imports_typer_or_pydantic_and_ends_as_the_typer
     assert missing.stderr == (
         f"Error: no run in {tmp_path / 'none'} — start one with `agijobs run SCENARIO`\n"
     )
+
+
+@pytest.mark.parametrize("command", [["status", "--json"], ["audit", "--json"], ["audit"]])
+def test_status_and_audit_never_import_typer_or_pydantic_and_print_what_typer_does(
+    tmp_path: Path, command: list[str]
+) -> None:
+    storage = tmp_path / "storage"
+    run = agijobs("run", str(SCENARIOS / "planetary.yaml"), "--storage", str(storage),
+                  "--stop-after-ticks", "30")  # fmt: skip
+    assert run.returncode == 0, run.stderr
+    argv = [*command, "--storage", str(storage)]
+    result = subprocess.run(
+        [sys.executable, "-X", "importtime", "-m", "agijobs", *argv],
+        capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    imported = {line.split("|")[-1].strip() for line in result.stderr.splitlines()}
+    # The open-mode plan is proved by its plan_id: no scenario models, no Typer.
+    assert not {"typer", "click", "pydantic", "agijobs.scenario"} & imported
+    through_typer = CliRunner().invoke(app, argv)
+    assert through_typer.exit_code == 0, through_typer.output
+    if command[-1] == "--json":  # the same document (status's sessions name their process)
+        document, expected = json.loads(result.stdout), json.loads(through_typer.stdout)
+        assert document.keys() == expected.keys()
+        assert {k: v for k, v in document.items() if k != "sessions"} == {
+            k: v for k, v in expected.items() if k != "sessions"
+        }
+    else:
+        assert result.stdout == through_typer.stdout
 
 
 @pytest.mark.parametrize(
