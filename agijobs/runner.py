@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 import orjson
 
 from . import crashpoints, jobtable
-from .acyclic import rarely_collected
+from .acyclic import rarely_collected, uncollected
 from .canonical import GENESIS_HASH, dumps, encode_event
 from .checkpoint_schema import check_state
 from .errors import BadInput, Conflict, IntegrityError, Refused
@@ -114,7 +114,7 @@ class LoadedRun:
         if self.checkpoint is None:
             engine = Engine(self.plan.inputs)
         elif jobs:
-            with rarely_collected():  # a backlog's rows and jobs: acyclic (acyclic.py)
+            with uncollected():  # a backlog's rows and jobs: acyclic (acyclic.py)
                 engine = Engine.restore(self.plan.inputs, self.full_state())
         else:
             engine = Engine.restore(self.plan.inputs, self.checkpoint["state"], jobs=False)
