@@ -414,7 +414,37 @@ class Engine:
             submitted = shard.submitted
             visited = (shard_id,)
             ordinal = state.next_ordinal
-            for index in range(begin, min(begin + per_tick, count)):
+            end = min(begin + per_tick, count)
+            if capable and not retired:
+                # The common case, a million times in a 1M-job run: every job of the group
+                # joins the back of one queue, as `enqueue` would put it there one by one.
+                key = (skills, visited)
+                queue = shard.active.get(key)
+                if queue is None:
+                    queue = shard.active[key] = deque()
+                add = queue.append
+                qseq = shard.next_back
+                total = 0
+                for index in range(begin, end):
+                    job_value = value + index * step
+                    job_id = prefix if named else f"{prefix}-{index + 1:06d}"
+                    job = Job(
+                        job_id, ordinal, shard_id, shard_id, skills, duration, job_value,
+                        visited, qseq,
+                    )  # fmt: skip
+                    ordinal += 1
+                    qseq += 1
+                    total += job_value
+                    emit(("job.submitted", {"job": job_id, "shard": shard_id, "value": job_value}))
+                    jobs[job_id] = job
+                    add(job)
+                arrived = end - begin
+                state.next_ordinal, shard.next_back = ordinal, qseq
+                for tally in (submitted, shard.queued):
+                    tally.count += arrived
+                    tally.value += total
+                continue
+            for index in range(begin, end):
                 job_value = value + index * step
                 job_id = prefix if named else f"{prefix}-{index + 1:06d}"
                 # Positional: id, ordinal, origin, shard, skills, remaining, value, visited.
@@ -463,13 +493,15 @@ class Engine:
         due = self.state.completions.pop(tick, None)
         if not due:
             return
-        # A job pulled off a node and restarted in the same tick can be listed twice with
-        # the same due tick: keep one entry per job.
-        finishing = list({j.id: j for j in due if j.state == RUNNING and j.due == tick}.values())
+        finishing = [job for job in due if job.state == RUNNING and job.due == tick]
         finishing.sort(key=_ordinal)
         state = self.state
         nodes, shards, jobs, emit = state.nodes, state.shards, state.jobs, self.events.append
         for job in finishing:  # once per job: the tallies are updated inline
+            if job.state != RUNNING:
+                # Listed twice (pulled off a node and restarted within the tick, with the
+                # same due tick): the first entry, beside it in ordinal order, completed it.
+                continue
             node_id = job.node
             assert node_id is not None
             node = nodes[node_id]
