@@ -8,7 +8,8 @@ real CLI in child processes and prints one table, also written to benchmarks/res
   wall s, jobs/s, ev/s  whole `agijobs run` (full hash-chained log, checkpoints every 20 ticks);
                         every timing is the median of --repeat runs
   raw s, ratio          the same number of events encoded, hashed and appended by a tight loop
-                        with the same encoder and hash, in this bench run; ratio = wall / raw
+                        with the same encoder and hash, right after each run; ratio: the
+                        median of each run's wall / its raw loop's
   RSS MB                peak resident memory of the run process
   events MB, ckpt MB    on disk after the run (ckpt: checkpoint.json and its job table)
   resume s              `agijobs resume --stop-after-ticks 1` from a mid-run checkpoint
@@ -262,15 +263,15 @@ def measure(case: str, scenario: dict[str, Any], tmp: Path, repeat: int) -> dict
     source = tmp / f"{case}.json"
     source.write_bytes(orjson.dumps(scenario))
     storage = tmp / f"{case}-storage"
-    runs = []
-    for _ in range(repeat):
+    runs, raws = [], []
+    for _ in range(repeat):  # each run beside its raw loop: a noisy machine slows both alike
         if storage.exists():
             shutil.rmtree(storage)
         runs.append(agijobs("run", str(source), "--storage", str(storage), "--json"))
-    wall = statistics.median(run[0] for run in runs)
+        events = orjson.loads(runs[-1][2].stdout)["seq"]
+        raws.append(raw_seconds(events, tmp / "raw.ndjson"))
+    wall, raw = statistics.median(run[0] for run in runs), statistics.median(raws)
     summary = orjson.loads(runs[-1][2].stdout)
-    events = summary["seq"]
-    raw = statistics.median(raw_seconds(events, tmp / "raw.ndjson") for _ in range(repeat))
     row: dict[str, Any] = {
         "case": case,
         "jobs": summary["jobs"]["planned"],
@@ -280,7 +281,7 @@ def measure(case: str, scenario: dict[str, Any], tmp: Path, repeat: int) -> dict
         "jobs_per_s": summary["jobs"]["planned"] / wall,
         "events_per_s": events / wall,
         "raw_s": raw,
-        "ratio": wall / raw,
+        "ratio": statistics.median(run[0] / floor for run, floor in zip(runs, raws, strict=True)),
         "peak_rss_mb": statistics.median(run[1] for run in runs) / 1024,
         "events_mb": (storage / "events.ndjson").stat().st_size / 2**20,
         "checkpoint_mb": checkpoint_bytes(storage) / 2**20,
