@@ -2,10 +2,10 @@
 
 Building the Typer application costs about 100 ms before any command starts: every
 command's parameters are built, and each value is coerced through a pydantic adapter
-(importing pydantic, which these commands otherwise never need). `pause-all`, `reroute`,
-`set-latency`, `status` and `audit`, when well formed (options the command has, each given
+(importing pydantic, which all of these but resume otherwise never need). `pause-all`, `reroute`,
+`set-latency`, `resume`, `status` and `audit`, when well formed (options the command has, each given
 once, with a plain value), are parsed here instead and run through the very functions the
-Typer commands call (`owner_commands`, `views`). Anything else (--help, a missing or
+Typer commands call (`owner_commands`, `running`, `views`). Anything else (--help, a missing or
 unknown option, a value Typer would refuse or coerce, an empty environment variable) is
 left to Typer and its messages. tests/cli/test_fast_path.py holds these tables to the
 Typer commands' parameters.
@@ -78,6 +78,26 @@ COMMANDS: dict[str, Command] = {
     "status": Command(
         {**_EVERY, "--watch": Option("watch", "flag")},
         {**_EVERY_DEFAULTS, "watch": False},
+        frozenset(),
+    ),
+    "resume": Command(
+        {
+            **_OWNER,
+            **_EXECUTOR,
+            "--keep-paused": Option("keep_paused", "flag"),
+            "--stop-after-ticks": Option("stop_after_ticks", "int", low=0),
+            "--tick-ms": Option("tick_ms", "int", low=0),
+            "--wait": Option("wait", "flag"),
+        },
+        {
+            **_OWNER_DEFAULTS,
+            **_EXECUTOR_DEFAULTS,
+            "reason": None,
+            "keep_paused": False,
+            "stop_after_ticks": None,
+            "tick_ms": 0,
+            "wait": False,
+        },
         frozenset(),
     ),
     "audit": Command(
@@ -163,6 +183,25 @@ def run(argv: list[str]) -> bool:
         from .views import show_status
 
         show_status(values["watch"], storage, as_json)
+        return True
+    if name == "resume":
+        from .running import resume_fabric
+
+        resume_fabric(
+            values["reason"],
+            values["keep_paused"],
+            values["stop_after_ticks"],
+            values["tick_ms"],
+            values["wait"],
+            values["actor"],
+            values["key"],
+            values["timeout"],
+            values["executor"],
+            values["bridge"],
+            values["bridge_timeout"],
+            storage,
+            as_json,
+        )
         return True
     if name == "audit":
         from .views import show_audit

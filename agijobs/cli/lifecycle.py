@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Iterator
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 
@@ -19,7 +17,6 @@ from .common import (
     KeyOption,
     StorageOption,
     TimeoutOption,
-    bridge_settings,
     guard,
     make_store,
     print_json,
@@ -195,16 +192,17 @@ def run(
     with guard(as_json):
         from ..runner import start_run
         from ..scenario import check_fresh, load_plan
+        from .running import closing, finish, run_options
 
         loaded = load_plan(scenario, blueprint, owner_commands)
         check_fresh(loaded, scenario)
         _notices(list(loaded.notices), as_json)
-        options = _options(
+        options = run_options(
             stop_after_ticks, tick_ms, wait, as_json, executor, bridge, bridge_timeout
         )
-        with _closing(options.progress):
+        with closing(options.progress):
             outcome = start_run(make_store(storage), loaded, str(scenario), options, fresh=fresh)
-        _finish(outcome, as_json)
+        finish(outcome, as_json)
 
 
 def _notices(notices: list[str], as_json: bool) -> None:
@@ -241,84 +239,23 @@ def resume(
 
     Example: agijobs resume --reason "calibration complete"
     """
-    with guard(as_json):
-        from ..owner import issue_command, runner_is_live
-        from ..runner import resume_run
+    from .running import resume_fabric
 
-        store = make_store(storage)
-        if runner_is_live(store):
-            if keep_paused:
-                from ..errors import Conflict
-
-                raise Conflict(
-                    f"a runner is live on {store.location}; it is already running",
-                    "see `agijobs status`; plain `agijobs resume` lifts its pause",
-                )
-            result = issue_command(
-                store, "resume", {}, reason or "resumed by operator", actor, timeout, key
-            )
-            from .owner_commands import render_command_result
-
-            render_command_result("resume", result, as_json)
-            return
-        options = _options(
-            stop_after_ticks, tick_ms, wait, as_json, executor, bridge, bridge_timeout
-        )
-        with _closing(options.progress):
-            outcome = resume_run(
-                store, options, reason=reason, keep_paused=keep_paused, actor=actor, key=key
-            )
-        _finish(outcome, as_json)
-
-
-def _options(
-    stop_after_ticks: int | None,
-    tick_ms: int,
-    wait: bool,
-    as_json: bool,
-    executor: str,
-    bridge: str | None,
-    bridge_timeout: float | None,
-) -> Any:
-    from ..runner import RunOptions
-
-    settings = bridge_settings(executor, bridge, bridge_timeout)
-    return RunOptions(stop_after_ticks, tick_ms, wait, _progress(as_json), bridge=settings)
-
-
-@contextlib.contextmanager
-def _closing(view: Any) -> Iterator[None]:
-    """Stop a terminal live view however the run ends, before the outcome is printed."""
-    try:
-        yield
-    finally:
-        if view is not None:
-            view.close()
-
-
-def _progress(as_json: bool) -> Any:
-    from .render import progress_printer
-
-    return progress_printer(quiet=False)
-
-
-def _finish(outcome: Any, as_json: bool) -> None:
-    from .render import render_outcome
-
-    if as_json:
-        print_json(
-            {
-                **outcome.summary,
-                "expect_failures": outcome.expect_failures,
-                "report": outcome.report,
-            }
-        )
-    else:
-        render_outcome(outcome)
-    if outcome.refusal is not None:
-        raise outcome.refusal
-    if outcome.expect_failures:
-        raise typer.Exit(1)
+    resume_fabric(
+        reason,
+        keep_paused,
+        stop_after_ticks,
+        tick_ms,
+        wait,
+        actor,
+        key,
+        timeout,
+        executor,
+        bridge,
+        bridge_timeout,
+        storage,
+        as_json,
+    )
 
 
 def _default_plan_path(storage: str) -> Path:

@@ -66,6 +66,9 @@ TAKEN = [
     ["audit"],
     ["audit", "--replay", "--json", "--storage", "there"],
     ["audit", "--executor", "bridge", "--bridge", "node b.mjs", "--bridge-timeout", "0.5"],
+    ["resume"],
+    ["resume", "--reason", "r", "--keep-paused", "--stop-after-ticks", "0", "--json"],
+    ["resume", "--tick-ms=5", "--wait", "--actor", "oncall", "--key", "k", "--timeout", "2"],
 ]
 # Left to Typer (its messages): help, unknown or repeated options, missing values or
 # required options, values Typer would coerce or refuse, other commands.
@@ -91,7 +94,10 @@ LEFT = [
     ["audit", "--bridge-timeout", "0.001"],
     ["audit", "--bridge-timeout", "0"],
     ["audit", "--replay", "--replay"],
-    ["resume", "--reason", "r"],
+    ["resume", "--stop-after-ticks", "-1"],
+    ["resume", "--stop-after-ticks", "1.5"],
+    ["resume", "--keep-paused", "--keep-paused"],
+    ["run", "scenario.yaml"],
     [],
 ]
 
@@ -108,6 +114,7 @@ ENDS = {
     "set-latency": ("agijobs.cli.govern.issue", "agijobs.cli.owner_commands.issue"),
     "status": ("agijobs.cli.views.show_status", "agijobs.cli.views.show_status"),
     "audit": ("agijobs.cli.views.show_audit", "agijobs.cli.views.show_audit"),
+    "resume": ("agijobs.cli.running.resume_fabric", "agijobs.cli.running.resume_fabric"),
 }
 VARIABLES = ("AGIJOBS_STORAGE", "AGIJOBS_KEY", "AGIJOBS_EXECUTOR")
 
