@@ -219,6 +219,15 @@ def agijobs(*args: str) -> tuple[float, int, subprocess.CompletedProcess[bytes]]
     return wall, usage.ru_maxrss, result
 
 
+def speed() -> float:
+    """Seconds for a fixed pure-Python loop: how fast this machine is right now."""
+    started = time.perf_counter()
+    total = 0
+    for number in range(10_000_000):
+        total += number & 7
+    return time.perf_counter() - started
+
+
 def raw_seconds(events: int, path: Path) -> float:
     """The floor: encode, hash-chain and append `events` typical events, nothing else."""
     data = {"job": "earth-finance-000001", "node": "earth.core-alpha-0", "shard": "earth-0"}
@@ -454,6 +463,7 @@ def main(argv: list[str]) -> int:
     # install writes it at first import, unless PYTHONDONTWRITEBYTECODE is set (as on the
     # project's machine): then every command would compile agijobs from source (~40 ms).
     compileall.compile_dir(ROOT / "agijobs", quiet=1)
+    machine["speed_before_s"] = speed()
     rows = []
     with tempfile.TemporaryDirectory(prefix="agijobs-bench-") as tmp_name:
         tmp = Path(tmp_name)
@@ -465,6 +475,11 @@ def main(argv: list[str]) -> int:
             rows.append(measure(case, burst(args.burst), tmp, args.repeat))
         cli = cli_latencies(tmp, args.cli_runs, args.cli_queued) if args.cli_runs else {}
         backlog = bounded_backlog(args.backlog_jobs, tmp) if args.backlog_jobs else None
+    machine["speed_after_s"] = speed()
+    print(
+        f"machine speed: a fixed pure-Python loop took {machine['speed_before_s']:.2f} s "
+        f"before and {machine['speed_after_s']:.2f} s after (this VM drifts; compare the two)"
+    )
     print(table(rows))
     if backlog is not None:
         print(table(backlog["rows"], BACKLOG_COLUMNS))

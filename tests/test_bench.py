@@ -55,6 +55,7 @@ def test_bench_runs_small_and_reports_every_column(tmp_path: Path) -> None:
     for target in results["targets"]:
         assert set(target) == {"figure", "value", "target", "met"}
     assert results["machine"]["cores"] >= 1
+    assert results["machine"]["speed_before_s"] > 0 and results["machine"]["speed_after_s"] > 0
     backlog = results["checkpoint_bounded_backlog"]
     assert [row["jobs"] for row in backlog["rows"]] == [200, 2000]
     for row in backlog["rows"]:
