@@ -13,6 +13,7 @@ Typer commands' parameters.
 
 from __future__ import annotations
 
+import importlib
 import os
 from typing import Any, NamedTuple
 
@@ -108,6 +109,15 @@ COMMANDS: dict[str, Command] = {
 }
 
 
+# Commands whose Typer function hands its parameters, as they are named, to one typer-free
+# function (module in this package, function): the fast path calls it with the same values.
+BODIES = {
+    "status": ("views", "show_status"),
+    "audit": ("views", "show_audit"),
+    "resume": ("running", "resume_fabric"),
+}
+
+
 def parse(argv: list[str]) -> tuple[str, dict[str, Any]] | None:
     """The command and its parameters, or None when Typer should handle `argv`."""
     if not argv or argv[0] not in COMMANDS:
@@ -178,47 +188,14 @@ def run(argv: list[str]) -> bool:
     if parsed is None:
         return False
     name, values = parsed
-    storage, as_json = values["storage"], values["as_json"]
-    if name == "status":
-        from .views import show_status
-
-        show_status(values["watch"], storage, as_json)
-        return True
-    if name == "resume":
-        from .running import resume_fabric
-
-        resume_fabric(
-            values["reason"],
-            values["keep_paused"],
-            values["stop_after_ticks"],
-            values["tick_ms"],
-            values["wait"],
-            values["actor"],
-            values["key"],
-            values["timeout"],
-            values["executor"],
-            values["bridge"],
-            values["bridge_timeout"],
-            storage,
-            as_json,
-        )
-        return True
-    if name == "audit":
-        from .views import show_audit
-
-        show_audit(
-            values["replay"],
-            values["executor"],
-            values["bridge"],
-            values["bridge_timeout"],
-            storage,
-            as_json,
-        )
+    if name in BODIES:
+        module, function = BODIES[name]
+        getattr(importlib.import_module(f"{__package__}.{module}"), function)(**values)
         return True
     from .output import guard
     from .owner_commands import issue, reroute_args, set_latency_args
 
-    reason = values["reason"]
+    reason, as_json = values["reason"], values["as_json"]
     args: dict[str, Any] = {}
     with guard(as_json):
         if name == "reroute":
@@ -232,5 +209,14 @@ def run(argv: list[str]) -> bool:
             )
         elif name == "set-latency":
             args = set_latency_args(reason, values["shard"], values["ms"])
-    issue(name, args, reason, values["actor"], values["key"], values["timeout"], storage, as_json)
+    issue(
+        name,
+        args,
+        reason,
+        values["actor"],
+        values["key"],
+        values["timeout"],
+        values["storage"],
+        as_json,
+    )
     return True

@@ -4,6 +4,8 @@ else to Typer."""
 
 from __future__ import annotations
 
+import importlib
+import inspect
 import json
 import subprocess
 import sys
@@ -112,16 +114,26 @@ ENDS = {
     "pause-all": ("agijobs.cli.govern.issue", "agijobs.cli.owner_commands.issue"),
     "reroute": ("agijobs.cli.govern.issue", "agijobs.cli.owner_commands.issue"),
     "set-latency": ("agijobs.cli.govern.issue", "agijobs.cli.owner_commands.issue"),
-    "status": ("agijobs.cli.views.show_status", "agijobs.cli.views.show_status"),
-    "audit": ("agijobs.cli.views.show_audit", "agijobs.cli.views.show_audit"),
-    "resume": ("agijobs.cli.running.resume_fabric", "agijobs.cli.running.resume_fabric"),
+    **{
+        name: (f"agijobs.cli.{module}.{function}",) * 2
+        for name, (module, function) in fast.BODIES.items()
+    },
 }
 VARIABLES = ("AGIJOBS_STORAGE", "AGIJOBS_KEY", "AGIJOBS_EXECUTOR")
 
 
-def _captured(monkeypatch: pytest.MonkeyPatch, target: str) -> list[tuple[Any, ...]]:
-    calls: list[tuple[Any, ...]] = []
-    monkeypatch.setattr(target, lambda *args: calls.append(args))
+def _captured(monkeypatch: pytest.MonkeyPatch, target: str) -> list[dict[str, Any]]:
+    """The calls of `target`, each as its parameters by name (however they were passed)."""
+    module, _, name = target.rpartition(".")
+    real = getattr(importlib.import_module(module), name)
+    signature = getattr(real, "real_signature", None) or inspect.signature(real)
+    calls: list[dict[str, Any]] = []
+
+    def capture(*args: Any, **kwargs: Any) -> None:
+        calls.append(dict(signature.bind(*args, **kwargs).arguments))
+
+    capture.real_signature = signature  # type: ignore[attr-defined]  # patched twice
+    monkeypatch.setattr(target, capture)
     return calls
 
 
