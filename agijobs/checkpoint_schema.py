@@ -21,8 +21,17 @@ from .errors import IntegrityError
 from .fabric.state import COUNTERS as COUNTER_NAMES
 
 
-class Optional:
-    """A field that may be absent or null."""
+class Omittable:
+    """A field that may be absent (the snapshot leaves it out when empty); never null."""
+
+    __slots__ = ("spec",)
+
+    def __init__(self, spec: Any) -> None:
+        self.spec = spec
+
+
+class Nullable:
+    """A field that must be there, and may be null."""
 
     __slots__ = ("spec",)
 
@@ -46,8 +55,9 @@ class MapOf:
         self.spec = spec
 
 
-# A spec: a type (int, str, bool, object for anything), a ListOf, a MapOf, a tuple of specs
-# (a list of exactly those items), or a dict of field -> spec (exactly those fields).
+# A spec: a type (int, str, bool, object for anything), a ListOf, a MapOf, a Nullable, a
+# tuple of specs (a list of exactly those items), or a dict of field -> spec (exactly those
+# fields, but for Omittable ones).
 TALLY = (int, int)
 POLICY = {
     "target": str,
@@ -60,12 +70,12 @@ SHARD = {
     "id": str,
     "name": str,
     "retired": bool,
-    "forward_to": Optional(str),
+    "forward_to": Nullable(str),
     "budget_ms": int,
     "max_queue": int,
     "alert_threshold": int,
     "policies": ListOf(POLICY),
-    "reroute_target": Optional(str),
+    "reroute_target": Nullable(str),
     "paused": bool,
     "next_back": int,
     "next_front": int,
@@ -121,9 +131,9 @@ SNAPSHOT = {
     "shards": ListOf(SHARD),
     "nodes": ListOf(NODE),
     "job_table": {"bytes": int, "sha256": str},
-    "governance": Optional(GOVERNANCE),  # absent in open mode
-    "triggers": Optional(ListOf(bool)),  # absent without triggers
-    "attempts": Optional(MapOf(int)),  # absent until an executor rejects a job
+    "governance": Omittable(GOVERNANCE),  # absent in open mode
+    "triggers": Omittable(ListOf(bool)),  # absent without triggers
+    "attempts": Omittable(MapOf(int)),  # absent until an executor rejects a job
 }
 _NAMES = {int: "integer", str: "string", bool: "boolean"}
 
@@ -146,8 +156,8 @@ def check_shape(value: Any, spec: Any, where: list[Any]) -> None:
         if not isinstance(value, dict):
             raise _Misfit(where, "Input should be a valid dictionary")
         for name, field in spec.items():
-            if isinstance(field, Optional):
-                if value.get(name) is not None:
+            if isinstance(field, Omittable):
+                if name in value:
                     check_shape(value[name], field.spec, [*where, name])
             elif name not in value:
                 raise _Misfit([*where, name], "Field required")
@@ -156,6 +166,9 @@ def check_shape(value: Any, spec: Any, where: list[Any]) -> None:
         for name in value:
             if name not in spec:
                 raise _Misfit([*where, name], "Extra inputs are not permitted")
+    elif isinstance(spec, Nullable):
+        if value is not None:
+            check_shape(value, spec.spec, where)
     elif isinstance(spec, tuple):
         if not isinstance(value, list) or len(value) != len(spec):
             raise _Misfit(where, f"Input should be a list of {len(spec)} items")

@@ -67,6 +67,18 @@ EDITS: list[tuple[Callable[[dict[str, Any]], None], str]] = [
         "valid string",
     ),
     (lambda s: s.update(governance={"keys": []}), "state -> governance -> approvals: Field"),
+    # Written null when unset, never left out: a restore reads them.
+    (
+        lambda s: s["shards"][0].pop("forward_to"),
+        "state -> shards -> 0 -> forward_to: Field required",
+    ),
+    (
+        lambda s: s["shards"][0].update(reroute_target=5),
+        "state -> shards -> 0 -> reroute_target: Input should be a valid string",
+    ),
+    # Left out when empty, never written null.
+    (lambda s: s.update(triggers=None), "state -> triggers: Input should be a valid list"),
+    (lambda s: s.update(governance=None), "state -> governance: Input should be a valid dict"),
 ]
 
 
@@ -77,10 +89,14 @@ def test_what_departs_from_the_table_is_named(
     assert refusal(state, edit).startswith(f"checkpoint.json: {message}")
 
 
-def test_optional_parts_may_be_absent_or_null(state: dict[str, Any]) -> None:
+def test_parts_the_snapshot_leaves_out_when_empty_may_be_absent(state: dict[str, Any]) -> None:
     shards = [s["id"] for s in state["shards"]]
-    for edit in ({"governance": None, "triggers": None}, {"attempts": {"a": 1}}):
-        check_state({**state, **edit}, shards, False, "checkpoint.json")
+    bare = {k: v for k, v in state.items() if k not in ("governance", "triggers", "attempts")}
+    check_state(bare, shards, False, "checkpoint.json")
+    check_state({**bare, "attempts": {"a": 1}, "triggers": [True]}, shards, False, "x")
+    unset = copy.deepcopy(state)
+    unset["shards"][0].update(forward_to=None, reroute_target=None)
+    check_state(unset, shards, False, "checkpoint.json")
 
 
 def test_a_state_of_another_fabric_is_refused(state: dict[str, Any]) -> None:

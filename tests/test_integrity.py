@@ -112,6 +112,11 @@ def reseal_without_a_field(storage: Path) -> None:
     )
 
 
+def reseal_without_forward_to(storage: Path) -> None:
+    """A field the restore reads, left out (it is written null when unset)."""
+    _reseal(storage, lambda state: state["shards"][0].pop("forward_to"))
+
+
 def reseal_with_another_head(storage: Path) -> None:
     from agijobs.canonical import dumps, sha256_hex
 
@@ -220,6 +225,10 @@ TAMPERS: dict[str, tuple[Callable[[Path], None], str]] = {
     "re-sealed checkpoint missing a field": (
         reseal_without_a_field,
         "checkpoint.json: state -> nodes -> 0 -> outages: Field required",
+    ),
+    "re-sealed checkpoint missing a field that may be null": (
+        reseal_without_forward_to,
+        "checkpoint.json: state -> shards -> 0 -> forward_to: Field required",
     ),
 }
 
