@@ -118,8 +118,9 @@ def stored_plan(label: str, data: bytes) -> Plan:
     scenario = raw.get("scenario")
     try:
         inputs = FabricInputs(scenario, label=label)  # type: ignore[arg-type]
-    except (KeyError, TypeError, ValueError, AttributeError):
-        # Not what `agijobs plan` writes: the full validation says what is wrong.
+    except Exception:
+        # Not what `agijobs plan` writes (a missing key, a wrong type, a count of 0 that
+        # divides): the full validation says what is wrong.
         from .scenario import plan_from_bytes
 
         return plan_from_bytes(label, data)

@@ -3,7 +3,9 @@ reads; what is not a plan `agijobs plan` wrote gets the full validation's messag
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import orjson
 import pytest
@@ -44,13 +46,31 @@ def test_an_edited_plan_is_refused_as_the_full_validation_refuses_it() -> None:
             read("run-plan.json", data)
 
 
-def test_a_rehashed_plan_that_is_no_scenario_gets_the_full_validations_message() -> None:
+def _no_shards(scenario: dict[str, Any]) -> None:
+    del scenario["fabric"]["shards"]
+
+
+def _nothing_to_divide_by(scenario: dict[str, Any]) -> None:
+    scenario["workload"][0]["count"] = 0
+    scenario["workload"][0]["arrive"]["per_tick"] = 0
+
+
+@pytest.mark.parametrize(
+    ("edit", "message"),
+    [
+        (_no_shards, "scenario -> fabric -> shards: required key is missing"),
+        (_nothing_to_divide_by, "scenario -> workload -> 0 -> arrive -> per_tick: "),
+    ],
+)
+def test_a_rehashed_plan_that_is_no_scenario_gets_the_full_validations_message(
+    edit: Callable[[dict[str, Any]], None], message: str
+) -> None:
     document = orjson.loads(load_plan(SCENARIOS[0]).to_bytes())
-    del document["scenario"]["fabric"]["shards"]
+    edit(document["scenario"])
     data = rehashed(document)
     with pytest.raises(BadInput) as full:
         plan_from_bytes("run-plan.json", data)
     with pytest.raises(BadInput) as stored:
         stored_plan("run-plan.json", data)
     assert stored.value.message == full.value.message
-    assert "scenario -> fabric -> shards: required key is missing" in stored.value.message
+    assert message in stored.value.message
