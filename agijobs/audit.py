@@ -281,17 +281,12 @@ def audit(store: Store, *, replay: bool = False, bridge: Any = None) -> AuditRep
     at once), and every line from seq 1 is re-hashed beside the walk of the events
     (`ChainCheck`). A broken chain is reported as if found before the walk: an error the
     walk meets waits for the chain's verdict, and gives way to the chain's error.
-
-    The plan is proved by its plan_id and by the inputs_id the checkpoint records; a
-    replay, which runs it, also validates it in full (an open-mode audit without one never
-    imports the scenario models).
     """
     try:
-        loaded = load_run(store, check_plan=replay)
+        loaded = load_run(store)
     except Exception:
         # The full scan may meet a broken line before what failed here: its error stands.
-        full = load_run(store, full_scan=True, check_plan=replay)
-        return _audited(store, full, replay, bridge)
+        return _audited(store, load_run(store, full_scan=True), replay, bridge)
     if loaded.checkpoint is None:  # then load_run scanned every line
         return _audited(store, loaded, replay, bridge)
     examined: tuple[AuditReport, _Walk] | None = None

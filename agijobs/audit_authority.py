@@ -33,9 +33,7 @@ ENTRY_KINDS = frozenset(
 
 class AuthorityCheck:
     def __init__(self, plan: Plan, run_id: str | None) -> None:
-        # An open-mode plan declares no keys: no need to validate its owner to know it.
-        keyed = plan.inputs.keyed
-        self.governance: Governance | None = governance_of(plan.scenario) if keyed else None
+        self.governance: Governance | None = governance_of(plan.scenario)
         self.run_id = run_id
         self.plan_signers: list[str] = []
         self.proposals: dict[str, tuple[bytes, str]] = {}  # id -> (signed bytes, nonce)

@@ -34,7 +34,11 @@ def main() -> None:
 
     from . import fast
 
-    if fast.run(sys.argv[1:]):
+    try:
+        taken = fast.run(sys.argv[1:])
+    except KeyboardInterrupt:
+        raise SystemExit(130) from None  # as Typer ends a command the operator interrupts
+    if taken:
         sys.exit(0)
     from .application import app
 

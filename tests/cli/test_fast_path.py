@@ -16,7 +16,7 @@ import pytest
 from typer.main import get_command
 from typer.testing import CliRunner
 
-from agijobs.cli import app, fast
+from agijobs.cli import app, fast, main
 
 from ..helpers import agijobs
 
@@ -194,7 +194,7 @@ def test_pause_all_at_rest_never_imports_typer_or_pydantic_and_ends_as_the_typer
 
 
 @pytest.mark.parametrize("command", [["status", "--json"], ["audit", "--json"], ["audit"]])
-def test_status_and_audit_never_import_typer_or_pydantic_and_print_what_typer_does(
+def test_status_and_audit_never_import_typer_and_print_what_typer_does(
     tmp_path: Path, command: list[str]
 ) -> None:
     storage = tmp_path / "storage"
@@ -208,8 +208,10 @@ def test_status_and_audit_never_import_typer_or_pydantic_and_print_what_typer_do
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
     imported = {line.split("|")[-1].strip() for line in result.stderr.splitlines()}
-    # The open-mode plan is proved by its plan_id: no scenario models, no Typer.
-    assert not {"typer", "click", "pydantic", "agijobs.scenario"} & imported
+    assert not {"typer", "click"} & imported
+    # status proves the stored plan by its plan_id; audit validates it (its job is to).
+    models = {"pydantic", "agijobs.scenario"} & imported
+    assert models == (set() if command[0] == "status" else {"pydantic", "agijobs.scenario"})
     through_typer = CliRunner().invoke(app, argv)
     assert through_typer.exit_code == 0, through_typer.output
     if command[-1] == "--json":  # the same document (status's sessions name their process)
@@ -241,3 +243,22 @@ def test_a_refused_command_ends_as_the_typer_command_does(
     assert ended.value.code == through_typer.exit_code == 2
     assert (printed.out, printed.err) == (through_typer.stdout, through_typer.stderr)
     assert printed.out or printed.err.startswith("Error: ")
+
+
+@pytest.mark.parametrize(
+    "argv", [["status"], ["audit"], ["resume"], ["pause-all", "--reason", "r"]]
+)
+def test_an_interrupted_fast_path_command_exits_130_as_typer_does(
+    argv: list[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def interrupted(*args: Any, **kwargs: Any) -> None:
+        raise KeyboardInterrupt
+
+    for target in {*ENDS[argv[0]]}:
+        monkeypatch.setattr(target, interrupted)
+    monkeypatch.setattr(sys, "argv", ["agijobs", *argv])
+    with pytest.raises(SystemExit) as ended:
+        main()
+    assert ended.value.code == 130
+    through_typer = CliRunner().invoke(app, argv)
+    assert through_typer.exit_code == 130
