@@ -415,7 +415,8 @@ def _flock(path: Path, wait: float) -> int | None:
     lock, and the kernel releases it when its process dies: a crash never leaves it held.
     (Ten lines of fcntl rather than the filelock package, whose import alone cost 38 ms of
     every command's start.)"""
-    descriptor = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    # Not through a link: the lock, like every write, stays in the storage directory.
+    descriptor = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o644)
     deadline = time.monotonic() + wait
     try:
         while True:

@@ -64,6 +64,18 @@ def test_fresh_archives_the_previous_run(scenario_file: Path, storage: Path) -> 
     assert sha(storage / "events.ndjson") == first  # same inputs, same bytes
 
 
+def test_run_refuses_a_lock_file_that_is_a_link(
+    scenario_file: Path, storage: Path, tmp_path: Path
+) -> None:
+    storage.mkdir()
+    elsewhere = tmp_path / "elsewhere.lock"
+    (storage / "run.lock").symlink_to(elsewhere)
+    result = cli("run", str(scenario_file), "--storage", str(storage))
+    assert result.exit_code == 4, result.output
+    assert result.stderr.startswith(f"Error: storage error ({storage / 'run.lock'})")
+    assert not elsewhere.exists() and not (storage / "events.ndjson").exists()
+
+
 def test_run_refuses_a_storage_in_use(scenario_file: Path, storage: Path) -> None:
     storage.mkdir()
     with holding_lock(storage / "run.lock"):
