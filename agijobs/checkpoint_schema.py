@@ -21,38 +21,35 @@ from .errors import IntegrityError
 from .fabric.state import COUNTERS as COUNTER_NAMES
 
 
-class Omittable:
+class _Of:
+    """A spec about another spec."""
+
+    __slots__ = ("spec",)
+
+    def __init__(self, spec: Any) -> None:
+        self.spec = spec
+
+
+class Omittable(_Of):
     """A field that may be absent (the snapshot leaves it out when empty); never null."""
 
-    __slots__ = ("spec",)
-
-    def __init__(self, spec: Any) -> None:
-        self.spec = spec
+    __slots__ = ()
 
 
-class Nullable:
+class Nullable(_Of):
     """A field that must be there, and may be null."""
 
-    __slots__ = ("spec",)
-
-    def __init__(self, spec: Any) -> None:
-        self.spec = spec
+    __slots__ = ()
 
 
-class ListOf:
-    __slots__ = ("spec",)
-
-    def __init__(self, spec: Any) -> None:
-        self.spec = spec
+class ListOf(_Of):
+    __slots__ = ()
 
 
-class MapOf:
+class MapOf(_Of):
     """A JSON object with any keys, each value of `spec`."""
 
-    __slots__ = ("spec",)
-
-    def __init__(self, spec: Any) -> None:
-        self.spec = spec
+    __slots__ = ()
 
 
 # A spec: a type (int, str, bool, object for anything), a ListOf, a MapOf, a Nullable, a
