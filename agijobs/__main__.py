@@ -1,3 +1,3 @@
-from agijobs.cli import main
+from .cli import main
 
 main()

@@ -17,11 +17,11 @@ import orjson
 from .acyclic import rarely_collected
 from .audit_authority import AuthorityCheck
 from .audit_chain import ChainCheck
-from .canonical import split_event_line
 from .errors import IntegrityError
 from .fabric.commands import CommandInput
 from .fabric.state import COUNTERS
-from .integrity import scan_events, verify_against_chain
+from .ledger.canonical import split_event_line
+from .ledger.chain import scan_events, verify_against_chain
 from .runner import LoadedRun, load_run, simulate
 from .store import Store
 from .store.files import EVENTS

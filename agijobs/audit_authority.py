@@ -23,8 +23,8 @@ from .errors import IntegrityError
 from .fabric.authority import Governance, command_names, envelope_of, plan_signers
 from .fabric.commands import BATCH, CommandInput
 from .fabric.engine import governance_of
+from .ledger.signing import command_message, verify
 from .plan import Plan
-from .signing import command_message, verify
 
 ENTRY_KINDS = frozenset(
     {"governance.authorized", "owner.proposal", "owner.approval", "governance.refused"}

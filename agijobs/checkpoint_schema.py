@@ -3,7 +3,7 @@
 The integrity hash proves the bytes are the ones written; this proves they describe a state
 this agijobs can restore (a checkpoint from another version, or sealed after editing, fails
 here with its key path instead of crashing the restore). `Engine.restore` then reads the
-plain data. Job rows are not part of this state but of its job table (agijobs.jobtable),
+plain data. Job rows are not part of this state but of its job table (agijobs.ledger.jobtable),
 whose shape is checked as it is attached and each row as it is restored.
 
 A table of types rather than pydantic models: every owner command at rest and every
@@ -78,7 +78,7 @@ SHARD = {
     "next_front": int,
     "cost_nano": int,
     "counters": COUNTERS,
-    # Rows in the job table (agijobs.jobtable): queued and deferred, in their queue classes
+    # Rows in the job table (agijobs.ledger.jobtable): queued and deferred, in their queue classes
     "queued_jobs": int,
     "deferred_jobs": int,
 }

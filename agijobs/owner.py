@@ -138,7 +138,7 @@ def _authenticate(
     if key is None:
         return None, actor or default_actor(), []  # the runner records the refusal
     from .keys import load_key, name_in, sign_command, signed_auth
-    from .signing import command_message
+    from .ledger.signing import command_message
 
     loaded = load_key(key)
     key_name = name_in(governance["keys"], loaded) or loaded.path.stem

@@ -15,9 +15,9 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
-from .canonical import dumps, sha256_hex
 from .errors import BadInput
 from .fabric.inputs import FabricInputs
+from .ledger.canonical import dumps, sha256_hex
 
 if TYPE_CHECKING:
     from .scenario import Expectations, Scenario

@@ -8,14 +8,14 @@ from pathlib import Path
 from typing import Any
 
 from . import __version__
-from .canonical import dumps
 from .errors import BadInput, Refused
 from .fabric.engine import Engine, governance_of
 from .keys import LoadedKey, load_key
+from .ledger.canonical import dumps
+from .ledger.signing import plan_message, sign
 from .plan import Plan
 from .runner import Runner, RunOptions, load_run, simulate
 from .scenario import Expectations, Scenario, build_plan, load_plan, with_intents
-from .signing import plan_message, sign
 from .store import Store
 from .store.files import RUN_PLAN, atomic_write
 from .store.memory import MemoryStore

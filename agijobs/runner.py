@@ -22,24 +22,18 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
-from . import crashpoints, jobtable
 from .acyclic import rarely_collected, uncollected
-from .canonical import GENESIS_HASH, dumps, encode_event
 from .checkpoint_schema import check_state
 from .errors import BadInput, Conflict, IntegrityError, Refused
 from .fabric.commands import CommandInput
 from .fabric.engine import Engine
-from .integrity import (
-    ChainScan,
-    decode_checkpoint,
-    encode_checkpoint,
-    scan_events,
-    scan_from_checkpoint,
-    verify_against_chain,
-)
+from .ledger import jobtable
+from .ledger.canonical import GENESIS_HASH, dumps, encode_event
+from .ledger.chain import ChainScan, scan_events, scan_from_checkpoint, verify_against_chain
+from .ledger.checkpoint import decode_checkpoint, encode_checkpoint
 from .observe import REPORTED, Observer, prometheus_text
 from .plan import Plan, stored_plan
-from .store import Store
+from .store import Store, crashpoints
 from .store.files import CHECKPOINT, EVENTS, PROMETHEUS, RUN_PLAN
 from .summary import build_summary, check_expectations, fabric_view, planned_jobs
 

@@ -30,9 +30,9 @@ from pydantic import (
     model_validator,
 )
 
-from .canonical import dumps, sha256_hex
 from .errors import BadInput, Conflict
 from .fabric.inputs import FabricInputs, arrivals_per_tick, first_arrival_tick
+from .ledger.canonical import dumps, sha256_hex
 from .plan import PLAN_FORMAT, Plan, check_identity, check_signatures, decode_plan
 
 M = TypeVar("M", bound=BaseModel)
@@ -64,7 +64,7 @@ class OwnerKey(Model):
 
     @model_validator(mode="after")
     def _ed25519(self) -> OwnerKey:
-        from .signing import parse_public_key
+        from .ledger.signing import parse_public_key
 
         try:
             parse_public_key(self.public_key)
@@ -134,7 +134,7 @@ def governance_problems(
     keys: list[dict[str, Any]], approvals: dict[str, int], operator_may: list[str]
 ) -> list[str]:
     """What makes a key set and its thresholds unusable (empty when it is sound)."""
-    from .signing import parse_public_key
+    from .ledger.signing import parse_public_key
 
     problems = []
     if not keys:

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from . import jobtable
 from .errors import Conflict, IntegrityError
+from .ledger import jobtable
 from .runner import load_run
 from .store import Store
 

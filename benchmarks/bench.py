@@ -60,7 +60,7 @@ import yaml
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from agijobs.canonical import GENESIS_HASH, encode_event  # noqa: E402
+from agijobs.ledger.canonical import GENESIS_HASH, encode_event  # noqa: E402
 
 PLANETARY = yaml.safe_load((ROOT / "scenarios" / "planetary.yaml").read_text(encoding="utf-8"))
 COLUMNS = [

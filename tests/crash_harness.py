@@ -1,7 +1,7 @@
 """Crash harness: kill a real runner at chosen instants, resume, compare bytes.
 
 Each trial forks a child process that runs a scenario with one kill point armed
-(agijobs.crashpoints: after a tick, halfway through an events.ndjson append, before or after a
+(agijobs.store.crashpoints: after a tick, halfway through an events.ndjson append, before or after a
 checkpoint rename, after live commands are journaled); the child SIGKILLs itself there. The
 parent then recovers with `resume --keep-paused` (repeated until the run ends) and compares
 events.ndjson, checkpoint.json and summary.json with an uninterrupted run of the same inputs,
@@ -28,10 +28,10 @@ import orjson
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from agijobs import crashpoints  # noqa: E402
 from agijobs.plan import Plan  # noqa: E402
 from agijobs.runner import RunOptions, resume_run, start_run  # noqa: E402
 from agijobs.scenario import load_plan  # noqa: E402
+from agijobs.store import crashpoints  # noqa: E402
 from agijobs.store.files import FileStore, atomic_write  # noqa: E402
 
 OUTPUTS = ("events.ndjson", "checkpoint.json", "summary.json")

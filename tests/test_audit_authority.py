@@ -10,10 +10,10 @@ import orjson
 import pytest
 
 from agijobs.audit import audit
-from agijobs.canonical import GENESIS_HASH, encode_event
 from agijobs.errors import IntegrityError, Refused
-from agijobs.integrity import decode_checkpoint, encode_checkpoint
 from agijobs.keys import new_key
+from agijobs.ledger.canonical import GENESIS_HASH, encode_event
+from agijobs.ledger.checkpoint import decode_checkpoint, encode_checkpoint
 from agijobs.owner import issue_command
 from agijobs.planning import make_plan
 from agijobs.runner import RunOptions, start_run

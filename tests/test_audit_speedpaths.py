@@ -24,9 +24,9 @@ from agijobs import audit as audit_module
 from agijobs import audit_chain
 from agijobs.audit import TALLIES, _Ledger, _walk, audit
 from agijobs.audit_chain import ChainCheck
-from agijobs.canonical import GENESIS_HASH, dumps, encode_event, sha256_hex
 from agijobs.errors import IntegrityError
-from agijobs.integrity import scan_events, verified_head
+from agijobs.ledger.canonical import GENESIS_HASH, dumps, encode_event, sha256_hex
+from agijobs.ledger.chain import scan_events, verified_head
 from agijobs.runner import load_run
 from agijobs.store.files import FileStore
 

@@ -6,7 +6,7 @@ import orjson
 from hypothesis import given
 from hypothesis import strategies as st
 
-from agijobs.canonical import GENESIS_HASH, chain_hash, dumps, encode_event, split_event_line
+from agijobs.ledger.canonical import GENESIS_HASH, chain_hash, dumps, encode_event, split_event_line
 
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers(-(2**53), 2**53) | st.text(),
@@ -40,7 +40,7 @@ def test_event_line_is_canonical_and_splits_back(
 def test_spliced_checkpoint_is_the_canonical_encoding_and_verifies(
     seq: int, state: dict[str, Any]
 ) -> None:
-    from agijobs.integrity import decode_checkpoint, encode_checkpoint
+    from agijobs.ledger.checkpoint import decode_checkpoint, encode_checkpoint
 
     state = {**state, "tick": 5}
     data = encode_checkpoint(inputs_id="i" * 64, seq=seq, head="h" * 64, state=state)

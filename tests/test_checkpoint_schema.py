@@ -10,10 +10,10 @@ from typing import Any
 
 import pytest
 
-from agijobs import jobtable
 from agijobs.checkpoint_schema import check_state
 from agijobs.errors import IntegrityError
 from agijobs.fabric.engine import Engine
+from agijobs.ledger import jobtable
 from agijobs.scenario import load_plan
 
 PLANETARY = Path(__file__).parent.parent / "scenarios" / "planetary.yaml"

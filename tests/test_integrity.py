@@ -65,7 +65,7 @@ def duplicate_line(storage: Path) -> None:
 
 def rehash_edited_line(storage: Path) -> None:
     """Edit a line and recompute its own hash: the chain breaks at the next line."""
-    from agijobs.canonical import GENESIS_HASH, encode_event
+    from agijobs.ledger.canonical import GENESIS_HASH, encode_event
 
     kept = lines(storage)
     target = 300
@@ -89,7 +89,7 @@ def edit_checkpoint(storage: Path) -> None:
 
 def forge_checkpoint(storage: Path) -> None:
     """A checkpoint re-sealed after editing: integrity holds, but it disagrees with the log."""
-    from agijobs.canonical import dumps, sha256_hex
+    from agijobs.ledger.canonical import dumps, sha256_hex
 
     raw = orjson.loads((storage / "checkpoint.json").read_bytes())
     del raw["integrity"]
@@ -102,7 +102,7 @@ def forge_checkpoint(storage: Path) -> None:
 
 def reseal_without_a_field(storage: Path) -> None:
     """Re-sealed, so the integrity hash holds, but the state is not restorable."""
-    from agijobs.canonical import dumps, sha256_hex
+    from agijobs.ledger.canonical import dumps, sha256_hex
 
     raw = orjson.loads((storage / "checkpoint.json").read_bytes())
     del raw["integrity"]
@@ -118,7 +118,7 @@ def reseal_without_forward_to(storage: Path) -> None:
 
 
 def reseal_with_another_head(storage: Path) -> None:
-    from agijobs.canonical import dumps, sha256_hex
+    from agijobs.ledger.canonical import dumps, sha256_hex
 
     raw = orjson.loads((storage / "checkpoint.json").read_bytes())
     del raw["integrity"]
@@ -154,8 +154,8 @@ def reseal_a_skill_as_a_list(storage: Path) -> None:
 
 
 def _job_table(storage: Path) -> Path:
-    from agijobs import jobtable
-    from agijobs.integrity import decode_checkpoint
+    from agijobs.ledger import jobtable
+    from agijobs.ledger.checkpoint import decode_checkpoint
 
     state = decode_checkpoint((storage / "checkpoint.json").read_bytes())["state"]
     return storage / "jobs" / f"{jobtable.digest(state)}.json"
@@ -173,7 +173,7 @@ def remove_job_table(storage: Path) -> None:
 def _reseal_jobs(storage: Path, edit: Callable[[dict[str, Any]], None]) -> None:
     """Edit the job table, store it under its new digest and re-seal the checkpoint
     naming it: every digest holds, the rows are wrong."""
-    from agijobs.canonical import dumps, sha256_hex
+    from agijobs.ledger.canonical import dumps, sha256_hex
 
     path = _job_table(storage)
     table = orjson.loads(path.read_bytes())
@@ -186,7 +186,7 @@ def _reseal_jobs(storage: Path, edit: Callable[[dict[str, Any]], None]) -> None:
 
 
 def _reseal(storage: Path, edit: Callable[[dict[str, Any]], None]) -> None:
-    from agijobs.canonical import dumps, sha256_hex
+    from agijobs.ledger.canonical import dumps, sha256_hex
 
     raw = orjson.loads((storage / "checkpoint.json").read_bytes())
     del raw["integrity"]
@@ -428,7 +428,8 @@ def test_a_storage_that_refuses_writes_is_a_clear_error_and_changes_nothing(
 def test_the_checkpoint_records_the_log_so_loads_hash_it_once_instead_of_per_line(
     storage: Path,
 ) -> None:
-    from agijobs.integrity import decode_checkpoint, scan_events, scan_from_checkpoint
+    from agijobs.ledger.chain import scan_events, scan_from_checkpoint
+    from agijobs.ledger.checkpoint import decode_checkpoint
 
     checkpoint = decode_checkpoint((storage / "checkpoint.json").read_bytes())
     data = (storage / "events.ndjson").read_bytes()
@@ -452,7 +453,7 @@ def test_a_wrong_log_digest_in_a_resealed_checkpoint_falls_back_to_the_full_scan
 ) -> None:
     """The recorded digest is a shortcut, never the judge: a log that verifies line by line
     against the checkpoint's head is accepted whatever the digest says."""
-    from agijobs.canonical import dumps, sha256_hex
+    from agijobs.ledger.canonical import dumps, sha256_hex
 
     raw = orjson.loads((storage / "checkpoint.json").read_bytes())
     del raw["integrity"]

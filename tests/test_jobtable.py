@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from agijobs import jobtable
 from agijobs.errors import IntegrityError
-from agijobs.integrity import decode_checkpoint
+from agijobs.ledger import jobtable
+from agijobs.ledger.checkpoint import decode_checkpoint
 from agijobs.runner import load_run
 from agijobs.store.files import FileStore
 

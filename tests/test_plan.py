@@ -10,8 +10,8 @@ from typing import Any
 import orjson
 import pytest
 
-from agijobs.canonical import dumps, sha256_hex
 from agijobs.errors import BadInput
+from agijobs.ledger.canonical import dumps, sha256_hex
 from agijobs.plan import stored_plan
 from agijobs.scenario import load_plan, plan_from_bytes
 

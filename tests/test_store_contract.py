@@ -19,9 +19,9 @@ from typing import Any
 import orjson
 import pytest
 
-from agijobs.canonical import GENESIS_HASH, encode_event
 from agijobs.errors import Conflict
-from agijobs.integrity import encode_checkpoint
+from agijobs.ledger.canonical import GENESIS_HASH, encode_event
+from agijobs.ledger.checkpoint import encode_checkpoint
 
 from .backends import Backend
 from .helpers import agijobs, scenario_dict, sha, write_scenario

@@ -29,8 +29,8 @@ def fail(code: int, kind: str, message: str, as_json: bool) -> NoReturn:
 @contextlib.contextmanager
 def guard(as_json: bool) -> Iterator[None]:
     """Map the project's named errors to their exit codes; anything else is a bug."""
-    from .. import crashpoints
     from ..errors import AgijobsError
+    from ..store import crashpoints
 
     try:
         crashpoints.arm_from_environment()

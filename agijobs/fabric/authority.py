@@ -26,7 +26,14 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from ..errors import BadInput, Refused
-from ..signing import command_message, envelope, fingerprint, parse_public_key, plan_message, verify
+from ..ledger.signing import (
+    command_message,
+    envelope,
+    fingerprint,
+    parse_public_key,
+    plan_message,
+    verify,
+)
 from .commands import BATCH, CommandInput
 
 if TYPE_CHECKING:

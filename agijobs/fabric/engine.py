@@ -20,8 +20,8 @@ from collections.abc import Sequence
 from operator import attrgetter
 from typing import TYPE_CHECKING, Any
 
-from .. import jobtable
 from ..errors import BadInput, IntegrityError, Refused
+from ..ledger import jobtable
 from . import authority, commands, router
 from .commands import CommandInput
 from .inputs import FabricInputs, Group

@@ -4,7 +4,7 @@ Layout (README, "Storage directory"):
 
     events.ndjson     append-only hash-chained fabric log
     checkpoint.json   state at an event seq, integrity-checked, replaced atomically
-    jobs/<sha256>.json  the job rows of that state, named by digest (agijobs.jobtable)
+    jobs/<sha256>.json  the job rows of that state, named by digest (agijobs.ledger.jobtable)
     sessions.ndjson   process lifecycle (started, stopped, resumed, recovered)
     summary.json      the outcome at the last stop
     run-plan.json     the plan being run (`agijobs plan` writes plan.json beside it)
@@ -35,8 +35,8 @@ from typing import IO, Any
 
 import orjson
 
-from .. import crashpoints
 from ..errors import Conflict
+from . import crashpoints
 
 EVENTS = "events.ndjson"
 CHECKPOINT = "checkpoint.json"

@@ -40,9 +40,9 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 import orjson
 import psycopg
 
-from .. import crashpoints
-from ..canonical import dumps
 from ..errors import BadInput, Conflict, IntegrityError
+from ..ledger.canonical import dumps
+from . import crashpoints
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS agijobs_events (

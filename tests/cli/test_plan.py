@@ -4,7 +4,7 @@ from pathlib import Path
 
 import orjson
 
-from agijobs.canonical import dumps, sha256_hex
+from agijobs.ledger.canonical import dumps, sha256_hex
 
 from ..helpers import cli, sha
 

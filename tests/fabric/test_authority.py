@@ -7,14 +7,13 @@ from typing import Any
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from agijobs.canonical import dumps
 from agijobs.errors import Refused
 from agijobs.fabric.authority import envelope_of
 from agijobs.fabric.commands import CommandInput
 from agijobs.fabric.engine import Engine
 from agijobs.keys import LoadedKey, sign_command, signed_auth
-from agijobs.scenario import Scenario
-from agijobs.signing import (
+from agijobs.ledger.canonical import dumps
+from agijobs.ledger.signing import (
     command_message,
     fingerprint,
     format_public_key,
@@ -23,6 +22,7 @@ from agijobs.signing import (
     sign,
     verify,
 )
+from agijobs.scenario import Scenario
 
 RUN = "run-1"
 

@@ -9,11 +9,11 @@ from pathlib import Path
 import orjson
 import pytest
 
-from agijobs import jobtable
-from agijobs.canonical import dumps
 from agijobs.fabric.commands import CommandInput
 from agijobs.fabric.engine import JOBLESS, Engine
-from agijobs.integrity import decode_checkpoint
+from agijobs.ledger import jobtable
+from agijobs.ledger.canonical import dumps
+from agijobs.ledger.checkpoint import decode_checkpoint
 from agijobs.scenario import load_plan
 
 from ..helpers import agijobs

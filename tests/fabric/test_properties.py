@@ -16,10 +16,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from agijobs.audit import _Ledger
-from agijobs.canonical import dumps
 from agijobs.errors import BadInput
 from agijobs.fabric.engine import Engine
 from agijobs.fabric.state import COUNTERS
+from agijobs.ledger.canonical import dumps
 from agijobs.scenario import Scenario, check_references
 
 SHARDS = ["earth", "luna", "mars"]

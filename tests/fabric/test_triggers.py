@@ -7,9 +7,9 @@ from typing import Any
 
 import pytest
 
-from agijobs.canonical import dumps
 from agijobs.errors import BadInput
 from agijobs.fabric.engine import Engine
+from agijobs.ledger.canonical import dumps
 
 from ..helpers import make_scenario
 from .test_vocabulary import FABRIC, group, run, shard, step

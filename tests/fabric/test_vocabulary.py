@@ -15,11 +15,11 @@ from typing import Any
 import orjson
 import pytest
 
-from agijobs.canonical import dumps
 from agijobs.errors import BadInput
 from agijobs.fabric import commands
 from agijobs.fabric.commands import CommandInput
 from agijobs.fabric.engine import Engine
+from agijobs.ledger.canonical import dumps
 from agijobs.scenario import Scenario, canonical_name
 
 from ..helpers import make_scenario

@@ -23,7 +23,7 @@ import os
 import signal
 from typing import NoReturn
 
-from .errors import BadInput
+from ..errors import BadInput
 
 POINTS = ("tick", "append", "checkpoint", "checkpoint-renamed", "ack")
 _armed: dict[str, int] = {}

@@ -18,8 +18,8 @@ from typing import Any
 
 import orjson
 
+from ..errors import IntegrityError
 from .canonical import dumps, sha256_hex
-from .errors import IntegrityError
 
 TABLE_FORMAT = 1
 TABLE_KEY = "job_table"
