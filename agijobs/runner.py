@@ -23,10 +23,10 @@ from typing import TYPE_CHECKING, Any
 import orjson
 
 from .acyclic import rarely_collected, uncollected
-from .checkpoint_schema import check_state
 from .errors import BadInput, Conflict, IntegrityError, Refused
 from .fabric.commands import CommandInput
 from .fabric.engine import Engine
+from .fabric.snapshot import check_state
 from .ledger import jobtable
 from .ledger.canonical import GENESIS_HASH, dumps, encode_event
 from .ledger.chain import ChainScan, scan_events, scan_from_checkpoint, verify_against_chain

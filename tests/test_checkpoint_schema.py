@@ -10,9 +10,9 @@ from typing import Any
 
 import pytest
 
-from agijobs.checkpoint_schema import check_state
 from agijobs.errors import IntegrityError
 from agijobs.fabric.engine import Engine
+from agijobs.fabric.snapshot import check_state
 from agijobs.ledger import jobtable
 from agijobs.scenario import load_plan
 

@@ -20,33 +20,17 @@ from collections.abc import Sequence
 from operator import attrgetter
 from typing import TYPE_CHECKING, Any
 
-from ..errors import BadInput, IntegrityError, Refused
+from ..errors import BadInput, Refused
 from ..ledger import jobtable
-from . import authority, commands, router
+from . import authority, commands, router, snapshot
 from .commands import CommandInput
 from .inputs import FabricInputs, Group
-from .state import (
-    COUNTERS,
-    DONE,
-    JOB_COLUMNS,
-    QUEUED,
-    RUNNING,
-    FabricState,
-    Job,
-    Node,
-    Policy,
-    QueueKey,
-    Shard,
-    SkillKey,
-    job_from_row,
-    make_job_row,
-)
+from .state import DONE, QUEUED, RUNNING, FabricState, Job, Node, Policy, Shard, SkillKey
 
 if TYPE_CHECKING:
     from ..scenario import Fault, NodeSpec, Scenario, Trigger
 
 Event = tuple[str, dict[str, Any]]
-SNAPSHOT_FORMAT = 2
 
 
 class Engine:
@@ -70,7 +54,6 @@ class Engine:
         # which `snapshot` writes back as they were (see `restore`).
         self.unrestored: dict[str, Any] | None = None
         self.last_input_tick = inputs.last_input_tick
-        self._interned: dict[SkillKey, SkillKey] = {}
         self._serve_cache: dict[tuple[str, SkillKey], list[Node]] = {}
         self._capable_cache: dict[SkillKey, bool] = {}
         self._at_rest = False
@@ -579,8 +562,7 @@ class Engine:
         return _make_node(spec)
 
     def _set_timer(self, node: Node, kind: str, tick: int) -> None:
-        node.timer_kind, node.timer_tick = kind, tick
-        self.state.timers.setdefault(tick, []).append(node.id)
+        self.state.set_timer(node, kind, tick)
 
     def _apply_fault(self, fault: Fault, *, starting: bool) -> None:
         node = self.state.nodes.get(fault.node)
@@ -667,234 +649,23 @@ class Engine:
     # ---------------------------------------------------------- snapshots
 
     def snapshot(self) -> dict[str, Any]:
-        """The full state as plain JSON data, in canonical order (see `restore`)."""
-        state = self.state
-        shards = []
-        for shard in state.shards.values():
-            shards.append(
-                {
-                    "id": shard.id,
-                    "name": shard.name,
-                    "retired": shard.retired,
-                    "forward_to": shard.forward_to,
-                    "budget_ms": shard.budget_ms,
-                    "max_queue": shard.max_queue,
-                    "alert_threshold": shard.alert_threshold,
-                    "policies": [p.to_json() for p in shard.policies],
-                    "reroute_target": shard.reroute_target,
-                    "paused": shard.paused,
-                    "next_back": shard.next_back,
-                    "next_front": shard.next_front,
-                    "cost_nano": shard.cost_nano,
-                    "counters": {
-                        name: shard.tally(name).to_json()
-                        for name in (*COUNTERS, "queued", "in_flight")
-                    },
-                    "queue": _class_rows(shard.active),
-                    "deferred": _class_rows(shard.waiting),
-                }
-            )
-        nodes = []
-        for node in state.nodes.values():
-            nodes.append(
-                {
-                    "id": node.id,
-                    "shard": node.shard,
-                    "skills": sorted(node.skills),
-                    "heartbeat": node.heartbeat,
-                    "price_nano": node.price_nano,
-                    "metadata": node.metadata,
-                    "base_latency_ms": node.base_latency_ms,
-                    "up": node.up,
-                    "outages": node.outages,
-                    "latency_ms": node.latency_ms,
-                    "slots": node.slots,
-                    "timer": [node.timer_kind, node.timer_tick],
-                    "running": [make_job_row(j) for j in node.running.values()],
-                }
-            )
-        snapshot = {
-            "format": SNAPSHOT_FORMAT,
-            "tick": state.tick,
-            "paused": state.paused,
-            "next_ordinal": state.next_ordinal,
-            "checkpoint_every": state.checkpoint_every,
-            "report_label": state.report_label,
-            "topology_dirty": state.topology_dirty,
-            "journal_applied": state.journal_applied,
-            "owner_actions": state.owner_actions,
-            "outside_commands": state.outside_commands,
-            "job_columns": JOB_COLUMNS,
-            "shards": shards,
-            "nodes": nodes,
-            **({} if state.governance is None else {"governance": state.governance.to_json()}),
-            **({"triggers": list(state.triggers_armed)} if state.triggers_armed else {}),
-            **({"attempts": _live_attempts(state)} if state.attempts else {}),
-        }
-        if self.unrestored is not None:
-            _write_back_jobs(snapshot, self.unrestored)
-        return snapshot
+        """The state as a checkpoint holds it (`agijobs.fabric.snapshot`)."""
+        return snapshot.snapshot(self)
 
     @classmethod
     def restore(
-        cls, scenario: Scenario | FabricInputs, snapshot: dict[str, Any], *, jobs: bool = True
+        cls, scenario: Scenario | FabricInputs, document: dict[str, Any], *, jobs: bool = True
     ) -> Engine:
-        """The engine at a snapshot. Shards and nodes come from the snapshot, not the
-        scenario: owner commands may have registered, changed or removed them.
-
-        `jobs=False` takes the state without its job rows (`jobtable.split`), for owner
-        commands that touch no job (`JOBLESS`) and for `status`: reading a 100k-job backlog
-        was most of what they cost at rest. The engine then holds no job, and its snapshots
-        name the same stored job table."""
-        if (jobtable.TABLE_KEY in snapshot) == jobs:
-            raise ValueError("a state with its job rows restores with jobs, one without without")
-        shards: dict[str, Shard] = {}
-        for raw in snapshot["shards"]:
-            shard = Shard(
-                id=raw["id"],
-                name=raw["name"],
-                budget_ms=raw["budget_ms"],
-                max_queue=raw["max_queue"],
-                alert_threshold=raw["alert_threshold"],
-                policies=[
-                    Policy(
-                        p["target"],
-                        p["threshold"],
-                        p["max_drain_per_tick"],
-                        frozenset(p["required_skills"]),
-                    )
-                    for p in raw["policies"]
-                ],
-                reroute_target=raw["reroute_target"],
-                paused=raw["paused"],
-                retired=raw["retired"],
-                forward_to=raw["forward_to"],
-                next_back=raw["next_back"],
-                next_front=raw["next_front"],
-                cost_nano=raw["cost_nano"],
-            )
-            for name, (count, value) in raw["counters"].items():
-                tally = shard.tally(name)
-                tally.count, tally.value = count, value
-            shards[shard.id] = shard
-        nodes: dict[str, Node] = {}
-        for raw in snapshot["nodes"]:
-            node = Node(
-                id=raw["id"],
-                shard=raw["shard"],
-                slots=raw["slots"],
-                skills=frozenset(raw["skills"]),
-                latency_ms=raw["latency_ms"],
-                base_latency_ms=raw["base_latency_ms"],
-                heartbeat=raw["heartbeat"],
-                price_nano=raw["price_nano"],
-                metadata=raw["metadata"],
-                up=raw["up"],
-                outages=raw["outages"],
-            )
-            nodes[node.id] = node
-            shards[node.shard].nodes.append(node)
-        state = FabricState(
-            tick=snapshot["tick"],
-            shards=shards,
-            nodes=nodes,
-            jobs={},
-            paused=snapshot["paused"],
-            next_ordinal=snapshot["next_ordinal"],
-            checkpoint_every=snapshot["checkpoint_every"],
-            report_label=snapshot["report_label"],
-            topology_dirty=snapshot["topology_dirty"],
-            journal_applied=snapshot["journal_applied"],
-            owner_actions=snapshot["owner_actions"],
-            outside_commands=snapshot["outside_commands"],
-        )
-        if "governance" in snapshot:
-            state.governance = authority.Governance.from_json(snapshot["governance"])
-        state.triggers_armed = list(snapshot.get("triggers", ()))
-        state.attempts = dict(snapshot.get("attempts", {}))
+        """The engine at a snapshot (`jobs=False`: without its job rows, see
+        `agijobs.fabric.snapshot.restore`)."""
+        state, unrestored = snapshot.restore(document, jobs=jobs)
         engine = cls(scenario, state)
-        if not jobs:
-            engine.unrestored = snapshot
-            for raw in snapshot["nodes"]:
-                kind, tick = raw["timer"]
-                if kind:
-                    engine._set_timer(nodes[raw["id"]], kind, tick)
-            return engine
-        interned = engine._interned
-        live = state.jobs
-        for raw in snapshot["shards"]:
-            shard = shards[raw["id"]]
-            for part, store in (("queue", shard.active), ("deferred", shard.waiting)):
-                for (skills, visited), rows in raw[part]:
-                    queue = store[(tuple(skills), tuple(visited))] = deque()
-                    for index, row in enumerate(rows):
-                        try:
-                            job = job_from_row(row, shard.id, interned)
-                        except (ValueError, TypeError) as error:
-                            raise _bad_row(
-                                f"shards -> {shard.id} -> {part}", index, error
-                            ) from None
-                        live[job.id] = job
-                        queue.append(job)
-        for raw in snapshot["nodes"]:
-            node = nodes[raw["id"]]
-            kind, tick = raw["timer"]
-            if kind:
-                engine._set_timer(node, kind, tick)
-            for index, row in enumerate(raw["running"]):
-                try:
-                    job = job_from_row(row, node.shard, interned)
-                except (ValueError, TypeError) as error:
-                    raise _bad_row(f"nodes -> {node.id} -> running", index, error) from None
-                job.state = RUNNING
-                job.node = node.id
-                node.running[job.id] = job
-                state.jobs[job.id] = job
-                if job.due:
-                    state.completions.setdefault(job.due, []).append(job)
+        engine.unrestored = unrestored
         return engine
 
 
 # Owner commands that change no job, so an engine restored without its jobs can apply them.
 JOBLESS = frozenset({"pause-all", "resume"})
-
-
-def _write_back_jobs(snapshot: dict[str, Any], unrestored: dict[str, Any]) -> None:
-    """Make the snapshot of an engine restored without its jobs name their stored table:
-    the state as `jobtable.split` gives it, with the rows and counts it was restored from."""
-    shards = {raw["id"]: raw for raw in unrestored["shards"]}
-    nodes = {raw["id"]: raw for raw in unrestored["nodes"]}
-    for shard in snapshot["shards"]:
-        del shard["queue"], shard["deferred"]
-        shard["queued_jobs"] = shards[shard["id"]]["queued_jobs"]
-        shard["deferred_jobs"] = shards[shard["id"]]["deferred_jobs"]
-    for node in snapshot["nodes"]:
-        del node["running"]
-        node["running_jobs"] = nodes[node["id"]]["running_jobs"]
-    snapshot.pop("attempts", None)
-    if "attempts" in unrestored:
-        snapshot["attempts"] = unrestored["attempts"]
-    snapshot[jobtable.TABLE_KEY] = unrestored[jobtable.TABLE_KEY]
-
-
-def _bad_row(where: str, index: int, error: Exception) -> IntegrityError:
-    what = str(error) if isinstance(error, ValueError) else "a field of the wrong type"
-    return IntegrityError(
-        f"the checkpoint's job table: {where} -> row {index}: {what}",
-        "the checkpoint was written by another agijobs version or altered; re-run",
-    )
-
-
-def _live_attempts(state: FabricState) -> dict[str, int]:
-    """Rejection counts of jobs still live (a finished job's count is history)."""
-    return {job: n for job, n in sorted(state.attempts.items()) if job in state.jobs}
-
-
-def _class_rows(store: dict[QueueKey, deque[Job]]) -> list[tuple[QueueKey, list[Any]]]:
-    """A shard's queues as (skills, rows) per skill class in key order, each class in its own
-    FIFO order: no sort over the backlog at each checkpoint (qseq keeps the order across
-    classes), and a restore rebuilds the same deques."""
-    return [(key, [make_job_row(job) for job in store[key]]) for key in sorted(store) if store[key]]
 
 
 _ordinal = attrgetter("ordinal")

@@ -197,6 +197,11 @@ class FabricState:
     # tick -> jobs due to complete at the end of that tick (stale entries are skipped)
     completions: dict[int, list[Job]] = field(default_factory=dict)
 
+    def set_timer(self, node: Node, kind: str, tick: int) -> None:
+        """Let `node`'s heartbeat timer fire at `tick` (its `timer_tick` decides)."""
+        node.timer_kind, node.timer_tick = kind, tick
+        self.timers.setdefault(tick, []).append(node.id)
+
     def totals(self) -> dict[str, Tally]:
         out = {name: Tally() for name in (*COUNTERS, "queued", "in_flight")}
         for shard in self.shards.values():
@@ -209,83 +214,3 @@ class FabricState:
 
 def queue_key(job: Job) -> QueueKey:
     return (job.skills, job.visited)
-
-
-def make_job_row(job: Job) -> tuple[Any, ...] | list[Any]:
-    """A job as one checkpoint row (orjson writes tuples as arrays; no copies needed)."""
-    row = job.row
-    if row is None:
-        row = job.row = _job_row(job)
-    return row
-
-
-def _job_row(job: Job) -> tuple[Any, ...]:
-    return (
-        job.id,
-        job.ordinal,
-        job.origin,
-        job.skills,
-        job.remaining,
-        job.value,
-        job.visited,
-        job.qseq,
-        job.deferred,
-        job.due,
-    )
-
-
-JOB_COLUMNS = [
-    "id",
-    "ordinal",
-    "origin",
-    "skills",
-    "remaining",
-    "value",
-    "visited",
-    "qseq",
-    "deferred",
-    "due",
-]
-
-
-_SEQUENCES = (list, tuple)
-
-
-def job_from_row(row: Any, shard: str, interned: dict[SkillKey, SkillKey]) -> Job:
-    """A job from its checkpoint row, which it keeps as its cached row (the next checkpoint
-    writes an untouched job without rebuilding it)."""
-    skills = check_job_row(row, interned)
-    id_, ordinal, origin, _, remaining, value, visited, qseq, deferred, due = row
-    return Job(
-        id_, ordinal, origin, shard, skills, remaining, value, tuple(visited), qseq,
-        QUEUED, deferred, None, due, row,
-    )  # fmt: skip
-
-
-def check_job_row(row: Any, interned: dict[SkillKey, SkillKey]) -> SkillKey:
-    """The row's skills, interned; ValueError (TypeError for an unhashable skill) for a row
-    of the wrong shape or types. This check is what restores a 100k-job backlog in a
-    fraction of the time a pydantic model per row takes."""
-    if type(row) not in _SEQUENCES or len(row) != 10:  # a list read, a tuple in memory
-        raise ValueError("not a list of 10 fields")
-    id_, ordinal, origin, skills, remaining, value, visited, qseq, deferred, due = row
-    if not (
-        type(id_) is str
-        and type(ordinal) is int
-        and type(origin) is str
-        and type(skills) in _SEQUENCES
-        and type(remaining) is int
-        and type(value) is int
-        and type(visited) in _SEQUENCES
-        and type(qseq) is int
-        and type(deferred) is bool
-        and type(due) is int
-    ) or not all(type(hop) is str for hop in visited):
-        raise ValueError("a field of the wrong type")
-    key = tuple(skills)
-    known = interned.get(key)  # TypeError for an unhashable skill: the caller's to report
-    if known is None:
-        if not all(type(skill) is str for skill in key):
-            raise ValueError("a skill that is not a string")
-        known = interned[key] = key
-    return known
