@@ -12,9 +12,9 @@ from agijobs.fabric.inputs import FabricInputs
 from agijobs.scenario import Scenario, load_plan
 
 from ..helpers import make_scenario
+from .builders import FABRIC
 from .test_properties import PROPERTY, scenarios
 from .test_triggers import burst, trigger
-from .test_vocabulary import FABRIC
 
 SCENARIOS = sorted((Path(__file__).parents[2] / "scenarios").glob("*.yaml"))
 

@@ -12,7 +12,7 @@ from agijobs.errors import BadInput
 from agijobs.fabric.engine import Engine
 
 from ..helpers import make_scenario
-from .test_vocabulary import FABRIC, group, run, shard, step
+from .builders import FABRIC, group, run, shard, step
 
 
 def trigger(when: dict[str, Any], command: str, **args: Any) -> dict[str, Any]:
