@@ -13,28 +13,7 @@ from pathlib import Path
 import orjson
 import pytest
 
-from .helpers import agijobs, scenario_dict, write_scenario
-
-
-def start(*args: str) -> subprocess.Popen[bytes]:
-    return subprocess.Popen(
-        [sys.executable, "-m", "agijobs", *args],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-
-
-def wait_for(path: Path, seconds: float = 30) -> None:
-    deadline = time.monotonic() + seconds
-    while not path.exists():
-        assert time.monotonic() < deadline, f"{path} never appeared"
-        time.sleep(0.01)
-
-
-def owner_events(storage: Path) -> list[dict]:
-    lines = (storage / "events.ndjson").read_bytes().splitlines()
-    events = [orjson.loads(line) for line in lines]
-    return [e for e in events if e["type"].startswith("owner.")]
+from .helpers import agijobs, owner_events, scenario_dict, start, wait_for, write_scenario
 
 
 @pytest.fixture

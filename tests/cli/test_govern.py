@@ -8,8 +8,7 @@ from pathlib import Path
 import orjson
 import pytest
 
-from ..helpers import cli, file_hashes, holding_lock
-from .conftest import owner_events
+from ..helpers import cli, file_hashes, holding_lock, owner_events
 
 
 def test_pause_all_at_rest_then_again_is_idempotent(stopped: Path) -> None:

@@ -14,8 +14,7 @@ import orjson
 import pytest
 import yaml
 
-from ..helpers import agijobs, cli
-from ..test_live import start, wait_for
+from ..helpers import agijobs, cli, start, wait_for
 
 ROOT = Path(__file__).parent.parent.parent
 SCENARIOS = sorted((ROOT / "scenarios").glob("*.yaml"))

@@ -11,8 +11,7 @@ from typing import Any
 import orjson
 import pytest
 
-from ..helpers import agijobs, cli, file_hashes
-from ..test_live import start, wait_for
+from ..helpers import agijobs, cli, file_hashes, start, wait_for
 
 ROOT = Path(__file__).parent.parent.parent
 SCENARIO = ROOT / "scenarios" / "earth-backlog-reroute.yaml"

@@ -15,7 +15,7 @@ from agijobs.fabric.engine import Engine
 from agijobs.scenario import Scenario, canonical_name
 
 from ..helpers import make_scenario
-from .test_properties import assert_invariants
+from .invariants import assert_invariants
 
 Event = tuple[int, str, dict[str, Any]]
 
@@ -87,6 +87,15 @@ def deregister(tick: int, shard_id: str, target: str | None = None) -> dict[str,
         {"mode": "cancel"} if target is None else {"mode": "spillover", "target": target}
     )
     return cmd(tick, "shard.deregister", shard=shard_id, redistribution=redistribution)
+
+
+def trigger(when: dict[str, Any], command: str, **args: Any) -> dict[str, Any]:
+    return {"when": when, "command": command, "reason": "trigger", **args}
+
+
+def burst(count: int = 8) -> list[dict[str, Any]]:
+    """`count` jobs at tick 1 on earth's single slot: its queue shrinks by one per 3 ticks."""
+    return [group(count=count, duration=3)]
 
 
 # The refusal every command gets when its reason is blank.

@@ -30,7 +30,7 @@ from .builders import (
     scenario,
     shard,
 )
-from .test_properties import assert_invariants
+from .invariants import assert_invariants
 
 # ------------------------------------------------------------------ every command
 

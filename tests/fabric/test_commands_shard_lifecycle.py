@@ -34,7 +34,7 @@ from .builders import (
     scenario,
     shard,
 )
-from .test_properties import assert_invariants
+from .invariants import assert_invariants
 
 # ------------------------------------------------------------------ shard.register
 
