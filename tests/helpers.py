@@ -1,4 +1,5 @@
-"""Builders shared by the tests: small scenarios as dicts, engines, CLI invocation."""
+"""Builders shared by the tests: small scenarios as dicts, engines, the CLI in process and in
+child processes, and a stored run's owner events."""
 
 from __future__ import annotations
 
@@ -9,10 +10,12 @@ import hashlib
 import os
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import orjson
 import yaml
 from typer.testing import CliRunner
 
@@ -135,6 +138,30 @@ def agijobs(
         env={**os.environ, **env} if env else None,
         cwd=cwd,
     )
+
+
+def start(*args: str) -> subprocess.Popen[bytes]:
+    """Start the real CLI in a child process and leave it running (its output discarded)."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "agijobs", *args],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+
+
+def wait_for(path: Path, seconds: float = 30) -> None:
+    """Wait until `path` exists (a runner's checkpoint or live file), failing after `seconds`."""
+    deadline = time.monotonic() + seconds
+    while not path.exists():
+        assert time.monotonic() < deadline, f"{path} never appeared"
+        time.sleep(0.01)
+
+
+def owner_events(storage: Path) -> list[dict]:
+    """The `owner.*` events of a run stored in the directory `storage`, oldest first."""
+    lines = (storage / "events.ndjson").read_bytes().splitlines()
+    events = [orjson.loads(line) for line in lines]
+    return [e for e in events if e["type"].startswith("owner.")]
 
 
 def fabric_without(node_id: str) -> dict[str, Any]:

@@ -143,12 +143,13 @@ def test_rejected_jobs_are_retried_then_fail_with_the_executors_reason(tmp_path:
         ("job.rejected", 3, "skill gpu is quarantined"),
         ("job.failed", None, "executor: skill gpu is quarantined"),
     ]
-    assert agijobs("audit", "--storage", str(storage)).returncode == 0
+    audited = agijobs("audit", "--storage", str(storage))
+    assert audited.returncode == 0, audited.stdout + audited.stderr
     replay = agijobs("audit", "--replay", "--storage", str(storage), "--executor", "bridge",
                      "--bridge", bridge)  # fmt: skip
     assert replay.returncode == 0, replay.stderr
     in_process = agijobs("audit", "--replay", "--storage", str(storage))
-    assert in_process.returncode == 3
+    assert in_process.returncode == 3, in_process.stdout + in_process.stderr
     assert "replay with --executor bridge" in in_process.stderr
 
 

@@ -72,7 +72,8 @@ def check_exactly_once(storage: Path, acks: list[dict], mode: str) -> None:
     budgets = [e["data"]["effect"]["budget_ms"] for e in events]
     for earlier, later in itertools.pairwise(budgets):
         assert later[0] == earlier[1]
-    assert agijobs("audit", "--replay", "--storage", str(storage)).returncode == 0
+    audited = agijobs("audit", "--replay", "--storage", str(storage))
+    assert audited.returncode == 0, audited.stdout + audited.stderr
 
 
 def test_twenty_concurrent_commands_against_a_live_run(tmp_path: Path) -> None:
@@ -98,7 +99,8 @@ def test_twenty_concurrent_commands_against_a_live_run(tmp_path: Path) -> None:
             assert time.monotonic() < deadline
             time.sleep(0.02)
         acks = issue_all(storage)
-        assert agijobs("resume", "--reason", "go", "--storage", str(storage)).returncode == 0
+        resumed = agijobs("resume", "--reason", "go", "--storage", str(storage))
+        assert resumed.returncode == 0, resumed.stdout + resumed.stderr
         assert runner.wait(timeout=60) == 0
     finally:
         runner.kill()

@@ -63,19 +63,16 @@ def test_sigkill_mid_run_then_resume_gives_the_uninterrupted_bytes(
         assert sha(storage / name) == sha(uninterrupted / name), name
     sessions = (storage / "sessions.ndjson").read_text()
     assert '"event":"crash-detected"' in sessions
-    assert agijobs("audit", "--storage", str(storage)).returncode == 0
+    audited = agijobs("audit", "--storage", str(storage))
+    assert audited.returncode == 0, audited.stdout + audited.stderr
 
 
 def test_crash_before_the_first_checkpoint_resumes_from_scratch(
     uninterrupted: Path, tmp_path: Path
 ) -> None:
     storage = tmp_path / "storage"
-    assert (
-        agijobs(
-            "run", str(SCENARIO), "--storage", str(storage), "--stop-after-ticks", "3"
-        ).returncode
-        == 0
-    )
+    stopped = agijobs("run", str(SCENARIO), "--storage", str(storage), "--stop-after-ticks", "3")
+    assert stopped.returncode == 0, stopped.stdout + stopped.stderr
     # As if killed right after writing run.started: first line only, no checkpoint.
     first = (storage / "events.ndjson").read_bytes().split(b"\n")[0] + b"\n"
     (storage / "events.ndjson").write_bytes(first + b'{"data":{"jo')

@@ -277,7 +277,8 @@ def test_torn_last_line_is_the_normal_crash_case(storage: Path) -> None:
     resumed = cli("resume", "--storage", str(storage), "--stop-after-ticks", "1")
     assert resumed.exit_code == 0, resumed.output
     assert b"earth-fin\n" not in path.read_bytes()
-    assert cli("audit", "--storage", str(storage)).exit_code == 0
+    audited = cli("audit", "--storage", str(storage))
+    assert audited.exit_code == 0, audited.output
 
 
 def test_untouched_run_audits_and_replays_clean(storage: Path) -> None:
@@ -397,8 +398,10 @@ def test_a_full_disk_during_a_checkpoint_is_a_clear_error_and_keeps_the_last_one
     assert not list(storage.glob(".checkpoint.json.*.tmp"))
     monkeypatch.undo()
     # Space is back: the run resumes from the checkpoint it kept.
-    assert cli("resume", "--storage", str(storage), "--keep-paused").exit_code == 0
-    assert cli("audit", "--replay", "--storage", str(storage)).exit_code == 0
+    resumed = cli("resume", "--storage", str(storage), "--keep-paused")
+    assert resumed.exit_code == 0, resumed.output
+    audited = cli("audit", "--replay", "--storage", str(storage))
+    assert audited.exit_code == 0, audited.output
 
 
 def test_a_storage_that_refuses_writes_is_a_clear_error_and_changes_nothing(

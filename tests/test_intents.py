@@ -326,7 +326,7 @@ ERRORS: list[tuple[str, int | None, str]] = [
 )
 def test_bad_sentences(text: str, now: int | None, problem: str) -> None:
     error = error_for(text, now)
-    assert error.exit_code == 2
+    assert error.exit_code == 2, error.message
     assert error.message.startswith(f'intent "{text}": '), error.message
     assert problem in error.message, error.message
     assert error.hint

@@ -13,28 +13,7 @@ from pathlib import Path
 import orjson
 import pytest
 
-from .helpers import agijobs, scenario_dict, write_scenario
-
-
-def start(*args: str) -> subprocess.Popen[bytes]:
-    return subprocess.Popen(
-        [sys.executable, "-m", "agijobs", *args],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-
-
-def wait_for(path: Path, seconds: float = 30) -> None:
-    deadline = time.monotonic() + seconds
-    while not path.exists():
-        assert time.monotonic() < deadline, f"{path} never appeared"
-        time.sleep(0.01)
-
-
-def owner_events(storage: Path) -> list[dict]:
-    lines = (storage / "events.ndjson").read_bytes().splitlines()
-    events = [orjson.loads(line) for line in lines]
-    return [e for e in events if e["type"].startswith("owner.")]
+from .helpers import agijobs, owner_events, scenario_dict, start, wait_for, write_scenario
 
 
 @pytest.fixture
@@ -137,7 +116,8 @@ def test_ctrl_c_stops_a_run_cleanly_and_resumably(long_run: tuple[Path, Path]) -
     assert report["state"] == "stopped"
     summary = orjson.loads((storage / "summary.json").read_bytes())
     assert (summary["status"], summary["reason"]) == ("stopped", "interrupted")
-    assert agijobs("resume", "--storage", str(storage)).returncode == 0
+    resumed = agijobs("resume", "--storage", str(storage))
+    assert resumed.returncode == 0, resumed.stdout + resumed.stderr
 
 
 def test_status_of_a_live_run_shows_its_current_tick_not_the_checkpoint(
@@ -170,7 +150,7 @@ def test_an_at_rest_command_after_a_crash_recovers_the_run(tmp_path: Path) -> No
         capture_output=True,
         check=False,
     )
-    assert crashed.returncode == -signal.SIGKILL
+    assert crashed.returncode == -signal.SIGKILL, (crashed.stdout + crashed.stderr).decode()
     status = agijobs("status", "--storage", str(storage))
     assert status.stdout.startswith(
         "crash-resume: crashed after tick 45; agijobs resume continues from the checkpoint at "
@@ -187,7 +167,7 @@ def test_an_at_rest_command_after_a_crash_recovers_the_run(tmp_path: Path) -> No
 
 def test_resume_of_a_missing_storage_creates_nothing(tmp_path: Path) -> None:
     result = agijobs("resume", "--storage", str(tmp_path / "nowhere"))
-    assert result.returncode == 4
+    assert result.returncode == 4, result.stdout + result.stderr
     assert result.stderr == (
         f"Error: no run in {tmp_path / 'nowhere'} — start one with `agijobs run SCENARIO`\n"
     )
@@ -197,7 +177,8 @@ def test_resume_of_a_missing_storage_creates_nothing(tmp_path: Path) -> None:
 def test_a_closed_pipe_ends_quietly_with_141(tmp_path: Path) -> None:
     scenario = Path(__file__).parent.parent / "scenarios" / "incident-pause.yaml"
     storage = tmp_path / "storage"
-    assert agijobs("run", str(scenario), "--storage", str(storage)).returncode == 0
+    ran = agijobs("run", str(scenario), "--storage", str(storage))
+    assert ran.returncode == 0, ran.stdout + ran.stderr
     reader = subprocess.Popen(
         [sys.executable, "-m", "agijobs", "audit", "--storage", str(storage)],
         stdout=subprocess.PIPE,
@@ -207,7 +188,7 @@ def test_a_closed_pipe_ends_quietly_with_141(tmp_path: Path) -> None:
     reader.stdout.close()  # gone before agijobs writes a byte: its first write fails
     with reader.stderr:
         errors = reader.stderr.read().decode()
-    assert reader.wait(timeout=60) == 141
+    assert reader.wait(timeout=60) == 141, errors
     assert errors == ""
 
 

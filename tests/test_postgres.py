@@ -48,9 +48,10 @@ def test_the_lock_is_seen_whatever_the_sign_of_its_key(pg_server: str, fabric: s
 def test_fabrics_share_a_database_without_seeing_each_other(pg_url: str, tmp_path: Path) -> None:
     other = pg_url + "x"
     scenario = write_scenario(tmp_path / "s.yaml", scenario_dict())
-    assert agijobs("run", str(scenario), "--storage", pg_url).returncode == 0
+    ran = agijobs("run", str(scenario), "--storage", pg_url)
+    assert ran.returncode == 0, ran.stdout + ran.stderr
     status = agijobs("status", "--storage", other, "--json")
-    assert status.returncode == 0
+    assert status.returncode == 0, status.stdout + status.stderr
     assert orjson.loads(status.stdout)["state"] == "no run"
     first, second = PostgresStore(pg_url), PostgresStore(other)
     with first.run_lock():
@@ -121,14 +122,14 @@ def test_a_notify_wakes_the_runner_and_the_acknowledgement_wakes_the_cli(pg_url:
 def test_a_url_without_fabric_or_a_missing_server_is_a_clear_error(pg_server: str) -> None:
     no_fabric = pg_server
     result = agijobs("status", "--storage", no_fabric)
-    assert result.returncode == 2
+    assert result.returncode == 2, result.stdout + result.stderr
     assert result.stderr == (
         f"Error: --storage: {no_fabric} names no fabric — add exactly one ?fabric=NAME "
         "(several fabrics can share a database)\n"
     )
     down = "postgresql://agijobs@127.0.0.1:1/agijobs?fabric=x"
     result = agijobs("status", "--storage", down)
-    assert result.returncode == 4
+    assert result.returncode == 4, result.stdout + result.stderr
     assert result.stderr.startswith(f"Error: storage {down}: cannot connect (")
     assert "check the URL, that the server is up" in result.stderr
 

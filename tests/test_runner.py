@@ -15,7 +15,7 @@ from agijobs.runner import RunOptions, resume_run, start_run
 from agijobs.scenario import Expectations, Scenario, build_plan, load_plan
 from agijobs.store.files import FileStore
 
-from .fabric.test_properties import valid_scenarios
+from .fabric.strategies import valid_scenarios
 from .helpers import sha
 
 ROOT = Path(__file__).parent.parent

@@ -260,7 +260,8 @@ def test_a_shipped_scenario_gives_the_same_bytes_and_exports_byte_for_byte(
     assert result.returncode == 0, result.stderr
     for name in ("events.ndjson", "checkpoint.json", "summary.json", "run-plan.json"):
         assert sha(exported / name) == sha(expected / name), name
-    assert agijobs("audit", "--storage", str(exported)).returncode == 0
+    audited = agijobs("audit", "--storage", str(exported))
+    assert audited.returncode == 0, audited.stdout + audited.stderr
 
 
 def test_import_then_export_is_the_identity(
@@ -271,10 +272,11 @@ def test_import_then_export_is_the_identity(
     assert result.returncode == 0, result.stderr
     assert "imported crash-resume" in result.stdout
     again = agijobs("import", str(source), "--storage", backend.storage)
-    assert again.returncode == 4
+    assert again.returncode == 4, again.stdout + again.stderr
     assert "already holds a run" in again.stderr
     out = tmp_path / "out"
-    assert agijobs("export", "--storage", backend.storage, str(out)).returncode == 0
+    exported = agijobs("export", "--storage", backend.storage, str(out))
+    assert exported.returncode == 0, exported.stdout + exported.stderr
     for name in ("events.ndjson", "checkpoint.json", "sessions.ndjson", "metrics.ndjson"):
         assert sha(out / name) == sha(source / name), name
 
@@ -294,7 +296,8 @@ def test_a_crash_at_any_kill_point_resumes_to_the_uninterrupted_bytes(
     expected = reference["crash-resume"]
     assert backend.events() == (expected / "events.ndjson").read_bytes()
     assert backend.checkpoint() == (expected / "checkpoint.json").read_bytes()
-    assert agijobs("audit", "--storage", backend.storage).returncode == 0
+    audited = agijobs("audit", "--storage", backend.storage)
+    assert audited.returncode == 0, audited.stdout + audited.stderr
 
 
 def test_sigkill_of_a_live_runner_then_resume_from_another_process(
@@ -324,10 +327,11 @@ def test_a_tampered_event_fails_the_audit_and_changes_nothing(backend: Backend) 
     backend.tamper_event(12, b'"tick":', b'"tick":1')
     before = backend.snapshot()
     audit = agijobs("audit", "--storage", backend.storage)
-    assert audit.returncode == 3
+    assert audit.returncode == 3, audit.stdout + audit.stderr
     assert "line 12 (seq 12): hash does not match" in audit.stderr
     for command in (["status"], ["pause-all", "--reason", "x"], ["resume"]):
-        assert agijobs(*command, "--storage", backend.storage).returncode == 3, command
+        refused = agijobs(*command, "--storage", backend.storage)
+        assert refused.returncode == 3, (command, refused.stdout + refused.stderr)
     assert backend.snapshot() == before
 
 
@@ -368,7 +372,8 @@ def _check_exactly_once(backend: Backend, acks: list[dict[str, object]], mode: s
     budgets = [e["data"]["effect"]["budget_ms"] for e in events]
     for earlier, later in itertools.pairwise(budgets):
         assert later[0] == earlier[1]  # one total order
-    assert agijobs("audit", "--replay", "--storage", backend.storage).returncode == 0
+    audited = agijobs("audit", "--replay", "--storage", backend.storage)
+    assert audited.returncode == 0, audited.stdout + audited.stderr
 
 
 def test_twenty_concurrent_commands_against_a_live_run_apply_exactly_once(

@@ -18,7 +18,8 @@ SCENARIO = Path(__file__).parent.parent / "scenarios" / "crash-resume.yaml"
 @pytest.fixture(scope="module")
 def finished(tmp_path_factory: pytest.TempPathFactory) -> Path:
     storage = tmp_path_factory.mktemp("finished") / "storage"
-    assert cli("run", str(SCENARIO), "--storage", str(storage)).exit_code == 0
+    ran = cli("run", str(SCENARIO), "--storage", str(storage))
+    assert ran.exit_code == 0, ran.output
     return storage
 
 
@@ -47,7 +48,7 @@ def test_export_into_a_run_or_a_file_is_refused_and_changes_nothing(
     finished: Path, tmp_path: Path
 ) -> None:
     result = cli("export", "--storage", str(finished), str(finished))
-    assert result.exit_code == 4
+    assert result.exit_code == 4, result.output
     assert result.stderr == (
         f"Error: {finished} already holds a run — copy into an empty directory or a new "
         "fabric name\n"
@@ -55,20 +56,20 @@ def test_export_into_a_run_or_a_file_is_refused_and_changes_nothing(
     a_file = tmp_path / "a-file"
     a_file.write_text("x")
     result = cli("export", "--storage", str(finished), str(a_file))
-    assert result.exit_code == 2
+    assert result.exit_code == 2, result.output
     assert result.stderr == f"Error: --storage: {a_file} is a file — pass a directory\n"
 
 
 def test_export_of_an_empty_storage_is_a_conflict(tmp_path: Path) -> None:
     result = cli("export", "--storage", str(tmp_path / "none"), str(tmp_path / "out"))
-    assert result.exit_code == 4
+    assert result.exit_code == 4, result.output
     assert result.stderr.startswith(f"Error: no run in {tmp_path / 'none'}")
     assert not (tmp_path / "out").exists()
 
 
 def test_plan_with_a_database_storage_needs_out(tmp_path: Path) -> None:
     result = cli("plan", str(SCENARIO), "--storage", "postgresql://ops@db.invalid/f?fabric=x")
-    assert result.exit_code == 2
+    assert result.exit_code == 2, result.output
     assert result.stderr == (
         "Error: --out: needed when --storage is a database (a plan is a file you review) — "
         "add --out plan.json\n"

@@ -2,7 +2,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import orjson
 import pytest
 
 from ..helpers import cli, scenario_dict, write_scenario
@@ -43,8 +42,3 @@ def stopped(scenario_file: Path, storage: Path) -> Path:
     result = cli("run", str(scenario_file), "--storage", str(storage), "--stop-after-ticks", "2")
     assert result.exit_code == 0, result.output
     return storage
-
-
-def owner_events(storage: Path) -> list[dict]:
-    events = [orjson.loads(line) for line in (storage / "events.ndjson").read_bytes().splitlines()]
-    return [e for e in events if e["type"].startswith("owner.")]

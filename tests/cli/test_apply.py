@@ -10,8 +10,7 @@ from typer.testing import CliRunner
 
 from agijobs.cli import app
 
-from ..helpers import cli, file_hashes
-from .conftest import owner_events
+from ..helpers import cli, file_hashes, owner_events
 
 
 def apply_stdin(storage: Path, text: str, *args: str) -> object:

@@ -187,7 +187,7 @@ def test_pause_all_at_rest_never_imports_typer_or_pydantic_and_ends_as_the_typer
     document = json.loads(again.stdout)
     assert (document["mode"], document["effect"]["changed"]) == ("at-rest", False)
     missing = agijobs("pause-all", "--reason", "drill", "--storage", str(tmp_path / "none"))
-    assert missing.returncode == 4
+    assert missing.returncode == 4, missing.stdout + missing.stderr
     assert missing.stderr == (
         f"Error: no run in {tmp_path / 'none'} — start one with `agijobs run SCENARIO`\n"
     )
@@ -240,7 +240,7 @@ def test_a_refused_command_ends_as_the_typer_command_does(
     with pytest.raises(SystemExit) as ended:
         fast.run(argv)
     printed = capsys.readouterr()
-    assert ended.value.code == through_typer.exit_code == 2
+    assert ended.value.code == through_typer.exit_code == 2, (printed, through_typer.output)
     assert (printed.out, printed.err) == (through_typer.stdout, through_typer.stderr)
     assert printed.out or printed.err.startswith("Error: ")
 
@@ -261,4 +261,4 @@ def test_an_interrupted_fast_path_command_exits_130_as_typer_does(
         main()
     assert ended.value.code == 130
     through_typer = CliRunner().invoke(app, argv)
-    assert through_typer.exit_code == 130
+    assert through_typer.exit_code == 130, through_typer.output

@@ -8,8 +8,7 @@ from pathlib import Path
 import orjson
 import pytest
 
-from ..helpers import cli, file_hashes, holding_lock
-from .conftest import owner_events
+from ..helpers import cli, file_hashes, holding_lock, owner_events
 
 
 def test_pause_all_at_rest_then_again_is_idempotent(stopped: Path) -> None:
@@ -27,7 +26,8 @@ def test_pause_all_at_rest_then_again_is_idempotent(stopped: Path) -> None:
     assert event["data"]["input"]["reason"] == "incident 42"
     assert event["data"]["input"]["source"] == "at-rest"
     assert event["data"]["input"]["issued_at"].endswith("Z")
-    assert cli("audit", "--storage", str(stopped)).exit_code == 0
+    audited = cli("audit", "--storage", str(stopped))
+    assert audited.exit_code == 0, audited.output
 
 
 def test_resume_lifts_the_pause_and_runs_to_the_end(stopped: Path) -> None:
@@ -169,26 +169,27 @@ def test_invalid_commands_exit_2_and_change_nothing(
 
 def test_missing_reason_is_a_usage_error_with_json_too(stopped: Path) -> None:
     result = cli("pause-all", "--storage", str(stopped))
-    assert result.exit_code == 2
+    assert result.exit_code == 2, result.output
     assert "Missing option '--reason'" in result.stderr
 
 
 def test_commands_on_no_run_or_a_finished_run_exit_4(scenario_file: Path, storage: Path) -> None:
     result = cli("pause-all", "--reason", "r", "--storage", str(storage))
-    assert result.exit_code == 4
+    assert result.exit_code == 4, result.output
     assert result.stderr == (
         f"Error: no run in {storage} — start one with `agijobs run SCENARIO`\n"
     )
-    assert cli("run", str(scenario_file), "--storage", str(storage)).exit_code == 0
+    ran = cli("run", str(scenario_file), "--storage", str(storage))
+    assert ran.exit_code == 0, ran.output
     before = file_hashes(storage)
     result = cli("pause-all", "--reason", "r", "--storage", str(storage), "--json")
-    assert result.exit_code == 4
+    assert result.exit_code == 4, result.output
     error = orjson.loads(result.stdout)["error"]
     assert error["code"] == "conflict"
     assert error["message"].startswith(f"the run in {storage} finished at tick")
     assert file_hashes(storage) == before
     resumed = cli("resume", "--storage", str(storage))
-    assert resumed.exit_code == 4
+    assert resumed.exit_code == 4, resumed.output
     assert "finished at tick" in resumed.stderr and "nothing to resume" in resumed.stderr
 
 

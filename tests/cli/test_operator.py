@@ -14,8 +14,7 @@ import orjson
 import pytest
 import yaml
 
-from ..helpers import agijobs, cli
-from ..test_live import start, wait_for
+from ..helpers import agijobs, cli, start, wait_for
 
 ROOT = Path(__file__).parent.parent.parent
 SCENARIOS = sorted((ROOT / "scenarios").glob("*.yaml"))
@@ -87,7 +86,8 @@ def test_values_are_escaped_in_the_report(tmp_path: Path) -> None:
     applied = cli("pause-all", "--reason", hostile, "--actor", '"><img src=x onerror=alert(1)>',
                   "--storage", str(storage))  # fmt: skip
     assert applied.exit_code == 0, applied.output
-    assert cli("resume", "--storage", str(storage), "--stop-after-ticks", "3").exit_code == 0
+    resumed = cli("resume", "--storage", str(storage), "--stop-after-ticks", "3")
+    assert resumed.exit_code == 0, resumed.output
     html = (storage / "report.html").read_text()
     assert hostile not in html and "<img" not in html
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
@@ -103,7 +103,7 @@ def test_a_crash_leaves_no_duplicate_metrics_rows_after_resume(tmp_path: Path) -
         timeout=120,
         check=False,
     )
-    assert crashed.returncode == -9
+    assert crashed.returncode == -9, (crashed.stdout + crashed.stderr).decode()
     resumed = agijobs("resume", "--storage", str(storage))
     assert resumed.returncode == 0, resumed.stderr
     rows = [orjson.loads(r) for r in (storage / "metrics.ndjson").read_bytes().splitlines()]
@@ -130,7 +130,8 @@ def test_status_watch_follows_a_live_run_then_shows_its_final_status(tmp_path: P
 
 def test_status_watch_without_a_live_run_shows_the_status(tmp_path: Path) -> None:
     storage = tmp_path / "s"
-    assert cli("run", str(INCIDENT), "--storage", str(storage)).exit_code == 0
+    ran = cli("run", str(INCIDENT), "--storage", str(storage))
+    assert ran.exit_code == 0, ran.output
     started = time.monotonic()
     watched = agijobs("status", "--watch", "--storage", str(storage))
     assert watched.returncode == 0, watched.stderr
@@ -167,7 +168,7 @@ def test_on_a_terminal_the_run_shows_a_live_view(tmp_path: Path) -> None:
         if not chunk:
             break
         seen += chunk
-    assert process.wait(timeout=60) == 0
+    assert process.wait(timeout=60) == 0, seen.decode(errors="replace")
     os.close(primary)
     text = seen.decode("utf-8", "replace")
     assert "\x1b[" in text, "a terminal gets a live (redrawn) view"

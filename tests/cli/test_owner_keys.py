@@ -211,7 +211,8 @@ def test_a_keyed_fabric_runs_only_from_a_plan_signed_by_the_default_threshold(
 ) -> None:
     storage = tmp_path / "storage"
     unsigned = tmp_path / "unsigned.json"
-    assert cli("plan", str(scenario), "--out", str(unsigned)).exit_code == 0
+    planned = cli("plan", str(scenario), "--out", str(unsigned))
+    assert planned.exit_code == 0, planned.output
     for source in (scenario, unsigned):
         refused = cli("run", str(source), "--storage", str(storage))
         assert refused.exit_code == 5, refused.output
@@ -267,7 +268,8 @@ REFUSALS = [  # (reason code, command, the start of its error message)
 def test_a_refusal_at_rest_is_recorded_and_changes_nothing(
     at_rest: Path, code: str, command: str, message: str
 ) -> None:
-    assert cli("keys", "new", "mallory").exit_code == 0  # a key the fabric does not list
+    made = cli("keys", "new", "mallory")
+    assert made.exit_code == 0, made.output  # a key the fabric does not list
     pid = propose(at_rest) if "{pid}" in command else ""
     before, count = fabric_state(at_rest), len(events(at_rest))
     result = cli(*command.format(pid=pid).split(), "--storage", str(at_rest))
@@ -370,7 +372,8 @@ def test_key_files_never_reach_storage_after_an_approval_flow(
         ([*REROUTE, "--key", "oncall"], 5),
         (["pause-all", "--reason", "x", "--key", "oncall"], 0),
     ):
-        assert cli(*args, "--storage", str(at_rest)).exit_code == code, args
+        result = cli(*args, "--storage", str(at_rest))
+        assert result.exit_code == code, (args, result.output)
     secrets = [form for p in sorted(key_dir.glob("*.key")) for form in secret_forms(p)]
     assert len(secrets) == 4 * 4
     log = (at_rest / "events.ndjson").read_bytes()

@@ -30,7 +30,8 @@ def test_plan_writes_a_canonical_plan_whose_id_is_its_content_hash(
 def test_plan_predicts_the_run_exactly(scenario_file: Path, tmp_path: Path) -> None:
     planned = cli("plan", str(scenario_file), "--out", str(tmp_path / "p.json"), "--json")
     predicted = orjson.loads(planned.stdout)["predicted"]
-    assert cli("run", str(scenario_file), "--storage", str(tmp_path / "s")).exit_code == 0
+    ran = cli("run", str(scenario_file), "--storage", str(tmp_path / "s"))
+    assert ran.exit_code == 0, ran.output
     summary = orjson.loads((tmp_path / "s" / "summary.json").read_bytes())
     assert predicted["events_digest"] == sha(tmp_path / "s" / "events.ndjson")
     assert (predicted["tick"], predicted["head"]) == (summary["tick"], summary["head"])
@@ -38,7 +39,8 @@ def test_plan_predicts_the_run_exactly(scenario_file: Path, tmp_path: Path) -> N
 
 def test_plan_is_the_same_bytes_every_time(scenario_file: Path, tmp_path: Path) -> None:
     for name in ("a.json", "b.json"):
-        assert cli("plan", str(scenario_file), "--out", str(tmp_path / name)).exit_code == 0
+        planned = cli("plan", str(scenario_file), "--out", str(tmp_path / name))
+        assert planned.exit_code == 0, planned.output
     assert sha(tmp_path / "a.json") == sha(tmp_path / "b.json")
 
 

@@ -11,8 +11,7 @@ from typing import Any
 import orjson
 import pytest
 
-from ..helpers import agijobs, cli, file_hashes
-from ..test_live import start, wait_for
+from ..helpers import agijobs, cli, file_hashes, start, wait_for
 
 ROOT = Path(__file__).parent.parent.parent
 SCENARIO = ROOT / "scenarios" / "earth-backlog-reroute.yaml"
@@ -103,7 +102,8 @@ def test_check_exits_1_when_an_expectation_is_predicted_to_fail(
 ) -> None:
     args = ["plan", str(scenario), "--out", str(tmp_path / "p.json")]
     failing = ["--intent", "finish all jobs within 100 ticks"]
-    assert cli(*args, "--check").exit_code == 0
+    passed = cli(*args, "--check")
+    assert passed.exit_code == 0, passed.output
     warned = cli(*args, *failing)
     assert warned.exit_code == 0, warned.output
     assert "expectations will FAIL" in warned.stdout
@@ -121,7 +121,8 @@ def test_plans_are_the_same_bytes_from_two_processes(scenario: Path, tmp_path: P
 
 def test_a_plan_whose_scenario_changed_is_stale(scenario: Path, tmp_path: Path) -> None:
     plan = tmp_path / "p.json"
-    assert cli("plan", str(scenario), "--out", str(plan)).exit_code == 0
+    planned = cli("plan", str(scenario), "--out", str(plan))
+    assert planned.exit_code == 0, planned.output
     scenario.write_text(scenario.read_text().replace("max_queue: 250", "max_queue: 260"))
     result = cli("run", str(plan), "--storage", str(tmp_path / "s"))
     assert result.exit_code == 4, result.output
@@ -134,7 +135,8 @@ def test_a_plan_whose_scenario_changed_is_stale(scenario: Path, tmp_path: Path) 
 
 def test_a_tampered_plan_is_refused(scenario: Path, tmp_path: Path) -> None:
     plan = tmp_path / "p.json"
-    assert cli("plan", str(scenario), "--out", str(plan)).exit_code == 0
+    planned = cli("plan", str(scenario), "--out", str(plan))
+    assert planned.exit_code == 0, planned.output
     plan.write_bytes(plan.read_bytes().replace(b'"max_queue":250', b'"max_queue":999'))
     result = cli("run", str(plan), "--storage", str(tmp_path / "s"))
     assert result.exit_code == 2, result.output
@@ -204,10 +206,12 @@ def test_a_trigger_fires_at_the_same_tick_after_a_resume_and_in_a_replay(
     sentence = "reroute 100 jobs from earth to luna when earth queue exceeds 300 every time"
     scenario.write_text(scenario.read_text() + f"intents:\n  - {sentence}\n")
     straight, split = tmp_path / "straight", tmp_path / "split"
-    assert cli("run", str(scenario), "--storage", str(straight)).exit_code == 1  # golden moved
+    ran = cli("run", str(scenario), "--storage", str(straight))
+    assert ran.exit_code == 1, ran.output  # golden moved
     first = cli("run", str(scenario), "--storage", str(split), "--stop-after-ticks", "37")
     assert first.exit_code == 0, first.output
-    assert cli("resume", "--storage", str(split)).exit_code == 1
+    resumed = cli("resume", "--storage", str(split))
+    assert resumed.exit_code == 1, resumed.output
     events = (straight / "events.ndjson").read_bytes()
     assert (split / "events.ndjson").read_bytes() == events
     fired = [orjson.loads(line) for line in events.splitlines() if b"trigger.fired" in line]
@@ -222,7 +226,8 @@ def test_the_plan_predicts_each_shipped_scenario_exactly(path: Path, tmp_path: P
     planned = cli("plan", str(path), "--out", str(tmp_path / "p.json"), "--json")
     assert planned.exit_code == 0, planned.output
     predicted = orjson.loads(planned.stdout)["predicted"]
-    assert cli("run", str(tmp_path / "p.json"), "--storage", str(tmp_path / "s")).exit_code == 0
+    ran = cli("run", str(tmp_path / "p.json"), "--storage", str(tmp_path / "s"))
+    assert ran.exit_code == 0, ran.output
     summary = orjson.loads((tmp_path / "s" / "summary.json").read_bytes())
     for key in ("status", "tick", "jobs", "spillovers", "head", "events_digest"):
         assert predicted[key] == summary[key], key

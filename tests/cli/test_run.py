@@ -36,13 +36,15 @@ def test_run_json_is_one_document_with_the_summary(scenario_file: Path, storage:
 
 def test_same_scenario_twice_gives_identical_bytes(scenario_file: Path, tmp_path: Path) -> None:
     for name in ("a", "b"):
-        assert cli("run", str(scenario_file), "--storage", str(tmp_path / name)).exit_code == 0
+        ran = cli("run", str(scenario_file), "--storage", str(tmp_path / name))
+        assert ran.exit_code == 0, ran.output
     for name in ("events.ndjson", "checkpoint.json", "summary.json"):
         assert sha(tmp_path / "a" / name) == sha(tmp_path / "b" / name)
 
 
 def test_run_refuses_a_storage_holding_another_run(scenario_file: Path, storage: Path) -> None:
-    assert cli("run", str(scenario_file), "--storage", str(storage)).exit_code == 0
+    ran = cli("run", str(scenario_file), "--storage", str(storage))
+    assert ran.exit_code == 0, ran.output
     run_id = orjson.loads((storage / "run.json").read_bytes())["run_id"]
     before = file_hashes(storage)
     result = cli("run", str(scenario_file), "--storage", str(storage))
@@ -55,7 +57,8 @@ def test_run_refuses_a_storage_holding_another_run(scenario_file: Path, storage:
 
 
 def test_fresh_archives_the_previous_run(scenario_file: Path, storage: Path) -> None:
-    assert cli("run", str(scenario_file), "--storage", str(storage)).exit_code == 0
+    ran = cli("run", str(scenario_file), "--storage", str(storage))
+    assert ran.exit_code == 0, ran.output
     run_id = orjson.loads((storage / "run.json").read_bytes())["run_id"]
     first = sha(storage / "events.ndjson")
     result = cli("run", str(scenario_file), "--storage", str(storage), "--fresh")
@@ -126,7 +129,8 @@ def test_stop_after_ticks_then_resume_equals_uninterrupted(
     scenario_file: Path, tmp_path: Path
 ) -> None:
     whole, pieces = tmp_path / "whole", tmp_path / "pieces"
-    assert cli("run", str(scenario_file), "--storage", str(whole)).exit_code == 0
+    ran = cli("run", str(scenario_file), "--storage", str(whole))
+    assert ran.exit_code == 0, ran.output
     stopped = cli("run", str(scenario_file), "--storage", str(pieces), "--stop-after-ticks", "6")
     assert stopped.exit_code == 0, stopped.output
     assert "stopped at tick 6 (stop-after-ticks); agijobs resume continues" in stopped.stdout
@@ -140,8 +144,11 @@ def test_run_of_a_plan_file_matches_run_of_its_scenario(
     scenario_file: Path, tmp_path: Path
 ) -> None:
     plan_path = tmp_path / "plan.json"
-    assert cli("plan", str(scenario_file), "--out", str(plan_path)).exit_code == 0
-    assert cli("run", str(plan_path), "--storage", str(tmp_path / "p")).exit_code == 0
-    assert cli("run", str(scenario_file), "--storage", str(tmp_path / "s")).exit_code == 0
+    planned = cli("plan", str(scenario_file), "--out", str(plan_path))
+    assert planned.exit_code == 0, planned.output
+    from_plan = cli("run", str(plan_path), "--storage", str(tmp_path / "p"))
+    assert from_plan.exit_code == 0, from_plan.output
+    from_scenario = cli("run", str(scenario_file), "--storage", str(tmp_path / "s"))
+    assert from_scenario.exit_code == 0, from_scenario.output
     for name in ("events.ndjson", "checkpoint.json"):
         assert sha(tmp_path / "p" / name) == sha(tmp_path / "s" / name)

@@ -22,7 +22,7 @@ def test_status_after_stop_and_finish(scenario_file: Path, storage: Path) -> Non
     assert report["checkpoint"]["tick"] == 5
     cli("resume", "--keep-paused", "--storage", str(storage))
     human = cli("status", "--storage", str(storage))
-    assert human.exit_code == 0
+    assert human.exit_code == 0, human.output
     assert human.stdout.startswith("unit: finished at tick")
     assert "chain head: " in human.stdout
 
@@ -53,6 +53,6 @@ def test_audit_prints_the_governance_timeline(scenario_file: Path, storage: Path
     ]
     assert report["conservation"]["holds"] is True
     human = cli("audit", "--storage", str(storage), "--replay")
-    assert human.exit_code == 0
+    assert human.exit_code == 0, human.output
     assert "pause-all" in human.stdout and "drill over" in human.stdout
     assert "replay: matches" in human.stdout

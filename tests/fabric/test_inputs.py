@@ -12,9 +12,8 @@ from agijobs.fabric.inputs import FabricInputs
 from agijobs.scenario import Scenario, load_plan
 
 from ..helpers import make_scenario
-from .test_properties import PROPERTY, scenarios
-from .test_triggers import burst, trigger
-from .test_vocabulary import FABRIC
+from .builders import FABRIC, burst, trigger
+from .strategies import PROPERTY, scenarios
 
 SCENARIOS = sorted((Path(__file__).parents[2] / "scenarios").glob("*.yaml"))
 

@@ -12,20 +12,11 @@ from agijobs.fabric.engine import Engine
 from agijobs.ledger.canonical import dumps
 
 from ..helpers import make_scenario
-from .test_vocabulary import FABRIC, group, run, shard, step
-
-
-def trigger(when: dict[str, Any], command: str, **args: Any) -> dict[str, Any]:
-    return {"when": when, "command": command, "reason": "trigger", **args}
+from .builders import FABRIC, burst, group, run, shard, step, trigger
 
 
 def fired(events: list[tuple[int, str, dict[str, Any]]]) -> list[tuple[int, str]]:
     return [(tick, data["command"]) for tick, kind, data in events if kind == "trigger.fired"]
-
-
-def burst(count: int = 8) -> list[dict[str, Any]]:
-    """`count` jobs at tick 1 on earth's single slot: its queue shrinks by one per 3 ticks."""
-    return [group(count=count, duration=3)]
 
 
 def test_a_queue_trigger_fires_once_at_the_first_tick_its_condition_holds() -> None:
