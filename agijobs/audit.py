@@ -18,7 +18,7 @@ from .acyclic import rarely_collected
 from .audit_authority import AuthorityCheck
 from .audit_chain import ChainCheck
 from .errors import IntegrityError
-from .fabric.commands import CommandInput
+from .fabric.inputs import CommandInput
 from .fabric.state import COUNTERS
 from .ledger.canonical import split_event_line
 from .ledger.chain import scan_events, verify_against_chain

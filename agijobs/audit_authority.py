@@ -20,11 +20,11 @@ from collections import deque
 from typing import Any
 
 from .errors import IntegrityError
-from .fabric.authority import Governance, command_names, envelope_of, plan_signers
-from .fabric.commands import BATCH, CommandInput
-from .fabric.engine import governance_of
+from .fabric.authority import command_names, envelope_of, plan_signers
+from .fabric.governance import Governance
+from .fabric.inputs import BATCH, CommandInput
 from .ledger.signing import command_message, verify
-from .plan import Plan
+from .spec.plan import Plan, governance_of
 
 ENTRY_KINDS = frozenset(
     {"governance.authorized", "owner.proposal", "owner.approval", "governance.refused"}

@@ -8,6 +8,9 @@ The exit-code table is part of the CLI contract (README, "Exit codes"):
 
 from __future__ import annotations
 
+import difflib
+from collections.abc import Iterable
+
 
 class AgijobsError(Exception):
     """Root of every error the CLI turns into a message and an exit code."""
@@ -67,3 +70,10 @@ class NotAcknowledged(AgijobsError):
 
     exit_code = 6
     code = "not-acknowledged"
+
+
+def did_you_mean(name: str, choices: Iterable[str]) -> str:
+    """ "; did you mean `x`?" for the closest of `choices`, or nothing when none is close:
+    the tail of a message that names a mistyped key, command or id."""
+    close = difflib.get_close_matches(name, list(choices), n=1, cutoff=0.6)
+    return f"; did you mean `{close[0]}`?" if close else ""

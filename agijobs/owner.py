@@ -16,8 +16,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from .errors import BadInput, Conflict, NotAcknowledged, Refused
-from .fabric.commands import CommandInput
 from .fabric.engine import JOBLESS
+from .fabric.inputs import CommandInput
 from .runner import (
     Runner,
     RunOptions,

@@ -9,13 +9,14 @@ from typing import Any
 
 from . import __version__
 from .errors import BadInput, Refused
-from .fabric.engine import Engine, governance_of
+from .fabric.engine import Engine
 from .keys import LoadedKey, load_key
 from .ledger.canonical import dumps
 from .ledger.signing import plan_message, sign
-from .plan import Plan
 from .runner import Runner, RunOptions, load_run, simulate
-from .scenario import Expectations, Scenario, build_plan, load_plan, with_intents
+from .spec.loading import build_plan, load_plan, with_intents
+from .spec.plan import Plan, governance_of
+from .spec.scenario import Expectations, Scenario
 from .store import Store
 from .store.files import RUN_PLAN, atomic_write
 from .store.memory import MemoryStore
@@ -83,7 +84,7 @@ def make_plan(
     out.parent.mkdir(parents=True, exist_ok=True)
     atomic_write(out, reviewed.to_bytes())
     if emit_scenario is not None and plan.translated is not None:
-        from .reference import Translation, emit_yaml
+        from .spec.reference import Translation, emit_yaml
 
         text = emit_yaml(Translation(plan.translated, plan.notices), source)
         emit_scenario.parent.mkdir(parents=True, exist_ok=True)
@@ -188,7 +189,7 @@ def _predict(
     """The runner itself on a store that keeps nothing, from `state` (None: tick 0)."""
     # A golden digest describes a whole run from tick 0, never this partial one.
     plan = build_plan(scenario, expect.model_copy(update={"events_digest": None}))
-    engine = Engine(scenario) if state is None else Engine.restore(scenario, state)
+    engine = Engine(plan.inputs) if state is None else Engine.restore(plan.inputs, state)
     start = engine.state.tick
     busy_until: dict[str, int] = {}
 

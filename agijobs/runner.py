@@ -24,15 +24,15 @@ import orjson
 
 from .acyclic import rarely_collected, uncollected
 from .errors import BadInput, Conflict, IntegrityError, Refused
-from .fabric.commands import CommandInput
 from .fabric.engine import Engine
+from .fabric.inputs import CommandInput
 from .fabric.snapshot import check_state
 from .ledger import jobtable
 from .ledger.canonical import GENESIS_HASH, dumps, encode_event
 from .ledger.chain import ChainScan, scan_events, scan_from_checkpoint, verify_against_chain
 from .ledger.checkpoint import decode_checkpoint, encode_checkpoint
 from .observe import REPORTED, Observer, prometheus_text
-from .plan import Plan, stored_plan
+from .spec.plan import Plan, stored_plan
 from .store import Store, crashpoints
 from .store.files import CHECKPOINT, EVENTS, PROMETHEUS, RUN_PLAN
 from .summary import build_summary, check_expectations, fabric_view, planned_jobs
@@ -145,7 +145,10 @@ def load_run(store: Store, *, full_scan: bool = False, check_plan: bool = True) 
         raise Conflict(f"no run in {store.location}", "start one with `agijobs run SCENARIO`")
     try:
         label = f"{store.location}/{RUN_PLAN}"
-        plan = plan_from_store(store, plan_bytes) if check_plan else stored_plan(label, plan_bytes)
+        if check_plan:
+            plan = plan_from_store(store, plan_bytes)
+        else:
+            plan = stored_plan(label, plan_bytes, lambda: plan_from_store(store, plan_bytes))
     except BadInput as error:
         raise IntegrityError(error.message, "the stored plan was altered; re-run") from None
     raw, checkpoint, table = _read_checkpoint(store)
@@ -216,7 +219,7 @@ def _read_checkpoint(store: Store) -> tuple[bytes | None, dict[str, Any] | None,
 
 def plan_from_store(store: Store, data: bytes) -> Plan:
     """The storage's plan, validated in full."""
-    from .scenario import plan_from_bytes
+    from .spec.loading import plan_from_bytes
 
     return plan_from_bytes(f"{store.location}/{RUN_PLAN}", data)
 
@@ -705,7 +708,7 @@ def check_plan_signatures(plan: Plan) -> list[str]:
     """On a fabric that declares keys, the plan (its schedule, its very fabric) must carry
     the default threshold of owner signatures. Returns the signers' names."""
     from .fabric.authority import plan_signers
-    from .fabric.engine import governance_of
+    from .spec.plan import governance_of
 
     governance = governance_of(plan.scenario)
     if governance is None:

@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 
 from agijobs.runner import simulate
-from agijobs.scenario import load_plan
+from agijobs.spec.loading import load_plan
 
 LINE = re.compile(r"^(  events_digest:) .*$", re.MULTILINE)
 

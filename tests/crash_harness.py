@@ -28,9 +28,9 @@ import orjson
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from agijobs.plan import Plan  # noqa: E402
 from agijobs.runner import RunOptions, resume_run, start_run  # noqa: E402
-from agijobs.scenario import load_plan  # noqa: E402
+from agijobs.spec.loading import load_plan  # noqa: E402
+from agijobs.spec.plan import Plan  # noqa: E402
 from agijobs.store import crashpoints  # noqa: E402
 from agijobs.store.files import FileStore, atomic_write  # noqa: E402
 

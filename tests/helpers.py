@@ -21,7 +21,8 @@ from typer.testing import CliRunner
 
 from agijobs.cli import app
 from agijobs.fabric.engine import Engine
-from agijobs.scenario import Scenario
+from agijobs.spec.plan import fabric_inputs
+from agijobs.spec.scenario import Scenario
 
 BASE: dict[str, Any] = {
     "name": "unit",
@@ -89,10 +90,15 @@ def make_scenario(**changes: Any) -> Scenario:
     return Scenario.model_validate(scenario_dict(**changes))
 
 
+def engine_of(scenario: Scenario) -> Engine:
+    """A fresh engine for a validated scenario."""
+    return Engine(fabric_inputs(scenario))
+
+
 def run_engine(
     scenario: Scenario, ticks: int = 500
 ) -> tuple[Engine, list[tuple[int, str, dict[str, Any]]]]:
-    engine = Engine(scenario)
+    engine = engine_of(scenario)
     events: list[tuple[int, str, dict[str, Any]]] = []
     while not engine.is_done() and engine.state.tick < ticks:
         for kind, data in engine.run_tick():

@@ -17,7 +17,7 @@ from agijobs.ledger.checkpoint import decode_checkpoint, encode_checkpoint
 from agijobs.owner import issue_command
 from agijobs.planning import make_plan
 from agijobs.runner import RunOptions, start_run
-from agijobs.scenario import load_plan
+from agijobs.spec.loading import load_plan
 from agijobs.store.files import FileStore
 
 SCENARIO = """

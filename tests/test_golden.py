@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from agijobs.runner import simulate
-from agijobs.scenario import load_plan
+from agijobs.spec.loading import load_plan
 
 from .helpers import cli, sha
 

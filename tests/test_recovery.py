@@ -17,7 +17,7 @@ import pytest
 from agijobs.errors import Conflict
 from agijobs.owner import issue_command
 from agijobs.runner import RunOptions, resume_run, start_run
-from agijobs.scenario import load_plan
+from agijobs.spec.loading import load_plan
 from agijobs.store.files import FileStore, atomic_write
 
 from .helpers import scenario_dict, sha, write_scenario

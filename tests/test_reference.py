@@ -11,7 +11,8 @@ import pytest
 import yaml
 
 from agijobs.errors import BadInput
-from agijobs.reference import (
+from agijobs.spec.loading import load_plan
+from agijobs.spec.reference import (
     REFERENCE_NODE_LATENCY_MS,
     SECONDS_PER_TICK,
     Translation,
@@ -21,7 +22,8 @@ from agijobs.reference import (
     translate_fabric,
     translate_mission,
 )
-from agijobs.scenario import Scenario, ScenarioFile, check_references, load_plan
+from agijobs.spec.scenario import Scenario, ScenarioFile
+from agijobs.spec.validation import check_references
 
 from .helpers import scenario_dict
 

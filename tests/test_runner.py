@@ -12,7 +12,8 @@ from hypothesis import strategies as st
 
 from agijobs.owner import issue_command
 from agijobs.runner import RunOptions, resume_run, start_run
-from agijobs.scenario import Expectations, Scenario, build_plan, load_plan
+from agijobs.spec.loading import build_plan, load_plan
+from agijobs.spec.scenario import Expectations, Scenario
 from agijobs.store.files import FileStore
 
 from .fabric.strategies import valid_scenarios

@@ -27,9 +27,10 @@ from hypothesis.stateful import (
 from agijobs.audit import audit
 from agijobs.errors import Conflict
 from agijobs.owner import issue_command
-from agijobs.plan import Plan
 from agijobs.runner import RunOptions, load_run, resume_run, start_run
-from agijobs.scenario import Expectations, Scenario, build_plan
+from agijobs.spec.loading import build_plan
+from agijobs.spec.plan import Plan
+from agijobs.spec.scenario import Expectations, Scenario
 from agijobs.status import status
 from agijobs.store.files import FileStore
 

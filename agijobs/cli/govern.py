@@ -127,8 +127,9 @@ def apply(
         from pathlib import Path
 
         from ..errors import BadInput
-        from ..fabric.commands import BATCH
-        from ..scenario import parse_commands, read_commands_document
+        from ..fabric.inputs import BATCH
+        from ..spec.command_input import parse_commands
+        from ..spec.documents import read_commands_document
 
         label = Path("<stdin>") if source == "-" else Path(source)
         if source == "-":

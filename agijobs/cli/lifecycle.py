@@ -191,7 +191,7 @@ def run(
     """
     with guard(as_json):
         from ..runner import start_run
-        from ..scenario import check_fresh, load_plan
+        from ..spec.loading import check_fresh, load_plan
         from .running import closing, finish, run_options
 
         loaded = load_plan(scenario, blueprint, owner_commands)

@@ -22,133 +22,68 @@ events. Schedule entries are authorised once, by the plan's signatures (see `pla
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass, field
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from ..errors import BadInput, Refused
+from ..errors import BadInput, Refused, did_you_mean
 from ..ledger.signing import (
     command_message,
     envelope,
-    fingerprint,
     parse_public_key,
     plan_message,
     verify,
 )
-from .commands import BATCH, CommandInput
+from .governance import Governance, Key, Proposal
+from .inputs import BATCH, CommandInput
 
 if TYPE_CHECKING:
-    from .engine import Engine
+    from .moves import Moves
 
 APPROVE = "approve"
-DEFAULT = "default"
 
 
-@dataclass(frozen=True, slots=True)
-class Key:
-    name: str
-    public_key: str
-    raw: bytes
-    fingerprint: str
-    roles: frozenset[str]
-
-    @property
-    def is_owner(self) -> bool:
-        return "owner" in self.roles
-
-
-@dataclass(slots=True)
-class Proposal:
-    id: str
-    command: CommandInput  # as proposed; its auth holds every signature so far
-    needed: int
-    expires_tick: int
-    signers: list[str]  # key names, in signing order
-
-
-@dataclass(slots=True)
-class Governance:
-    """The key set and thresholds in force, pending proposals and the nonces used."""
-
-    keys: dict[str, Key]  # by fingerprint, in config order
-    approvals: dict[str, int]
-    operator_may: frozenset[str]
-    expiry_ticks: int
-    proposals: dict[str, Proposal] = field(default_factory=dict)
-    nonces: set[str] = field(default_factory=set)
-
-    @classmethod
-    def from_config(cls, config: dict[str, Any]) -> Governance:
-        keys = {}
-        for entry in config["keys"]:
-            raw = parse_public_key(entry["public_key"])
-            key = Key(
-                entry["name"], entry["public_key"], raw, fingerprint(raw), frozenset(entry["roles"])
+def governance_problems(
+    keys: list[dict[str, Any]],
+    approvals: dict[str, int],
+    operator_may: list[str],
+    commands: Sequence[str],
+) -> list[str]:
+    """What makes a key set and its thresholds unusable (empty when it is sound);
+    `commands` are the owner commands' names."""
+    problems = []
+    if not keys:
+        if approvals or operator_may:
+            problems.append("approvals and operator_may need keys: declare owner keys first")
+        return problems
+    for what in ("name", "public_key"):
+        seen = [k[what] for k in keys]
+        twice = sorted({v for v in seen if seen.count(v) > 1})
+        if twice:
+            problems.append(f"keys: {what} {', '.join(twice)} listed twice")
+    raw = []
+    for k in keys:
+        try:
+            raw.append(parse_public_key(k["public_key"]))
+        except ValueError as error:
+            problems.append(f"keys: {k['name']}: public_key {error}")
+    owners = sum(1 for k in keys if "owner" in k["roles"])
+    if owners == 0:
+        problems.append("keys: at least one key must have role owner")
+    known = {*commands, "default"}
+    for name, count in approvals.items():
+        if name not in known:
+            problems.append(
+                f"approvals: unknown command `{name}`{did_you_mean(name, sorted(known))}"
             )
-            keys[key.fingerprint] = key
-        return cls(
-            keys=keys,
-            approvals=dict(config["approvals"]),
-            operator_may=frozenset(config["operator_may"]),
-            expiry_ticks=config["proposal_expiry_ticks"],
-        )
-
-    def config_json(self) -> dict[str, Any]:
-        return {
-            "keys": [
-                {"name": k.name, "public_key": k.public_key, "roles": sorted(k.roles)}
-                for k in self.keys.values()
-            ],
-            "approvals": dict(sorted(self.approvals.items())),
-            "operator_may": sorted(self.operator_may),
-            "proposal_expiry_ticks": self.expiry_ticks,
-        }
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            **self.config_json(),
-            "proposals": [
-                {
-                    "id": p.id,
-                    "command": p.command.to_json(),
-                    "needed": p.needed,
-                    "expires_tick": p.expires_tick,
-                    "signers": p.signers,
-                }
-                for p in self.proposals.values()
-            ],
-            "nonces": sorted(self.nonces),
-        }
-
-    @classmethod
-    def from_json(cls, raw: dict[str, Any]) -> Governance:
-        governance = cls.from_config(raw)
-        for p in raw["proposals"]:
-            command = CommandInput.from_json(p["command"])
-            governance.proposals[p["id"]] = Proposal(
-                p["id"], command, p["needed"], p["expires_tick"], list(p["signers"])
+        elif owners and count > owners:
+            problems.append(
+                f"approvals: {name} needs {count} owner signatures but only {owners} "
+                "owner key(s) exist"
             )
-        governance.nonces = set(raw["nonces"])
-        return governance
-
-    def reconfigure(self, config: dict[str, Any]) -> None:
-        """Adopt a new key set and thresholds; pending proposals and used nonces stay."""
-        fresh = Governance.from_config(config)
-        self.keys = fresh.keys
-        self.approvals = fresh.approvals
-        self.operator_may = fresh.operator_may
-        self.expiry_ticks = fresh.expiry_ticks
-
-    def threshold(self, name: str) -> int:
-        default = self.approvals.get(DEFAULT, 1)
-        if name == "governance.update":  # key changes always need the default threshold
-            return default
-        return self.approvals.get(name, default)
-
-    def by_name(self, name: str) -> Key | None:
-        return next((k for k in self.keys.values() if k.name == name), None)
-
-    def owners(self) -> int:
-        return sum(1 for k in self.keys.values() if k.is_owner)
+    for name in operator_may:
+        if name not in commands:
+            problems.append(f"operator_may: unknown command `{name}`{did_you_mean(name, commands)}")
+    return problems
 
 
 def command_names(command: CommandInput) -> list[str]:
@@ -177,7 +112,7 @@ def proposal_id(message: bytes) -> str:
 # ------------------------------------------------------------------ the decision
 
 
-def authorize(engine: Engine, command: CommandInput) -> CommandInput | None:
+def authorize(engine: Moves, command: CommandInput) -> CommandInput | None:
     """The command to apply now, or None when it was recorded as a proposal (or an approval
     that did not yet meet the threshold). Raises `Refused` after recording the refusal."""
     governance = engine.state.governance
@@ -240,7 +175,7 @@ def authorize(engine: Engine, command: CommandInput) -> CommandInput | None:
     return None
 
 
-def _approve(engine: Engine, governance: Governance, command: CommandInput) -> CommandInput | None:
+def _approve(engine: Moves, governance: Governance, command: CommandInput) -> CommandInput | None:
     pid = str(command.args.get("proposal"))
     proposal = governance.proposals.get(pid)
     if proposal is None:
@@ -312,7 +247,7 @@ def _approve(engine: Engine, governance: Governance, command: CommandInput) -> C
 
 
 def _authorized(
-    engine: Engine,
+    engine: Moves,
     command: CommandInput,
     signers: list[Key],
     needed: int,
@@ -336,7 +271,7 @@ def _authorized(
 
 
 def _verified_signers(
-    engine: Engine,
+    engine: Moves,
     governance: Governance,
     command: CommandInput,
     signatures: Any,
@@ -388,7 +323,7 @@ def _verified_signers(
 
 
 def _check_roles(
-    engine: Engine,
+    engine: Moves,
     governance: Governance,
     command: CommandInput,
     signers: list[Key],
@@ -415,7 +350,7 @@ def _is_owner(governance: Governance, name: str) -> bool:
     return key is not None and key.is_owner
 
 
-def refuse(engine: Engine, command: CommandInput, code: str, message: str, hint: str) -> Refused:
+def refuse(engine: Moves, command: CommandInput, code: str, message: str, hint: str) -> Refused:
     """Record the refused attempt and return the error to raise."""
     if command.source != "schedule":
         engine.state.outside_commands += 1
@@ -428,7 +363,7 @@ def refuse(engine: Engine, command: CommandInput, code: str, message: str, hint:
     return error
 
 
-def expire(engine: Engine, tick: int) -> None:
+def expire(engine: Moves, tick: int) -> None:
     """Drop proposals whose time ran out (start of a tick), recording each."""
     governance = engine.state.governance
     assert governance is not None

@@ -9,76 +9,37 @@ cancelled). Repeating a command that changes nothing ("already paused") is recor
 
 from __future__ import annotations
 
-import dataclasses
 import difflib
 import heapq
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from ..errors import BadInput
-from .state import DONE, QUEUED, RUNNING, Job, Node, Policy, Shard, queue_key
+from .authority import governance_problems
+from .inputs import BATCH, CommandInput
+from .state import (
+    DONE,
+    QUEUED,
+    RUNNING,
+    Job,
+    Node,
+    Policy,
+    Shard,
+    default_alert_threshold,
+    node_from_spec,
+    policy_from_spec,
+    queue_key,
+    shard_from_spec,
+)
 
 if TYPE_CHECKING:
-    from .engine import Engine
+    from .moves import Moves
 
 FollowUps = list[tuple[str, dict[str, Any]]]
 # Validates against the current state (raising BadInput before any change), then applies
 # and returns the effect recorded in the command's event.
-Handler = Callable[["Engine", "CommandInput", FollowUps], dict[str, Any]]
-
-
-@dataclass(frozen=True, slots=True)
-class CommandInput:
-    """An owner command as issued: the name, its arguments and its provenance."""
-
-    name: str
-    args: dict[str, Any]
-    reason: str
-    actor: str
-    source: str  # "schedule" | "live" | "at-rest"
-    issued_at: str | None = None
-    id: str | None = None
-    # Signatures and their context (run id, nonce) on a fabric that declares keys; after
-    # authorisation, the link {nonce, signed_by} to its `governance.authorized` event.
-    auth: dict[str, Any] | None = None
-
-    def to_json(self) -> dict[str, Any]:
-        raw = {
-            "command": self.name,
-            "args": self.args,
-            "reason": self.reason,
-            "actor": self.actor,
-            "source": self.source,
-            "issued_at": self.issued_at,
-            "id": self.id,
-        }
-        if self.auth is not None:  # open-mode events keep their bytes
-            raw["auth"] = self.auth
-        return raw
-
-    @classmethod
-    def from_json(cls, raw: dict[str, Any]) -> CommandInput:
-        return cls(
-            name=raw["command"],
-            args=dict(raw["args"]),
-            reason=raw["reason"],
-            actor=raw["actor"],
-            source=raw["source"],
-            issued_at=raw.get("issued_at"),
-            id=raw.get("id"),
-            auth=raw.get("auth"),
-        )
-
-    def with_source(self, source: str) -> CommandInput:
-        return dataclasses.replace(self, source=source)
-
-    def with_auth(self, auth: dict[str, Any] | None) -> CommandInput:
-        return dataclasses.replace(self, auth=auth)
-
-
-BATCH = "batch"  # a list of commands applied together, all or none
+Handler = Callable[["Moves", "CommandInput", FollowUps], dict[str, Any]]
 
 
 def batch(parts: list[tuple[str, dict[str, Any], str]], template: CommandInput) -> CommandInput:
@@ -112,7 +73,7 @@ def batch_parts(command: CommandInput) -> list[CommandInput]:
     ]
 
 
-def apply(engine: Engine, command: CommandInput) -> None:
+def apply(engine: Moves, command: CommandInput) -> None:
     """Validate and apply `command`, emitting its `owner.*` event (and its job moves)."""
     handler = HANDLERS.get(command.name)
     if handler is None:
@@ -130,13 +91,13 @@ def apply(engine: Engine, command: CommandInput) -> None:
         engine.emit(kind, data)
 
 
-def reject(engine: Engine, command: CommandInput, error: BadInput) -> None:
+def reject(engine: Moves, command: CommandInput, error: BadInput) -> None:
     """A live command that no longer applies is recorded, never silently dropped."""
     _count_source(engine, command)
     engine.emit("owner.rejected", {"input": command.to_json(), "error": error.render()})
 
 
-def _count_source(engine: Engine, command: CommandInput) -> None:
+def _count_source(engine: Moves, command: CommandInput) -> None:
     if command.source != "schedule":
         engine.state.outside_commands += 1
 
@@ -144,7 +105,7 @@ def _count_source(engine: Engine, command: CommandInput) -> None:
 # ------------------------------------------------------------------ lookups
 
 
-def _shard(engine: Engine, name: str, where: str) -> Shard:
+def _shard(engine: Moves, name: str, where: str) -> Shard:
     """An active (not deregistered) shard, or `BadInput` naming `where` it was given."""
     shard = engine.state.shards.get(name)
     if shard is not None and shard.retired:
@@ -159,7 +120,7 @@ def _shard(engine: Engine, name: str, where: str) -> Shard:
     return shard
 
 
-def _node(engine: Engine, name: str) -> Node:
+def _node(engine: Moves, name: str) -> Node:
     node = engine.state.nodes.get(name)
     if node is None:
         close = difflib.get_close_matches(name, list(engine.state.nodes), n=1)
@@ -168,7 +129,7 @@ def _node(engine: Engine, name: str) -> Node:
     return node
 
 
-def _job(engine: Engine, args: dict[str, Any], where: str = "job") -> Job:
+def _job(engine: Moves, args: dict[str, Any], where: str = "job") -> Job:
     """The live job a `job`/`locator` argument names."""
     locator = args.get("locator")
     if locator is None:
@@ -209,22 +170,22 @@ def _sorted_by_id(items: dict[str, Any]) -> dict[str, Any]:
 # ------------------------------------------------------------- the fabric
 
 
-def _pause_all(engine: Engine, command: CommandInput, follow_ups: FollowUps) -> dict[str, Any]:
+def _pause_all(engine: Moves, command: CommandInput, follow_ups: FollowUps) -> dict[str, Any]:
     return _set_paused(engine, True)
 
 
-def _resume(engine: Engine, command: CommandInput, follow_ups: FollowUps) -> dict[str, Any]:
+def _resume(engine: Moves, command: CommandInput, follow_ups: FollowUps) -> dict[str, Any]:
     return _set_paused(engine, False)
 
 
-def _set_paused(engine: Engine, paused: bool) -> dict[str, Any]:
+def _set_paused(engine: Moves, paused: bool) -> dict[str, Any]:
     before = engine.state.paused
     engine.state.paused = paused
     return {"paused": [before, paused], "changed": before != paused}
 
 
 def _shard_paused(paused: bool) -> Handler:
-    def handler(engine: Engine, command: CommandInput, follow_ups: FollowUps) -> dict[str, Any]:
+    def handler(engine: Moves, command: CommandInput, follow_ups: FollowUps) -> dict[str, Any]:
         shard = _shard(engine, command.args["shard"], "shard")
         before = shard.paused
         shard.paused = paused
@@ -233,7 +194,7 @@ def _shard_paused(paused: bool) -> Handler:
     return handler
 
 
-def _set_latency(engine: Engine, command: CommandInput, follow_ups: FollowUps) -> dict[str, Any]:
+def _set_latency(engine: Moves, command: CommandInput, follow_ups: FollowUps) -> dict[str, Any]:
     shard = _shard(engine, command.args["shard"], "--shard")
     before, after = shard.budget_ms, int(command.args["ms"])
     ineligible, eligible = _change_budget(engine, shard, after, follow_ups)
@@ -246,7 +207,7 @@ def _set_latency(engine: Engine, command: CommandInput, follow_ups: FollowUps) -
 
 
 def _change_budget(
-    engine: Engine, shard: Shard, after: int, follow_ups: FollowUps
+    engine: Moves, shard: Shard, after: int, follow_ups: FollowUps
 ) -> tuple[list[str], list[str]]:
     before = shard.budget_ms
     shard.budget_ms = after
@@ -267,7 +228,7 @@ def _change_budget(
 # ----------------------------------------------------------------- shards
 
 
-def _policies(engine: Engine, shard_id: str, raw: list[dict[str, Any]], where: str) -> list[Policy]:
+def _policies(engine: Moves, shard_id: str, raw: list[dict[str, Any]], where: str) -> list[Policy]:
     policies = []
     for i, spec in enumerate(raw):
         if spec["target"] == shard_id:
@@ -276,48 +237,33 @@ def _policies(engine: Engine, shard_id: str, raw: list[dict[str, Any]], where: s
                 "name another shard",
             )
         _shard(engine, spec["target"], f"{where} -> {i} -> target")
-        policies.append(
-            Policy(
-                spec["target"],
-                spec["threshold"],
-                spec["max_drain_per_tick"],
-                frozenset(spec.get("required_skills", ())),
-            )
-        )
+        policies.append(policy_from_spec(spec))
     return policies
 
 
-def _shard_register(engine: Engine, command: CommandInput, follow_ups: FollowUps) -> dict[str, Any]:
-    from ..scenario import ShardSpec
-
-    spec = ShardSpec.model_validate(command.args["shard"])
-    if spec.id in engine.state.shards:
+def _shard_register(engine: Moves, command: CommandInput, follow_ups: FollowUps) -> dict[str, Any]:
+    spec = command.args["shard"]  # validated at the boundary, as a scenario's shard is
+    shard_id = spec["id"]
+    if shard_id in engine.state.shards:
         raise BadInput(
-            f"shard -> id: shard `{spec.id}` already exists",
+            f"shard -> id: shard `{shard_id}` already exists",
             "pick a new id (a deregistered shard's id stays taken: its history is kept)",
         )
-    policies = _policies(engine, spec.id, command.args["shard"].get("spillover", []), "spillover")
+    policies = _policies(engine, shard_id, spec.get("spillover", []), "spillover")
     state = engine.state
-    state.shards[spec.id] = Shard(
-        id=spec.id,
-        name=spec.display_name,
-        budget_ms=spec.latency_budget_ms,
-        max_queue=spec.max_queue,
-        alert_threshold=spec.effective_alert_threshold,
-        policies=policies,
-    )
+    state.shards[shard_id] = shard_from_spec(spec, policies)
     state.shards = _sorted_by_id(state.shards)  # routing visits shards in id order
     engine.topology_changed()
-    return {"shard": spec.id, "changed": True}
+    return {"shard": shard_id, "changed": True}
 
 
-def _shard_update(engine: Engine, command: CommandInput, follow_ups: FollowUps) -> dict[str, Any]:
+def _shard_update(engine: Moves, command: CommandInput, follow_ups: FollowUps) -> dict[str, Any]:
     shard = _shard(engine, command.args["shard"], "shard")
     update = command.args["update"]
     max_queue = update.get("max_queue", shard.max_queue)
     alert = update.get("alert_threshold", shard.alert_threshold)
     if "max_queue" in update and "alert_threshold" not in update and alert > max_queue:
-        alert = max(1, max_queue * 7 // 10)
+        alert = default_alert_threshold(max_queue)
     if alert > max_queue:
         raise BadInput(
             f"update -> alert_threshold: {alert} would exceed max_queue ({max_queue})",
@@ -360,7 +306,7 @@ def _shard_update(engine: Engine, command: CommandInput, follow_ups: FollowUps) 
 
 
 def _shard_deregister(
-    engine: Engine, command: CommandInput, follow_ups: FollowUps
+    engine: Moves, command: CommandInput, follow_ups: FollowUps
 ) -> dict[str, Any]:
     shard = _shard(engine, command.args["shard"], "shard")
     redistribution = command.args["redistribution"]
@@ -416,7 +362,7 @@ def _take_queued(shard: Shard) -> list[Job]:
     return jobs
 
 
-def _cancel(engine: Engine, shard: Shard, job: Job, follow_ups: FollowUps) -> None:
+def _cancel(engine: Moves, shard: Shard, job: Job, follow_ups: FollowUps) -> None:
     """Cancel a live job that has been taken out of its queue or off its node."""
     was = "running" if job.state == RUNNING else "queued"
     if job.state == RUNNING:
@@ -433,14 +379,12 @@ def _cancel(engine: Engine, shard: Shard, job: Job, follow_ups: FollowUps) -> No
 # ------------------------------------------------------------------ nodes
 
 
-def _node_register(engine: Engine, command: CommandInput, follow_ups: FollowUps) -> dict[str, Any]:
-    from ..scenario import NodeSpec
-
-    spec = NodeSpec.model_validate(command.args["node"])
-    if spec.id in engine.state.nodes:
-        raise BadInput(f"node -> id: node `{spec.id}` already exists", "pick a new id")
-    shard = _shard(engine, spec.shard, "node -> shard")
-    node = engine.new_node(spec)
+def _node_register(engine: Moves, command: CommandInput, follow_ups: FollowUps) -> dict[str, Any]:
+    spec = command.args["node"]  # validated at the boundary, as a scenario's node is
+    if spec["id"] in engine.state.nodes:
+        raise BadInput(f"node -> id: node `{spec['id']}` already exists", "pick a new id")
+    shard = _shard(engine, spec["shard"], "node -> shard")
+    node = node_from_spec(spec)
     state = engine.state
     state.nodes[node.id] = node
     state.nodes = _sorted_by_id(state.nodes)
@@ -451,7 +395,7 @@ def _node_register(engine: Engine, command: CommandInput, follow_ups: FollowUps)
     return {"node": node.id, "shard": shard.id, "within_budget": within, "changed": True}
 
 
-def _node_update(engine: Engine, command: CommandInput, follow_ups: FollowUps) -> dict[str, Any]:
+def _node_update(engine: Moves, command: CommandInput, follow_ups: FollowUps) -> dict[str, Any]:
     node = _node(engine, command.args["node"])
     update = command.args["update"]
     changes: dict[str, list[Any]] = {}
@@ -481,16 +425,14 @@ def _node_update(engine: Engine, command: CommandInput, follow_ups: FollowUps) -
     return {"node": node.id, "changes": changes, "changed": bool(changes)}
 
 
-def _node_deregister(
-    engine: Engine, command: CommandInput, follow_ups: FollowUps
-) -> dict[str, Any]:
+def _node_deregister(engine: Moves, command: CommandInput, follow_ups: FollowUps) -> dict[str, Any]:
     node = _node(engine, command.args["node"])
     requeued = _remove_nodes(engine, [node], follow_ups)
     engine.topology_changed()
     return {"node": node.id, "shard": node.shard, "requeued": requeued, "changed": True}
 
 
-def _remove_nodes(engine: Engine, nodes: list[Node], follow_ups: FollowUps) -> list[str]:
+def _remove_nodes(engine: Moves, nodes: list[Node], follow_ups: FollowUps) -> list[str]:
     """Take nodes out of the fabric; their running jobs go back to the front of their shard's
     queue with their progress. Returns the ids of the jobs requeued."""
     stranded: list[Job] = []
@@ -512,7 +454,7 @@ def _remove_nodes(engine: Engine, nodes: list[Node], follow_ups: FollowUps) -> l
 # ------------------------------------------------------------------- jobs
 
 
-def _job_cancel(engine: Engine, command: CommandInput, follow_ups: FollowUps) -> dict[str, Any]:
+def _job_cancel(engine: Moves, command: CommandInput, follow_ups: FollowUps) -> dict[str, Any]:
     job = _job(engine, command.args)
     shard = engine.state.shards[job.shard]
     node = job.node
@@ -525,12 +467,12 @@ def _job_cancel(engine: Engine, command: CommandInput, follow_ups: FollowUps) ->
     return {"job": job.id, "shard": shard.id, "node": node, "changed": True}
 
 
-def _job_reroute(engine: Engine, command: CommandInput, follow_ups: FollowUps) -> dict[str, Any]:
+def _job_reroute(engine: Moves, command: CommandInput, follow_ups: FollowUps) -> dict[str, Any]:
     job = _job(engine, command.args)
     return _move_one(engine, job, command.args["to"], follow_ups)
 
 
-def _move_one(engine: Engine, job: Job, to: str, follow_ups: FollowUps) -> dict[str, Any]:
+def _move_one(engine: Moves, job: Job, to: str, follow_ups: FollowUps) -> dict[str, Any]:
     """Move one job (pulling it off its node, keeping its progress) to a shard that can serve
     it; a shard that cannot leaves the job where it is, reported, never parked where it
     would wait forever."""
@@ -566,15 +508,13 @@ def _move_one(engine: Engine, job: Job, to: str, follow_ups: FollowUps) -> dict[
 # --------------------------------------------------------- checkpoint, reporting
 
 
-def _checkpoint_save(
-    engine: Engine, command: CommandInput, follow_ups: FollowUps
-) -> dict[str, Any]:
+def _checkpoint_save(engine: Moves, command: CommandInput, follow_ups: FollowUps) -> dict[str, Any]:
     engine.state.checkpoint_requested = True
     return {"tick": engine.state.tick, "changed": True}
 
 
 def _checkpoint_configure(
-    engine: Engine, command: CommandInput, follow_ups: FollowUps
+    engine: Moves, command: CommandInput, follow_ups: FollowUps
 ) -> dict[str, Any]:
     before, after = engine.state.checkpoint_every, int(command.args["every"])
     engine.state.checkpoint_every = after
@@ -582,7 +522,7 @@ def _checkpoint_configure(
 
 
 def _reporting_configure(
-    engine: Engine, command: CommandInput, follow_ups: FollowUps
+    engine: Moves, command: CommandInput, follow_ups: FollowUps
 ) -> dict[str, Any]:
     before, after = engine.state.report_label, str(command.args["label"])
     engine.state.report_label = after
@@ -590,10 +530,8 @@ def _reporting_configure(
 
 
 def _governance_update(
-    engine: Engine, command: CommandInput, follow_ups: FollowUps
+    engine: Moves, command: CommandInput, follow_ups: FollowUps
 ) -> dict[str, Any]:
-    from ..scenario import canonical_name, governance_problems
-
     governance = engine.state.governance
     if governance is None:
         raise BadInput(
@@ -615,7 +553,9 @@ def _governance_update(
         ],
         "proposal_expiry_ticks": args.get("proposal_expiry_ticks", before["proposal_expiry_ticks"]),
     }
-    problems = governance_problems(config["keys"], config["approvals"], config["operator_may"])
+    problems = governance_problems(
+        config["keys"], config["approvals"], config["operator_may"], COMMAND_NAMES
+    )
     if problems:
         raise BadInput(f"governance.update: {'; '.join(problems)}", "fix the new key set")
     governance.reconfigure(config)
@@ -623,7 +563,7 @@ def _governance_update(
     return {"changed": before != after, "before": before, "after": after}
 
 
-def _reroute(engine: Engine, command: CommandInput, follow_ups: FollowUps) -> dict[str, Any]:
+def _reroute(engine: Moves, command: CommandInput, follow_ups: FollowUps) -> dict[str, Any]:
     args = command.args
     source = _shard(engine, args["from"], "--from")
     if args.get("clear"):
@@ -727,3 +667,12 @@ HANDLERS: dict[str, Handler] = {
     "reporting.configure": _reporting_configure,
     "governance.update": _governance_update,
 }
+# The owner commands' vocabulary: the boundary's command models (agijobs.spec) cover exactly
+# these names, in this order.
+COMMAND_NAMES = tuple(HANDLERS)
+# The reference demo's names for the two fabric-wide commands.
+ALIASES = {"system.pause": "pause-all", "system.resume": "resume"}
+
+
+def canonical_name(name: Any) -> Any:
+    return ALIASES.get(name, name) if isinstance(name, str) else name

@@ -18,31 +18,38 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Sequence
 from operator import attrgetter
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from ..errors import BadInput, Refused
 from ..ledger import jobtable
 from . import authority, commands, router, snapshot
-from .commands import CommandInput
-from .inputs import FabricInputs, Group
-from .state import DONE, QUEUED, RUNNING, FabricState, Job, Node, Policy, Shard, SkillKey
+from .governance import Governance
+from .inputs import BATCH, CommandInput, FabricInputs, FaultInput, Group, Setup, TriggerRule
+from .moves import Event, Moves
+from .state import (
+    DONE,
+    RUNNING,
+    FabricState,
+    Job,
+    Node,
+    Shard,
+    node_from_spec,
+    policy_from_spec,
+    shard_from_spec,
+)
 
-if TYPE_CHECKING:
-    from ..scenario import Fault, NodeSpec, Scenario, Trigger
 
-Event = tuple[str, dict[str, Any]]
+class Engine(Moves):
+    """The deterministic fabric: static inputs from a scenario plus mutable `FabricState`,
+    and the tick that applies them in order."""
 
-
-class Engine:
-    """The deterministic fabric: static inputs from a scenario plus mutable `FabricState`."""
-
-    def __init__(self, scenario: Scenario | FabricInputs, state: FabricState | None = None) -> None:
-        """A fresh engine from a validated scenario, or (with `state`) the engine at that
+    def __init__(self, inputs: FabricInputs, state: FabricState | None = None) -> None:
+        """A fresh engine from a compiled scenario, or (with `state`) the engine at that
         state; `Engine.restore` builds the state from a snapshot."""
-        inputs = scenario if isinstance(scenario, FabricInputs) else FabricInputs.of(scenario)
+        if state is None:
+            state = _initial_state(inputs.compiled().setup, inputs.trigger_count)
+        super().__init__(state)
         self.inputs = inputs
-        self.state = state if state is not None else _initial_state(inputs.scenario)
-        self.events: list[Event] = []
         if len(self.state.triggers_armed) < inputs.trigger_count:
             # A what-if adds triggers to a stored run: they start armed.
             missing = inputs.trigger_count - len(self.state.triggers_armed)
@@ -50,20 +57,7 @@ class Engine:
         # (entry index, tick, error) of schedule entries the state refused when they came
         # due: recorded as `owner.rejected` events, and refused by `agijobs plan`.
         self.schedule_rejections: list[tuple[int, int, str]] = []
-        # Set by `restore(..., jobs=False)`: the snapshot whose job rows were not rebuilt,
-        # which `snapshot` writes back as they were (see `restore`).
-        self.unrestored: dict[str, Any] | None = None
         self.last_input_tick = inputs.last_input_tick
-        self._serve_cache: dict[tuple[str, SkillKey], list[Node]] = {}
-        self._capable_cache: dict[SkillKey, bool] = {}
-        self._at_rest = False
-        # The storage run this engine drives (run.json): signed commands name it, so a
-        # signature made for another storage's run is refused. None in dry runs.
-        self.run_id: str | None = None
-        # With an external executor, the jobs assigned this tick wait for its receipts
-        # (`settle`) between routing and progress; in-process, nothing is collected.
-        self.collect_dispatch = False
-        self.dispatched: list[Job] = []
 
     # ----------------------------------------------------------------- the tick
 
@@ -156,7 +150,7 @@ class Engine:
         self.dispatched = []
 
     def _check_triggers(
-        self, tick: int, triggers: list[tuple[int, Trigger, bool, CommandInput]]
+        self, tick: int, triggers: list[tuple[int, TriggerRule, bool, CommandInput]]
     ) -> None:
         """Fire each armed trigger whose condition holds at the start of this tick; a
         repeating one re-arms once its condition no longer holds."""
@@ -167,7 +161,7 @@ class Engine:
                 armed[slot] = False
                 self.emit(
                     "trigger.fired",
-                    {"entry": index, "when": when.describe(), "command": command.name},
+                    {"entry": index, "when": when.text, "command": command.name},
                 )
                 try:
                     self._apply(command)
@@ -177,7 +171,7 @@ class Engine:
             elif repeat and not holds:
                 armed[slot] = True
 
-    def _holds(self, when: Trigger) -> bool:
+    def _holds(self, when: TriggerRule) -> bool:
         shards = self.state.shards
         if when.shard is not None:
             shard = shards.get(when.shard)
@@ -213,7 +207,7 @@ class Engine:
                 if authorized is None:  # recorded as a proposal or a partial approval
                     return
                 command = authorized
-        if command.name != commands.BATCH:
+        if command.name != BATCH:
             commands.apply(self, command)
             return
         # All or none: a later command may depend on an earlier one (a node registered into
@@ -248,134 +242,6 @@ class Engine:
         if self.unrestored is not None and jobtable.holds_jobs(self.unrestored):
             return False
         return not self.state.jobs and self.state.tick >= self.last_input_tick
-
-    def emit(self, kind: str, data: dict[str, Any]) -> None:
-        self.events.append((kind, data))
-
-    # ------------------------------------------------------------- capabilities
-
-    def topology_changed(self) -> None:
-        """Eligibility may have changed: drop caches and re-examine deferred jobs."""
-        self._serve_cache.clear()
-        self._capable_cache.clear()
-        self.state.topology_dirty = True
-
-    def candidates(self, shard: Shard, skills: SkillKey) -> list[Node]:
-        """Nodes of `shard` that may take a job needing `skills` (free slots aside)."""
-        key = (shard.id, skills)
-        nodes = self._serve_cache.get(key)
-        if nodes is None:
-            budget = shard.budget_ms
-            nodes = [n for n in shard.nodes if n.up and n.latency_ms <= budget and n.serves(skills)]
-            self._serve_cache[key] = nodes
-        return nodes
-
-    def can_serve(self, shard: Shard, skills: SkillKey) -> bool:
-        return bool(self.candidates(shard, skills))
-
-    def fabric_capable(self, skills: SkillKey) -> bool:
-        """Does any node anywhere, up or down, have these skills?"""
-        capable = self._capable_cache.get(skills)
-        if capable is None:
-            capable = any(n.serves(skills) for n in self.state.nodes.values())
-            self._capable_cache[skills] = capable
-        return capable
-
-    # ----------------------------------------------------------- job movements
-
-    def enqueue(self, shard: Shard, job: Job, *, front: bool = False) -> None:
-        job.shard = shard.id
-        job.state = QUEUED
-        job.node = None
-        job.row = None
-        key = (job.skills, job.visited)  # queue_key(job), inline: once per job and move
-        queue = shard.active.get(key)
-        if queue is None:
-            queue = shard.active[key] = deque()
-        if front:
-            job.qseq = shard.next_front
-            shard.next_front -= 1
-            queue.appendleft(job)
-        else:
-            job.qseq = shard.next_back
-            shard.next_back += 1
-            queue.append(job)
-        queued = shard.queued
-        queued.count += 1
-        queued.value += job.value
-
-    def move(
-        self,
-        job: Job,
-        source: Shard,
-        target: Shard,
-        reason: str,
-        sink: list[Event] | None = None,
-    ) -> None:
-        """Move a queued job (already taken out of `source`'s queues) to `target`'s back."""
-        source.queued.remove(job.value)
-        source.spilled_out.add(job.value)
-        target.spilled_in.add(job.value)
-        job.deferred = False
-        if target.id not in job.visited:
-            job.visited = (*job.visited, target.id)
-        self.enqueue(target, job)
-        event = (
-            "job.spilled",
-            {"job": job.id, "from": source.id, "to": target.id, "reason": reason},
-        )
-        if sink is None:
-            self.events.append(event)
-        else:
-            sink.append(event)
-
-    def start(self, job: Job, node: Node, shard: Shard) -> None:
-        """Start `job`, already taken out of `shard`'s queue, on `node`, one of its nodes.
-
-        Called once per assignment (a million times in a 1M-job run), so the tallies and
-        the completion entry are updated inline rather than through their helpers."""
-        value = job.value
-        tally = shard.queued
-        tally.count -= 1
-        tally.value -= value
-        tally = shard.in_flight
-        tally.count += 1
-        tally.value += value
-        job.state = RUNNING
-        job.node = node_id = node.id
-        job.deferred = False  # a later wait is a new wait, with its own job.deferred event
-        job.row = None
-        node.running[job.id] = job
-        if node.outages:
-            job.due = 0  # routers do not know yet; the job waits frozen on the node
-        else:
-            state = self.state
-            due = job.due = state.tick + job.remaining - 1
-            finishing = state.completions.get(due)
-            if finishing is None:
-                state.completions[due] = [job]
-            else:
-                finishing.append(job)
-        self.events.append(("job.assigned", {"job": job.id, "node": node_id, "shard": shard.id}))
-        if self.collect_dispatch:
-            self.dispatched.append(job)
-
-    def pull(self, job: Job) -> None:
-        """Take a running job off its node, keeping its progress; it counts as queued."""
-        assert job.node is not None
-        node = self.state.nodes[job.node]
-        shard = self.state.shards[node.shard]
-        del node.running[job.id]
-        self.freeze(job)
-        shard.in_flight.remove(job.value)
-        shard.queued.add(job.value)
-        job.state = QUEUED
-        job.node = None
-
-    def _schedule_completion(self, job: Job, from_tick: int) -> None:
-        job.due = from_tick + job.remaining - 1
-        job.row = None
-        self.state.completions.setdefault(job.due, []).append(job)
 
     # ---------------------------------------------------------- tick phases
 
@@ -528,43 +394,7 @@ class Engine:
         if stranded:
             self.events.extend(self.requeue(stranded))
 
-    def requeue(self, jobs: list[Job]) -> list[Event]:
-        """Jobs of nodes marked down (or removed) go back to the front of their shard queue,
-        keeping their progress and, across all nodes that went this tick, their FIFO order.
-        Returns the `job.requeued` events."""
-        jobs.sort(key=lambda job: (job.shard, job.qseq))
-        from_nodes = [job.node for job in jobs]
-        for job in reversed(jobs):
-            assert job.node is not None
-            node = self.state.nodes[job.node]
-            del node.running[job.id]
-            shard = self.state.shards[job.shard]
-            shard.in_flight.remove(job.value)
-            self.enqueue(shard, job, front=True)
-        return [
-            (
-                "job.requeued",
-                {"job": job.id, "node": node_id, "shard": job.shard, "remaining": job.remaining},
-            )
-            for job, node_id in zip(jobs, from_nodes, strict=True)
-        ]
-
-    def freeze(self, job: Job) -> None:
-        """Fix a running job's remaining ticks from its due tick, before it leaves its node."""
-        if job.due:
-            # Live, this tick's progress is still to come; at rest it has been made.
-            now = self.state.tick + (1 if self._at_rest else 0)
-            job.remaining = job.due - now + 1
-            job.due = 0
-            job.row = None
-
-    def new_node(self, spec: NodeSpec) -> Node:
-        return _make_node(spec)
-
-    def _set_timer(self, node: Node, kind: str, tick: int) -> None:
-        self.state.set_timer(node, kind, tick)
-
-    def _apply_fault(self, fault: Fault, *, starting: bool) -> None:
+    def _apply_fault(self, fault: FaultInput, *, starting: bool) -> None:
         node = self.state.nodes.get(fault.node)
         if node is None:  # deregistered (or not yet registered) by an owner command
             self.emit(
@@ -584,68 +414,6 @@ class Engine:
         else:
             self._outage_ends(node)
 
-    def _set_node_latency(self, node: Node, after: int, kind: str) -> None:
-        before = node.latency_ms
-        self.emit(kind, {"node": node.id, "latency_ms": [before, after]})
-        self.events.extend(self.node_latency_changed(node, after))
-
-    def node_latency_changed(self, node: Node, after: int) -> list[Event]:
-        """Set a node's latency; returns the verdict event when its eligibility flips."""
-        before = node.latency_ms
-        node.latency_ms = after
-        budget = self.state.shards[node.shard].budget_ms
-        if (before <= budget) == (after <= budget):
-            return []
-        self.topology_changed()
-        verdict = "node.latency.ok" if after <= budget else "node.latency.breach"
-        return [(verdict, self.latency_data(node))]
-
-    def _outage_starts(self, node: Node) -> None:
-        """The node stops heartbeating and its jobs stop progressing; routers learn of it at
-        the third missed heartbeat."""
-        tick = self.state.tick
-        node.outages += 1
-        self.emit("fault.outage", {"node": node.id})
-        if node.outages > 1:  # already out: the outage lasts until the last one ends
-            return
-        for job in node.running.values():
-            if job.due:
-                job.remaining = job.due - tick + 1
-                job.due = 0
-                job.row = None
-        if node.up:
-            beat = node.heartbeat
-            last_beat = (tick - 1) // beat * beat
-            self._set_timer(node, "down", last_beat + 3 * beat)
-        else:
-            node.timer_kind, node.timer_tick = "", 0  # it was waiting to be marked up
-
-    def _outage_ends(self, node: Node) -> None:
-        if not node.outage:
-            return
-        node.outages -= 1
-        if node.outage:
-            self.emit("fault.outage.end", {"node": node.id, "still_out": True})
-            return
-        tick = self.state.tick
-        if node.up:  # routers never noticed: its frozen jobs simply carry on
-            node.timer_kind, node.timer_tick = "", 0
-            for job in node.running.values():
-                self._schedule_completion(job, tick)
-        else:
-            beat = node.heartbeat
-            self._set_timer(node, "up", (tick + beat - 1) // beat * beat)
-        self.emit("fault.outage.end", {"node": node.id})
-
-    def latency_data(self, node: Node) -> dict[str, Any]:
-        budget = self.state.shards[node.shard].budget_ms
-        return {
-            "node": node.id,
-            "shard": node.shard,
-            "latency_ms": node.latency_ms,
-            "budget_ms": budget,
-        }
-
     # ---------------------------------------------------------- snapshots
 
     def snapshot(self) -> dict[str, Any]:
@@ -654,12 +422,12 @@ class Engine:
 
     @classmethod
     def restore(
-        cls, scenario: Scenario | FabricInputs, document: dict[str, Any], *, jobs: bool = True
+        cls, inputs: FabricInputs, document: dict[str, Any], *, jobs: bool = True
     ) -> Engine:
         """The engine at a snapshot (`jobs=False`: without its job rows, see
         `agijobs.fabric.snapshot.restore`)."""
         state, unrestored = snapshot.restore(document, jobs=jobs)
-        engine = cls(scenario, state)
+        engine = cls(inputs, state)
         engine.unrestored = unrestored
         return engine
 
@@ -671,55 +439,24 @@ JOBLESS = frozenset({"pause-all", "resume"})
 _ordinal = attrgetter("ordinal")
 
 
-def _initial_state(scenario: Scenario) -> FabricState:
-    fabric = scenario.fabric
+def _initial_state(setup: Setup, trigger_count: int) -> FabricState:
     shards: dict[str, Shard] = {}
-    for spec in sorted(fabric.shards, key=lambda s: s.id):
-        shards[spec.id] = Shard(
-            id=spec.id,
-            name=spec.display_name,
-            budget_ms=spec.latency_budget_ms,
-            max_queue=spec.max_queue,
-            alert_threshold=spec.effective_alert_threshold,
-            policies=[
-                Policy(p.target, p.threshold, p.max_drain_per_tick, frozenset(p.required_skills))
-                for p in spec.spillover
-            ],
-        )
+    for spec in setup.shards:
+        policies = [policy_from_spec(policy) for policy in spec["spillover"]]
+        shards[spec["id"]] = shard_from_spec(spec, policies)
     nodes: dict[str, Node] = {}
-    for node_spec in sorted(fabric.nodes, key=lambda n: n.id):
-        node = _make_node(node_spec)
+    for node_spec in setup.nodes:
+        node = node_from_spec(node_spec)
         nodes[node.id] = node
         shards[node.shard].nodes.append(node)
+    governance = setup.governance
     return FabricState(
         tick=0,
         shards=shards,
         nodes=nodes,
         jobs={},
-        checkpoint_every=scenario.run.checkpoint_every,
-        report_label=scenario.reporting.label,
-        governance=governance_of(scenario),
-        triggers_armed=[True] * sum(1 for e in scenario.schedule if e.when is not None),
-    )
-
-
-def governance_of(scenario: Scenario) -> authority.Governance | None:
-    """The governance a scenario's owner declares; None in open mode (no keys)."""
-    owner = scenario.fabric.owner
-    if not owner.keys:
-        return None
-    return authority.Governance.from_config(owner.authority_config())
-
-
-def _make_node(spec: NodeSpec) -> Node:
-    return Node(
-        id=spec.id,
-        shard=spec.shard,
-        slots=spec.slots,
-        skills=frozenset(spec.skills),
-        latency_ms=spec.latency_ms,
-        base_latency_ms=spec.latency_ms,
-        heartbeat=spec.heartbeat_ticks,
-        price_nano=round((spec.price_per_job or 0) * 1_000_000_000),
-        metadata=dict(spec.metadata),
+        checkpoint_every=setup.checkpoint_every,
+        report_label=setup.report_label,
+        governance=None if governance is None else Governance.from_config(governance),
+        triggers_armed=[True] * trigger_count,
     )

@@ -1,29 +1,22 @@
-"""A scenario as the engine reads it: its timed inputs, compiled when a tick first needs them.
+"""What the engine reads: a scenario compiled into plain data, and owner commands as issued.
 
-A run's engine is built from its validated scenario; a stored run's is restored from its
-checkpoint, and then the scenario matters only when the engine ticks: arrivals, schedule
-entries, triggers and faults. `status` and owner commands at rest never tick, so they
-restore the engine from the stored plan's scenario *document* and never import pydantic
-and the scenario models (most of what such a command cost to start). The document is
-validated the first time a tick needs the timed inputs.
-
-Everything else is read from the document, which is the scenario exactly as pydantic
-dumped it when the plan was made (a plan's `plan_id` covers it).
+The engine never validates and never imports the scenario models: the boundary
+(`agijobs.spec`) compiles a validated scenario into a `Setup` (the fabric at tick 0) and
+`Timed` inputs (what arrives, fails or is commanded at which tick), and hands the engine
+`FabricInputs`. A stored run's engine is restored from its checkpoint, and then the
+scenario matters only when the engine ticks: `status` and owner commands at rest never
+tick, so their `FabricInputs` carry only what the stored plan's document says at a glance,
+and `compile` (which validates) runs the first time a tick or a fresh engine needs it.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import dataclasses
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from ..errors import IntegrityError
-from .commands import CommandInput
-
-if TYPE_CHECKING:
-    from ..scenario import Fault, Scenario, ScheduleEntry, Trigger
-
-SkillKey = tuple[str, ...]
+SkillKey = tuple[str, ...]  # a job's needed skills, sorted, each once (`skill_key`)
 # (name, shard, skills, duration, value, value step, first tick, per tick, count, named)
 Group = tuple[str, str, SkillKey, int, int, int, int, int, int, bool]
 
@@ -39,7 +32,78 @@ def arrivals_per_tick(per_tick: int | None, count: int) -> int:
 
 
 def skill_key(skills: Iterable[str]) -> SkillKey:
+    """The one form of a set of skills: sorted, each once."""
     return tuple(sorted(set(skills)))
+
+
+@dataclass(frozen=True, slots=True)
+class CommandInput:
+    """An owner command as issued: the name, its arguments and its provenance."""
+
+    name: str
+    args: dict[str, Any]
+    reason: str
+    actor: str
+    source: str  # "schedule" | "live" | "at-rest"
+    issued_at: str | None = None
+    id: str | None = None
+    # Signatures and their context (run id, nonce) on a fabric that declares keys; after
+    # authorisation, the link {nonce, signed_by} to its `governance.authorized` event.
+    auth: dict[str, Any] | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        raw = {
+            "command": self.name,
+            "args": self.args,
+            "reason": self.reason,
+            "actor": self.actor,
+            "source": self.source,
+            "issued_at": self.issued_at,
+            "id": self.id,
+        }
+        if self.auth is not None:  # open-mode events keep their bytes
+            raw["auth"] = self.auth
+        return raw
+
+    @classmethod
+    def from_json(cls, raw: dict[str, Any]) -> CommandInput:
+        return cls(
+            name=raw["command"],
+            args=dict(raw["args"]),
+            reason=raw["reason"],
+            actor=raw["actor"],
+            source=raw["source"],
+            issued_at=raw.get("issued_at"),
+            id=raw.get("id"),
+            auth=raw.get("auth"),
+        )
+
+    def with_source(self, source: str) -> CommandInput:
+        return dataclasses.replace(self, source=source)
+
+    def with_auth(self, auth: dict[str, Any] | None) -> CommandInput:
+        return dataclasses.replace(self, auth=auth)
+
+
+BATCH = "batch"  # a list of commands applied together, all or none
+
+
+@dataclass(frozen=True, slots=True)
+class TriggerRule:
+    """A condition on the fabric checked at the start of every tick: a shard's queue above
+    a size, or any shard at a health."""
+
+    shard: str | None
+    queue_above: int | None
+    any_shard: str | None  # "critical" | "degraded"
+    text: str  # as `trigger.fired` events describe it
+
+
+@dataclass(frozen=True, slots=True)
+class FaultInput:
+    node: str
+    kind: str  # "outage" | "latency"
+    latency_ms: int | None
 
 
 @dataclass(slots=True)
@@ -48,20 +112,38 @@ class Timed:
 
     groups: list[Group]
     schedule: dict[int, list[tuple[int, CommandInput]]]  # tick -> (entry index, command)
-    triggers: list[tuple[int, Trigger, bool, CommandInput]]  # (entry index, when, repeat, …)
-    faults: dict[int, list[tuple[int, int, Fault]]]  # tick -> (1 starts / 0 ends, index, …)
+    triggers: list[tuple[int, TriggerRule, bool, CommandInput]]  # (entry index, when, repeat, …)
+    faults: dict[int, list[tuple[int, int, FaultInput]]]  # tick -> (1 starts / 0 ends, index, …)
+
+
+@dataclass(frozen=True, slots=True)
+class Setup:
+    """The fabric at tick 0."""
+
+    # Shard and node specs, each as `shard.register` / `node.register` carries one.
+    shards: list[dict[str, Any]]
+    nodes: list[dict[str, Any]]
+    checkpoint_every: int
+    report_label: str
+    # The owner's authority config (keys, approvals, operator_may, proposal expiry); None in
+    # open mode (no keys).
+    governance: dict[str, Any] | None
+
+
+@dataclass(frozen=True, slots=True)
+class Compiled:
+    setup: Setup
+    timed: Timed
 
 
 class FabricInputs:
-    """A scenario's document, its validated model (made on first use unless given), its
-    timed inputs (compiled on first use) and the last tick any input falls on."""
+    """A scenario as the engine reads it: what a stored plan says at a glance, and the rest
+    compiled on first use by `compile`, which the boundary provides."""
 
     __slots__ = (
-        "_scenario",
-        "_timed",
-        "document",
+        "_compile",
+        "_compiled",
         "keyed",
-        "label",
         "last_input_tick",
         "max_ticks",
         "name",
@@ -70,102 +152,29 @@ class FabricInputs:
     )
 
     def __init__(
-        self, document: dict[str, Any], scenario: Scenario | None = None, label: str = "plan"
+        self,
+        *,
+        name: str,
+        max_ticks: int,
+        shard_ids: list[str],
+        keyed: bool,
+        last_input_tick: int,
+        trigger_count: int,
+        compile: Callable[[], Compiled],
     ) -> None:
-        self.document = document
-        self.label = label  # where the document was read, for messages
-        self._scenario = scenario
-        self._timed: Timed | None = None
-        # What a command at rest and `status` read, read now: a document that lacks any of
-        # it fails here, where `stored_plan` falls back to the full validation's message.
-        self.name = str(document["name"])
-        self.max_ticks = int(document["run"]["max_ticks"])
-        self.shard_ids = [str(shard["id"]) for shard in document["fabric"]["shards"]]
-        # Whether the owner declares keys (an open-mode owner's document names none).
-        self.keyed = bool(document["fabric"]["owner"].get("keys"))
-        self.last_input_tick = _last_input_tick(document)
-        # Schedule entries with `when` (a tick entry's document has no `when`).
-        self.trigger_count = sum(1 for entry in document["schedule"] if "when" in entry)
+        self.name = name
+        self.max_ticks = max_ticks
+        self.shard_ids = shard_ids
+        self.keyed = keyed  # whether the owner declares keys
+        self.last_input_tick = last_input_tick
+        self.trigger_count = trigger_count  # schedule entries with `when`
+        self._compile = compile
+        self._compiled: Compiled | None = None
 
-    @classmethod
-    def of(cls, scenario: Scenario) -> FabricInputs:
-        return cls(scenario.model_dump(mode="json", by_alias=True), scenario)
-
-    @property
-    def scenario(self) -> Scenario:
-        if self._scenario is None:
-            from ..errors import BadInput
-            from ..scenario import validate_scenario_document
-
-            try:
-                self._scenario = validate_scenario_document(self.label, self.document)
-            except BadInput as error:
-                raise IntegrityError(error.message, "the stored plan was altered; re-run") from None
-        return self._scenario
+    def compiled(self) -> Compiled:
+        if self._compiled is None:
+            self._compiled = self._compile()
+        return self._compiled
 
     def timed(self) -> Timed:
-        if self._timed is None:
-            self._timed = _compile(self.scenario)
-        return self._timed
-
-
-def _last_input_tick(document: dict[str, Any]) -> int:
-    ticks = [0]
-    for group in document["workload"]:
-        arrive, count = group["arrive"], group["count"]
-        first = first_arrival_tick(arrive["start"])
-        ticks.append(first + (count - 1) // arrivals_per_tick(arrive["per_tick"], count))
-    ticks.extend(entry["tick"] for entry in document["schedule"] if entry.get("tick") is not None)
-    for fault in document["faults"]:
-        ticks.append(fault["tick"])
-        if fault["until"] is not None:
-            ticks.append(fault["until"])
-    return max(ticks)
-
-
-def _compile(scenario: Scenario) -> Timed:
-    groups = [
-        (
-            g.id or g.prefix,
-            g.shard,
-            skill_key(g.skills),
-            g.duration,
-            g.value,
-            g.value_step,
-            g.first_tick,
-            g.per_tick,
-            g.count,
-            g.id is not None,  # one job named by `id`, not `<prefix>-000001`
-        )
-        for g in scenario.workload
-    ]
-    schedule: dict[int, list[tuple[int, CommandInput]]] = {}
-    triggers: list[tuple[int, Trigger, bool, CommandInput]] = []
-    for index, entry in enumerate(scenario.schedule):
-        command = scheduled_command(entry, scenario.fabric.owner.name)
-        if entry.when is not None:
-            triggers.append((index, entry.when, entry.repeat, command))
-        else:
-            assert entry.tick is not None
-            schedule.setdefault(entry.tick, []).append((index, command))
-    faults: dict[int, list[tuple[int, int, Fault]]] = {}
-    for index, fault in enumerate(scenario.faults):
-        faults.setdefault(fault.tick, []).append((1, index, fault))
-        if fault.until is not None:
-            faults.setdefault(fault.until, []).append((0, index, fault))
-    for actions in faults.values():
-        actions.sort(key=lambda action: (action[0], action[1]))
-    return Timed(groups, schedule, triggers, faults)
-
-
-def scheduled_command(entry: ScheduleEntry, owner: str) -> CommandInput:
-    from ..scenario import command_args
-
-    model = entry.command
-    return CommandInput(
-        name=model.command,
-        args=command_args(model),
-        reason=model.reason,
-        actor=model.actor or owner,
-        source="schedule",
-    )
+        return self.compiled().timed

@@ -25,10 +25,10 @@ from typing import TYPE_CHECKING
 from .state import Job, Node, Policy, QueueKey, Shard, queue_key
 
 if TYPE_CHECKING:
-    from .engine import Engine
+    from .moves import Moves
 
 
-def route(engine: Engine) -> None:
+def route(engine: Moves) -> None:
     state = engine.state
     if state.topology_dirty:
         state.topology_dirty = False
@@ -71,7 +71,7 @@ def _qseq(job: Job) -> int:
     return job.qseq
 
 
-def _spill_newest(engine: Engine, shard: Shard, policy: Policy, limit: int, reason: str) -> None:
+def _spill_newest(engine: Moves, shard: Shard, policy: Policy, limit: int, reason: str) -> None:
     target = engine.state.shards[policy.target]
     if target.queued.count >= target.max_queue:
         return
@@ -98,7 +98,7 @@ def _spill_newest(engine: Engine, shard: Shard, policy: Policy, limit: int, reas
             heapq.heappush(tails, (-queue[-1].qseq, key))
 
 
-def _settle_unservable(engine: Engine, shard: Shard) -> None:
+def _settle_unservable(engine: Moves, shard: Shard) -> None:
     stuck = [
         queue
         for key, queue in shard.active.items()
@@ -125,7 +125,7 @@ def _settle_unservable(engine: Engine, shard: Shard) -> None:
             engine.emit("job.deferred", {"job": job.id, "shard": shard.id})
 
 
-def _assign(engine: Engine, shard: Shard) -> None:
+def _assign(engine: Moves, shard: Shard) -> None:
     if all(len(node.running) >= node.slots for node in shard.nodes):
         return  # saturated: the usual backlog case
     heads: list[tuple[int, QueueKey]] = []

@@ -23,22 +23,12 @@ from typing import TYPE_CHECKING, Any
 
 from ..errors import IntegrityError
 from ..ledger import jobtable
-from .authority import Governance
-from .state import (
-    COUNTERS,
-    QUEUED,
-    RUNNING,
-    FabricState,
-    Job,
-    Node,
-    Policy,
-    QueueKey,
-    Shard,
-    SkillKey,
-)
+from .governance import Governance
+from .inputs import SkillKey
+from .state import COUNTERS, QUEUED, RUNNING, FabricState, Job, Node, Policy, QueueKey, Shard
 
 if TYPE_CHECKING:
-    from .engine import Engine
+    from .moves import Moves
 
 SNAPSHOT_FORMAT = 2
 
@@ -46,7 +36,7 @@ SNAPSHOT_FORMAT = 2
 # ------------------------------------------------------------------ state <-> document
 
 
-def snapshot(engine: Engine) -> dict[str, Any]:
+def snapshot(engine: Moves) -> dict[str, Any]:
     """The engine's state as a checkpoint holds it: plain JSON data, in canonical order
     (see `restore`)."""
     state = engine.state

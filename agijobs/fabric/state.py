@@ -13,10 +13,11 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-if TYPE_CHECKING:
-    from .authority import Governance
+from .inputs import SkillKey
 
-SkillKey = tuple[str, ...]
+if TYPE_CHECKING:
+    from .governance import Governance
+
 # Queues are kept per (skills, hop history): a spillover target can then take or refuse a
 # whole class at once, instead of rescanning jobs that have already visited it every tick.
 QueueKey = tuple[SkillKey, tuple[str, ...]]
@@ -214,3 +215,50 @@ class FabricState:
 
 def queue_key(job: Job) -> QueueKey:
     return (job.skills, job.visited)
+
+
+# ------------------------------------------------------------- from specifications
+
+
+def default_alert_threshold(max_queue: int) -> int:
+    """70% of max_queue: a shard turns degraded well before it is full."""
+    return max(1, max_queue * 7 // 10)
+
+
+def policy_from_spec(spec: dict[str, Any]) -> Policy:
+    """A spillover policy as a scenario or a command gives it (`target`, `threshold`,
+    `max_drain_per_tick`, `required_skills`)."""
+    return Policy(
+        spec["target"],
+        spec["threshold"],
+        spec["max_drain_per_tick"],
+        frozenset(spec.get("required_skills", ())),
+    )
+
+
+def shard_from_spec(spec: dict[str, Any], policies: list[Policy]) -> Shard:
+    """A new shard from its validated spec (as `shard.register` carries it)."""
+    alert = spec.get("alert_threshold")
+    return Shard(
+        id=spec["id"],
+        name=spec.get("name") or spec["id"],
+        budget_ms=spec["latency_budget_ms"],
+        max_queue=spec["max_queue"],
+        alert_threshold=default_alert_threshold(spec["max_queue"]) if alert is None else alert,
+        policies=policies,
+    )
+
+
+def node_from_spec(spec: dict[str, Any]) -> Node:
+    """A new node from its validated spec (as `node.register` carries it)."""
+    return Node(
+        id=spec["id"],
+        shard=spec["shard"],
+        slots=spec["slots"],
+        skills=frozenset(spec["skills"]),
+        latency_ms=spec["latency_ms"],
+        base_latency_ms=spec["latency_ms"],
+        heartbeat=spec["heartbeat_ticks"],
+        price_nano=round((spec.get("price_per_job") or 0) * 1_000_000_000),
+        metadata=dict(spec.get("metadata", {})),
+    )

@@ -10,11 +10,12 @@ from __future__ import annotations
 import copy
 from typing import Any
 
+from agijobs.fabric.commands import canonical_name
 from agijobs.fabric.engine import Engine
 from agijobs.ledger.canonical import dumps
-from agijobs.scenario import Scenario, canonical_name
+from agijobs.spec.scenario import Scenario
 
-from ..helpers import make_scenario
+from ..helpers import engine_of, make_scenario
 from .invariants import assert_invariants
 
 Event = tuple[int, str, dict[str, Any]]
@@ -172,8 +173,8 @@ def assert_refused(
     `schedule_rejections`, and the run is byte-for-byte the run without that entry."""
     refused = schedule[-1]
     due = refused["tick"]
-    engine = Engine(scenario(schedule, workload, faults, fabric_spec))
-    twin = Engine(scenario(schedule[:-1], workload, faults, fabric_spec))
+    engine = engine_of(scenario(schedule, workload, faults, fabric_spec))
+    twin = engine_of(scenario(schedule[:-1], workload, faults, fabric_spec))
     events = [e for _ in range(due) for e in step(engine)]
     expected = [e for _ in range(due) for e in step(twin)]
     rejections = kinds_at(events, "owner.rejected")

@@ -9,8 +9,8 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from agijobs.errors import Refused
 from agijobs.fabric.authority import envelope_of
-from agijobs.fabric.commands import CommandInput
 from agijobs.fabric.engine import Engine
+from agijobs.fabric.inputs import CommandInput
 from agijobs.keys import LoadedKey, sign_command, signed_auth
 from agijobs.ledger.canonical import dumps
 from agijobs.ledger.signing import (
@@ -22,7 +22,9 @@ from agijobs.ledger.signing import (
     sign,
     verify,
 )
-from agijobs.scenario import Scenario
+from agijobs.spec.scenario import Scenario
+
+from ..helpers import engine_of
 
 RUN = "run-1"
 
@@ -87,7 +89,7 @@ def keyed_scenario(**owner: Any) -> Scenario:
 
 
 def engine_at_rest(**owner: Any) -> Engine:
-    engine = Engine(keyed_scenario(**owner))
+    engine = engine_of(keyed_scenario(**owner))
     engine.run_id = RUN
     for _ in range(3):
         engine.run_tick()
@@ -273,7 +275,7 @@ def test_schedule_entries_need_no_signature_the_plan_carries_them() -> None:
     scenario = keyed_scenario()
     data = scenario.model_dump(mode="json", by_alias=True)
     data["schedule"] = [{"tick": 2, "command": "pause-all", "reason": "planned"}]
-    engine = Engine(Scenario.model_validate(data))
+    engine = engine_of(Scenario.model_validate(data))
     events = [kind for _ in range(2) for kind, _ in engine.run_tick()]
     assert "owner.pause-all" in events and "governance.refused" not in events
 
@@ -284,7 +286,7 @@ def test_open_mode_accepts_unsigned_commands_and_keeps_its_bytes() -> None:
     data["fabric"]["owner"] = {"name": "Owner"}
     open_scenario = Scenario.model_validate(data)
     assert "keys" not in open_scenario.model_dump(mode="json")["fabric"]["owner"]
-    engine = Engine(open_scenario)
+    engine = engine_of(open_scenario)
     engine.run_tick()
     events = engine.apply_at_rest(CommandInput("pause-all", {}, "why", "anyone", "at-rest"))
     assert [kind for kind, _ in events] == ["owner.pause-all"]

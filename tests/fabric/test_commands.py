@@ -14,10 +14,12 @@ import pytest
 
 from agijobs.errors import BadInput
 from agijobs.fabric import commands
-from agijobs.fabric.commands import CommandInput
 from agijobs.fabric.engine import Engine
+from agijobs.fabric.inputs import CommandInput
 from agijobs.ledger.canonical import dumps
+from agijobs.spec.plan import fabric_inputs
 
+from ..helpers import engine_of
 from .builders import (
     REASON_REQUIRED,
     assert_refused,
@@ -69,7 +71,7 @@ def test_a_blank_reason_refuses_any_command_and_changes_nothing(name: str) -> No
 
 @pytest.mark.parametrize("name", sorted(MINIMAL_ARGS))
 def test_every_command_with_minimal_arguments_applies_as_one_owner_event(name: str) -> None:
-    engine = Engine(scenario([cmd(2, name, **MINIMAL_ARGS[name])]))
+    engine = engine_of(scenario([cmd(2, name, **MINIMAL_ARGS[name])]))
     events = run(engine, until=2)
     owner = [(t, k) for t, k, _ in events if k.startswith("owner.")]
     assert owner == [(2, f"owner.{name}")]
@@ -114,15 +116,15 @@ def test_restore_after_register_deregister_and_update_continues_to_the_same_even
         [group(count=6, duration=3), group("k", count=4, duration=2, start=5)],
         faults=[{"tick": 9, "node": "luna.b", "kind": "outage", "until": 12}],
     )
-    whole = Engine(spec)
+    whole = engine_of(spec)
     uninterrupted = run(whole)
     assert whole.schedule_rejections == []
     assert kinds_at(uninterrupted, "owner.rejected") == []
     assert uninterrupted[-1][0] > 9
     for cut in range(uninterrupted[-1][0] + 1):
-        first = Engine(spec)
+        first = engine_of(spec)
         head = run(first, until=cut)
-        restored = Engine.restore(spec, orjson.loads(dumps(first.snapshot())))
+        restored = Engine.restore(fabric_inputs(spec), orjson.loads(dumps(first.snapshot())))
         assert dumps(restored.snapshot()) == dumps(first.snapshot()), cut
         assert dumps(head + run(restored)) == dumps(uninterrupted), cut
         assert dumps(restored.snapshot()) == dumps(whole.snapshot()), cut
@@ -154,7 +156,7 @@ BAD_ERROR = "commands -> 6 (node.update): node: unknown node `mars.b` — did yo
 
 @pytest.mark.parametrize("source", ["at-rest", "live"])
 def test_batch_applies_every_command_in_order(source: str) -> None:
-    engine = Engine(scenario())
+    engine = engine_of(scenario())
     run(engine, until=1)
     command = commands.batch(GOOD_PARTS, template(source))
     assert (command.name, command.reason) == ("batch", "3 commands applied together")
@@ -187,7 +189,7 @@ def test_batch_applies_every_command_in_order(source: str) -> None:
 
 @pytest.mark.parametrize("requested", [False, True])
 def test_batch_at_rest_with_one_bad_command_changes_nothing(requested: bool) -> None:
-    engine, twin = Engine(scenario()), Engine(scenario())
+    engine, twin = engine_of(scenario()), engine_of(scenario())
     run(engine, until=2)
     run(twin, until=2)
     engine.state.checkpoint_requested = requested  # by an earlier checkpoint.save, or not
@@ -205,7 +207,7 @@ def test_batch_at_rest_with_one_bad_command_changes_nothing(requested: bool) -> 
 
 
 def test_live_batch_with_one_bad_command_is_one_rejection_and_changes_nothing() -> None:
-    engine, twin = Engine(scenario()), Engine(scenario())
+    engine, twin = engine_of(scenario()), engine_of(scenario())
     run(engine, until=2)
     run(twin, until=2)
     command = commands.batch(BAD_PARTS, template("live"))

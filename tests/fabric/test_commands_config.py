@@ -7,15 +7,14 @@ records. Conservation is checked after every tick of every run.
 
 from __future__ import annotations
 
-from agijobs.fabric.engine import Engine
-
+from ..helpers import engine_of
 from .builders import cmd, effects, run, scenario
 
 # ------------------------------------------------------- checkpoint and reporting
 
 
 def test_checkpoint_save_requests_a_checkpoint_at_its_tick() -> None:
-    engine = Engine(scenario([cmd(2, "checkpoint.save")]))
+    engine = engine_of(scenario([cmd(2, "checkpoint.save")]))
     run(engine, until=1)
     assert engine.state.checkpoint_requested is False
     events = run(engine, until=2)
@@ -24,7 +23,7 @@ def test_checkpoint_save_requests_a_checkpoint_at_its_tick() -> None:
 
 
 def test_checkpoint_configure_changes_the_interval() -> None:
-    engine = Engine(
+    engine = engine_of(
         scenario([cmd(1, "checkpoint.configure", every=3), cmd(2, "checkpoint.configure", every=3)])
     )
     assert engine.state.checkpoint_every == 5  # run -> checkpoint_every
@@ -37,7 +36,7 @@ def test_checkpoint_configure_changes_the_interval() -> None:
 
 
 def test_reporting_configure_changes_the_report_label() -> None:
-    engine = Engine(scenario([cmd(1, "reporting.configure", label="drill-7")]))
+    engine = engine_of(scenario([cmd(1, "reporting.configure", label="drill-7")]))
     events = run(engine, until=1)
     assert effects(events, "reporting.configure") == [
         {"label": ["latest", "drill-7"], "changed": True}

@@ -10,8 +10,7 @@ from __future__ import annotations
 
 import pytest
 
-from agijobs.fabric.engine import Engine
-
+from ..helpers import engine_of
 from .builders import (
     REASON_REQUIRED,
     assert_refused,
@@ -28,7 +27,7 @@ from .builders import (
 
 
 def test_pause_all_stops_routing_while_arrivals_queue_and_running_jobs_finish() -> None:
-    engine = Engine(
+    engine = engine_of(
         scenario(
             [cmd(2, "pause-all"), cmd(4, "resume")],
             [group(count=2, duration=2), group("k", count=1, duration=1, start=3)],
@@ -58,7 +57,7 @@ def test_reference_alias_is_accepted_and_recorded_under_the_canonical_name(
     alias: str, canonical: str, paused: bool
 ) -> None:
     schedule = [cmd(1, "pause-all")] if alias == "system.resume" else []
-    engine = Engine(scenario([*schedule, cmd(2, alias)]))
+    engine = engine_of(scenario([*schedule, cmd(2, alias)]))
     events = run(engine, until=2)
     (data,) = [d for t, d in kinds_at(events, f"owner.{canonical}") if t == 2]
     assert data["input"]["command"] == canonical
@@ -68,7 +67,7 @@ def test_reference_alias_is_accepted_and_recorded_under_the_canonical_name(
 
 
 def test_resume_when_not_paused_and_pause_when_paused_are_unchanged() -> None:
-    engine = Engine(
+    engine = engine_of(
         scenario([cmd(1, "resume"), cmd(2, "pause-all"), cmd(2, "system.pause"), cmd(3, "resume")])
     )
     events = run(engine)

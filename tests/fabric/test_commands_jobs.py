@@ -11,8 +11,7 @@ from typing import Any
 
 import pytest
 
-from agijobs.fabric.engine import Engine
-
+from ..helpers import engine_of
 from .builders import (
     TWO_EARTH_NODES,
     assert_refused,
@@ -33,7 +32,7 @@ from .builders import (
 
 
 def test_cancel_a_queued_job_by_id() -> None:
-    engine = Engine(scenario([cmd(2, "job.cancel", job="j-000002")]))
+    engine = engine_of(scenario([cmd(2, "job.cancel", job="j-000002")]))
     events = run(engine)
     assert [(k, d) for k, d in at(events, 2) if k != "owner.job.cancel"] == [
         ("job.cancelled", {"job": "j-000002", "shard": "earth", "was": "queued"})
@@ -47,7 +46,7 @@ def test_cancel_a_queued_job_by_id() -> None:
 
 
 def test_cancel_a_running_job_by_id_frees_its_slot_at_once() -> None:
-    engine = Engine(scenario([cmd(2, "job.cancel", job="j-000001")]))
+    engine = engine_of(scenario([cmd(2, "job.cancel", job="j-000001")]))
     events = run(engine)
     assert at(events, 2)[1:] == [
         ("job.cancelled", {"job": "j-000001", "shard": "earth", "was": "running"}),
@@ -73,7 +72,7 @@ def test_cancel_by_tail_locator_counts_from_the_newest_job(
     offset: int, in_flight: bool, job: str, was: str
 ) -> None:
     locator = {"kind": "tail", "shard": "earth", "offset": offset, "include_in_flight": in_flight}
-    engine = Engine(scenario([cmd(2, "job.cancel", locator=locator)]))
+    engine = engine_of(scenario([cmd(2, "job.cancel", locator=locator)]))
     events = run(engine)
     (effect,) = effects(events, "job.cancel")
     assert effect["job"] == job
@@ -86,7 +85,7 @@ def test_tail_locator_counts_a_requeued_job_at_the_front_of_the_line(offset: int
     # earth.b goes at tick 2 and its job is requeued to the front of earth's queue, which is
     # the front of the whole line: ahead of j-000001, still running on earth.a.
     locator = {"kind": "tail", "shard": "earth", "offset": offset, "include_in_flight": True}
-    engine = Engine(
+    engine = engine_of(
         scenario(
             [cmd(2, "node.deregister", node="earth.b"), cmd(2, "job.cancel", locator=locator)],
             [group(duration=4)],
@@ -167,7 +166,7 @@ def test_job_cancel_refusals(schedule: list[dict[str, Any]], error: str) -> None
 
 
 def test_reroute_a_queued_job_by_id_to_a_shard_that_can_serve_it() -> None:
-    engine = Engine(scenario([cmd(2, "job.reroute", job="j-000003", to="luna")]))
+    engine = engine_of(scenario([cmd(2, "job.reroute", job="j-000003", to="luna")]))
     events = run(engine)
     assert effects(events, "job.reroute") == [
         {
@@ -189,7 +188,7 @@ def test_reroute_a_queued_job_by_id_to_a_shard_that_can_serve_it() -> None:
 
 
 def test_reroute_a_running_job_pulls_it_off_its_node_keeping_progress() -> None:
-    engine = Engine(scenario([cmd(2, "job.reroute", job="j-000001", to="luna")]))
+    engine = engine_of(scenario([cmd(2, "job.reroute", job="j-000001", to="luna")]))
     events = run(engine)
     (effect,) = effects(events, "job.reroute")
     assert (effect["moved"], effect["pulled_from_node"]) == (1, "earth.a")
@@ -209,7 +208,7 @@ def test_reroute_a_running_job_pulls_it_off_its_node_keeping_progress() -> None:
 
 def test_reroute_by_tail_locator() -> None:
     locator = {"kind": "tail", "shard": "earth", "offset": 1}
-    engine = Engine(scenario([cmd(2, "job.reroute", locator=locator, to="luna")]))
+    engine = engine_of(scenario([cmd(2, "job.reroute", locator=locator, to="luna")]))
     events = run(engine)
     assert [e["job"] for e in effects(events, "job.reroute")] == ["j-000002"]
     assert engine.state.shards["luna"].completed.to_json() == [1, 11]
@@ -229,7 +228,7 @@ def test_reroute_by_tail_locator() -> None:
 )
 def test_a_deferred_job_can_be_rerouted_or_cancelled(entry: dict[str, Any], kind: str) -> None:
     spec = fabric(nodes=[node("earth.a", "earth"), node("luna.a", "luna", skills=["y"])])
-    engine = Engine(
+    engine = engine_of(
         scenario([entry], [group("y", count=1, duration=1, skills=("y",))], fabric_spec=spec)
     )
     events = run(engine)
@@ -242,8 +241,8 @@ def test_a_deferred_job_can_be_rerouted_or_cancelled(entry: dict[str, Any], kind
 @pytest.mark.parametrize("job", ["j-000001", "j-000003"], ids=["running", "queued"])
 def test_reroute_to_a_shard_that_cannot_serve_leaves_the_job_in_place(job: str) -> None:
     spec = fabric(nodes=[node("earth.a", "earth"), node("luna.a", "luna", skills=["y"])])
-    engine = Engine(scenario([cmd(2, "job.reroute", job=job, to="luna")], fabric_spec=spec))
-    twin = Engine(scenario(fabric_spec=spec))
+    engine = engine_of(scenario([cmd(2, "job.reroute", job=job, to="luna")], fabric_spec=spec))
+    twin = engine_of(scenario(fabric_spec=spec))
     events = run(engine)
     expected = run(twin)
     assert effects(events, "job.reroute") == [

@@ -11,8 +11,7 @@ from typing import Any
 
 import pytest
 
-from agijobs.fabric.engine import Engine
-
+from ..helpers import engine_of
 from .builders import (
     DEREGISTER_EARTH,
     TWO_EARTH_NODES,
@@ -34,7 +33,7 @@ from .builders import (
 
 
 def test_registered_node_takes_assignments_in_its_shard() -> None:
-    engine = Engine(
+    engine = engine_of(
         scenario([cmd(2, "node.register", node=node("earth.b", "earth"))], [group(count=2)])
     )
     events = run(engine)
@@ -49,7 +48,7 @@ def test_registered_node_takes_assignments_in_its_shard() -> None:
 
 
 def test_registered_nodes_are_kept_in_id_order() -> None:
-    engine = Engine(
+    engine = engine_of(
         scenario(
             [
                 cmd(1, "node.register", node=node("luna.0", "luna")),
@@ -63,7 +62,7 @@ def test_registered_nodes_are_kept_in_id_order() -> None:
 
 
 def test_node_registered_over_the_latency_budget_is_reported_and_gets_nothing() -> None:
-    engine = Engine(
+    engine = engine_of(
         scenario(
             [cmd(2, "node.register", node=node("earth.b", "earth", latency_ms=500))],
             [group(count=2)],
@@ -103,7 +102,7 @@ def test_node_register_refusals(schedule: list[dict[str, Any]], error: str) -> N
 
 
 def test_node_update_slots_lets_the_node_take_more_jobs() -> None:
-    engine = Engine(
+    engine = engine_of(
         scenario([cmd(2, "node.update", node="earth.a", update={"slots": 3})], [group()])
     )
     events = run(engine)
@@ -115,7 +114,7 @@ def test_node_update_slots_lets_the_node_take_more_jobs() -> None:
 
 def test_node_update_skills_lets_a_waiting_job_run() -> None:
     spec = fabric(nodes=[node("earth.a", "earth"), node("luna.a", "luna", skills=["y"])])
-    engine = Engine(
+    engine = engine_of(
         scenario(
             [cmd(3, "node.update", node="earth.a", update={"skills": ["y", "x"]})],
             [group("y", count=1, duration=1, skills=("y",))],
@@ -132,7 +131,7 @@ def test_node_update_skills_lets_a_waiting_job_run() -> None:
 
 
 def test_node_update_latency_over_budget_breaches_and_back_within_is_ok() -> None:
-    engine = Engine(
+    engine = engine_of(
         scenario(
             [
                 cmd(2, "node.update", node="earth.a", update={"latency_ms": 150}),
@@ -160,7 +159,7 @@ def test_node_update_latency_over_budget_breaches_and_back_within_is_ok() -> Non
 
 
 def test_node_update_heartbeat_changes_when_an_outage_is_noticed() -> None:
-    engine = Engine(
+    engine = engine_of(
         scenario(
             [cmd(1, "node.update", node="earth.a", update={"heartbeat_ticks": 3})],
             [group(count=1, duration=20)],
@@ -176,7 +175,7 @@ def test_node_update_heartbeat_changes_when_an_outage_is_noticed() -> None:
 
 
 def test_node_update_price_is_charged_for_jobs_completed_after_it() -> None:
-    engine = Engine(
+    engine = engine_of(
         scenario(
             [cmd(2, "node.update", node="earth.a", update={"price_per_job": 0.25})],
             [group(duration=1)],
@@ -192,7 +191,7 @@ def test_node_update_price_is_charged_for_jobs_completed_after_it() -> None:
 
 
 def test_node_update_metadata_is_recorded_before_and_after() -> None:
-    engine = Engine(
+    engine = engine_of(
         scenario([cmd(1, "node.update", node="earth.a", update={"metadata": {"rack": "r1"}})])
     )
     events = run(engine, until=1)
@@ -204,7 +203,7 @@ def test_node_update_metadata_is_recorded_before_and_after() -> None:
 
 def test_node_update_to_the_same_values_is_unchanged() -> None:
     update = {"slots": 1, "skills": ["x"], "latency_ms": 10, "heartbeat_ticks": 1, "metadata": {}}
-    engine = Engine(
+    engine = engine_of(
         scenario([cmd(1, "node.update", node="earth.a", update={**update, "price_per_job": 0})])
     )
     events = run(engine, until=1)
@@ -236,7 +235,7 @@ def test_node_update_refusals(schedule: list[dict[str, Any]], error: str) -> Non
 
 
 def test_node_deregister_requeues_its_running_jobs_to_the_front_keeping_remaining_ticks() -> None:
-    engine = Engine(
+    engine = engine_of(
         scenario(
             [cmd(3, "node.deregister", node="earth.b")],
             [group(duration=4)],
@@ -269,7 +268,7 @@ def test_node_deregister_requeues_its_running_jobs_to_the_front_keeping_remainin
 
 
 def test_outage_fault_on_a_deregistered_node_is_skipped() -> None:
-    engine = Engine(
+    engine = engine_of(
         scenario(
             [cmd(2, "node.deregister", node="earth.b")],
             [group(count=1)],

@@ -13,9 +13,9 @@ from typing import Any
 
 import pytest
 
-from agijobs.fabric.commands import CommandInput
-from agijobs.fabric.engine import Engine
+from agijobs.fabric.inputs import CommandInput
 
+from ..helpers import engine_of
 from .builders import (
     DEREGISTER_EARTH,
     TWO_EARTH_NODES,
@@ -40,7 +40,7 @@ from .invariants import assert_invariants
 
 
 def test_registered_shard_sits_in_id_order_and_takes_threshold_spillover() -> None:
-    engine = Engine(
+    engine = engine_of(
         scenario(
             [
                 cmd(1, "shard.register", shard=shard("asia", name="Asia Pacific", max_queue=20)),
@@ -84,7 +84,7 @@ def test_registered_shard_sits_in_id_order_and_takes_threshold_spillover() -> No
 
 
 def test_node_registered_into_a_new_shard_serves_the_jobs_waiting_there() -> None:
-    engine = Engine(
+    engine = engine_of(
         scenario(
             [
                 cmd(1, "shard.register", shard=shard("mars")),
@@ -174,7 +174,7 @@ def test_shard_register_refusals(schedule: list[dict[str, Any]], error: str) -> 
 
 
 def test_deregister_with_spillover_moves_queued_and_running_jobs_keeping_progress() -> None:
-    engine = Engine(scenario([deregister(2, "earth", "luna")]))
+    engine = engine_of(scenario([deregister(2, "earth", "luna")]))
     events = run(engine)
     assert at(events, 2) == [
         (
@@ -230,7 +230,7 @@ def test_deregister_with_spillover_moves_queued_and_running_jobs_keeping_progres
 
 
 def test_deregister_of_a_paused_shard_moves_its_jobs_and_clears_the_pause() -> None:
-    engine = Engine(
+    engine = engine_of(
         scenario(
             [
                 cmd(1, "shard.pause", shard="earth"),
@@ -257,7 +257,7 @@ def test_deregister_removes_other_shards_policies_and_reroute_targets_to_it() ->
             shard("mars"),
         ]
     )
-    engine = Engine(
+    engine = engine_of(
         scenario(
             [
                 cmd(1, "reroute", **{"from": "mars", "to": "earth"}),
@@ -280,7 +280,7 @@ def test_arrivals_for_a_deregistered_shard_follow_its_redistribution_chain() -> 
         shards=[shard("earth"), shard("luna"), shard("mars")],
         nodes=[node("earth.a", "earth"), node("luna.a", "luna"), node("mars.a", "mars")],
     )
-    engine = Engine(
+    engine = engine_of(
         scenario(
             [DEREGISTER_EARTH, deregister(2, "luna", "mars")],
             [group(count=2, duration=1, start=3)],
@@ -307,7 +307,7 @@ def test_arrivals_for_a_deregistered_shard_follow_its_redistribution_chain() -> 
 
 
 def test_deregister_with_cancel_counts_every_job_cancelled_and_never_failed() -> None:
-    engine = Engine(scenario([deregister(2, "earth")], [group(), group("k", count=1, start=4)]))
+    engine = engine_of(scenario([deregister(2, "earth")], [group(), group("k", count=1, start=4)]))
     events = run(engine)
     assert outcomes(events, 2)[0] == (
         "owner.shard.deregister",
@@ -347,7 +347,7 @@ def test_deregister_with_cancel_counts_every_job_cancelled_and_never_failed() ->
 
 
 def test_arrivals_for_a_shard_deregistered_into_a_cancelled_one_are_cancelled() -> None:
-    engine = Engine(
+    engine = engine_of(
         scenario(
             [DEREGISTER_EARTH, deregister(2, "luna")],
             [group(count=1, start=3)],
@@ -364,7 +364,7 @@ def test_arrivals_for_a_shard_deregistered_into_a_cancelled_one_are_cancelled() 
 
 def test_arrival_for_a_deregistered_shard_that_no_node_can_serve_fails_like_any_other() -> None:
     quantum = [group("q", count=1, duration=1, start=3, skills=("quantum",))]
-    engine = Engine(scenario([DEREGISTER_EARTH], quantum))
+    engine = engine_of(scenario([DEREGISTER_EARTH], quantum))
     events = run(engine, until=50)
     assert kinds_at(events, "job.failed") == [
         (3, {"job": "q-000001", "shard": "earth", "reason": "no-capable-node"})
@@ -386,7 +386,7 @@ def test_arrival_for_a_deregistered_shard_that_no_node_can_serve_fails_like_any_
 def test_removal_at_rest_keeps_the_progress_of_the_ticks_already_run(
     name: str, args: dict[str, Any], requeued: list[str]
 ) -> None:
-    engine = Engine(scenario(workload=[group(duration=4)], fabric_spec=TWO_EARTH_NODES))
+    engine = engine_of(scenario(workload=[group(duration=4)], fabric_spec=TWO_EARTH_NODES))
     run(engine, until=2)  # ticks 1 and 2 of 4 done
     events = engine.apply_at_rest(CommandInput(name, args, "r", "ops", "at-rest"))
     assert_invariants(engine)

@@ -12,8 +12,7 @@ from typing import Any
 
 import pytest
 
-from agijobs.fabric.engine import Engine
-
+from ..helpers import engine_of
 from .builders import (
     assert_refused,
     cmd,
@@ -40,7 +39,7 @@ def test_paused_shard_assigns_and_spills_nothing_but_arrivals_queue_and_resume_g
             shard("luna"),
         ]
     )
-    engine = Engine(
+    engine = engine_of(
         scenario(
             [cmd(1, "shard.pause", shard="earth"), cmd(4, "shard.resume", shard="earth")],
             [group(duration=1), group("l", "luna", count=1, duration=1)],
@@ -66,7 +65,7 @@ def test_paused_shard_assigns_and_spills_nothing_but_arrivals_queue_and_resume_g
 
 
 def test_pausing_a_shard_twice_and_resuming_a_running_shard_are_unchanged() -> None:
-    engine = Engine(
+    engine = engine_of(
         scenario(
             [
                 cmd(1, "shard.resume", shard="luna"),
@@ -109,7 +108,7 @@ def test_shard_pause_and_resume_refuse_unknown_and_deregistered_shards(
 
 
 def test_shard_update_changes_name_max_queue_and_alert_threshold() -> None:
-    engine = Engine(
+    engine = engine_of(
         scenario(
             [
                 cmd(
@@ -141,7 +140,7 @@ def test_shard_update_changes_name_max_queue_and_alert_threshold() -> None:
 
 
 def test_lowering_max_queue_below_the_alert_threshold_lowers_it_to_the_default() -> None:
-    engine = Engine(scenario([cmd(1, "shard.update", shard="earth", update={"max_queue": 5})]))
+    engine = engine_of(scenario([cmd(1, "shard.update", shard="earth", update={"max_queue": 5})]))
     events = run(engine, until=1)
     (effect,) = effects(events, "shard.update")
     assert effect["changes"] == {"max_queue": [10, 5], "alert_threshold": [7, 3]}
@@ -156,7 +155,7 @@ def test_shard_update_latency_budget_reports_breach_then_ok_and_gates_assignment
             node("luna.a", "luna"),
         ]
     )
-    engine = Engine(
+    engine = engine_of(
         scenario(
             [
                 cmd(1, "shard.update", shard="earth", update={"latency_budget_ms": 40}),
@@ -203,7 +202,7 @@ def test_shard_update_latency_budget_reports_breach_then_ok_and_gates_assignment
 
 def test_shard_update_spillover_replaces_the_policies_and_routing_follows() -> None:
     policy = {"target": "luna", "threshold": 0, "max_drain_per_tick": 1}
-    engine = Engine(
+    engine = engine_of(
         scenario([cmd(1, "shard.update", shard="earth", update={"spillover": [policy]})])
     )
     events = run(engine)
@@ -217,7 +216,7 @@ def test_shard_update_spillover_replaces_the_policies_and_routing_follows() -> N
 
 
 def test_shard_update_to_the_same_values_is_unchanged() -> None:
-    engine = Engine(
+    engine = engine_of(
         scenario([cmd(1, "shard.update", shard="earth", update={"max_queue": 10, "name": "earth"})])
     )
     events = run(engine, until=1)

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-from agijobs.fabric.engine import Engine
-
-from ..helpers import fabric_without, make_scenario, run_engine
+from ..helpers import engine_of, fabric_without, make_scenario, run_engine
 
 ONE_NODE = {
     "owner": {"name": "Owner"},
@@ -202,7 +200,7 @@ def test_threshold_spillover_moves_newest_jobs_within_drain_limit() -> None:
             {"prefix": "f", "shard": "earth", "skills": ["finance"], "count": 60, "duration": 50}
         ],
     )
-    engine = Engine(scenario)
+    engine = engine_of(scenario)
     events = engine.run_tick()
     spilled = [d for k, d in events if k == "job.spilled"]
     # 60 queued > threshold 50: the excess is 10 but the drain limit is 5; newest first.
@@ -222,7 +220,7 @@ def test_max_queue_overflow_spills_to_targets_with_room_and_never_drops() -> Non
         ],
         run={"max_ticks": 5, "checkpoint_every": 5},
     )
-    engine = Engine(scenario)
+    engine = engine_of(scenario)
     engine.run_tick()
     earth, luna = engine.state.shards["earth"], engine.state.shards["luna"]
     assert luna.spilled_in.count == 10  # up to its max_queue, then earth keeps the rest
@@ -241,7 +239,7 @@ def test_latency_budget_excludes_slow_nodes_and_set_latency_reports_them() -> No
             {"prefix": "f", "shard": "earth", "skills": ["finance"], "count": 4, "duration": 10}
         ],
     )
-    engine = Engine(scenario)
+    engine = engine_of(scenario)
     events = engine.run_tick()
     owner = next(d for k, d in events if k == "owner.set-latency")
     assert owner["effect"]["ineligible"] == ["earth.b"]
@@ -268,7 +266,7 @@ def test_reroute_backlog_moves_oldest_servable_jobs_and_sets_first_target() -> N
             {"prefix": "f", "shard": "earth", "skills": ["finance"], "count": 20, "duration": 50}
         ],
     )
-    engine = Engine(scenario)
+    engine = engine_of(scenario)
     engine.run_tick()
     events = engine.run_tick()
     owner = next(d for k, d in events if k == "owner.reroute")
@@ -292,7 +290,7 @@ def test_pausing_twice_is_recorded_as_unchanged() -> None:
             {"tick": 1, "command": "pause-all", "reason": "b"},
         ]
     )
-    events = Engine(scenario).run_tick()
+    events = engine_of(scenario).run_tick()
     effects = [d["effect"]["changed"] for k, d in events if k == "owner.pause-all"]
     assert effects == [True, False]
 
@@ -341,7 +339,7 @@ def test_rerouting_a_running_job_keeps_its_progress_and_completes_once() -> None
 
 
 def test_at_rest_reroute_of_a_running_job_keeps_the_tick_already_worked() -> None:
-    from agijobs.fabric.commands import CommandInput
+    from agijobs.fabric.inputs import CommandInput
 
     scenario = make_scenario(
         fabric=TWO_SHARDS,
@@ -349,7 +347,7 @@ def test_at_rest_reroute_of_a_running_job_keeps_the_tick_already_worked() -> Non
             {"prefix": "f", "shard": "earth", "skills": ["finance"], "count": 1, "duration": 4}
         ],
     )
-    engine = Engine(scenario)
+    engine = engine_of(scenario)
     engine.run_tick()
     engine.run_tick()  # at rest after tick 2: ticks 1 and 2 of work are done
     engine.apply_at_rest(
@@ -427,7 +425,7 @@ def test_jobs_of_nodes_down_in_the_same_tick_keep_their_fifo_order() -> None:
             {"tick": 3, "node": "earth.b", "kind": "outage", "until": 50},
         ],
     )
-    engine = Engine(scenario)
+    engine = engine_of(scenario)
     requeued: list[str] = []
     while not requeued:
         requeued = [d["job"] for k, d in engine.run_tick() if k == "job.requeued"]

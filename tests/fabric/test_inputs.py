@@ -8,8 +8,9 @@ from pathlib import Path
 import pytest
 from hypothesis import given
 
-from agijobs.fabric.inputs import FabricInputs
-from agijobs.scenario import Scenario, load_plan
+from agijobs.spec.loading import build_plan, load_plan
+from agijobs.spec.plan import ScenarioSource, fabric_inputs
+from agijobs.spec.scenario import Expectations, Scenario
 
 from ..helpers import make_scenario
 from .builders import FABRIC, burst, trigger
@@ -19,7 +20,7 @@ SCENARIOS = sorted((Path(__file__).parents[2] / "scenarios").glob("*.yaml"))
 
 
 def assert_the_document_agrees(scenario: Scenario) -> None:
-    inputs = FabricInputs.of(scenario)
+    inputs = fabric_inputs(scenario)
     timed = inputs.timed()
     arrivals = [first + (count - 1) // per_tick for *_, first, per_tick, count, _ in timed.groups]
     assert inputs.last_input_tick == max([0, *arrivals, *timed.schedule, *timed.faults])
@@ -47,13 +48,22 @@ def test_triggers_and_late_fault_ends_count() -> None:
         faults=[{"tick": 2, "node": "earth.a", "kind": "outage", "until": 90}],
     )
     assert_the_document_agrees(scenario)
-    inputs = FabricInputs.of(scenario)
+    inputs = fabric_inputs(scenario)
     assert (inputs.last_input_tick, inputs.trigger_count) == (90, 2)
 
 
 def test_a_document_is_validated_only_when_a_tick_needs_it() -> None:
     scenario = make_scenario()
-    inputs = FabricInputs(scenario.model_dump(mode="json", by_alias=True))
-    assert inputs._scenario is None
-    assert inputs.timed().groups == FabricInputs.of(scenario).timed().groups
-    assert inputs.scenario == scenario
+    plan = build_plan(scenario, Expectations())
+    validations = []
+
+    def validated() -> object:
+        validations.append(plan)
+        return plan
+
+    source = ScenarioSource(plan.source.document, validated=validated)  # type: ignore[arg-type]
+    inputs = source.inputs()
+    assert validations == []
+    assert inputs.timed().groups == fabric_inputs(scenario).timed().groups
+    assert source.model() == scenario
+    assert validations == [plan]

@@ -9,12 +9,12 @@ from pathlib import Path
 import orjson
 import pytest
 
-from agijobs.fabric.commands import CommandInput
 from agijobs.fabric.engine import JOBLESS, Engine
+from agijobs.fabric.inputs import CommandInput
 from agijobs.ledger import jobtable
 from agijobs.ledger.canonical import dumps
 from agijobs.ledger.checkpoint import decode_checkpoint
-from agijobs.scenario import load_plan
+from agijobs.spec.loading import load_plan
 
 from ..helpers import agijobs
 
@@ -50,8 +50,8 @@ def test_a_jobless_restore_applies_pause_and_resume_to_the_same_bytes(
     split, table = jobtable.split(state)
     assert table == stored
     for name in sorted(JOBLESS):
-        full = Engine.restore(plan.scenario, orjson.loads(dumps(state)))
-        jobless = Engine.restore(plan.scenario, orjson.loads(dumps(split)), jobs=False)
+        full = Engine.restore(plan.inputs, orjson.loads(dumps(state)))
+        jobless = Engine.restore(plan.inputs, orjson.loads(dumps(split)), jobs=False)
         assert jobless.state.jobs == {}
         assert jobless.is_done() == full.is_done()
         events, after, kept = _applied(jobless, name)

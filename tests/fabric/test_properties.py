@@ -16,8 +16,10 @@ from agijobs.audit import _Ledger
 from agijobs.fabric.engine import Engine
 from agijobs.fabric.state import COUNTERS
 from agijobs.ledger.canonical import dumps
-from agijobs.scenario import Scenario
+from agijobs.spec.plan import fabric_inputs
+from agijobs.spec.scenario import Scenario
 
+from ..helpers import engine_of
 from .invariants import assert_invariants
 from .strategies import PROPERTY, scenarios
 
@@ -33,7 +35,7 @@ def run_all(engine: Engine, until: int = 200) -> list[bytes]:
 @PROPERTY
 @given(scenarios())
 def test_conservation_and_one_place_after_every_tick(scenario: Scenario) -> None:
-    engine = Engine(scenario)
+    engine = engine_of(scenario)
     ledger = _Ledger()
     seq = 0
     while not engine.is_done() and engine.state.tick < 200:
@@ -52,16 +54,16 @@ def test_conservation_and_one_place_after_every_tick(scenario: Scenario) -> None
 @PROPERTY
 @given(scenarios())
 def test_same_scenario_twice_gives_the_same_events(scenario: Scenario) -> None:
-    assert run_all(Engine(scenario)) == run_all(Engine(scenario))
+    assert run_all(engine_of(scenario)) == run_all(engine_of(scenario))
 
 
 @PROPERTY
 @given(scenarios(), st.integers(0, 80))
 def test_snapshot_restore_mid_run_equals_uninterrupted(scenario: Scenario, cut: int) -> None:
-    whole = run_all(Engine(scenario))
-    first = Engine(scenario)
+    whole = run_all(engine_of(scenario))
+    first = engine_of(scenario)
     head = run_all(first, until=cut)
     snapshot = orjson.loads(dumps(first.snapshot()))
-    restored = Engine.restore(scenario, snapshot)
+    restored = Engine.restore(fabric_inputs(scenario), snapshot)
     assert dumps(restored.snapshot()) == dumps(first.snapshot())
     assert head + run_all(restored) == whole

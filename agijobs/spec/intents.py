@@ -36,7 +36,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, NoReturn
 
-from .errors import BadInput
+from ..errors import BadInput
 
 FORMS: tuple[str, ...] = (
     "pause all shards at tick 120 because helios GPUs recalibrate",

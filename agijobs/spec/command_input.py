@@ -1,0 +1,95 @@
+"""Owner commands from outside a scenario: an `agijobs apply` document, or a command's
+options on the command line, validated with the same rules as schedule entries."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from ..errors import BadInput
+from ..fabric.commands import canonical_name
+from .commands import OwnerCommand
+from .compile import command_args
+from .scenario import ApplyEntry
+from .validation import is_union_tag, validate
+
+Part = tuple[str, dict[str, Any], str]  # (command, arguments, reason)
+
+
+def parse_commands(
+    path: Path, raw: Any, default_reason: str | None
+) -> tuple[list[Part], list[str]]:
+    """The commands of an `agijobs apply` document: one command, a list of them, or
+    ``{commands: [...]}``; each in agijobs form (``command: NAME``, snake_case) or in the
+    reference demo's form (``type: NAME``, camelCase). Nothing is applied here. Returns the
+    commands and notices of what a reference-form command had that agijobs ignores."""
+    entries = raw.get("commands") if isinstance(raw, dict) and "commands" in raw else raw
+    if isinstance(entries, dict):
+        entries = [entries]
+    if not isinstance(entries, list) or not entries:
+        raise BadInput(
+            f"{path}: expected a command, a list of commands or {{commands: [...]}}",
+            "e.g. {command: shard.pause, shard: earth, reason: 'why'}",
+        )
+    parts: list[Part] = []
+    notices: list[str] = []
+    for i, entry in enumerate(entries):
+        where = f"{path}: commands -> {i}"
+        if not isinstance(entry, dict):
+            raise BadInput(f"{where}: expected a mapping (got {entry!r})", "give one command")
+        if isinstance(entry.get("command"), dict) and "type" in entry["command"]:
+            entry = entry["command"]  # a reference schedule entry {tick, note, command}
+        for key, fix in (
+            ("tick", "apply runs commands now; scheduled commands belong in a scenario"),
+            ("actor", "the actor is whoever runs apply: pass --actor"),
+        ):
+            if key in entry:
+                raise BadInput(f"{where} -> {key}: not allowed here", fix)
+        if "type" in entry and "command" not in entry:
+            from .reference import command_from_reference
+
+            entry, ignored = command_from_reference(path, i, entry)
+            notices.extend(ignored)
+        if default_reason and not entry.get("reason"):
+            entry = {**entry, "reason": default_reason}
+        model = validate(path, ApplyEntry, entry, prefix=("commands", str(i))).command
+        parts.append((model.command, command_args(model), model.reason))
+    return parts, notices
+
+
+# Validator messages name scenario fields; on the command line the same rules name flags.
+_FLAGS = {
+    "`clear: true`": "--clear",
+    "`to`": "--to",
+    "`from`": "--from",
+    "`job`": "--job",
+    "`backlog`": "--backlog",
+    "to/backlog/job": "--to/--backlog/--job",
+    "clear restores": "--clear restores",
+}
+
+
+def validate_command(raw: dict[str, Any]) -> dict[str, Any]:
+    """Validate CLI input for an owner command with the same rules as schedule entries."""
+    from pydantic import TypeAdapter
+
+    raw = {**raw, "command": canonical_name(raw.get("command"))}
+    try:
+        model = TypeAdapter(OwnerCommand).validate_python(raw)
+    except ValidationError as exc:
+        problems = []
+        for error in exc.errors():
+            loc = [str(p) for p in error["loc"] if not is_union_tag(p)]
+            option = f"--{loc[-1].replace('_', '-')}: " if loc else ""
+            message = str(error["msg"]).removeprefix("Value error, ")
+            for field, flag in _FLAGS.items():
+                message = message.replace(field, flag)
+            got = error.get("input")
+            shown = f" (got {got!r})" if loc and not isinstance(got, dict) else ""
+            problems.append(f"{option}{message}{shown}")
+        raise BadInput(
+            "; ".join(problems), "see `agijobs " + str(raw["command"]) + " --help`"
+        ) from None
+    return command_args(model)

@@ -1,0 +1,235 @@
+"""The owner commands' arguments as the boundary validates them: one model per command.
+
+The vocabulary itself (which commands exist, in which order) is the fabric's
+(`agijobs.fabric.commands.COMMAND_NAMES`); these models cover exactly it.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import Field, model_validator
+
+from .base import Model, Name, NonNegativeInt, PositiveInt, Skills
+from .topology import NodeSpec, OwnerKey, ShardSpec, SpilloverPolicy
+
+
+class CommandBase(Model):
+    reason: str = Field(min_length=1)
+    actor: str | None = None
+
+
+class PauseAll(CommandBase):
+    command: Literal["pause-all"]
+
+
+class Resume(CommandBase):
+    command: Literal["resume"]
+
+
+class Reroute(CommandBase):
+    command: Literal["reroute"]
+    from_: Name = Field(alias="from")
+    to: Name | None = None
+    backlog: Literal["all"] | NonNegativeInt | None = None
+    job: Name | None = None
+    clear: bool = False
+
+    @model_validator(mode="after")
+    def _shape(self) -> Reroute:
+        if self.clear:
+            if self.to is not None or self.backlog is not None or self.job is not None:
+                raise ValueError("clear restores the configured targets; drop to/backlog/job")
+        elif self.to is None:
+            raise ValueError("reroute needs `to` (or `clear: true`)")
+        elif self.to == self.from_:
+            raise ValueError("`to` must differ from `from`")
+        if self.job is not None and self.backlog is not None:
+            raise ValueError("give either `job` or `backlog`, not both")
+        return self
+
+
+class SetLatency(CommandBase):
+    command: Literal["set-latency"]
+    shard: Name
+    ms: Annotated[int, Field(gt=0, le=3_600_000)]
+
+
+class ShardPause(CommandBase):
+    command: Literal["shard.pause"]
+    shard: Name
+
+
+class ShardResume(CommandBase):
+    command: Literal["shard.resume"]
+    shard: Name
+
+
+class ShardRegister(CommandBase):
+    command: Literal["shard.register"]
+    shard: ShardSpec
+
+
+class Redistribution(Model):
+    """Where a deregistered shard's jobs go: to `target`, or cancelled."""
+
+    mode: Literal["spillover", "cancel"]
+    target: Name | None = None
+
+    @model_validator(mode="after")
+    def _shape(self) -> Redistribution:
+        if self.mode == "spillover" and self.target is None:
+            raise ValueError("mode `spillover` needs `target` (the shard that takes the jobs)")
+        if self.mode == "cancel" and self.target is not None:
+            raise ValueError("mode `cancel` takes no `target`")
+        return self
+
+
+class ShardDeregister(CommandBase):
+    command: Literal["shard.deregister"]
+    shard: Name
+    redistribution: Redistribution
+
+
+class ShardChanges(Model):
+    name: str | None = None
+    latency_budget_ms: PositiveInt | None = None
+    max_queue: PositiveInt | None = None
+    alert_threshold: PositiveInt | None = None
+    spillover: list[SpilloverPolicy] | None = None
+
+    @model_validator(mode="after")
+    def _not_empty(self) -> ShardChanges:
+        if not self.model_fields_set:
+            raise ValueError("update changes nothing; name at least one field")
+        return self
+
+
+class ShardUpdate(CommandBase):
+    command: Literal["shard.update"]
+    shard: Name
+    update: ShardChanges
+
+
+class NodeRegister(CommandBase):
+    command: Literal["node.register"]
+    node: NodeSpec
+
+
+class NodeChanges(Model):
+    slots: PositiveInt | None = None
+    skills: Skills | None = None
+    latency_ms: NonNegativeInt | None = None
+    heartbeat_ticks: PositiveInt | None = None
+    price_per_job: Annotated[float, Field(ge=0)] | None = None
+    metadata: dict[str, Any] | None = None
+
+    @model_validator(mode="after")
+    def _not_empty(self) -> NodeChanges:
+        if not self.model_fields_set:
+            raise ValueError("update changes nothing; name at least one field")
+        return self
+
+
+class NodeUpdate(CommandBase):
+    command: Literal["node.update"]
+    node: Name
+    update: NodeChanges
+
+
+class NodeDeregister(CommandBase):
+    command: Literal["node.deregister"]
+    node: Name
+
+
+class Locator(Model):
+    """A job by its place in a shard's line: `offset` 0 is the newest queued job; with
+    `include_in_flight`, running jobs count too, at their place in the line (FIFO order)."""
+
+    kind: Literal["tail"]
+    shard: Name
+    offset: NonNegativeInt
+    include_in_flight: bool = False
+
+
+class JobCommand(CommandBase):
+    job: Name | None = None
+    locator: Locator | None = None
+
+    @model_validator(mode="after")
+    def _one_target(self) -> JobCommand:
+        if (self.job is None) == (self.locator is None):
+            raise ValueError("give exactly one of `job` (an id) or `locator`")
+        return self
+
+
+class JobCancel(JobCommand):
+    command: Literal["job.cancel"]
+
+
+class JobReroute(JobCommand):
+    command: Literal["job.reroute"]
+    to: Name
+
+
+class CheckpointSave(CommandBase):
+    command: Literal["checkpoint.save"]
+
+
+class CheckpointConfigure(CommandBase):
+    command: Literal["checkpoint.configure"]
+    every: PositiveInt
+
+
+class ReportingConfigure(CommandBase):
+    command: Literal["reporting.configure"]
+    label: Name
+
+
+class GovernanceUpdate(CommandBase):
+    """Change the key set or thresholds in force; always needs the default threshold."""
+
+    command: Literal["governance.update"]
+    keys: list[OwnerKey] | None = None
+    approvals: dict[str, PositiveInt] | None = None
+    operator_may: list[str] | None = None
+    proposal_expiry_ticks: PositiveInt | None = None
+
+    @model_validator(mode="after")
+    def _something(self) -> GovernanceUpdate:
+        if all(
+            v is None
+            for v in (self.keys, self.approvals, self.operator_may, self.proposal_expiry_ticks)
+        ):
+            raise ValueError(
+                "give at least one of keys, approvals, operator_may, proposal_expiry_ticks"
+            )
+        return self
+
+
+CommandModel = (
+    PauseAll
+    | Resume
+    | Reroute
+    | SetLatency
+    | ShardPause
+    | ShardResume
+    | ShardRegister
+    | ShardDeregister
+    | ShardUpdate
+    | NodeRegister
+    | NodeUpdate
+    | NodeDeregister
+    | JobCancel
+    | JobReroute
+    | CheckpointSave
+    | CheckpointConfigure
+    | ReportingConfigure
+    | GovernanceUpdate
+)
+OwnerCommand = Annotated[CommandModel, Field(discriminator="command")]
+
+
+COMMAND_MODELS: dict[str, type[CommandBase]] = {
+    model.model_fields["command"].annotation.__args__[0]: model for model in CommandModel.__args__
+}
