@@ -14,7 +14,6 @@ from typing import Any
 
 import orjson
 
-from .acyclic import rarely_collected
 from .audit_authority import AuthorityCheck
 from .audit_chain import ChainCheck
 from .errors import IntegrityError
@@ -22,7 +21,9 @@ from .fabric.inputs import CommandInput
 from .fabric.state import COUNTERS
 from .ledger.canonical import split_event_line
 from .ledger.chain import scan_events, verify_against_chain
-from .runner import LoadedRun, load_run, simulate
+from .run.acyclic import rarely_collected
+from .run.lifecycle import simulate
+from .run.loading import LoadedRun, load_run
 from .store import Store
 from .store.files import EVENTS
 
@@ -346,7 +347,7 @@ def _examine(store: Store, loaded: LoadedRun) -> tuple[AuditReport, _Walk]:
         conservation=conservation,
     )
     report.authority = _authority_summary(authority)
-    from .owner import runner_is_live
+    from .run.sessions import runner_is_live
 
     if runner_is_live(store):
         report.notes.append(

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from .owner import runner_is_live
-from .runner import LIFECYCLE, load_run, read_json
+from .run.loading import load_run, read_json
+from .run.sessions import LIFECYCLE, runner_is_live
 from .store import Store
 from .summary import fabric_view
 

@@ -13,7 +13,7 @@ import re
 import sys
 from pathlib import Path
 
-from agijobs.runner import simulate
+from agijobs.run.lifecycle import simulate
 from agijobs.spec.loading import load_plan
 
 LINE = re.compile(r"^(  events_digest:) .*$", re.MULTILINE)

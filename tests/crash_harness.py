@@ -28,7 +28,8 @@ import orjson
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from agijobs.runner import RunOptions, resume_run, start_run  # noqa: E402
+from agijobs.run.lifecycle import resume_run, start_run  # noqa: E402
+from agijobs.run.runner import RunOptions  # noqa: E402
 from agijobs.spec.loading import load_plan  # noqa: E402
 from agijobs.spec.plan import Plan  # noqa: E402
 from agijobs.store import crashpoints  # noqa: E402

@@ -11,12 +11,13 @@ import pytest
 
 from agijobs.audit import audit
 from agijobs.errors import IntegrityError, Refused
-from agijobs.keys import new_key
 from agijobs.ledger.canonical import GENESIS_HASH, encode_event
 from agijobs.ledger.checkpoint import decode_checkpoint, encode_checkpoint
-from agijobs.owner import issue_command
-from agijobs.planning import make_plan
-from agijobs.runner import RunOptions, start_run
+from agijobs.run.delivery import issue_command
+from agijobs.run.keys import new_key
+from agijobs.run.lifecycle import start_run
+from agijobs.run.planning import make_plan
+from agijobs.run.runner import RunOptions
 from agijobs.spec.loading import load_plan
 from agijobs.store.files import FileStore
 

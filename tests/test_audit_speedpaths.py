@@ -27,7 +27,7 @@ from agijobs.audit_chain import ChainCheck
 from agijobs.errors import IntegrityError
 from agijobs.ledger.canonical import GENESIS_HASH, dumps, encode_event, sha256_hex
 from agijobs.ledger.chain import scan_events, verified_head
-from agijobs.runner import load_run
+from agijobs.run.loading import load_run
 from agijobs.store.files import FileStore
 
 from .helpers import cli

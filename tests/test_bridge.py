@@ -12,8 +12,8 @@ from pathlib import Path
 import orjson
 import pytest
 
-from agijobs.bridge import BridgeExecutor, BridgeSettings, ExecutorFailed
 from agijobs.errors import BadInput
+from agijobs.run.bridge import BridgeExecutor, BridgeSettings, ExecutorFailed
 
 from .helpers import agijobs as run_cli
 from .helpers import file_hashes, sha

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from agijobs.runner import simulate
+from agijobs.run.lifecycle import simulate
 from agijobs.spec.loading import load_plan
 
 from .helpers import cli, sha

@@ -324,7 +324,7 @@ def test_every_corruption_is_reported_and_stops_resume(
     mask: int,
 ) -> None:
     from agijobs.errors import IntegrityError
-    from agijobs.runner import load_run
+    from agijobs.run.loading import load_run
     from agijobs.store.files import FileStore
 
     storage = tmp_path_factory.mktemp("corrupt") / "storage"

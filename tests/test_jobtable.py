@@ -10,7 +10,7 @@ import pytest
 from agijobs.errors import IntegrityError
 from agijobs.ledger import jobtable
 from agijobs.ledger.checkpoint import decode_checkpoint
-from agijobs.runner import load_run
+from agijobs.run.loading import load_run
 from agijobs.store.files import FileStore
 
 from .helpers import agijobs

@@ -15,8 +15,9 @@ import orjson
 import pytest
 
 from agijobs.errors import Conflict
-from agijobs.owner import issue_command
-from agijobs.runner import RunOptions, resume_run, start_run
+from agijobs.run.delivery import issue_command
+from agijobs.run.lifecycle import resume_run, start_run
+from agijobs.run.runner import RunOptions
 from agijobs.spec.loading import load_plan
 from agijobs.store.files import FileStore, atomic_write
 

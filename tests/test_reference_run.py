@@ -8,7 +8,7 @@ from pathlib import Path
 import orjson
 import pytest
 
-from agijobs.planning import make_plan
+from agijobs.run.planning import make_plan
 
 from .helpers import cli, scenario_dict, write_scenario
 

@@ -10,8 +10,9 @@ from pathlib import Path
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from agijobs.owner import issue_command
-from agijobs.runner import RunOptions, resume_run, start_run
+from agijobs.run.delivery import issue_command
+from agijobs.run.lifecycle import resume_run, start_run
+from agijobs.run.runner import RunOptions
 from agijobs.spec.loading import build_plan, load_plan
 from agijobs.spec.scenario import Expectations, Scenario
 from agijobs.store.files import FileStore

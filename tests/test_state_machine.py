@@ -26,8 +26,10 @@ from hypothesis.stateful import (
 
 from agijobs.audit import audit
 from agijobs.errors import Conflict
-from agijobs.owner import issue_command
-from agijobs.runner import RunOptions, load_run, resume_run, start_run
+from agijobs.run.delivery import issue_command
+from agijobs.run.lifecycle import resume_run, start_run
+from agijobs.run.loading import load_run
+from agijobs.run.runner import RunOptions
 from agijobs.spec.loading import build_plan
 from agijobs.spec.plan import Plan
 from agijobs.spec.scenario import Expectations, Scenario

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from agijobs.run.transfer import copy_run
 from agijobs.store.files import FileStore
-from agijobs.transfer import copy_run
 
 from .helpers import cli, file_hashes
 

@@ -62,7 +62,7 @@ DEFAULT_STORAGE = "storage"
 def actor_or_default(actor: str | None) -> str:
     if actor:
         return actor
-    from ..runner import default_actor
+    from ..run.sessions import default_actor
 
     return default_actor()
 

@@ -10,7 +10,7 @@ import typer
 from .common import JsonOption, guard, print_json
 
 if TYPE_CHECKING:
-    from ..keys import LoadedKey
+    from ..run.keys import LoadedKey
 
 keys_app = typer.Typer(
     help="Owner keys (Ed25519): create one, or print the config line of one you have.",
@@ -44,7 +44,7 @@ def new(
     """
     with guard(as_json):
         from ..errors import BadInput
-        from ..keys import new_key
+        from ..run.keys import new_key
 
         if role not in ("owner", "operator"):
             raise BadInput(f"--role: {role!r} is not a role", "use owner or operator")
@@ -63,14 +63,14 @@ def show(
     Example: agijobs keys show alice
     """
     with guard(as_json):
-        from ..keys import load_key
+        from ..run.keys import load_key
 
         loaded = load_key(key, "KEY")
         _print(loaded.path.stem, loaded, role, as_json)
 
 
 def _print(name: str, key: LoadedKey, role: str, as_json: bool) -> None:
-    from ..keys import config_line
+    from ..run.keys import config_line
 
     if as_json:
         print_json(

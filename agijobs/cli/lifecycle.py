@@ -126,7 +126,7 @@ def plan(
                     f"SCENARIO: {scenario} given with --from-storage",
                     "a what-if starts from the storage's run; drop SCENARIO, or --from-storage",
                 )
-            from ..planning import what_if
+            from ..run.planning import what_if
 
             report = what_if(make_store(storage), intent or [], out)
             if as_json:
@@ -141,7 +141,7 @@ def plan(
                 raise BadInput(
                     "SCENARIO: missing", "give a scenario or plan file, or --from-storage"
                 )
-            from ..planning import make_plan
+            from ..run.planning import make_plan
 
             result = make_plan(
                 scenario,
@@ -190,7 +190,7 @@ def run(
     Example: agijobs run scenarios/planetary.yaml --storage ./storage --fresh
     """
     with guard(as_json):
-        from ..runner import start_run
+        from ..run.lifecycle import start_run
         from ..spec.loading import check_fresh, load_plan
         from .running import closing, finish, run_options
 

@@ -95,6 +95,6 @@ def bridge_settings(executor: str, bridge: str | None, timeout: float | None) ->
         from ..errors import BadInput
 
         raise BadInput(f"--executor: {executor!r} is not an executor", "use inprocess or bridge")
-    from ..bridge import BridgeSettings
+    from ..run.bridge import BridgeSettings
 
     return BridgeSettings.from_environment(bridge, timeout)

@@ -60,7 +60,7 @@ def issue(
 ) -> None:
     with guard(as_json):
         from ..errors import BadInput
-        from ..owner import issue_command
+        from ..run.delivery import issue_command
 
         if not reason.strip():
             raise BadInput("--reason: must not be empty", "say why, e.g. --reason 'incident 42'")

@@ -513,8 +513,8 @@ def _live_table(engine: Any, seq: int, rate: float, last_action: str) -> Table:
 def watch_live(store: Any, interval: float = 0.25) -> None:
     """Follow a live run through the view its runner publishes (`live.json`), read-only,
     until no runner holds it; the caller then prints the final status."""
-    from ..owner import runner_is_live
-    from ..runner import read_json
+    from ..run.loading import read_json
+    from ..run.sessions import runner_is_live
 
     if not runner_is_live(store):
         err.print(f"no live run in {store.location} to follow; its status:")

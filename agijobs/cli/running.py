@@ -28,8 +28,9 @@ def resume_fabric(
 ) -> None:
     """`agijobs resume`: a resume command to a live runner, else the run continued here."""
     with guard(as_json):
-        from ..owner import issue_command, runner_is_live
-        from ..runner import resume_run
+        from ..run.delivery import issue_command
+        from ..run.lifecycle import resume_run
+        from ..run.sessions import runner_is_live
 
         store = make_store(storage)
         if runner_is_live(store):
@@ -66,7 +67,7 @@ def run_options(
     bridge: str | None,
     bridge_timeout: float | None,
 ) -> Any:
-    from ..runner import RunOptions
+    from ..run.runner import RunOptions
     from .render import progress_printer
 
     settings = bridge_settings(executor, bridge, bridge_timeout)

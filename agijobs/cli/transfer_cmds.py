@@ -50,7 +50,7 @@ def import_(
 
 def _copy(source: str, target: str, verb: str, as_json: bool) -> None:
     with guard(as_json):
-        from ..transfer import copy_run
+        from ..run.transfer import copy_run
 
         report = copy_run(make_store(source), make_store(target))
         if as_json:

@@ -26,13 +26,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from ..errors import BadInput, Refused, did_you_mean
-from ..ledger.signing import (
-    command_message,
-    envelope,
-    parse_public_key,
-    plan_message,
-    verify,
-)
+from ..ledger.signing import command_message, envelope, parse_public_key, plan_message, verify
 from .governance import Governance, Key, Proposal
 from .inputs import BATCH, CommandInput
 

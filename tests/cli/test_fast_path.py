@@ -178,7 +178,7 @@ def test_pause_all_at_rest_never_imports_typer_or_pydantic_and_ends_as_the_typer
     assert result.returncode == 0, result.stderr
     assert result.stdout == "pause-all: fabric paused (tick 3, fabric at rest)\n"
     imported = {line.split("|")[-1].strip() for line in result.stderr.splitlines()}
-    assert "agijobs.owner" in imported
+    assert "agijobs.run.delivery" in imported
     # What an owner command at rest never needs: the CLI framework, the renderer, and the
     # scenario models (the stored plan is read as a document; nothing ticks).
     assert not {"typer", "click", "rich", "pydantic", "yaml", "agijobs.spec.scenario"} & imported

@@ -11,7 +11,6 @@ from agijobs.errors import Refused
 from agijobs.fabric.authority import envelope_of
 from agijobs.fabric.engine import Engine
 from agijobs.fabric.inputs import CommandInput
-from agijobs.keys import LoadedKey, sign_command, signed_auth
 from agijobs.ledger.canonical import dumps
 from agijobs.ledger.signing import (
     command_message,
@@ -22,6 +21,7 @@ from agijobs.ledger.signing import (
     sign,
     verify,
 )
+from agijobs.run.keys import LoadedKey, sign_command, signed_auth
 from agijobs.spec.scenario import Scenario
 
 from ..helpers import engine_of

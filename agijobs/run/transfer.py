@@ -10,10 +10,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from .errors import Conflict, IntegrityError
-from .ledger import jobtable
-from .runner import load_run
-from .store import Store
+from ..errors import Conflict, IntegrityError
+from ..ledger import jobtable
+from ..store import Store
+from .loading import load_run
 
 # What belongs to a live process, not to the run: never copied.
 _TRANSIENT = frozenset({"live.json", "run.lock"})

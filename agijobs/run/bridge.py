@@ -29,7 +29,7 @@ from typing import IO, Any
 
 import orjson
 
-from .errors import AgijobsError, BadInput
+from ..errors import AgijobsError, BadInput
 
 PROTOCOL = 1
 DEFAULT_TIMEOUT = 5.0

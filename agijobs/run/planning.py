@@ -7,20 +7,22 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from . import __version__
-from .errors import BadInput, Refused
-from .fabric.engine import Engine
+from .. import __version__
+from ..errors import BadInput, Refused
+from ..fabric.engine import Engine
+from ..ledger.canonical import dumps
+from ..ledger.signing import plan_message, sign
+from ..spec.loading import build_plan, load_plan, with_intents
+from ..spec.plan import Plan, governance_of
+from ..spec.scenario import Expectations, Scenario
+from ..store import Store
+from ..store.files import RUN_PLAN, atomic_write
+from ..store.memory import MemoryStore
+from ..summary import check_expectations
 from .keys import LoadedKey, load_key
-from .ledger.canonical import dumps
-from .ledger.signing import plan_message, sign
-from .runner import Runner, RunOptions, load_run, simulate
-from .spec.loading import build_plan, load_plan, with_intents
-from .spec.plan import Plan, governance_of
-from .spec.scenario import Expectations, Scenario
-from .store import Store
-from .store.files import RUN_PLAN, atomic_write
-from .store.memory import MemoryStore
-from .summary import check_expectations
+from .lifecycle import simulate
+from .loading import load_run
+from .runner import Runner, RunOptions
 
 
 def make_plan(
@@ -84,7 +86,7 @@ def make_plan(
     out.parent.mkdir(parents=True, exist_ok=True)
     atomic_write(out, reviewed.to_bytes())
     if emit_scenario is not None and plan.translated is not None:
-        from .spec.reference import Translation, emit_yaml
+        from ..spec.reference import Translation, emit_yaml
 
         text = emit_yaml(Translation(plan.translated, plan.notices), source)
         emit_scenario.parent.mkdir(parents=True, exist_ok=True)

@@ -9,26 +9,19 @@ written, and only then reported as done.
 from __future__ import annotations
 
 import contextlib
-import os
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from .errors import BadInput, Conflict, NotAcknowledged, Refused
-from .fabric.engine import JOBLESS
-from .fabric.inputs import CommandInput
-from .runner import (
-    Runner,
-    RunOptions,
-    default_actor,
-    load_run,
-    read_json,
-    record_recovery,
-    session_record,
-)
-from .store import Store
-from .store.files import RUN_PLAN
+from ..errors import BadInput, Conflict, NotAcknowledged, Refused
+from ..fabric.engine import JOBLESS
+from ..fabric.inputs import CommandInput
+from ..store import Store
+from ..store.files import RUN_PLAN
+from .loading import load_run, read_json
+from .recorder import Recorder
+from .sessions import default_actor, record_recovery, runner_is_live, session_record
 
 
 @dataclass(slots=True)
@@ -137,8 +130,8 @@ def _authenticate(
         return None, actor or default_actor(), notices
     if key is None:
         return None, actor or default_actor(), []  # the runner records the refusal
+    from ..ledger.signing import command_message
     from .keys import load_key, name_in, sign_command, signed_auth
-    from .ledger.signing import command_message
 
     loaded = load_key(key)
     key_name = name_in(governance["keys"], loaded) or loaded.path.stem
@@ -149,33 +142,13 @@ def _authenticate(
         proposal = next((p for p in governance["proposals"] if p["id"] == wanted), None)
         if proposal is None:  # the runner refuses and records it: nothing to sign
             return None, actor, []
-        from .fabric.authority import envelope_of
+        from ..fabric.authority import envelope_of
 
         message = command_message(envelope_of(CommandInput.from_json(proposal["command"])))
         return signed_auth(loaded, key_name, message), actor, []
     info = read_json(store, "run.json") or {}
     run_id = str(info.get("run_id"))
     return sign_command(loaded, actor, name, args, reason, issued_at, run_id), actor, []
-
-
-def runner_is_live(store: Store) -> bool:
-    """A runner process holds the lock (not just an owner command being applied at rest)."""
-    if not store.lock_is_held():
-        return False
-    info = read_json(store, "run.json") or {}
-    pid = info.get("pid")
-    if info.get("role") != "runner" or not isinstance(pid, int):
-        return False
-    if store.shared:  # on another machine, perhaps: is it that runner's session holding it?
-        session = info.get("session")
-        return session is not None and store.lock_holder() == session
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def _send_live(
@@ -233,17 +206,17 @@ def _apply_at_rest(store: Store, command: CommandInput) -> CommandResult:
         events = engine.apply_at_rest(command)  # raises BadInput before anything is written
     except Refused as error:  # the refused attempt is recorded, the fabric unchanged
         events, refusal = engine.events, error
-    runner = Runner(store, loaded.plan, engine, RunOptions(), loaded)
+    recorder = Recorder(store, loaded.plan, engine, loaded)
     crashed = record_recovery(store, loaded)
     try:
-        runner.write(engine.state.tick, events)
-        runner.checkpoint()
+        recorder.write(engine.state.tick, events)
+        recorder.checkpoint()
     finally:
-        runner.sink.close()
+        recorder.close()
     tick = engine.state.tick
     store.append_session(
         session_record(
-            "command", command=command.name, actor=command.actor, tick=tick, seq=runner.seq
+            "command", command=command.name, actor=command.actor, tick=tick, seq=recorder.seq
         )
     )
     if crashed:  # the run now rests at its checkpoint like any stopped run

@@ -14,8 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .errors import BadInput, Conflict
-from .ledger.signing import fingerprint, format_public_key, public_bytes
+from ..errors import BadInput, Conflict
+from ..ledger.signing import fingerprint, format_public_key, public_bytes
 
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 # Files that mark a directory as an agijobs storage: keys are never written inside one.
@@ -147,7 +147,7 @@ def signed_auth(
     context: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """A command's `auth`: its context (run id, nonce) and this key's signature of `message`."""
-    from .ledger.signing import sign
+    from ..ledger.signing import sign
 
     signature = {
         "key": key_name,
@@ -169,7 +169,7 @@ def sign_command(
     """Sign a new command for run `run_id` as `key_name`, with a fresh nonce."""
     import secrets
 
-    from .ledger.signing import command_message, envelope
+    from ..ledger.signing import command_message, envelope
 
     nonce = secrets.token_hex(16)
     body = envelope(name, args, reason, key_name, issued_at, run_id, nonce)

@@ -1,0 +1,255 @@
+"""Starting, continuing and simulating runs: `agijobs run`, `agijobs resume` at rest, and
+the dry runs of `plan` and `audit --replay`. Each sets a runner up and lets it loop."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections import deque
+from collections.abc import Iterator, Sequence
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from ..errors import Conflict, Refused
+from ..fabric.engine import Engine
+from ..fabric.inputs import CommandInput
+from ..spec.plan import Plan
+from ..store import Store
+from ..store.files import RUN_PLAN
+from ..summary import planned_jobs
+from .loading import load_run, read_json
+from .runner import Outcome, Runner, RunOptions
+from .sessions import LIFECYCLE, default_actor, record_recovery, run_info, session_record, wall_now
+
+if TYPE_CHECKING:
+    from .bridge import BridgeSettings
+    from .keys import LoadedKey
+
+
+def start_run(
+    store: Store, plan: Plan, source: str, options: RunOptions, *, fresh: bool = False
+) -> Outcome:
+    """`agijobs run`: a new run from tick 0 into an empty storage."""
+    check_plan_signatures(plan)  # before anything is written
+    with _executor(options, plan):  # a bridge that cannot shake hands writes nothing
+        return _start_run(store, plan, source, options, fresh=fresh)
+
+
+def _start_run(
+    store: Store, plan: Plan, source: str, options: RunOptions, *, fresh: bool
+) -> Outcome:
+    store.ensure()
+    with store.run_lock():
+        archived = None
+        if store.has_run():
+            info = read_json(store, "run.json")
+            run_id = str(info.get("run_id", "unknown")) if info else "unknown"
+            if not fresh:
+                raise Conflict(
+                    f"storage {store.location} holds run {run_id}",
+                    "continue it with `agijobs resume`, or start over with `--fresh` "
+                    "(moves it to archive/)",
+                )
+            archived = store.archive(run_id)
+        # Unique per start (time to the microsecond and pid), recognisable by its inputs.
+        started = datetime.now(UTC).strftime("%Y%m%dT%H%M%S.%f")
+        run_id = f"{started}-{os.getpid()}-{plan.inputs_id[:8]}"
+        store.write_document(RUN_PLAN, plan.to_bytes())
+        store.write_document("run.json", run_info(store, plan, run_id, source))
+        store.append_session(
+            session_record("started", run_id=run_id, scenario=source, archived_previous=archived)
+        )
+        engine = Engine(plan.inputs)
+        engine.run_id = run_id
+        if options.stop_after_ticks is None:  # the scenario's planned stop, unless overridden
+            options.stop_after_ticks = plan.scenario.run.stop_after_ticks
+        runner = Runner(store, plan, engine, options)
+        runner.recorder.write(0, [started_event(plan)])
+        runner.recorder.checkpoint()
+        return runner.loop()
+
+
+def check_plan_signatures(plan: Plan) -> list[str]:
+    """On a fabric that declares keys, the plan (its schedule, its very fabric) must carry
+    the default threshold of owner signatures. Returns the signers' names."""
+    from ..fabric.authority import plan_signers
+    from ..spec.plan import governance_of
+
+    governance = governance_of(plan.scenario)
+    if governance is None:
+        return []
+    signers = plan_signers(governance, plan.plan_id, list(plan.signatures))
+    needed = governance.threshold("default")
+    if len(signers) < needed:
+        how = (
+            "write one with `agijobs plan SCENARIO --sign KEY`"
+            if not plan.signatures and "predicted" not in plan.document
+            else "add signatures with `agijobs plan PLAN --out PLAN --sign KEY`"
+        )
+        raise Refused(
+            f"this fabric declares owner keys, so it runs only from a plan signed by "
+            f"{needed} owner(s); the plan carries {len(signers)} valid owner signature(s)"
+            + (f" ({', '.join(signers)})" if signers else ""),
+            how,
+        )
+    return signers
+
+
+def started_event(plan: Plan) -> tuple[str, dict[str, Any]]:
+    scenario = plan.scenario
+    return (
+        "run.started",
+        {
+            "name": scenario.name,
+            "seed": scenario.seed,
+            "inputs_id": plan.inputs_id,
+            "jobs": planned_jobs(plan),
+            "shards": sorted(s.id for s in scenario.fabric.shards),
+            "nodes": sorted(n.id for n in scenario.fabric.nodes),
+        },
+    )
+
+
+def simulate(
+    plan: Plan,
+    recorded: Sequence[tuple[int, CommandInput]] = (),
+    until_tick: int | None = None,
+    heads: list[str] | None = None,
+    run_id: str | None = None,
+    bridge: BridgeSettings | None = None,
+) -> Outcome:
+    """Run `plan` in memory, with recorded live/at-rest commands at their ticks.
+
+    This is the runner itself on a store that keeps nothing, so a dry run predicts the
+    chain head and events digest of a real run exactly.
+    """
+
+    engine = Engine(plan.inputs)
+    engine.run_id = run_id
+    options = RunOptions(bridge=bridge)
+    with _executor(options, plan):
+        return _simulate(plan, engine, options, recorded, until_tick, heads)
+
+
+def _simulate(
+    plan: Plan,
+    engine: Engine,
+    options: RunOptions,
+    recorded: Sequence[tuple[int, CommandInput]],
+    until_tick: int | None,
+    heads: list[str] | None,
+) -> Outcome:
+    from ..store.memory import MemoryStore
+
+    runner = Runner(MemoryStore(), plan, engine, options)
+    for tick, command in recorded:
+        book = runner.scripted_rest if command.source == "at-rest" else runner.scripted_live
+        book.setdefault(tick, []).append(command)
+    runner.until_tick = until_tick
+    runner.recorder.heads = heads
+    runner.recorder.write(0, [started_event(plan)])
+    return runner.loop()
+
+
+def resume_run(
+    store: Store,
+    options: RunOptions,
+    *,
+    reason: str | None,
+    keep_paused: bool,
+    actor: str | None,
+    key: str | None = None,
+) -> Outcome:
+    """`agijobs resume` with no live runner: verify, recover, lift the pause, continue."""
+    if not store.has_run():
+        raise Conflict(f"no run in {store.location}", "start one with `agijobs run SCENARIO`")
+    from .keys import load_key
+
+    signer = None if key is None else load_key(key)  # a bad --key changes nothing
+    if options.bridge is None:
+        return _resume_run(store, options, reason, keep_paused, actor, signer)
+    plan = load_run(store).plan  # the seed the bridge's backoff derives from
+    with _executor(options, plan):
+        return _resume_run(store, options, reason, keep_paused, actor, signer)
+
+
+def _resume_run(
+    store: Store,
+    options: RunOptions,
+    reason: str | None,
+    keep_paused: bool,
+    actor: str | None,
+    signer: LoadedKey | None,
+) -> Outcome:
+    # An at-rest owner command may hold the lock for a moment: wait for it, briefly.
+    with store.run_lock(wait=5.0):
+        loaded = load_run(store)
+        engine = loaded.engine()
+        plan = loaded.plan
+        journal = store.read_journal()
+        pending_replay = journal[engine.state.journal_applied :]
+        over = (engine.is_done() and not pending_replay) or (
+            engine.state.tick >= plan.scenario.run.max_ticks
+        )
+        lifecycle = [s for s in store.read_sessions() if s.get("event") in LIFECYCLE]
+        stopped_cleanly = bool(lifecycle) and lifecycle[-1]["event"] == "stopped"
+        if over and stopped_cleanly and store.read_document("summary.json") is not None:
+            ending = "finished" if engine.is_done() else "reached max_ticks"
+            raise Conflict(
+                f"the run in {store.location} {ending} at tick {engine.state.tick}; "
+                "there is nothing to resume",
+                "start a new one with `agijobs run SCENARIO --fresh`",
+            )
+        # Over but not cleanly stopped (died writing its summary): the loop stops at once
+        # and writes the same checkpoint, summary and session a clean stop would have.
+        record_recovery(store, loaded)
+        info = read_json(store, "run.json") or {}
+        run_id = str(info.get("run_id", "unknown"))
+        scenario = str(info.get("scenario", ""))
+        store.write_document("run.json", run_info(store, plan, run_id, scenario))
+        store.append_session(session_record("resumed", run_id=run_id, tick=engine.state.tick))
+        runner = Runner(store, plan, engine, options, loaded)
+        runner.replay = deque(pending_replay)
+        runner.journaled = {e["id"] for e in journal}
+        if loaded.checkpoint is None:  # died before its first checkpoint: start over
+            runner.recorder.write(0, [started_event(plan)])
+            runner.recorder.checkpoint()
+        if not keep_paused:
+            runner.lift_pause = _lift_command(engine, reason, actor, signer, run_id)
+        if loaded.scan.count > loaded.seq or loaded.scan.torn_bytes:
+            runner.recorder.checkpoint()
+        return runner.loop()
+
+
+def _lift_command(
+    engine: Engine, reason: str | None, actor: str | None, key: LoadedKey | None, run_id: str
+) -> CommandInput:
+    """`resume`'s lift of the pause; signed with `key` on a fabric that declares keys."""
+    why, issued_at = reason or "resumed by operator", wall_now()
+    governance = engine.state.governance
+    if governance is None or key is None:
+        return CommandInput("resume", {}, why, actor or default_actor(), "at-rest", issued_at)
+    from .keys import sign_command
+
+    known = governance.keys.get(key.fingerprint)
+    name = actor or (known.name if known else key.path.stem)
+    auth = sign_command(key, name, "resume", {}, why, issued_at, run_id)
+    return CommandInput("resume", {}, why, name, "at-rest", issued_at, auth=auth)
+
+
+@contextlib.contextmanager
+def _executor(options: RunOptions, plan: Plan) -> Iterator[None]:
+    """Start the configured bridge (handshake) for the run, and stop it after."""
+    if options.bridge is None:
+        yield
+        return
+    from .bridge import BridgeExecutor
+
+    executor = BridgeExecutor(options.bridge, plan.scenario.seed)
+    executor.start()
+    options.executor = executor
+    try:
+        yield
+    finally:
+        options.executor = None
+        executor.close()

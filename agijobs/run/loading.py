@@ -1,0 +1,169 @@
+"""A stored run, read and verified: its plan, its checkpoint with the job table, its log.
+
+The log up to the checkpoint is verified by the digest the checkpoint records, and line by
+line after it; the checkpoint's state must have the shape `agijobs.fabric.snapshot` writes
+and belong to the plan's scenario. Nothing here writes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+
+from ..errors import BadInput, Conflict, IntegrityError
+from ..fabric.engine import Engine
+from ..fabric.snapshot import check_state
+from ..ledger import jobtable
+from ..ledger.chain import ChainScan, scan_events, scan_from_checkpoint, verify_against_chain
+from ..ledger.checkpoint import decode_checkpoint
+from ..spec.plan import Plan, stored_plan
+from ..store import Store
+from ..store.files import CHECKPOINT, EVENTS, RUN_PLAN
+from .acyclic import uncollected
+
+
+@dataclass(slots=True)
+class LoadedRun:
+    """A stored run, verified: its plan, checkpoint and the scan of its log."""
+
+    plan: Plan
+    checkpoint: dict[str, Any] | None
+    scan: ChainScan
+    events: bytes
+    run_id: str | None = None  # from run.json: what signed commands must name
+    checkpoint_bytes: bytes | None = None  # exactly the bytes verified (`export` copies them)
+    job_table: bytes | None = None  # the checkpoint's job table, verified against its digest
+    job_table_name: str = ""  # where it was read, for messages
+
+    def engine(self, *, jobs: bool = True) -> Engine:
+        """The engine at the checkpoint (`jobs=False`: see `Engine.restore`)."""
+        if self.checkpoint is None:
+            engine = Engine(self.plan.inputs)
+        elif jobs:
+            with uncollected():  # a backlog's rows and jobs: acyclic (acyclic.py)
+                engine = Engine.restore(self.plan.inputs, self.full_state())
+        else:
+            engine = Engine.restore(self.plan.inputs, self.checkpoint["state"], jobs=False)
+        engine.run_id = self.run_id
+        return engine
+
+    def full_state(self) -> dict[str, Any]:
+        """The checkpoint's state with its job rows (read from its job table)."""
+        assert self.checkpoint is not None and self.job_table is not None
+        return jobtable.attach(self.checkpoint["state"], self.job_table, self.job_table_name)
+
+    @property
+    def seq(self) -> int:
+        return 0 if self.checkpoint is None else int(self.checkpoint["seq"])
+
+    @property
+    def engine_tick(self) -> int:
+        return 0 if self.checkpoint is None else int(self.checkpoint["tick"])
+
+
+def load_run(store: Store, *, full_scan: bool = False, check_plan: bool = True) -> LoadedRun:
+    """Read and verify plan, checkpoint and event chain; raise `IntegrityError` on mismatch.
+
+    The log up to the checkpoint is verified by the digest the checkpoint records, and
+    line by line after it; `full_scan` (the audit) re-hashes every line from seq 1.
+    Without `check_plan` the stored plan is proved by its plan_id but not validated again
+    (`plan.stored_plan`): for `status` and owner commands at rest, which never tick."""
+    plan_bytes = store.read_document(RUN_PLAN)
+    if plan_bytes is None:
+        if store.has_run():
+            raise IntegrityError(
+                f"{store.location}/{RUN_PLAN}: missing", "the storage is incomplete; re-run"
+            )
+        raise Conflict(f"no run in {store.location}", "start one with `agijobs run SCENARIO`")
+    try:
+        label = f"{store.location}/{RUN_PLAN}"
+        if check_plan:
+            plan = plan_from_store(store, plan_bytes)
+        else:
+            plan = stored_plan(label, plan_bytes, lambda: plan_from_store(store, plan_bytes))
+    except BadInput as error:
+        raise IntegrityError(error.message, "the stored plan was altered; re-run") from None
+    raw, checkpoint, table = _read_checkpoint(store)
+    table_name = ""
+    events = store.read_events()
+    seq = 0 if checkpoint is None else int(checkpoint["seq"])
+    if checkpoint is None or full_scan:
+        scan = scan_events(events, seq, f"{store.location}/{EVENTS}")
+    else:
+        scan = scan_from_checkpoint(events, checkpoint, f"{store.location}/{EVENTS}")
+    if checkpoint is not None:
+        if checkpoint["inputs_id"] != plan.inputs_id:
+            raise IntegrityError(
+                f"{store.location}/{CHECKPOINT}: belongs to inputs {checkpoint['inputs_id'][:12]}…,"
+                f" plan.json is {plan.inputs_id[:12]}…",
+                "the plan or checkpoint was replaced; re-run",
+            )
+        verify_against_chain(checkpoint, scan)
+        check_state(
+            checkpoint["state"],
+            plan.inputs.shard_ids,
+            plan.inputs.keyed,
+            f"{store.location}/{CHECKPOINT}",
+        )
+        table_name = f"{store.location}/jobs/{jobtable.digest(checkpoint['state'])}.json"
+        jobtable.verify(checkpoint["state"], table, table_name)
+    elif scan.error is not None:
+        raise IntegrityError(scan.error, "the log was altered")
+    elif scan.count > 1:
+        # The runner checkpoints right after run.started, so only a log holding nothing but
+        # that event can lack a checkpoint; anything more means the checkpoint was lost.
+        raise IntegrityError(
+            f"{store.location}/{CHECKPOINT}: missing, but the log holds {scan.count} events",
+            "restore checkpoint.json from a backup; resuming would discard the run",
+        )
+    info = read_json(store, "run.json") or {}
+    run_id = info.get("run_id")
+    return LoadedRun(
+        plan,
+        checkpoint,
+        scan,
+        events,
+        run_id if isinstance(run_id, str) else None,
+        raw,
+        table,
+        table_name,
+    )
+
+
+def _read_checkpoint(store: Store) -> tuple[bytes | None, dict[str, Any] | None, bytes | None]:
+    """The checkpoint (bytes, integrity-checked document) and the job table it names (None
+    if missing or if the checkpoint names none; the caller checks its shape first).
+
+    A live runner replaces both while they are read: a checkpoint whose table has gone
+    meanwhile is read again, since a newer one has replaced it."""
+    raw, checkpoint, table = None, None, None
+    for _ in range(20):
+        raw = store.read_checkpoint()
+        if raw is None:
+            return None, None, None
+        checkpoint = decode_checkpoint(raw, f"{store.location}/{CHECKPOINT}")
+        digest = jobtable.named_digest(checkpoint.get("state"))
+        table = None if digest is None else store.read_job_table(digest)
+        if table is not None or digest is None or store.read_checkpoint() == raw:
+            break
+    return raw, checkpoint, table
+
+
+def plan_from_store(store: Store, data: bytes) -> Plan:
+    """The storage's plan, validated in full."""
+    from ..spec.loading import plan_from_bytes
+
+    return plan_from_bytes(f"{store.location}/{RUN_PLAN}", data)
+
+
+def read_json(store: Store, name: str) -> dict[str, Any] | None:
+    data = store.read_document(name)
+    if data is None:
+        return None
+    try:
+        value = orjson.loads(data)
+    except orjson.JSONDecodeError:
+        return None
+    return value if isinstance(value, dict) else None

@@ -1,0 +1,93 @@
+"""The run's record as it is made: every event numbered, hash-chained and appended to the
+log; checkpoints written with the digest of the log they describe; the metrics series and
+the Prometheus textfile kept beside them (not part of the chain: derived views)."""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any
+
+from ..fabric.engine import Engine
+from ..ledger import jobtable
+from ..ledger.canonical import GENESIS_HASH, encode_event
+from ..ledger.checkpoint import encode_checkpoint
+from ..observe import REPORTED, Observer, prometheus_text
+from ..spec.plan import Plan
+from ..store import Store
+from ..store.files import PROMETHEUS
+from .loading import LoadedRun
+
+
+class Recorder:
+    """Appends a run's events to its store and checkpoints its engine's state."""
+
+    def __init__(
+        self, store: Store, plan: Plan, engine: Engine, loaded: LoadedRun | None = None
+    ) -> None:
+        """Start a fresh log, or continue `loaded`'s log from its checkpoint seq."""
+        self.store = store
+        self.plan = plan
+        self.engine = engine
+        if loaded is None:
+            self.seq, self.head, keep = 0, GENESIS_HASH, 0
+            self.digest = hashlib.sha256()
+        else:
+            self.seq, self.head = loaded.seq, loaded.scan.mark_head
+            keep = loaded.scan.mark_bytes
+            hashed = loaded.scan.prefix_hash
+            self.digest = (
+                hashed.copy()
+                if hashed is not None
+                else hashlib.sha256(memoryview(loaded.events)[:keep])
+            )
+        self.log_bytes = keep  # the log's length; with `digest`, recorded in checkpoints
+        self.sink = store.open_events(keep, self.seq)
+        # The per-tick metrics series (agijobs.observe), flushed with each checkpoint.
+        self.observer = Observer(engine) if store.observed else None
+        if self.observer is not None and loaded is not None:
+            store.trim_metrics(loaded.engine_tick)
+        self.heads: list[str] | None = None  # every event's hash, kept only by replays
+
+    def write(self, tick: int, events: list[tuple[str, dict[str, Any]]]) -> None:
+        lines: list[bytes] = []
+        head, seq = self.head, self.seq
+        observer, heads, add = self.observer, self.heads, lines.append
+        for kind, data in events:  # once per event: the run's hottest loop
+            seq += 1
+            line, head = encode_event(head, seq, tick, kind, data)
+            add(line)
+            if heads is not None:
+                heads.append(head)
+            if observer is not None and kind in REPORTED:
+                observer.note(tick, kind, data)
+        if lines:
+            chunk = b"\n".join(lines) + b"\n"
+            self.digest.update(chunk)
+            self.log_bytes += len(chunk)
+            self.sink.append(lines, chunk)
+        self.head, self.seq = head, seq
+
+    def checkpoint(self) -> None:
+        self.engine.state.checkpoint_requested = False
+        self.sink.sync()
+        observer = self.observer
+        if observer is not None and observer.rows:
+            self.store.append_metrics(observer.rows)  # never ahead of a checkpoint for long:
+            observer.rows = []  # resume trims what a crash left past the checkpoint
+        state, table = jobtable.split(self.engine.snapshot())
+        self.store.write_checkpoint(
+            encode_checkpoint(
+                inputs_id=self.plan.inputs_id,
+                seq=self.seq,
+                head=self.head,
+                state=state,
+                events=(self.log_bytes, self.digest.hexdigest()),
+            ),
+            jobtable.digest(state),
+            table,
+        )
+        if observer is not None:
+            self.store.write_document(PROMETHEUS, prometheus_text(self.plan.name, self.engine))
+
+    def close(self) -> None:
+        self.sink.close()

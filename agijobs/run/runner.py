@@ -1,0 +1,394 @@
+"""The tick loop: one process driving one fabric run on one store, holding its lock.
+
+The runner meets the outside world while a fabric runs: it takes live owner commands from
+the inbox (journaled before they are acknowledged), pauses and waits, hands assignments to
+an external executor, publishes where the run is for `status`, and stops cleanly on a signal.
+Its `Recorder` numbers, hash-chains and stores the events, and writes the checkpoints.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import signal
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from ..errors import Refused
+from ..fabric.engine import Engine
+from ..fabric.inputs import CommandInput
+from ..ledger.canonical import dumps
+from ..spec.plan import Plan
+from ..store import Store, crashpoints
+from ..summary import build_summary, check_expectations, fabric_view
+from .acyclic import rarely_collected
+from .loading import LoadedRun, read_json
+from .recorder import Recorder
+from .sessions import host, session_record
+
+if TYPE_CHECKING:
+    from .bridge import BridgeExecutor, BridgeSettings
+
+
+Progress = Callable[[Engine, int], None]
+
+
+# Owner events that record no applied command (an executor has nothing to submit for them).
+_NOT_APPLIED = frozenset({"owner.rejected", "owner.proposal", "owner.approval"})
+
+
+@dataclass(slots=True)
+class RunOptions:
+    stop_after_ticks: int | None = None
+    tick_ms: int = 0
+    wait: bool = False
+    progress: Progress | None = None
+    # An external executor's settings (agijobs.run.bridge); None: in process, which accepts
+    # everything. The runner starts it (handshake first) and owns it as `executor`.
+    bridge: BridgeSettings | None = None
+    executor: BridgeExecutor | None = None
+
+
+@dataclass(slots=True)
+class Outcome:
+    status: str  # finished | stopped | paused | interrupted
+    reason: str
+    summary: dict[str, Any]
+    expect_failures: list[str] = field(default_factory=list)
+    # (entry index, tick, error) of schedule entries refused when they came due
+    schedule_rejections: list[tuple[int, int, str]] = field(default_factory=list)
+    refusal: Refused | None = None  # the owner authority refused `resume`'s lift of the pause
+    proposal: dict[str, Any] | None = None  # ... or recorded it as a proposal (its effect)
+    report: str | None = None  # where report.html was written
+
+
+class Runner:
+    """One process driving one fabric run on one store (holding its lock)."""
+
+    def __init__(
+        self,
+        store: Store,
+        plan: Plan,
+        engine: Engine,
+        options: RunOptions,
+        loaded: LoadedRun | None = None,
+    ) -> None:
+        """Start a fresh log, or continue `loaded`'s log from its checkpoint seq."""
+        self.store = store
+        self.plan = plan
+        self.engine = engine
+        self.options = options
+        self.recorder = Recorder(store, plan, engine, loaded)
+        self.replay: deque[dict[str, Any]] = deque()
+        self.journaled: set[str] = set()
+        self.stop_requested = False
+        # Replays re-apply recorded commands: live ones at their tick, at-rest ones after it.
+        self.scripted_live: dict[int, list[CommandInput]] = {}
+        self.scripted_rest: dict[int, list[CommandInput]] = {}
+        self.until_tick: int | None = None
+        # `agijobs resume` lifts the pause once the acknowledged live commands a crashed
+        # runner left in its journal have been re-applied at their ticks.
+        self.lift_pause: CommandInput | None = None
+        self.proposal: dict[str, Any] | None = None
+        self._published = 0.0
+
+    # ----------------------------------------------------------- live inbox
+
+    def _live_commands(self, tick: int) -> tuple[list[CommandInput], list[dict[str, Any]]]:
+        scripted = self.scripted_live.pop(tick, [])
+        if scripted:
+            return scripted, []
+        taken = []
+        while self.replay and self.replay[0]["tick"] == tick:
+            taken.append(self.replay.popleft())
+        fresh = []
+        if not self.replay:
+            for command_id, raw in self.store.pending_commands():
+                if command_id in self.journaled:  # journaled just before a crash
+                    self.store.drop_pending(command_id)
+                    continue
+                fresh.append(
+                    {"id": command_id, "tick": tick, "index": len(self.journaled), "command": raw}
+                )
+                self.journaled.add(command_id)
+            if fresh:
+                self.store.journal(fresh)  # durable before anyone is told
+                if crashpoints.reached("ack"):
+                    crashpoints.kill()
+        entries = taken + fresh
+        return [_live_input(entry) for entry in entries], entries
+
+    def _acknowledge(self, entries: list[dict[str, Any]], events: list[Any]) -> None:
+        outcomes: dict[str, list[tuple[str, dict[str, Any]]]] = {}
+        for kind, data in events:
+            if (kind.startswith("owner.") or kind == "governance.refused") and data["input"].get(
+                "id"
+            ):
+                outcomes.setdefault(data["input"]["id"], []).append((kind, data))
+        for entry in entries:
+            results = outcomes[entry["id"]]  # one per command of a batch
+            kind, data = results[0]
+            ack: dict[str, Any] = {"tick": entry["tick"], "event": kind}
+            if kind in ("owner.rejected", "governance.refused"):
+                ack["error"] = data["error"]
+            else:
+                ack["effect"] = data["effect"]
+                ack["results"] = [{"event": k, "effect": d["effect"]} for k, d in results]
+            self.store.acknowledge(entry["id"], ack)
+
+    # ----------------------------------------------------------- the loop
+
+    def loop(self) -> Outcome:
+        previous = _install_stop_handler(self)
+        try:
+            with rarely_collected():  # the ticks' millions of acyclic objects (acyclic.py)
+                return self._tick_until_stopped()
+        finally:
+            _restore_stop_handler(previous)
+            self.recorder.close()
+
+    def _tick_until_stopped(self) -> Outcome:
+        engine, state, options = self.engine, self.engine.state, self.options
+        max_ticks = self.plan.scenario.run.max_ticks
+        budget = options.stop_after_ticks
+        ran = 0
+        while True:
+            for command in self.scripted_rest.pop(state.tick, ()):
+                try:
+                    self.recorder.write(state.tick, engine.apply_at_rest(command))
+                except Refused:  # a recorded refusal replays as the same event
+                    self.recorder.write(state.tick, engine.events)
+            if self.lift_pause is not None and not self.replay:
+                if state.paused:
+                    refusal = self._lift_pause(self.lift_pause)
+                    if refusal is not None:
+                        outcome = self.stop("paused", "resume refused")
+                        outcome.refusal = refusal
+                        return outcome
+                self.lift_pause = None
+            if self.until_tick is not None and state.tick >= self.until_tick:
+                return self.stop("stopped", "replayed")
+            if engine.is_done() and not self._inputs_remain():
+                return self.stop("finished", "all jobs done")
+            if state.tick >= max_ticks:
+                return self.stop("stopped", "max-ticks")
+            if budget is not None and ran >= budget:
+                return self.stop("stopped", "stop-after-ticks")
+            if self.stop_requested:
+                return self.stop("stopped", "interrupted")
+            if self._paused_idle():
+                if not options.wait:
+                    return self.stop("paused", "paused and idle")
+                # Waiting may last hours: let status and what-ifs see this very tick.
+                self.recorder.checkpoint()
+                self._publish(force=True)
+                if not self._wait_for_command():
+                    return self.stop("stopped", "interrupted")
+            tick = state.tick + 1
+            live, entries = self._live_commands(tick)
+            if live:
+                state.journal_applied += len(live)
+            if options.executor is None:
+                events = engine.run_tick(live)
+            else:
+                events = self._executed_tick(options.executor, live)
+            self.recorder.write(tick, events)
+            if entries:
+                self.recorder.sink.sync()
+                self._publish(force=True)  # a proposal is visible before it is acknowledged
+                self._acknowledge(entries, events)
+            ran += 1
+            if self.recorder.observer is not None:
+                self.recorder.observer.observe()
+            if crashpoints.reached("tick", at=tick):
+                self.recorder.sink.flush()  # what the OS holds survives a process kill
+                crashpoints.kill()
+            if state.checkpoint_requested or tick % state.checkpoint_every == 0:
+                self.recorder.checkpoint()
+            self._publish(force=False)
+            if options.progress is not None:
+                options.progress(engine, self.recorder.seq)
+            if options.tick_ms:
+                time.sleep(options.tick_ms / 1000)
+
+    def _executed_tick(
+        self, executor: BridgeExecutor, live: list[CommandInput]
+    ) -> list[tuple[str, dict[str, Any]]]:
+        """A tick whose assignments an external executor answers between routing and
+        progress. Receipts that differ from an in-process acceptance are recorded (a digest
+        per tick, and each rejection or new duration), so a replay with the same bridge
+        verifies it answered the same way; default ones leave the log as in process."""
+        engine = self.engine
+        engine.collect_dispatch = True
+        events = engine.begin_tick(live)
+        tick = engine.state.tick
+        jobs = engine.dispatched
+        govern = [
+            data["input"]
+            for kind, data in events
+            if kind.startswith("owner.") and kind not in _NOT_APPLIED
+        ]
+        if jobs or govern:
+            attempts = engine.state.attempts
+            dispatch = [
+                {
+                    "job": job.id,
+                    "node": job.node,
+                    "shard": job.shard,
+                    "skills": list(job.skills),
+                    "duration": job.remaining,
+                    "value": job.value,
+                    "attempt": attempts.get(job.id, 0) + 1,
+                }
+                for job in jobs
+            ]
+            answer = executor.tick(tick, dispatch, govern)
+            receipts = answer["receipts"]
+            unusual = [r for r in receipts if not _is_default_receipt(r)]
+            if unusual:
+                engine.emit(
+                    "executor.receipts",
+                    {
+                        "digest": hashlib.sha256(dumps(receipts)).hexdigest(),
+                        "receipts": len(receipts),
+                        "not_default": len(unusual),
+                    },
+                )
+            engine.settle(receipts, self.plan.scenario.run.max_attempts)
+            for command, entry in zip(govern, answer.get("govern") or [], strict=False):
+                self.store.append_session(
+                    session_record(
+                        "governance.payload",
+                        tick=tick,
+                        command=command["command"],
+                        payload=entry.get("payload") if isinstance(entry, dict) else entry,
+                    )
+                )
+        return engine.end_tick()
+
+    def _lift_pause(self, command: CommandInput) -> Refused | None:
+        """`agijobs resume`'s lift of the pause: an owner action outside the journal, made
+        durable at once. On a fabric with keys it may become a proposal, or be refused."""
+        tick = self.engine.state.tick
+        try:
+            events = self.engine.apply_at_rest(command)
+        except Refused as refusal:
+            self.recorder.write(tick, self.engine.events)  # the refused attempt is on record
+            self.recorder.checkpoint()
+            return refusal
+        self.recorder.write(tick, events)
+        self.recorder.checkpoint()
+        for kind, data in events:
+            if kind == "owner.proposal":
+                self.proposal = data["effect"]
+        return None
+
+    def _publish(self, *, force: bool) -> None:
+        """Tell `status` where the live run is now (not part of the run's record)."""
+        now = time.monotonic()
+        if not force and now - self._published < 0.2:
+            return
+        self._published = now
+        state = self.engine.state
+        view = {
+            "tick": state.tick,
+            "paused": state.paused,
+            "seq": self.recorder.seq,
+            **fabric_view(self.engine),
+        }
+        if state.governance is not None:  # `agijobs approve` reads pending proposals here
+            view["governance"] = state.governance.to_json()
+        self.store.write_document("live.json", dumps(view))
+
+    def _inputs_remain(self) -> bool:
+        return bool(self.replay or self.scripted_live or self.scripted_rest)
+
+    def _paused_idle(self) -> bool:
+        engine = self.engine
+        state = engine.state
+        if not state.paused or self._inputs_remain():
+            return False
+        if state.tick < engine.last_input_tick:
+            return False
+        return all(shard.in_flight.count == 0 for shard in state.shards.values())
+
+    def _wait_for_command(self) -> bool:
+        while not self.stop_requested:
+            if any(cid not in self.journaled for cid, _ in self.store.pending_commands()):
+                return True
+            self.store.wait_for_commands(0.5)
+        return False
+
+    def stop(self, status: str, reason: str) -> Outcome:
+        self.recorder.checkpoint()
+        summary = build_summary(
+            self.plan, self.engine, self.recorder.seq, self.recorder.head, status, reason
+        )
+        summary["events_digest"] = self.recorder.digest.hexdigest()
+        failures: list[str] = []
+        if status == "finished" or reason == "max-ticks":
+            failures, skipped = check_expectations(self.plan, summary)
+            summary["expect"] = {"held": not failures, "failures": failures, "skipped": skipped}
+        self.store.write_document("summary.json", dumps(summary) + b"\n")
+        report = None
+        if self.store.observed:
+            from ..reporting import REPORT_HTML, write_reports
+
+            write_reports(self.store, summary, self.engine)
+            report = f"{self.store.location}/{REPORT_HTML}"
+        self.store.append_session(
+            session_record("stopped", tick=self.engine.state.tick, status=status, reason=reason)
+        )
+        info = read_json(self.store, "run.json")
+        if info is not None and (info.get("pid"), info.get("host")) == (os.getpid(), host()):
+            # No longer the live runner, whatever process later reuses this pid.
+            self.store.write_document("run.json", dumps({**info, "role": "stopped"}) + b"\n")
+        return Outcome(
+            status,
+            reason,
+            summary,
+            failures,
+            self.engine.schedule_rejections,
+            proposal=self.proposal,
+            report=report,
+        )
+
+
+def _is_default_receipt(receipt: dict[str, Any]) -> bool:
+    """An acceptance with nothing to add: what the in-process executor would have said."""
+    return receipt.get("status") == "accepted" and set(receipt) <= {"job", "attempt", "status"}
+
+
+def _install_stop_handler(runner: Runner) -> Any:
+    def request_stop(signum: int, frame: Any) -> None:
+        runner.stop_requested = True
+
+    # Ctrl-C and SIGTERM finish the current tick, write a checkpoint, the summary and a
+    # "stopped" session, so the run is resumable and never looks crashed.
+    try:
+        return {sig: signal.signal(sig, request_stop) for sig in (signal.SIGINT, signal.SIGTERM)}
+    except ValueError:  # not the main thread (tests driving the runner in a thread)
+        return None
+
+
+def _restore_stop_handler(previous: Any) -> None:
+    if previous is not None:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def _live_input(entry: dict[str, Any]) -> CommandInput:
+    raw = entry["command"]
+    return CommandInput(
+        name=raw["command"],
+        args=raw["args"],
+        reason=raw["reason"],
+        actor=raw["actor"],
+        source="live",
+        issued_at=raw.get("issued_at"),
+        id=entry["id"],
+        auth=raw.get("auth"),
+    )
