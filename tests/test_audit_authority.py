@@ -9,7 +9,7 @@ from typing import Any
 import orjson
 import pytest
 
-from agijobs.audit import audit
+from agijobs.audit.verify import audit
 from agijobs.errors import IntegrityError, Refused
 from agijobs.ledger.canonical import GENESIS_HASH, encode_event
 from agijobs.ledger.checkpoint import decode_checkpoint, encode_checkpoint

@@ -1,5 +1,5 @@
 """The audit's fast paths give what it gave before them: the chain checked by a forked child
-beside the walk of the events (`agijobs.audit_chain`), and the ledger's inlined moves.
+beside the walk of the events (`agijobs.audit.chain`), and the ledger's inlined moves.
 
 The reference is the audit as it was: every line hashed by `scan_events` before the walk,
 in one process (`load_run(store, full_scan=True)`), and the ledger counting event by event
@@ -20,10 +20,11 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from agijobs import audit as audit_module
-from agijobs import audit_chain
-from agijobs.audit import TALLIES, _Ledger, _walk, audit
-from agijobs.audit_chain import ChainCheck
+from agijobs.audit import chain as audit_chain
+from agijobs.audit import verify as audit_module
+from agijobs.audit.chain import ChainCheck
+from agijobs.audit.verify import audit
+from agijobs.audit.walk import TALLIES, Ledger, walk_log
 from agijobs.errors import IntegrityError
 from agijobs.ledger.canonical import GENESIS_HASH, dumps, encode_event, sha256_hex
 from agijobs.ledger.chain import scan_events, verified_head
@@ -325,7 +326,7 @@ def test_no_child_is_left_behind_when_the_walk_is_interrupted(
     def interrupted(*args: Any) -> Any:
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(audit_module, "_walk", interrupted)
+    monkeypatch.setattr(audit_module, "walk_log", interrupted)
     with pytest.raises(KeyboardInterrupt):
         audit(FileStore(copy_of("finished")))
     assert len(forks) == 1
@@ -338,7 +339,7 @@ def test_no_child_is_left_behind_when_the_walk_fails(
     def failing(*args: Any) -> Any:
         raise RuntimeError("a bug")
 
-    monkeypatch.setattr(audit_module, "_walk", failing)
+    monkeypatch.setattr(audit_module, "walk_log", failing)
     with pytest.raises(RuntimeError, match="a bug"):
         audit(FileStore(copy_of("finished")))
     assert len(forks) == 1
@@ -573,17 +574,17 @@ def _oracle(events: list[dict[str, Any]]) -> tuple[dict[str, Any], str | None]:
 
 def _walked(events: list[dict[str, Any]]) -> tuple[dict[str, Any], str | None]:
     data = b"".join(orjson.dumps(event) + b"\n" for event in events)
-    captured: list[_Ledger] = []
-    real_init = _Ledger.__init__
+    captured: list[Ledger] = []
+    real_init = Ledger.__init__
 
-    def init(self: _Ledger) -> None:
+    def init(self: Ledger) -> None:
         real_init(self)
         captured.append(self)
 
     with pytest.MonkeyPatch.context() as patched:
-        patched.setattr(_Ledger, "__init__", init)
+        patched.setattr(Ledger, "__init__", init)
         try:
-            walk = _walk(data, len(data), len(events), None)  # type: ignore[arg-type]
+            walk = walk_log(data, len(data), len(events), None)  # type: ignore[arg-type]
         except IntegrityError as error:
             ledger, failure = captured[0], str(error)
         else:

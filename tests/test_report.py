@@ -15,7 +15,13 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from agijobs.report import MAX_POINTS, PALETTE, downsample_max, render_html, render_markdown
+from agijobs.views.report_pages import (
+    MAX_POINTS,
+    PALETTE,
+    downsample_max,
+    render_html,
+    render_markdown,
+)
 
 SHARDS = ["earth", "helios", "luna", "mars"]
 HEAD = "ab" * 32

@@ -68,7 +68,7 @@ def test_live_command_is_acknowledged_with_its_tick_and_replays(tmp_path: Path) 
     assert results[0].effect["changed"] is True
     assert results[1].effect["changed"] is False
     assert results[1].tick >= results[0].tick
-    from agijobs.audit import audit
+    from agijobs.audit.verify import audit
 
     report = audit(store, replay=True)
     live = [g for g in report.governance if g["source"] == "live"]

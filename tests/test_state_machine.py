@@ -24,16 +24,16 @@ from hypothesis.stateful import (
     rule,
 )
 
-from agijobs.audit import audit
+from agijobs.audit.verify import audit
 from agijobs.errors import Conflict
 from agijobs.run.delivery import issue_command
 from agijobs.run.lifecycle import resume_run, start_run
 from agijobs.run.loading import load_run
 from agijobs.run.runner import RunOptions
+from agijobs.run.status import status
 from agijobs.spec.loading import build_plan
 from agijobs.spec.plan import Plan
 from agijobs.spec.scenario import Expectations, Scenario
-from agijobs.status import status
 from agijobs.store.files import FileStore
 
 from .helpers import scenario_dict

@@ -84,7 +84,7 @@ def render_command_result(name: str, result: Any, as_json: bool) -> None:
     if as_json:
         print_json(document)
         return
-    from ..describe import describe_effect
+    from ..views.describe import describe_effect
 
     where = "live run" if result.mode == "live" else "fabric at rest"
     for entry in result.results or [{"event": result.event, "effect": result.effect}]:

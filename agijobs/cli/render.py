@@ -10,7 +10,7 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from ..describe import describe_effect
+from ..views.describe import describe_effect
 
 # Off a terminal Rich assumes 80 columns; tables for logs and tickets read better wider.
 _WIDTH = None if sys.stdout.isatty() else 140

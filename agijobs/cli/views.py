@@ -8,7 +8,7 @@ from .output import bridge_settings, guard, make_store, print_json
 
 def show_status(watch: bool, storage: str, as_json: bool) -> None:
     with guard(as_json):
-        from ..status import status as read_status
+        from ..run.status import status as read_status
 
         store = make_store(storage)
         if watch:
@@ -37,7 +37,7 @@ def show_audit(
     as_json: bool,
 ) -> None:
     with guard(as_json):
-        from ..audit import audit as run_audit
+        from ..audit.verify import audit as run_audit
 
         settings = bridge_settings(executor, bridge, bridge_timeout)
         report = run_audit(make_store(storage), replay=replay, bridge=settings)

@@ -16,7 +16,7 @@ from ..fabric.inputs import CommandInput
 from ..spec.plan import Plan
 from ..store import Store
 from ..store.files import RUN_PLAN
-from ..summary import planned_jobs
+from ..views.summary import planned_jobs
 from .loading import load_run, read_json
 from .runner import Outcome, Runner, RunOptions
 from .sessions import LIFECYCLE, default_actor, record_recovery, run_info, session_record, wall_now

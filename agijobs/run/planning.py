@@ -18,7 +18,7 @@ from ..spec.scenario import Expectations, Scenario
 from ..store import Store
 from ..store.files import RUN_PLAN, atomic_write
 from ..store.memory import MemoryStore
-from ..summary import check_expectations
+from ..views.summary import check_expectations
 from .keys import LoadedKey, load_key
 from .lifecycle import simulate
 from .loading import load_run

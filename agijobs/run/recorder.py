@@ -11,10 +11,10 @@ from ..fabric.engine import Engine
 from ..ledger import jobtable
 from ..ledger.canonical import GENESIS_HASH, encode_event
 from ..ledger.checkpoint import encode_checkpoint
-from ..observe import REPORTED, Observer, prometheus_text
 from ..spec.plan import Plan
 from ..store import Store
 from ..store.files import PROMETHEUS
+from ..views.metrics import REPORTED, Observer, prometheus_text
 from .loading import LoadedRun
 
 
@@ -42,7 +42,7 @@ class Recorder:
             )
         self.log_bytes = keep  # the log's length; with `digest`, recorded in checkpoints
         self.sink = store.open_events(keep, self.seq)
-        # The per-tick metrics series (agijobs.observe), flushed with each checkpoint.
+        # The per-tick metrics series (agijobs.views.metrics), flushed with each checkpoint.
         self.observer = Observer(engine) if store.observed else None
         if self.observer is not None and loaded is not None:
             store.trim_metrics(loaded.engine_tick)

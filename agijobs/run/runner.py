@@ -23,7 +23,7 @@ from ..fabric.inputs import CommandInput
 from ..ledger.canonical import dumps
 from ..spec.plan import Plan
 from ..store import Store, crashpoints
-from ..summary import build_summary, check_expectations, fabric_view
+from ..views.summary import build_summary, check_expectations, fabric_view
 from .acyclic import rarely_collected
 from .loading import LoadedRun, read_json
 from .recorder import Recorder
@@ -335,7 +335,7 @@ class Runner:
         self.store.write_document("summary.json", dumps(summary) + b"\n")
         report = None
         if self.store.observed:
-            from ..reporting import REPORT_HTML, write_reports
+            from ..views.report import REPORT_HTML, write_reports
 
             write_reports(self.store, summary, self.engine)
             report = f"{self.store.location}/{REPORT_HTML}"

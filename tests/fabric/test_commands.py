@@ -83,7 +83,7 @@ def test_every_command_with_minimal_arguments_applies_as_one_owner_event(name: s
 
 def test_every_command_has_a_one_line_description() -> None:
     """Every handler's effect reads as a sentence in the CLI, the audit and the report."""
-    from agijobs.describe import _DESCRIBERS
+    from agijobs.views.describe import _DESCRIBERS
 
     plain = {"pause-all", "resume", "set-latency", "reroute"}  # described inline
     assert set(commands.HANDLERS) - plain == set(_DESCRIBERS)

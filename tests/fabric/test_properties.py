@@ -12,7 +12,7 @@ import orjson
 from hypothesis import given
 from hypothesis import strategies as st
 
-from agijobs.audit import _Ledger
+from agijobs.audit.walk import Ledger
 from agijobs.fabric.engine import Engine
 from agijobs.fabric.state import COUNTERS
 from agijobs.ledger.canonical import dumps
@@ -36,7 +36,7 @@ def run_all(engine: Engine, until: int = 200) -> list[bytes]:
 @given(scenarios())
 def test_conservation_and_one_place_after_every_tick(scenario: Scenario) -> None:
     engine = engine_of(scenario)
-    ledger = _Ledger()
+    ledger = Ledger()
     seq = 0
     while not engine.is_done() and engine.state.tick < 200:
         for kind, data in engine.run_tick():

@@ -1,9 +1,23 @@
-"""One line per owner command's effect, for humans: the CLI, reports and tickets."""
+"""Owner events in words, for humans: the CLI, reports, audits and tickets."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from typing import Any
+
+# What an owner event says became of the command it records; any other `owner.*` event
+# records a command applied.
+OUTCOMES = {
+    "owner.rejected": "rejected",
+    "owner.proposal": "proposed",
+    "owner.approval": "approved",
+    "governance.refused": "refused",
+}
+
+
+def outcome_of(kind: str) -> str:
+    """The outcome of the command an `owner.*` or `governance.refused` event records."""
+    return OUTCOMES.get(kind, "applied")
 
 
 def describe_effect(name: str, effect: dict[str, Any]) -> str:

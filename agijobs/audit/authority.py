@@ -19,12 +19,12 @@ from __future__ import annotations
 from collections import deque
 from typing import Any
 
-from .errors import IntegrityError
-from .fabric.authority import command_names, envelope_of, plan_signers
-from .fabric.governance import Governance
-from .fabric.inputs import BATCH, CommandInput
-from .ledger.signing import command_message, verify
-from .spec.plan import Plan, governance_of
+from ..errors import IntegrityError
+from ..fabric.authority import command_names, envelope_of, plan_signers
+from ..fabric.governance import Governance
+from ..fabric.inputs import BATCH, CommandInput
+from ..ledger.signing import command_message, verify
+from ..spec.plan import Plan, governance_of
 
 ENTRY_KINDS = frozenset(
     {"governance.authorized", "owner.proposal", "owner.approval", "governance.refused"}

@@ -13,22 +13,16 @@ from typing import Any
 
 import orjson
 
-from .describe import describe_effect
-from .fabric.engine import Engine
-from .store import Store
+from ..fabric.engine import Engine
+from ..store import Store
+from .describe import describe_effect, outcome_of
 
 REPORT_HTML = "report.html"
 REPORT_MD = "report.md"
-_OUTCOMES = {
-    "owner.rejected": "rejected",
-    "owner.proposal": "proposed",
-    "owner.approval": "approved",
-    "governance.refused": "refused",
-}
 
 
 def write_reports(store: Store, summary: dict[str, Any], engine: Engine) -> None:
-    from .report import render_html, render_markdown
+    from .report_pages import render_html, render_markdown
 
     data = report_data(store, summary, engine)
     store.write_document(REPORT_HTML, render_html(data).encode("utf-8"))
@@ -111,7 +105,7 @@ def _read_metrics(
 def governance_row(tick: int, kind: str, data: dict[str, Any]) -> dict[str, Any]:
     """One governance event as a report lists it (who, verb, object, outcome, effect)."""
     command = data["input"]
-    outcome = _OUTCOMES.get(kind, "applied")
+    outcome = outcome_of(kind)
     if outcome in ("rejected", "refused"):
         effect = str(data.get("error", ""))
     elif outcome in ("proposed", "approved"):

@@ -17,10 +17,10 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
-from .fabric.commands import HANDLERS
+from ..fabric.commands import HANDLERS
 
 if TYPE_CHECKING:
-    from .fabric.engine import Engine
+    from ..fabric.engine import Engine
 
 
 # Event types a report shows; the runner hands each to `Observer.note` as it writes it.
@@ -56,7 +56,7 @@ class Observer:
         elif kind in ("node.down", "node.up"):
             self.rows.append(orjson.dumps({"t": tick, "n": [kind, data["node"]]}))
         else:
-            from .reporting import governance_row
+            from .report import governance_row
 
             row = governance_row(tick, kind, data)
             self.rows.append(orjson.dumps({"t": tick, "g": row}))

@@ -23,8 +23,8 @@ import sys
 import threading
 from types import TracebackType
 
-from .ledger.canonical import GENESIS_HASH
-from .ledger.chain import claimed_hash, verified_head
+from ..ledger.canonical import GENESIS_HASH
+from ..ledger.chain import claimed_hash, verified_head
 
 _GENESIS = GENESIS_HASH.encode()
 FORK_FROM = 4 << 20  # bytes: a shorter log is hashed in process (a fork costs ~10 ms)

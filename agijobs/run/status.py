@@ -9,10 +9,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from .run.loading import load_run, read_json
-from .run.sessions import LIFECYCLE, runner_is_live
-from .store import Store
-from .summary import fabric_view
+from ..store import Store
+from ..views.summary import fabric_view
+from .loading import load_run, read_json
+from .sessions import LIFECYCLE, runner_is_live
 
 
 def run_state(

@@ -1,0 +1,91 @@
+"""What an audit found, as the CLI prints it and `--json` gives it: the counts, the
+governance timeline (who, verb, object, outcome, as Kubernetes audits), the authority."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..views.describe import outcome_of
+from .authority import AuthorityCheck
+
+
+@dataclass(slots=True)
+class AuditReport:
+    location: str
+    events: int
+    head: str
+    checkpoint_seq: int
+    checkpoint_tick: int
+    after_checkpoint: int  # complete events a crashed process wrote after the checkpoint
+    torn_bytes: int
+    by_type: dict[str, int]
+    governance: list[dict[str, Any]]
+    sessions: list[dict[str, Any]]
+    conservation: dict[str, Any]
+    replay: dict[str, Any] | None = None
+    notes: list[str] = field(default_factory=list)
+    authority: dict[str, Any] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "ok": True,
+            "storage": self.location,
+            "events": self.events,
+            "head": self.head,
+            "checkpoint": {"seq": self.checkpoint_seq, "tick": self.checkpoint_tick},
+            "after_checkpoint": self.after_checkpoint,
+            "torn_bytes": self.torn_bytes,
+            "by_type": self.by_type,
+            "governance": self.governance,
+            "sessions": self.sessions,
+            "conservation": self.conservation,
+            "replay": self.replay,
+            "notes": self.notes,
+            "authority": self.authority,
+        }
+
+
+def timeline_entry(
+    seq: int, tick: int, kind: str, data: dict[str, Any], authority: AuthorityCheck
+) -> dict[str, Any]:
+    """One row of the governance timeline: who, verb, object, outcome (as Kubernetes audits)."""
+    command = data["input"]
+    outcome = outcome_of(kind)
+    entry = {
+        "seq": seq,
+        "tick": tick,
+        "command": command["command"],
+        "args": command["args"],
+        "actor": command["actor"],
+        "reason": command["reason"],
+        "source": command["source"],
+        "issued_at": command["issued_at"],
+        "outcome": outcome,
+        "effect": data.get("effect", data.get("error")),
+    }
+    if authority.keyed:
+        if command["source"] == "schedule":
+            entry["authorised_by"] = {"plan_signed_by": authority.plan_signers}
+        elif outcome == "refused":
+            entry["refusal"] = data["reason"]
+        elif outcome in ("proposed", "approved"):
+            entry["signed_by"] = data["effect"]["signed_by"]
+            entry["approvals"] = f"{data['effect']['approvals']} of {data['effect']['needed']}"
+        else:
+            nonce = str((command.get("auth") or {}).get("nonce"))
+            entry["signed_by"] = authority.signed_by.get(nonce, [])
+            entry["signatures_verified"] = True
+    return entry
+
+
+def authority_summary(authority: AuthorityCheck) -> dict[str, Any]:
+    if authority.governance is None:
+        return {"mode": "open", "authenticated": False}
+    return {
+        "mode": "signed",
+        "authenticated": True,
+        "plan_signed_by": authority.plan_signers,
+        "keys_in_force": authority.governance.config_json(),
+        "signatures_verified": True,
+    }
