@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 
 from agijobs.run.lifecycle import simulate
-from agijobs.spec.loading import load_plan
+from agijobs.scenario.loading import load_plan
 
 LINE = re.compile(r"^(  events_digest:) .*$", re.MULTILINE)
 

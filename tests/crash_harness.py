@@ -30,8 +30,8 @@ sys.path.insert(0, str(ROOT))
 
 from agijobs.run.lifecycle import resume_run, start_run  # noqa: E402
 from agijobs.run.runner import RunOptions  # noqa: E402
-from agijobs.spec.loading import load_plan  # noqa: E402
-from agijobs.spec.plan import Plan  # noqa: E402
+from agijobs.scenario.loading import load_plan  # noqa: E402
+from agijobs.scenario.plan import Plan  # noqa: E402
 from agijobs.store import crashpoints  # noqa: E402
 from agijobs.store.files import FileStore, atomic_write  # noqa: E402
 

@@ -21,8 +21,8 @@ from typer.testing import CliRunner
 
 from agijobs.cli import app
 from agijobs.fabric.engine import Engine
-from agijobs.spec.plan import fabric_inputs
-from agijobs.spec.scenario import Scenario
+from agijobs.scenario.models import Scenario
+from agijobs.scenario.plan import fabric_inputs
 
 BASE: dict[str, Any] = {
     "name": "unit",

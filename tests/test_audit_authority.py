@@ -18,7 +18,7 @@ from agijobs.run.keys import new_key
 from agijobs.run.lifecycle import start_run
 from agijobs.run.planning import make_plan
 from agijobs.run.runner import RunOptions
-from agijobs.spec.loading import load_plan
+from agijobs.scenario.loading import load_plan
 from agijobs.store.files import FileStore
 
 SCENARIO = """

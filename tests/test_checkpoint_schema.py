@@ -14,7 +14,7 @@ from agijobs.errors import IntegrityError
 from agijobs.fabric.engine import Engine
 from agijobs.fabric.snapshot import check_state
 from agijobs.ledger import jobtable
-from agijobs.spec.loading import load_plan
+from agijobs.scenario.loading import load_plan
 
 PLANETARY = Path(__file__).parent.parent / "scenarios" / "planetary.yaml"
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from agijobs.run.lifecycle import simulate
-from agijobs.spec.loading import load_plan
+from agijobs.scenario.loading import load_plan
 
 from .helpers import cli, sha
 

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from agijobs.errors import BadInput
-from agijobs.spec.intents import FORMS, Intent, parse_intent
+from agijobs.scenario.intents import FORMS, Intent, parse_intent
 
 SHARDS = ["earth", "mars", "helios", "luna"]
 NODES = ["mars.gpu-helion", "earth.core-alpha"]

@@ -12,9 +12,9 @@ import pytest
 
 from agijobs.errors import BadInput
 from agijobs.ledger.canonical import dumps, sha256_hex
-from agijobs.spec.loading import load_plan, plan_from_bytes
-from agijobs.spec.plan import Plan
-from agijobs.spec.plan import stored_plan as read_stored
+from agijobs.scenario.loading import load_plan, plan_from_bytes
+from agijobs.scenario.plan import Plan
+from agijobs.scenario.plan import stored_plan as read_stored
 
 SCENARIOS = sorted((Path(__file__).parent.parent / "scenarios").glob("*.yaml"))
 FIELDS = ("inputs_id", "plan_id", "document", "signatures", "intents", "sources", "name")

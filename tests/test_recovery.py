@@ -18,7 +18,7 @@ from agijobs.errors import Conflict
 from agijobs.run.delivery import issue_command
 from agijobs.run.lifecycle import resume_run, start_run
 from agijobs.run.runner import RunOptions
-from agijobs.spec.loading import load_plan
+from agijobs.scenario.loading import load_plan
 from agijobs.store.files import FileStore, atomic_write
 
 from .helpers import scenario_dict, sha, write_scenario

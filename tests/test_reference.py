@@ -11,8 +11,9 @@ import pytest
 import yaml
 
 from agijobs.errors import BadInput
-from agijobs.spec.loading import load_plan
-from agijobs.spec.reference import (
+from agijobs.scenario.loading import load_plan
+from agijobs.scenario.models import Scenario, ScenarioFile
+from agijobs.scenario.reference import (
     REFERENCE_NODE_LATENCY_MS,
     SECONDS_PER_TICK,
     Translation,
@@ -22,8 +23,7 @@ from agijobs.spec.reference import (
     translate_fabric,
     translate_mission,
 )
-from agijobs.spec.scenario import Scenario, ScenarioFile
-from agijobs.spec.validation import check_references
+from agijobs.scenario.validation import check_references
 
 from .helpers import scenario_dict
 

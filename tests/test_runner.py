@@ -13,8 +13,8 @@ from hypothesis import strategies as st
 from agijobs.run.delivery import issue_command
 from agijobs.run.lifecycle import resume_run, start_run
 from agijobs.run.runner import RunOptions
-from agijobs.spec.loading import build_plan, load_plan
-from agijobs.spec.scenario import Expectations, Scenario
+from agijobs.scenario.loading import build_plan, load_plan
+from agijobs.scenario.models import Expectations, Scenario
 from agijobs.store.files import FileStore
 
 from .fabric.strategies import valid_scenarios

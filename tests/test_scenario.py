@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from agijobs.errors import BadInput
-from agijobs.spec.loading import load_plan
+from agijobs.scenario.loading import load_plan
 
 from .helpers import scenario_dict, write_scenario
 

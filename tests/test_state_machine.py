@@ -31,9 +31,9 @@ from agijobs.run.lifecycle import resume_run, start_run
 from agijobs.run.loading import load_run
 from agijobs.run.runner import RunOptions
 from agijobs.run.status import status
-from agijobs.spec.loading import build_plan
-from agijobs.spec.plan import Plan
-from agijobs.spec.scenario import Expectations, Scenario
+from agijobs.scenario.loading import build_plan
+from agijobs.scenario.models import Expectations, Scenario
+from agijobs.scenario.plan import Plan
 from agijobs.store.files import FileStore
 
 from .helpers import scenario_dict

@@ -24,7 +24,7 @@ from ..fabric.authority import command_names, envelope_of, plan_signers
 from ..fabric.governance import Governance
 from ..fabric.inputs import BATCH, CommandInput
 from ..ledger.signing import command_message, verify
-from ..spec.plan import Plan, governance_of
+from ..scenario.plan import Plan, governance_of
 
 ENTRY_KINDS = frozenset(
     {"governance.authorized", "owner.proposal", "owner.approval", "governance.refused"}

@@ -128,8 +128,8 @@ def apply(
 
         from ..errors import BadInput
         from ..fabric.inputs import BATCH
-        from ..spec.command_input import parse_commands
-        from ..spec.documents import read_commands_document
+        from ..scenario.command_input import parse_commands
+        from ..scenario.documents import read_commands_document
 
         label = Path("<stdin>") if source == "-" else Path(source)
         if source == "-":

@@ -32,7 +32,7 @@ def schema() -> None:
     Example: agijobs schema > agijobs-scenario.schema.json
     """
     with guard(False):
-        from ..spec.schema import scenario_schema
+        from ..scenario.schema import scenario_schema
 
         print_json(scenario_schema())
 

@@ -191,7 +191,7 @@ def run(
     """
     with guard(as_json):
         from ..run.lifecycle import start_run
-        from ..spec.loading import check_fresh, load_plan
+        from ..scenario.loading import check_fresh, load_plan
         from .running import closing, finish, run_options
 
         loaded = load_plan(scenario, blueprint, owner_commands)

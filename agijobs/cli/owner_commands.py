@@ -18,7 +18,7 @@ def reroute_args(
     job: str | None,
     clear: bool,
 ) -> dict[str, Any]:
-    from ..spec.command_input import validate_command
+    from ..scenario.command_input import validate_command
 
     raw: dict[str, Any] = {"command": "reroute", "from": source, "reason": reason}
     if clear:
@@ -32,7 +32,7 @@ def reroute_args(
 
 
 def set_latency_args(reason: str, shard: str, ms: int) -> dict[str, Any]:
-    from ..spec.command_input import validate_command
+    from ..scenario.command_input import validate_command
 
     return validate_command({"command": "set-latency", "shard": shard, "ms": ms, "reason": reason})
 

@@ -667,7 +667,7 @@ HANDLERS: dict[str, Handler] = {
     "reporting.configure": _reporting_configure,
     "governance.update": _governance_update,
 }
-# The owner commands' vocabulary: the boundary's command models (agijobs.spec) cover exactly
+# The owner commands' vocabulary: the boundary's command models (agijobs.scenario) cover exactly
 # these names, in this order.
 COMMAND_NAMES = tuple(HANDLERS)
 # The reference demo's names for the two fabric-wide commands.

@@ -1,7 +1,7 @@
 """What the engine reads: a scenario compiled into plain data, and owner commands as issued.
 
 The engine never validates and never imports the scenario models: the boundary
-(`agijobs.spec`) compiles a validated scenario into a `Setup` (the fabric at tick 0) and
+(`agijobs.scenario`) compiles a validated scenario into a `Setup` (the fabric at tick 0) and
 `Timed` inputs (what arrives, fails or is commanded at which tick), and hands the engine
 `FabricInputs`. A stored run's engine is restored from its checkpoint, and then the
 scenario matters only when the engine ticks: `status` and owner commands at rest never

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 from ..errors import Conflict, Refused
 from ..fabric.engine import Engine
 from ..fabric.inputs import CommandInput
-from ..spec.plan import Plan
+from ..scenario.plan import Plan
 from ..store import Store
 from ..store.files import RUN_PLAN
 from ..views.summary import planned_jobs
@@ -73,7 +73,7 @@ def check_plan_signatures(plan: Plan) -> list[str]:
     """On a fabric that declares keys, the plan (its schedule, its very fabric) must carry
     the default threshold of owner signatures. Returns the signers' names."""
     from ..fabric.authority import plan_signers
-    from ..spec.plan import governance_of
+    from ..scenario.plan import governance_of
 
     governance = governance_of(plan.scenario)
     if governance is None:

@@ -18,7 +18,7 @@ from ..fabric.snapshot import check_state
 from ..ledger import jobtable
 from ..ledger.chain import ChainScan, scan_events, scan_from_checkpoint, verify_against_chain
 from ..ledger.checkpoint import decode_checkpoint
-from ..spec.plan import Plan, stored_plan
+from ..scenario.plan import Plan, stored_plan
 from ..store import Store
 from ..store.files import CHECKPOINT, EVENTS, RUN_PLAN
 from .acyclic import uncollected
@@ -153,7 +153,7 @@ def _read_checkpoint(store: Store) -> tuple[bytes | None, dict[str, Any] | None,
 
 def plan_from_store(store: Store, data: bytes) -> Plan:
     """The storage's plan, validated in full."""
-    from ..spec.loading import plan_from_bytes
+    from ..scenario.loading import plan_from_bytes
 
     return plan_from_bytes(f"{store.location}/{RUN_PLAN}", data)
 

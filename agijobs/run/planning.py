@@ -12,9 +12,9 @@ from ..errors import BadInput, Refused
 from ..fabric.engine import Engine
 from ..ledger.canonical import dumps
 from ..ledger.signing import plan_message, sign
-from ..spec.loading import build_plan, load_plan, with_intents
-from ..spec.plan import Plan, governance_of
-from ..spec.scenario import Expectations, Scenario
+from ..scenario.loading import build_plan, load_plan, with_intents
+from ..scenario.models import Expectations, Scenario
+from ..scenario.plan import Plan, governance_of
 from ..store import Store
 from ..store.files import RUN_PLAN, atomic_write
 from ..store.memory import MemoryStore
@@ -86,7 +86,7 @@ def make_plan(
     out.parent.mkdir(parents=True, exist_ok=True)
     atomic_write(out, reviewed.to_bytes())
     if emit_scenario is not None and plan.translated is not None:
-        from ..spec.reference import Translation, emit_yaml
+        from ..scenario.reference import Translation, emit_yaml
 
         text = emit_yaml(Translation(plan.translated, plan.notices), source)
         emit_scenario.parent.mkdir(parents=True, exist_ok=True)

@@ -11,7 +11,7 @@ from ..fabric.engine import Engine
 from ..ledger import jobtable
 from ..ledger.canonical import GENESIS_HASH, encode_event
 from ..ledger.checkpoint import encode_checkpoint
-from ..spec.plan import Plan
+from ..scenario.plan import Plan
 from ..store import Store
 from ..store.files import PROMETHEUS
 from ..views.metrics import REPORTED, Observer, prometheus_text

@@ -21,7 +21,7 @@ from ..errors import Refused
 from ..fabric.engine import Engine
 from ..fabric.inputs import CommandInput
 from ..ledger.canonical import dumps
-from ..spec.plan import Plan
+from ..scenario.plan import Plan
 from ..store import Store, crashpoints
 from ..views.summary import build_summary, check_expectations, fabric_view
 from .acyclic import rarely_collected

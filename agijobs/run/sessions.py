@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from ..ledger.canonical import dumps
-from ..spec.plan import Plan
+from ..scenario.plan import Plan
 from ..store import Store
 from .loading import LoadedRun, read_json
 

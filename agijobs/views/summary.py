@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..fabric.engine import Engine
-from ..spec.plan import Plan
+from ..scenario.plan import Plan
 
 
 def planned_jobs(plan: Plan) -> int:

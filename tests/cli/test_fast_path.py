@@ -181,7 +181,7 @@ def test_pause_all_at_rest_never_imports_typer_or_pydantic_and_ends_as_the_typer
     assert "agijobs.run.delivery" in imported
     # What an owner command at rest never needs: the CLI framework, the renderer, and the
     # scenario models (the stored plan is read as a document; nothing ticks).
-    assert not {"typer", "click", "rich", "pydantic", "yaml", "agijobs.spec.scenario"} & imported
+    assert not {"typer", "click", "rich", "pydantic", "yaml", "agijobs.scenario.models"} & imported
     again = agijobs("pause-all", "--reason", "drill", "--storage", str(storage), "--json")
     assert again.returncode == 0, again.stderr
     document = json.loads(again.stdout)
@@ -210,8 +210,8 @@ def test_status_and_audit_never_import_typer_and_print_what_typer_does(
     imported = {line.split("|")[-1].strip() for line in result.stderr.splitlines()}
     assert not {"typer", "click"} & imported
     # status proves the stored plan by its plan_id; audit validates it (its job is to).
-    models = {"pydantic", "agijobs.spec.scenario"} & imported
-    assert models == (set() if command[0] == "status" else {"pydantic", "agijobs.spec.scenario"})
+    models = {"pydantic", "agijobs.scenario.models"} & imported
+    assert models == (set() if command[0] == "status" else {"pydantic", "agijobs.scenario.models"})
     through_typer = CliRunner().invoke(app, argv)
     assert through_typer.exit_code == 0, through_typer.output
     if command[-1] == "--json":  # the same document (status's sessions name their process)

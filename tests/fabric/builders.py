@@ -13,7 +13,7 @@ from typing import Any
 from agijobs.fabric.commands import canonical_name
 from agijobs.fabric.engine import Engine
 from agijobs.ledger.canonical import dumps
-from agijobs.spec.scenario import Scenario
+from agijobs.scenario.models import Scenario
 
 from ..helpers import engine_of, make_scenario
 from .invariants import assert_invariants

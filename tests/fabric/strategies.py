@@ -11,8 +11,8 @@ from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 
 from agijobs.errors import BadInput
-from agijobs.spec.scenario import Scenario
-from agijobs.spec.validation import check_references
+from agijobs.scenario.models import Scenario
+from agijobs.scenario.validation import check_references
 
 SHARDS = ["earth", "luna", "mars"]
 COMMANDS = [

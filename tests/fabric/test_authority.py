@@ -22,7 +22,7 @@ from agijobs.ledger.signing import (
     verify,
 )
 from agijobs.run.keys import LoadedKey, sign_command, signed_auth
-from agijobs.spec.scenario import Scenario
+from agijobs.scenario.models import Scenario
 
 from ..helpers import engine_of
 

@@ -17,7 +17,7 @@ from agijobs.fabric import commands
 from agijobs.fabric.engine import Engine
 from agijobs.fabric.inputs import CommandInput
 from agijobs.ledger.canonical import dumps
-from agijobs.spec.plan import fabric_inputs
+from agijobs.scenario.plan import fabric_inputs
 
 from ..helpers import engine_of
 from .builders import (

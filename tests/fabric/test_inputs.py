@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 from hypothesis import given
 
-from agijobs.spec.loading import build_plan, load_plan
-from agijobs.spec.plan import ScenarioSource, fabric_inputs
-from agijobs.spec.scenario import Expectations, Scenario
+from agijobs.scenario.loading import build_plan, load_plan
+from agijobs.scenario.models import Expectations, Scenario
+from agijobs.scenario.plan import ScenarioSource, fabric_inputs
 
 from ..helpers import make_scenario
 from .builders import FABRIC, burst, trigger

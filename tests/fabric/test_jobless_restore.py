@@ -14,7 +14,7 @@ from agijobs.fabric.inputs import CommandInput
 from agijobs.ledger import jobtable
 from agijobs.ledger.canonical import dumps
 from agijobs.ledger.checkpoint import decode_checkpoint
-from agijobs.spec.loading import load_plan
+from agijobs.scenario.loading import load_plan
 
 from ..helpers import agijobs
 

@@ -16,8 +16,8 @@ from agijobs.audit.walk import Ledger
 from agijobs.fabric.engine import Engine
 from agijobs.fabric.state import COUNTERS
 from agijobs.ledger.canonical import dumps
-from agijobs.spec.plan import fabric_inputs
-from agijobs.spec.scenario import Scenario
+from agijobs.scenario.models import Scenario
+from agijobs.scenario.plan import fabric_inputs
 
 from ..helpers import engine_of
 from .invariants import assert_invariants

@@ -10,7 +10,7 @@ import pytest
 from agijobs.errors import BadInput
 from agijobs.fabric.engine import Engine
 from agijobs.ledger.canonical import dumps
-from agijobs.spec.plan import fabric_inputs
+from agijobs.scenario.plan import fabric_inputs
 
 from ..helpers import engine_of, make_scenario
 from .builders import FABRIC, burst, group, run, shard, step, trigger
@@ -94,7 +94,7 @@ def test_a_scenario_without_triggers_keeps_its_snapshot_shape() -> None:
 def test_bad_triggers_are_refused_with_the_path(entry: dict[str, Any], message: str) -> None:
     from pathlib import Path
 
-    from agijobs.spec.loading import _plan_from_scenario
+    from agijobs.scenario.loading import _plan_from_scenario
 
     raw = {
         "name": "t",

@@ -1,6 +1,6 @@
 """A plan: the document `agijobs plan` writes and a run stores, and its identities.
 
-Loading a plan file from outside validates it in full (`agijobs.spec.loading`, pydantic).
+Loading a plan file from outside validates it in full (`agijobs.scenario.loading`, pydantic).
 A storage's own run-plan.json can also be read without pydantic (`stored_plan`): its
 `plan_id` proves the document is the one planned, and it was validated when planned.
 `status` and owner commands at rest read it so (they never tick, so they never need the
@@ -24,7 +24,7 @@ from ..ledger.canonical import dumps, sha256_hex
 from .compile import authority_config, compile_scenario
 
 if TYPE_CHECKING:
-    from .scenario import Expectations, Scenario
+    from .models import Expectations, Scenario
 
 PLAN_FORMAT = 1
 REPLAN = "re-plan from the scenario"

@@ -3,12 +3,12 @@
 Operators of the planetary orchestrator demo keep a mission plan, a fabric config, a job
 blueprint and an owner-commands file, all camelCase JSON. `translate_mission` and
 `translate_fabric` turn them into one scenario document (the snake_case shape of
-`agijobs.spec.scenario.ScenarioFile`) plus notices saying what was ignored or defaulted, and
+`agijobs.scenario.models.ScenarioFile`) plus notices saying what was ignored or defaulted, and
 `emit_yaml` writes it out so the operator can migrate for good.
 
 Errors name the reference file and the key path inside it in the reference's own keys
 (``fabric.json: nodes -> 2 -> capacity: must be a whole number > 0 (got 'x')``). The
-document is validated afterwards by `agijobs.spec.loading`, which knows nothing of these shapes.
+document is validated afterwards by `agijobs.scenario.loading`, which knows nothing of these shapes.
 """
 
 from __future__ import annotations

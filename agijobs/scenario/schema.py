@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from .commands import COMMAND_MODELS
-from .scenario import ScenarioFile
+from .models import ScenarioFile
 
 
 def scenario_schema() -> dict[str, Any]:

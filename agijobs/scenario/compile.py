@@ -20,7 +20,7 @@ from ..fabric.inputs import (
 
 if TYPE_CHECKING:
     from .commands import CommandModel
-    from .scenario import Scenario, ScheduleEntry
+    from .models import Scenario, ScheduleEntry
 
 
 def compile_scenario(scenario: Scenario) -> Compiled:

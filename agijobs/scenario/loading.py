@@ -23,8 +23,8 @@ from ..errors import BadInput, Conflict
 from ..ledger.canonical import dumps, sha256_hex
 from .commands import NodeRegister, ShardRegister
 from .documents import read_document
+from .models import Expectations, Scenario, ScenarioFile
 from .plan import PLAN_FORMAT, Plan, ScenarioSource, check_identity, check_signatures, decode_plan
-from .scenario import Expectations, Scenario, ScenarioFile
 from .topology import FabricSpec
 from .validation import check_references, validate
 

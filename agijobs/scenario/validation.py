@@ -27,7 +27,7 @@ from .commands import (
     ShardResume,
     ShardUpdate,
 )
-from .scenario import ApplyEntry, Scenario, ScheduleEntry, WorkGroup
+from .models import ApplyEntry, Scenario, ScheduleEntry, WorkGroup
 
 M = TypeVar("M", bound=BaseModel)
 

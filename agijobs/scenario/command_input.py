@@ -12,7 +12,7 @@ from ..errors import BadInput
 from ..fabric.commands import canonical_name
 from .commands import OwnerCommand
 from .compile import command_args
-from .scenario import ApplyEntry
+from .models import ApplyEntry
 from .validation import is_union_tag, validate
 
 Part = tuple[str, dict[str, Any], str]  # (command, arguments, reason)
