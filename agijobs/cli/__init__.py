@@ -1,9 +1,11 @@
-"""The `agijobs` command line: Typer commands that translate, a library that works.
+"""The `agijobs` command line: commands that translate, a library (`agijobs.service`) that
+works.
 
-Each command parses its options, makes one library call, renders the result and maps named
-errors to exit codes (output.guard). Heavy imports happen inside the commands. The owner
-commands an operator types in an incident take a fast path (`fast.py`) that never builds
-the Typer application; anything it does not fully understand goes to Typer.
+Each command is a function (`running`, `owner`, `reading`, `keys`, `copies`) that takes its
+parsed options, makes one call to `agijobs.service`, renders the result (`render.py`, the
+one Rich module) and maps named errors to exit codes (`output.guard`). Its options are
+declared once (`options.py`); the Typer application (`application.py`) and the fast path
+(`fast.py`) both read them. Heavy imports happen inside the commands.
 """
 
 from __future__ import annotations

@@ -2,20 +2,21 @@
 
 Building the Typer application costs about 100 ms before any command starts: every
 command's parameters are built, and each value is coerced through a pydantic adapter
-(importing pydantic, which all of these but resume otherwise never need). `pause-all`, `reroute`,
-`set-latency`, `resume`, `status` and `audit`, when well formed (options the command has, each given
-once, with a plain value), are parsed here instead and run through the very functions the
-Typer commands call (`owner_commands`, `running`, `views`). Anything else (--help, a missing or
-unknown option, a value Typer would refuse or coerce, an empty environment variable) is
-left to Typer and its messages. tests/cli/test_fast_path.py holds these tables to the
-Typer commands' parameters.
+(importing pydantic, which most of these commands otherwise never need). The commands
+marked `fast` (`options.COMMANDS`), when well formed (options the command has, each given
+once, with a plain value), are parsed here instead, from the options their function
+declares, and run through that very function. Anything else (--help, a missing or unknown
+option, a value Typer would refuse or coerce, an empty environment variable) is left to
+Typer and its messages.
 """
-
-from __future__ import annotations
 
 import importlib
 import os
+import types
+from collections.abc import Callable
 from typing import Any, NamedTuple
+
+from .options import COMMANDS, Opt
 
 
 class Option(NamedTuple):
@@ -26,104 +27,65 @@ class Option(NamedTuple):
     high: float | None = None
 
 
-_EVERY: dict[str, Option] = {
-    "--storage": Option("storage", "str", "AGIJOBS_STORAGE"),
-    "--json": Option("as_json", "flag"),
-}
-_OWNER: dict[str, Option] = {
-    "--reason": Option("reason", "str"),
-    "--actor": Option("actor", "str"),
-    "--key": Option("key", "str", "AGIJOBS_KEY"),
-    "--timeout": Option("timeout", "float", low=0),
-    **_EVERY,
-}
-_EVERY_DEFAULTS: dict[str, Any] = {"storage": "storage", "as_json": False}
-_OWNER_DEFAULTS: dict[str, Any] = {"actor": None, "key": None, "timeout": 10.0, **_EVERY_DEFAULTS}
-_EXECUTOR: dict[str, Option] = {
-    "--executor": Option("executor", "str", "AGIJOBS_EXECUTOR"),
-    "--bridge": Option("bridge", "str"),
-    "--bridge-timeout": Option("bridge_timeout", "float", low=0.01),
-}
-_EXECUTOR_DEFAULTS: dict[str, Any] = {
-    "executor": "inprocess",
-    "bridge": None,
-    "bridge_timeout": None,
-}
-
-
-class Command(NamedTuple):
-    options: dict[str, Option]
+class Table(NamedTuple):
+    options: dict[str, Option]  # by flag
     defaults: dict[str, Any]  # of the options not required
     required: frozenset[str]
 
 
-COMMANDS: dict[str, Command] = {
-    "pause-all": Command(_OWNER, _OWNER_DEFAULTS, frozenset({"reason"})),
-    "reroute": Command(
-        {
-            **_OWNER,
-            "--from": Option("source", "str"),
-            "--to": Option("target", "str"),
-            "--backlog": Option("backlog", "str"),
-            "--job": Option("job", "str"),
-            "--clear": Option("clear", "flag"),
-        },
-        {**_OWNER_DEFAULTS, "target": None, "backlog": None, "job": None, "clear": False},
-        frozenset({"reason", "source"}),
-    ),
-    "set-latency": Command(
-        {**_OWNER, "--shard": Option("shard", "str"), "--ms": Option("ms", "int")},
-        _OWNER_DEFAULTS,
-        frozenset({"reason", "shard", "ms"}),
-    ),
-    "status": Command(
-        {**_EVERY, "--watch": Option("watch", "flag")},
-        {**_EVERY_DEFAULTS, "watch": False},
-        frozenset(),
-    ),
-    "resume": Command(
-        {
-            **_OWNER,
-            **_EXECUTOR,
-            "--keep-paused": Option("keep_paused", "flag"),
-            "--stop-after-ticks": Option("stop_after_ticks", "int", low=0),
-            "--tick-ms": Option("tick_ms", "int", low=0),
-            "--wait": Option("wait", "flag"),
-        },
-        {
-            **_OWNER_DEFAULTS,
-            **_EXECUTOR_DEFAULTS,
-            "reason": None,
-            "keep_paused": False,
-            "stop_after_ticks": None,
-            "tick_ms": 0,
-            "wait": False,
-        },
-        frozenset(),
-    ),
-    "audit": Command(
-        {**_EVERY, **_EXECUTOR, "--replay": Option("replay", "flag")},
-        {**_EVERY_DEFAULTS, **_EXECUTOR_DEFAULTS, "replay": False},
-        frozenset(),
-    ),
-}
+_KINDS = {str: "str", int: "int", float: "float", bool: "flag"}
 
 
-# Commands whose Typer function hands its parameters, as they are named, to one typer-free
-# function (module in this package, function): the fast path calls it with the same values.
-BODIES = {
-    "status": ("views", "show_status"),
-    "audit": ("views", "show_audit"),
-    "resume": ("running", "resume_fabric"),
-}
+def command_function(name: str) -> Callable[..., None]:
+    module, function, _ = COMMANDS[name]
+    found: Callable[..., None] = getattr(
+        importlib.import_module(f"{__package__}.{module}"), function
+    )
+    return found
 
 
-def parse(argv: list[str]) -> tuple[str, dict[str, Any]] | None:
-    """The command and its parameters, or None when Typer should handle `argv`."""
-    if not argv or argv[0] not in COMMANDS:
+def table(function: Callable[..., None]) -> Table | None:
+    """The options `function` declares, as the fast path parses them; None when it takes
+    anything the fast path leaves to Typer (an argument, a path, a list). A function that
+    wraps another (`functools.wraps`) declares what the one it wraps declares."""
+    while hasattr(function, "__wrapped__"):
+        function = function.__wrapped__
+    code = function.__code__
+    names = code.co_varnames[: code.co_argcount]
+    given = function.__defaults__ or ()
+    first_default = len(names) - len(given)
+    options: dict[str, Option] = {}
+    defaults: dict[str, Any] = {}
+    required = set()
+    for index, name in enumerate(names):
+        hint = function.__annotations__[name]
+        declared = hint.__metadata__[0]
+        kind = _kind(hint.__origin__)
+        if not isinstance(declared, Opt) or declared.flag is None or kind is None:
+            return None
+        options[declared.flag] = Option(name, kind, declared.envvar, declared.low)
+        if index >= first_default:
+            defaults[name] = given[index - first_default]
+        else:
+            required.add(name)
+    return Table(options, defaults, frozenset(required))
+
+
+def _kind(annotation: Any) -> str | None:
+    if isinstance(annotation, types.UnionType):  # `str | None`: an option that may be absent
+        annotation = next(a for a in annotation.__args__ if a is not type(None))
+    return _KINDS.get(annotation)
+
+
+def parse(argv: list[str]) -> tuple[Callable[..., None], dict[str, Any]] | None:
+    """The command's function and its parameters, or None when Typer should handle `argv`."""
+    if not argv or argv[0] not in COMMANDS or not COMMANDS[argv[0]].fast:
         return None
-    name = argv[0]
-    options, defaults, required = COMMANDS[name]
+    function = command_function(argv[0])
+    declared = table(function)
+    if declared is None:
+        return None
+    options, defaults, required = declared
     values: dict[str, Any] = {}
     rest = argv[1:]
     at = 0
@@ -156,7 +118,7 @@ def parse(argv: list[str]) -> tuple[str, dict[str, Any]] | None:
             values[spec.parameter] = os.environ[spec.envvar]
     if not required <= values.keys():
         return None
-    return name, {**defaults, **values}
+    return function, {**defaults, **values}
 
 
 def _value(spec: Option, text: str) -> Any:
@@ -187,36 +149,6 @@ def run(argv: list[str]) -> bool:
     parsed = parse(argv)
     if parsed is None:
         return False
-    name, values = parsed
-    if name in BODIES:
-        module, function = BODIES[name]
-        getattr(importlib.import_module(f"{__package__}.{module}"), function)(**values)
-        return True
-    from .output import guard
-    from .owner_commands import issue, reroute_args, set_latency_args
-
-    reason, as_json = values["reason"], values["as_json"]
-    args: dict[str, Any] = {}
-    with guard(as_json):
-        if name == "reroute":
-            args = reroute_args(
-                reason,
-                values["source"],
-                values["target"],
-                values["backlog"],
-                values["job"],
-                values["clear"],
-            )
-        elif name == "set-latency":
-            args = set_latency_args(reason, values["shard"], values["ms"])
-    issue(
-        name,
-        args,
-        reason,
-        values["actor"],
-        values["key"],
-        values["timeout"],
-        values["storage"],
-        as_json,
-    )
+    function, values = parsed
+    function(**values)
     return True

@@ -1,14 +1,11 @@
 """The one way out of a command, without Typer: named errors become a message and an exit
-code (README, "Exit codes"), documents are printed, --storage is opened. The Typer commands
-and the fast path (`fast.py`) share it, so both end the same way."""
-
-from __future__ import annotations
+code (README, "Exit codes"), documents and notices are printed. The Typer commands and the
+fast path (`fast.py`) run the same command functions, so both end the same way."""
 
 import contextlib
 import os
 import sys
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any, NoReturn
 
 import orjson
@@ -16,6 +13,12 @@ import orjson
 
 def print_json(document: Any) -> None:
     sys.stdout.write(orjson.dumps(document, option=orjson.OPT_INDENT_2).decode() + "\n")
+
+
+def notice(text: str) -> None:
+    """What an input had that agijobs ignores or defaults: said on stderr, so a --json
+    document on stdout stays one document."""
+    sys.stderr.write(f"Notice: {text}\n")
 
 
 def fail(code: int, kind: str, message: str, as_json: bool) -> NoReturn:
@@ -30,10 +33,8 @@ def fail(code: int, kind: str, message: str, as_json: bool) -> NoReturn:
 def guard(as_json: bool) -> Iterator[None]:
     """Map the project's named errors to their exit codes; anything else is a bug."""
     from ..errors import AgijobsError
-    from ..store import crashpoints
 
     try:
-        crashpoints.arm_from_environment()
         yield
         sys.stdout.flush()  # a closed pipe must surface here, not in the parser's handler
     except BrokenPipeError:
@@ -63,38 +64,3 @@ def guard(as_json: bool) -> Iterator[None]:
             f"database error: {detail} — check the server, and that --storage names it",
             as_json,
         )
-
-
-def make_store(storage: str) -> Any:
-    """The store --storage names: a postgresql:// URL, or a directory."""
-    from ..errors import BadInput
-    from ..store import is_database_url, open_store
-
-    if not is_database_url(storage):
-        path = Path(storage)
-        if path.is_symlink():
-            # Writes must stay inside the directory the operator named, not where it points.
-            raise BadInput(
-                f"--storage: {storage} is a symbolic link (to {os.readlink(path)})",
-                "pass the real directory",
-            )
-        if path.exists() and not path.is_dir():
-            raise BadInput(f"--storage: {storage} is a file", "pass a directory")
-    return open_store(storage)
-
-
-def bridge_settings(executor: str, bridge: str | None, timeout: float | None) -> Any:
-    """The bridge to run with, or None for the in-process executor."""
-    if executor == "inprocess":
-        if bridge is not None:
-            from ..errors import BadInput
-
-            raise BadInput("--bridge: given without --executor bridge", "add --executor bridge")
-        return None
-    if executor != "bridge":
-        from ..errors import BadInput
-
-        raise BadInput(f"--executor: {executor!r} is not an executor", "use inprocess or bridge")
-    from ..run.bridge import BridgeSettings
-
-    return BridgeSettings.from_environment(bridge, timeout)

@@ -510,48 +510,41 @@ def _live_table(engine: Any, seq: int, rate: float, last_action: str) -> Table:
     return table
 
 
-def watch_live(store: Any, interval: float = 0.25) -> None:
-    """Follow a live run through the view its runner publishes (`live.json`), read-only,
-    until no runner holds it; the caller then prints the final status."""
-    from ..run.loading import read_json
-    from ..run.sessions import runner_is_live
+class Watch:
+    """Draws a live run as `agijobs status --watch` follows it: a live table on a terminal,
+    else one plain line a second."""
 
-    if not runner_is_live(store):
-        err.print(f"no live run in {store.location} to follow; its status:")
-        return
-    tty = sys.stdout.isatty() and os.environ.get("TERM") != "dumb"
-    live: Any = None
-    shown = -1
-    last_line = 0.0
-    try:
-        while runner_is_live(store):
-            view = read_json(store, "live.json")
-            if view is not None and view.get("tick", -1) != shown:
-                now = time.monotonic()
-                if tty:
-                    table = _watch_table(view)
-                    if live is None:
-                        from rich.live import Live
+    def __init__(self, location: str) -> None:
+        self.location = location
+        self.tty = sys.stdout.isatty() and os.environ.get("TERM") != "dumb"
+        self.live: Any = None
+        self.last_line = 0.0
 
-                        live = Live(table, console=out, refresh_per_second=4)
-                        live.start()
-                    else:
-                        live.update(table)
-                    shown = view["tick"]
-                elif now - last_line >= 1.0:
-                    out.print(_watch_line(view))
-                    shown, last_line = view["tick"], now
-            time.sleep(interval)
-        # A stopping runner is no longer "live" while it writes its summary and reports:
-        # let it finish, so the status shown next is the final one.
-        deadline = time.monotonic() + 10
-        while store.lock_is_held() and time.monotonic() < deadline:
-            time.sleep(0.05)
-    except KeyboardInterrupt:
-        pass
-    finally:
-        if live is not None:
-            live.stop()
+    def no_runner(self) -> None:
+        err.print(f"no live run in {self.location} to follow; its status:")
+
+    def show(self, view: dict[str, Any]) -> bool:
+        if self.tty:
+            table = _watch_table(view)
+            if self.live is None:
+                from rich.live import Live
+
+                self.live = Live(table, console=out, refresh_per_second=4)
+                self.live.start()
+            else:
+                self.live.update(table)
+            return True
+        now = time.monotonic()
+        if now - self.last_line < 1.0:
+            return False
+        out.print(_watch_line(view))
+        self.last_line = now
+        return True
+
+    def close(self) -> None:
+        if self.live is not None:
+            self.live.stop()
+            self.live = None
 
 
 def _watch_line(view: dict[str, Any]) -> str:

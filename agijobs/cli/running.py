@@ -1,86 +1,241 @@
-"""Running a fabric in the foreground, without Typer: the options a run takes, its live
-view, its outcome, and `resume` whole. The Typer commands (`lifecycle.py`) and the fast
-path (`fast.py`) both end here."""
-
-from __future__ import annotations
+"""plan, run and resume: the commands that start and continue a fabric run."""
 
 import contextlib
 from collections.abc import Iterator
-from typing import Any
+from pathlib import Path
+from typing import Annotated, Any
 
-from .output import bridge_settings, guard, make_store, print_json
+from .options import (
+    DEFAULT_STORAGE,
+    Actor,
+    Blueprint,
+    Bridge,
+    BridgeTimeout,
+    Executor,
+    Json,
+    Key,
+    Opt,
+    OwnerCommands,
+    StopAfter,
+    Storage,
+    TickMs,
+    Timeout,
+    Wait,
+    argument,
+)
+from .output import guard, notice, print_json
 
 
-def resume_fabric(
-    reason: str | None,
-    keep_paused: bool,
-    stop_after_ticks: int | None,
-    tick_ms: int,
-    wait: bool,
-    actor: str | None,
-    key: str | None,
-    timeout: float,
-    executor: str,
-    bridge: str | None,
-    bridge_timeout: float | None,
-    storage: str,
-    as_json: bool,
+def plan(
+    scenario: Annotated[
+        Path | None,
+        argument(
+            "Scenario, plan, or reference mission plan / fabric config (none with --from-storage)."
+        ),
+    ] = None,
+    out: Annotated[
+        Path | None, Opt("--out", "Where to write the plan (default STORAGE/plan.json).")
+    ] = None,
+    blueprint: Blueprint = None,
+    owner_commands: OwnerCommands = None,
+    emit_scenario: Annotated[
+        Path | None,
+        Opt("--emit-scenario", "Write the agijobs scenario equivalent to a reference file."),
+    ] = None,
+    sign: Annotated[
+        list[str] | None,
+        Opt(
+            "--sign",
+            "Sign the plan with this owner key (name or path); repeat for several. "
+            "Signatures already on a plan file are kept.",
+        ),
+    ] = None,
+    intent: Annotated[
+        list[str] | None,
+        Opt(
+            "--intent",
+            "An operator sentence, e.g. 'pause all shards at tick 120 because …'; "
+            "repeat for several.",
+        ),
+    ] = None,
+    from_storage: Annotated[
+        bool,
+        Opt(
+            "--from-storage",
+            "What-if: predict the run in --storage from its checkpoint, with and "
+            "without the intents. Writes nothing unless --out is given.",
+        ),
+    ] = False,
+    check: Annotated[
+        bool, Opt("--check", "Exit 1 when the prediction fails an expectation.")
+    ] = False,
+    storage: Storage = DEFAULT_STORAGE,
+    as_json: Json = False,
 ) -> None:
-    """`agijobs resume`: a resume command to a live runner, else the run continued here."""
+    """Validate a scenario, dry-run it in memory and write a reviewed plan.
+
+    The plan is canonical JSON whose plan_id is the sha256 of its content; `agijobs run
+    PLAN` executes exactly it. Reference demo files are read unchanged (a mission plan, or
+    a fabric config with --blueprint and --owner-commands); --emit-scenario writes the
+    equivalent agijobs scenario so you can migrate for good. A fabric that declares owner
+    keys runs only from a plan signed by its default threshold of owners (--sign).
+    --intent adds operator sentences (see README, "Intents"), each listed beside what it
+    became. --from-storage asks "what if?" of a stored run instead: from its checkpoint,
+    side by side with and without the intents. Exit 1 with --check when an expectation
+    is predicted to fail (plain plan only warns).
+
+    Example: agijobs plan --from-storage --intent "reroute the earth backlog to helios now"
+    """
     with guard(as_json):
-        from ..run.delivery import issue_command
-        from ..run.lifecycle import resume_run
-        from ..run.sessions import runner_is_live
+        from ..errors import BadInput
+        from ..service import Fabric
 
-        store = make_store(storage)
-        if runner_is_live(store):
-            if keep_paused:
-                from ..errors import Conflict
-
-                raise Conflict(
-                    f"a runner is live on {store.location}; it is already running",
-                    "see `agijobs status`; plain `agijobs resume` lifts its pause",
+        fabric = Fabric(storage)
+        if from_storage:
+            if scenario is not None:
+                raise BadInput(
+                    f"SCENARIO: {scenario} given with --from-storage",
+                    "a what-if starts from the storage's run; drop SCENARIO, or --from-storage",
                 )
-            result = issue_command(
-                store, "resume", {}, reason or "resumed by operator", actor, timeout, key
-            )
-            from .owner_commands import render_command_result
+            report = fabric.what_if(intent or [], out)
+            if as_json:
+                print_json(report)
+            else:
+                from .render import render_what_if
 
-            render_command_result("resume", result, as_json)
-            return
-        options = run_options(
-            stop_after_ticks, tick_ms, wait, as_json, executor, bridge, bridge_timeout
-        )
-        with closing(options.progress):
-            outcome = resume_run(
-                store, options, reason=reason, keep_paused=keep_paused, actor=actor, key=key
+                render_what_if(report)
+            held = report["with"]["expect"]["held"]
+        else:
+            if scenario is None:
+                raise BadInput(
+                    "SCENARIO: missing", "give a scenario or plan file, or --from-storage"
+                )
+            result = fabric.plan(
+                scenario,
+                out=out,
+                blueprint=blueprint,
+                owner_commands=owner_commands,
+                emit_scenario=emit_scenario,
+                sign=sign or (),
+                intents=intent or (),
+            )
+            for told in result["notices"]:
+                notice(told)
+            if as_json:
+                print_json(result)
+            else:
+                from .render import render_plan
+
+                render_plan(result)
+            held = result["predicted"]["expect"]["held"]
+    if check and not held:
+        raise SystemExit(1)
+
+
+def run(
+    scenario: Annotated[
+        Path, argument("Scenario, plan, or reference mission plan / fabric config.")
+    ],
+    blueprint: Blueprint = None,
+    owner_commands: OwnerCommands = None,
+    stop_after_ticks: StopAfter = None,
+    tick_ms: TickMs = 0,
+    wait: Wait = False,
+    fresh: Annotated[
+        bool, Opt("--fresh", "Move a previous run to STORAGE/archive/ first.")
+    ] = False,
+    executor: Executor = "inprocess",
+    bridge: Bridge = None,
+    bridge_timeout: BridgeTimeout = None,
+    storage: Storage = DEFAULT_STORAGE,
+    as_json: Json = False,
+) -> None:
+    """Run a scenario or plan from tick 0 into an empty storage directory.
+
+    Exit 1 when the scenario's expectations fail; 4 when the storage holds another run
+    (use --fresh) or is in use.
+
+    Example: agijobs run scenarios/planetary.yaml --storage ./storage --fresh
+    """
+    with guard(as_json):
+        from ..service import Fabric
+        from .render import progress_printer
+
+        with live_view(progress_printer(quiet=False)) as progress:
+            outcome = Fabric(storage).run(
+                scenario,
+                blueprint=blueprint,
+                owner_commands=owner_commands,
+                fresh=fresh,
+                stop_after_ticks=stop_after_ticks,
+                tick_ms=tick_ms,
+                wait=wait,
+                executor=executor,
+                bridge=bridge,
+                bridge_timeout=bridge_timeout,
+                progress=progress,
+                notices=notice,
             )
         finish(outcome, as_json)
 
 
-def run_options(
-    stop_after_ticks: int | None,
-    tick_ms: int,
-    wait: bool,
-    as_json: bool,
-    executor: str,
-    bridge: str | None,
-    bridge_timeout: float | None,
-) -> Any:
-    from ..run.runner import RunOptions
-    from .render import progress_printer
+def resume(
+    reason: Annotated[str | None, Opt("--reason", "Why the pause is lifted (recorded).")] = None,
+    keep_paused: Annotated[
+        bool, Opt("--keep-paused", "Continue the run but leave the pause on.")
+    ] = False,
+    stop_after_ticks: StopAfter = None,
+    tick_ms: TickMs = 0,
+    wait: Wait = False,
+    actor: Actor = None,
+    key: Key = None,
+    timeout: Timeout = 10.0,
+    executor: Executor = "inprocess",
+    bridge: Bridge = None,
+    bridge_timeout: BridgeTimeout = None,
+    storage: Storage = DEFAULT_STORAGE,
+    as_json: Json = False,
+) -> None:
+    """Bring the fabric back to live: verify, recover from a crash, lift the pause, continue.
 
-    settings = bridge_settings(executor, bridge, bridge_timeout)
-    return RunOptions(
-        stop_after_ticks, tick_ms, wait, progress_printer(quiet=False), bridge=settings
-    )
+    With a live runner, sends it a resume command. Without one, verifies checkpoint and
+    event chain (exit 3 on mismatch), drops events a crashed process wrote after the
+    checkpoint and continues the run in the foreground from the checkpoint.
+
+    Example: agijobs resume --reason "calibration complete"
+    """
+    with guard(as_json):
+        from ..service import Fabric
+        from .render import progress_printer
+
+        with live_view(progress_printer(quiet=False)) as progress:
+            result = Fabric(storage).resume(
+                reason=reason,
+                keep_paused=keep_paused,
+                actor=actor,
+                key=key,
+                timeout=timeout,
+                stop_after_ticks=stop_after_ticks,
+                tick_ms=tick_ms,
+                wait=wait,
+                executor=executor,
+                bridge=bridge,
+                bridge_timeout=bridge_timeout,
+                progress=progress,
+            )
+        if hasattr(result, "summary"):  # the run continued here (else a live runner's answer)
+            finish(result, as_json)
+        else:
+            from .owner import show_acknowledgement
+
+            show_acknowledgement(result, as_json)
 
 
 @contextlib.contextmanager
-def closing(view: Any) -> Iterator[None]:
+def live_view(view: Any) -> Iterator[Any]:
     """Stop a terminal live view however the run ends, before the outcome is printed."""
     try:
-        yield
+        yield view
     finally:
         if view is not None:
             view.close()
@@ -88,8 +243,6 @@ def closing(view: Any) -> Iterator[None]:
 
 def finish(outcome: Any, as_json: bool) -> None:
     """Print the outcome; exit 1 when the scenario's expectations failed."""
-    from .render import render_outcome
-
     if as_json:
         print_json(
             {
@@ -99,6 +252,8 @@ def finish(outcome: Any, as_json: bool) -> None:
             }
         )
     else:
+        from .render import render_outcome
+
         render_outcome(outcome)
     if outcome.refusal is not None:
         raise outcome.refusal

@@ -33,6 +33,7 @@ class CommandResult:
     command_id: str | None = None
     results: list[dict[str, Any]] = field(default_factory=list)  # per command of a batch
     notices: list[str] = field(default_factory=list)
+    command: str = ""  # the command issued (`batch` for several applied together)
 
 
 def issue_command(
@@ -61,6 +62,7 @@ def issue_command(
     command = CommandInput(name, args, reason, actor, "at-rest", issued_at, auth=auth)
     result = _deliver(store, command, issued_ns, timeout)
     result.notices = notices
+    result.command = name
     return result
 
 

@@ -1,4 +1,5 @@
-"""What `agijobs status` reports: the run's state, its shards and nodes, its last checkpoint.
+"""What `agijobs status` reports: the run's state, its shards and nodes, its last checkpoint;
+and following a live run as it goes.
 
 A live runner publishes `live.json` (its current tick, pause flag, shards and nodes) a few
 times a second; while it is live, status shows that instead of the last checkpoint, which
@@ -7,7 +8,8 @@ can be up to `checkpoint_every` ticks old.
 
 from __future__ import annotations
 
-from typing import Any
+import time
+from typing import Any, Protocol
 
 from ..store import Store
 from ..views.summary import fabric_view
@@ -88,3 +90,37 @@ def authority_view(governance: dict[str, Any] | None) -> dict[str, Any]:
         "proposal_expiry_ticks": governance["proposal_expiry_ticks"],
         "proposals": governance["proposals"],
     }
+
+
+class Follower(Protocol):
+    """Who watches a live run: shown each view the runner publishes."""
+
+    def show(self, view: dict[str, Any]) -> bool:
+        """Show `view`; False when it was not shown (too soon), to be offered again."""
+        ...
+
+    def no_runner(self) -> None:
+        """No runner is live: there is nothing to follow."""
+        ...
+
+
+def follow(store: Store, follower: Follower, interval: float = 0.25) -> None:
+    """Offer `follower` each new view the live runner publishes, read-only, until no runner
+    holds the run or the operator presses Ctrl-C; then give a stopping runner a moment to
+    write its summary and reports, so that the status read next is the final one."""
+    if not runner_is_live(store):
+        follower.no_runner()
+        return
+    shown = -1
+    try:
+        while runner_is_live(store):
+            view = read_json(store, "live.json")
+            if view is not None and view.get("tick", -1) != shown and follower.show(view):
+                shown = view["tick"]
+            time.sleep(interval)
+        # A stopping runner is no longer "live" while it writes its summary and reports.
+        deadline = time.monotonic() + 10
+        while store.lock_is_held() and time.monotonic() < deadline:
+            time.sleep(0.05)
+    except KeyboardInterrupt:
+        pass  # Ctrl-C leaves the watch; the status is shown all the same

@@ -10,8 +10,10 @@ from pydantic import ValidationError
 
 from ..errors import BadInput
 from ..fabric.commands import canonical_name
+from ..fabric.inputs import BATCH
 from .commands import OwnerCommand
 from .compile import command_args
+from .documents import read_commands_document
 from .models import ApplyEntry
 from .validation import is_union_tag, validate
 
@@ -93,3 +95,49 @@ def validate_command(raw: dict[str, Any]) -> dict[str, Any]:
             "; ".join(problems), "see `agijobs " + str(raw["command"]) + " --help`"
         ) from None
     return command_args(model)
+
+
+def reroute_args(
+    reason: str,
+    source: str,
+    target: str | None,
+    backlog: str | int | None,
+    job: str | None,
+    clear: bool,
+) -> dict[str, Any]:
+    """`reroute`'s arguments from its command-line options, validated."""
+    raw: dict[str, Any] = {"command": "reroute", "from": source, "reason": reason}
+    if clear:
+        raw["clear"] = True
+    for name, value in (("to", target), ("job", job)):
+        if value is not None:
+            raw[name] = value
+    if backlog is not None:
+        raw["backlog"] = backlog if backlog == "all" else _backlog_count(str(backlog))
+    return validate_command(raw)
+
+
+def _backlog_count(text: str) -> int:
+    if not text.isdigit():
+        raise BadInput(
+            f"--backlog: expected 'all' or a whole number of jobs, 0 or more (got {text!r})",
+            "e.g. --backlog 500",
+        )
+    return int(text)
+
+
+def commands_from_document(
+    label: Path, data: bytes | None, default_reason: str | None
+) -> tuple[str, dict[str, Any], str, list[str]]:
+    """An `agijobs apply` document (read from `label`, or `data` already read) as the one
+    command to issue: a single command, or a batch of several applied together. Returns
+    its name, arguments and reason, and notices of what reference-form commands had that
+    agijobs ignores."""
+    raw = read_commands_document(label, data)
+    parts, notices = parse_commands(label, raw, default_reason)
+    if len(parts) == 1:
+        name, args, why = parts[0]
+    else:
+        name, why = BATCH, f"{len(parts)} commands applied together"
+        args = {"commands": [{"command": n, "args": a, "reason": r} for n, a, r in parts]}
+    return name, args, why, notices

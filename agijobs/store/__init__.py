@@ -74,13 +74,28 @@ def is_database_url(storage: str) -> bool:
 
 
 def open_store(storage: str) -> Store:
-    """The backend --storage names: a postgresql:// URL, else a directory path."""
+    """The backend --storage names: a postgresql:// URL, else a directory path. The crash
+    drills the environment asks for (`crashpoints`) are armed for the stores it opens."""
+    from . import crashpoints
+
+    crashpoints.arm_from_environment()
     if is_database_url(storage):
         from .postgres import PostgresStore  # psycopg loads only for a database
 
         return PostgresStore(storage)
+    import os
     from pathlib import Path
 
+    from ..errors import BadInput
     from .files import FileStore
 
-    return FileStore(Path(storage))
+    path = Path(storage)
+    if path.is_symlink():
+        # Writes must stay inside the directory the operator named, not where it points.
+        raise BadInput(
+            f"--storage: {storage} is a symbolic link (to {os.readlink(path)})",
+            "pass the real directory",
+        )
+    if path.exists() and not path.is_dir():
+        raise BadInput(f"--storage: {storage} is a file", "pass a directory")
+    return FileStore(path)

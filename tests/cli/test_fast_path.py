@@ -4,6 +4,7 @@ else to Typer."""
 
 from __future__ import annotations
 
+import functools
 import importlib
 import inspect
 import json
@@ -17,6 +18,7 @@ from typer.main import get_command
 from typer.testing import CliRunner
 
 from agijobs.cli import app, fast, main
+from agijobs.cli.options import COMMANDS
 
 from ..helpers import agijobs
 
@@ -24,8 +26,13 @@ SCENARIOS = Path(__file__).parents[2] / "scenarios"
 KINDS: dict[Any, str] = {str: "str", float: "float", int: "int"}
 
 
-@pytest.mark.parametrize("name", sorted(fast.COMMANDS))
+FAST = sorted(name for name, command in COMMANDS.items() if command.fast)
+
+
+@pytest.mark.parametrize("name", FAST)
 def test_the_tables_are_the_typer_commands_parameters(name: str) -> None:
+    table = fast.table(fast.command_function(name))
+    assert table is not None
     command = get_command(app).commands[name]  # type: ignore[attr-defined]
     declared = {}
     for param in command.params:
@@ -37,11 +44,11 @@ def test_the_tables_are_the_typer_commands_parameters(name: str) -> None:
         assert not param.secondary_opts  # no --no-json and the like
         low, high = param.min, param.max  # type: ignore[attr-defined]
         declared[flag] = fast.Option(param.name, kind, param.envvar, low, high)
-    assert fast.COMMANDS[name].options == declared
+    assert table.options == declared
     required = {p.name for p in command.params if p.required}
-    assert fast.COMMANDS[name].required == required
+    assert table.required == required
     optional = {p.name: p.default for p in command.params if not p.required and p.name != "help"}
-    assert fast.COMMANDS[name].defaults == optional
+    assert table.defaults == optional
 
 
 # Well-formed command lines: the fast path takes them all.
@@ -111,13 +118,9 @@ def test_what_it_does_not_fully_understand_goes_to_typer(argv: list[str]) -> Non
 
 # What each path calls with the parsed values: (through Typer, through the fast path).
 ENDS = {
-    "pause-all": ("agijobs.cli.govern.issue", "agijobs.cli.owner_commands.issue"),
-    "reroute": ("agijobs.cli.govern.issue", "agijobs.cli.owner_commands.issue"),
-    "set-latency": ("agijobs.cli.govern.issue", "agijobs.cli.owner_commands.issue"),
-    **{
-        name: (f"agijobs.cli.{module}.{function}",) * 2
-        for name, (module, function) in fast.BODIES.items()
-    },
+    name: (f"agijobs.cli.{command.module}.{command.function}",) * 2
+    for name, command in COMMANDS.items()
+    if command.fast
 }
 VARIABLES = ("AGIJOBS_STORAGE", "AGIJOBS_KEY", "AGIJOBS_EXECUTOR")
 
@@ -132,6 +135,7 @@ def _captured(monkeypatch: pytest.MonkeyPatch, target: str) -> list[dict[str, An
     def capture(*args: Any, **kwargs: Any) -> None:
         calls.append(dict(signature.bind(*args, **kwargs).arguments))
 
+    functools.update_wrapper(capture, real)  # the fast path reads what `real` declares
     capture.real_signature = signature  # type: ignore[attr-defined]  # patched twice
     monkeypatch.setattr(target, capture)
     return calls

@@ -1,0 +1,114 @@
+"""Every option and argument of the command line, declared once.
+
+A command is a plain function whose parameters carry these declarations
+(``storage: Storage = DEFAULT_STORAGE``); the Typer application (`application.py`) and the fast path
+(`fast.py`) both read them from the function, so neither declares an option of its own.
+It imports nothing heavy: the fast path reads it.
+"""
+
+from pathlib import Path
+from typing import Annotated, NamedTuple
+
+DEFAULT_STORAGE = "storage"
+
+
+class Opt(NamedTuple):
+    """An option (`flag`) or, without one, an argument, as the operator types it."""
+
+    flag: str | None
+    help: str
+    envvar: str | None = None
+    low: float | None = None  # the least value a number may take
+
+
+def argument(help: str) -> Opt:
+    return Opt(None, help)
+
+
+# Every command
+Storage = Annotated[
+    str,
+    Opt(
+        "--storage",
+        "Storage directory, or postgresql://USER@HOST/DB?fabric=NAME (env AGIJOBS_STORAGE).",
+        envvar="AGIJOBS_STORAGE",
+    ),
+]
+Json = Annotated[bool, Opt("--json", "Print exactly one JSON document on stdout.")]
+
+# Owner commands
+Reason = Annotated[str, Opt("--reason", "Why (recorded in the audit log).")]
+Actor = Annotated[str | None, Opt("--actor", "Who issues the command (default: your OS user).")]
+Key = Annotated[
+    str | None,
+    Opt(
+        "--key",
+        "Sign with this key: a name under the key directory, or a path (env AGIJOBS_KEY).",
+        envvar="AGIJOBS_KEY",
+    ),
+]
+Timeout = Annotated[
+    float, Opt("--timeout", "Seconds to wait for a live runner to acknowledge.", low=0)
+]
+
+# Who runs the jobs
+Executor = Annotated[
+    str,
+    Opt(
+        "--executor",
+        "Who runs the jobs: inprocess (default) or bridge (the command in AGIJOBS_BRIDGE or "
+        "--bridge; see bridge/PROTOCOL.md).",
+        envvar="AGIJOBS_EXECUTOR",
+    ),
+]
+Bridge = Annotated[
+    str | None, Opt("--bridge", "Bridge command line (default: env AGIJOBS_BRIDGE).")
+]
+BridgeTimeout = Annotated[
+    float | None, Opt("--bridge-timeout", "Seconds per bridge call (default 5).", low=0.01)
+]
+
+# Running
+StopAfter = Annotated[
+    int | None, Opt("--stop-after-ticks", "Stop (resumably) after this many ticks.", low=0)
+]
+TickMs = Annotated[int, Opt("--tick-ms", "Pace the run: sleep this long after each tick.", low=0)]
+Wait = Annotated[bool, Opt("--wait", "When paused and idle, wait for live owner commands.")]
+Blueprint = Annotated[
+    Path | None,
+    Opt("--blueprint", "Reference jobs blueprint, with a reference fabric config."),
+]
+OwnerCommands = Annotated[
+    Path | None,
+    Opt("--owner-commands", "Reference owner-commands file, with a reference fabric config."),
+]
+
+
+class Command(NamedTuple):
+    """A command: where its function lives, and whether the fast path may take it."""
+
+    module: str  # in this package
+    function: str
+    fast: bool = False
+
+
+# Every command, in the order `--help` lists them. The fast path takes the commands an
+# operator types in an incident and scripts poll, when well formed (see fast.py).
+COMMANDS: dict[str, Command] = {
+    "plan": Command("running", "plan"),
+    "run": Command("running", "run"),
+    "resume": Command("running", "resume", fast=True),
+    "pause-all": Command("owner", "pause_all", fast=True),
+    "reroute": Command("owner", "reroute", fast=True),
+    "set-latency": Command("owner", "set_latency", fast=True),
+    "apply": Command("owner", "apply"),
+    "approve": Command("owner", "approve"),
+    "status": Command("reading", "status", fast=True),
+    "audit": Command("reading", "audit", fast=True),
+    "schema": Command("reading", "schema"),
+    "keys new": Command("keys", "new"),
+    "keys show": Command("keys", "show"),
+    "export": Command("copies", "export"),
+    "import": Command("copies", "import_"),
+}
+GROUPS = {"keys": "Owner keys (Ed25519): create one, or print the config line of one you have."}

@@ -1,0 +1,212 @@
+"""Owner commands: pause-all, reroute, set-latency, apply, approve (resume lives with the
+commands that run a fabric).
+
+With a live runner the command goes to its inbox and the CLI waits for the acknowledgement;
+with none, it is applied to the checkpoint at rest under the run lock.
+"""
+
+import sys
+from typing import Annotated, Any
+
+from .options import DEFAULT_STORAGE, Actor, Json, Key, Opt, Reason, Storage, Timeout, argument
+from .output import guard, notice, print_json
+
+
+def pause_all(
+    reason: Reason,
+    actor: Actor = None,
+    key: Key = None,
+    timeout: Timeout = 10.0,
+    storage: Storage = DEFAULT_STORAGE,
+    as_json: Json = False,
+) -> None:
+    """Pause every router: no assignment, no spillover; in-flight jobs finish, arrivals queue.
+
+    Idempotent: pausing a paused fabric exits 0 ("already paused").
+
+    Example: agijobs pause-all --reason "Helios GPU thermal recalibration"
+    """
+    with guard(as_json):
+        from ..service import Fabric
+
+        result = Fabric(storage).pause_all(reason, actor, key, timeout)
+        show_result(result, as_json)
+
+
+def reroute(
+    reason: Reason,
+    source: Annotated[str, Opt("--from", "Shard whose backlog moves.")],
+    target: Annotated[str | None, Opt("--to", "Shard that takes it.")] = None,
+    backlog: Annotated[
+        str | None, Opt("--backlog", "'all' or a number of queued jobs to move now.")
+    ] = None,
+    job: Annotated[str | None, Opt("--job", "Move this one job.")] = None,
+    clear: Annotated[
+        bool, Opt("--clear", "Restore the shard's configured spillover targets.")
+    ] = False,
+    actor: Actor = None,
+    key: Key = None,
+    timeout: Timeout = 10.0,
+    storage: Storage = DEFAULT_STORAGE,
+    as_json: Json = False,
+) -> None:
+    """Make --to the first spillover target of --from and move queued jobs now.
+
+    Moves up to --backlog of the oldest queued jobs that --to can serve, never beyond its
+    max_queue; --job moves one job (pulling it off its node if running); --clear restores
+    the configured targets.
+
+    Example: agijobs reroute --from earth --to helios --backlog all --reason "Earth backlog"
+    """
+    with guard(as_json):
+        from ..service import Fabric
+
+        result = Fabric(storage).reroute(
+            reason,
+            source,
+            target,
+            backlog=backlog,
+            job=job,
+            clear=clear,
+            actor=actor,
+            key=key,
+            timeout=timeout,
+        )
+        show_result(result, as_json)
+
+
+def set_latency(
+    reason: Reason,
+    shard: Annotated[str, Opt("--shard", "Shard whose budget changes.")],
+    ms: Annotated[int, Opt("--ms", "New latency budget in milliseconds.")],
+    actor: Actor = None,
+    key: Key = None,
+    timeout: Timeout = 10.0,
+    storage: Storage = DEFAULT_STORAGE,
+    as_json: Json = False,
+) -> None:
+    """Change a shard's latency budget; routers only assign to nodes within it.
+
+    Reports the nodes that became ineligible or eligible.
+
+    Example: agijobs set-latency --shard mars --ms 350 --reason "Tighten Mars SLA"
+    """
+    with guard(as_json):
+        from ..service import Fabric
+
+        result = Fabric(storage).set_latency(reason, shard, ms, actor, key, timeout)
+        show_result(result, as_json)
+
+
+def apply(
+    source: Annotated[str, argument("YAML/JSON file of command(s), or - for stdin.")],
+    reason: Annotated[
+        str | None, Opt("--reason", "Reason for commands that do not give their own.")
+    ] = None,
+    actor: Actor = None,
+    key: Key = None,
+    timeout: Timeout = 10.0,
+    storage: Storage = DEFAULT_STORAGE,
+    as_json: Json = False,
+) -> None:
+    """Apply owner commands given as YAML or JSON: one command, or a list applied together.
+
+    Any of the 17 commands (pause-all, resume, reroute, set-latency, shard.pause,
+    shard.resume, shard.register, shard.deregister, shard.update, node.register,
+    node.update, node.deregister, job.cancel, job.reroute, checkpoint.save,
+    checkpoint.configure, reporting.configure), in agijobs form (`command: NAME`) or in the
+    reference demo's form (`type: NAME`, camelCase). A list is all or none: if one command
+    is invalid, none is applied and nothing changes.
+
+    Example: echo '{command: shard.pause, shard: mars, reason: maintenance}' | agijobs apply -
+    """
+    with guard(as_json):
+        from ..service import Fabric
+
+        data = sys.stdin.buffer.read() if source == "-" else None
+        result = Fabric(storage).apply(
+            source, reason, data=data, actor=actor, key=key, timeout=timeout, notices=notice
+        )
+        show_result(result, as_json)
+
+
+def approve(
+    proposal: Annotated[
+        str,
+        argument(
+            "Proposal id as printed (p-…), or a command name when exactly one proposal "
+            "for it is pending."
+        ),
+    ],
+    key: Key = None,
+    reason: Annotated[str | None, Opt("--reason", "Why you approve (recorded).")] = None,
+    timeout: Timeout = 10.0,
+    storage: Storage = DEFAULT_STORAGE,
+    as_json: Json = False,
+) -> None:
+    """Add your signature to a pending proposal; at the threshold its command is applied.
+
+    Signs the same bytes the proposer signed (see `agijobs status` for pending proposals).
+    A key approves a proposal once; an applied or expired proposal cannot be approved.
+
+    Example: agijobs approve p-3f2a9c1b7d4e --key bob   (or: agijobs approve set-latency)
+    """
+    with guard(as_json):
+        from ..service import Fabric
+
+        result = Fabric(storage).approve(proposal, key=key, reason=reason, timeout=timeout)
+        show_result(result, as_json)
+
+
+def show_result(result: Any, as_json: bool) -> None:
+    """The acknowledgement of an owner command, as one document or a line per command;
+    notices (a key given to an open fabric) on stderr first."""
+    for told in result.notices:
+        notice(told)
+    show_acknowledgement(result, as_json)
+
+
+def show_acknowledgement(result: Any, as_json: bool) -> None:
+    name = result.command
+    document = {
+        "command": name,
+        "mode": result.mode,
+        "tick": result.tick,
+        "event": result.event,
+        "effect": result.effect,
+        "id": result.command_id,
+    }
+    if name == "batch":
+        document["results"] = result.results
+    if as_json:
+        print_json(document)
+        return
+    _print_acknowledgement(result)
+
+
+def _print_acknowledgement(result: Any) -> None:
+    """A line per command applied, in plain text: no Rich for an owner command at rest."""
+    from ..views.describe import describe_effect
+
+    name = result.command
+    where = "live run" if result.mode == "live" else "fabric at rest"
+    for entry in result.results or [{"event": result.event, "effect": result.effect}]:
+        applied = entry["event"].removeprefix("owner.")
+        effect = entry["effect"]
+        if applied == "proposal":
+            print(
+                f"{name}: proposal {effect['proposal']} recorded, {effect['approvals']} of "
+                f"{effect['needed']} approvals (tick {result.tick}, {where}; expires at tick "
+                f"{effect['expires_tick']})"
+            )
+            print(f"approve with: agijobs approve {effect['proposal']} --key NAME")
+            continue
+        if applied == "approval":
+            met = "threshold met, applying" if effect["threshold_met"] else "waiting for more"
+            print(
+                f"approval of {effect['proposal']} ({effect['command']}): {effect['approvals']} "
+                f"of {effect['needed']} approvals — {met} (tick {result.tick}, {where})"
+            )
+            continue
+        described = describe_effect(applied, effect)
+        print(f"{applied}: {described} (tick {result.tick}, {where})")

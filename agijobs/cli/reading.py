@@ -1,0 +1,101 @@
+"""status, audit and schema: what a stored run says, verified, and the scenario format."""
+
+from typing import Annotated
+
+from .options import (
+    DEFAULT_STORAGE,
+    Bridge,
+    BridgeTimeout,
+    Executor,
+    Json,
+    Opt,
+    Storage,
+)
+from .output import guard, print_json
+
+
+def status(
+    watch: Annotated[
+        bool,
+        Opt("--watch", "Follow a live run (read-only) until it stops; Ctrl-C to leave."),
+    ] = False,
+    storage: Storage = DEFAULT_STORAGE,
+    as_json: Json = False,
+) -> None:
+    """Show the run: no run / running (pid) / paused / stopped / finished / crashed.
+
+    Per shard: queue, in-flight, completed, failed, budget, health; nodes up, down or over
+    budget; the last checkpoint and the chain head; owner authority and pending proposals.
+    Exit 3 if storage fails verification. --watch follows a live run from another terminal
+    (a live view on a terminal, a plain line a second otherwise), then shows the final status.
+
+    Example: agijobs status --watch
+    """
+    with guard(as_json):
+        from ..service import Fabric
+
+        fabric = Fabric(storage)
+        if not watch:
+            report = fabric.status()
+        elif as_json:
+            from ..errors import BadInput
+
+            raise BadInput("--watch: not with --json", "poll `agijobs status --json` instead")
+        else:
+            from .render import Watch
+
+            watching = Watch(storage)
+            try:
+                report = fabric.status(follow=watching)
+            finally:
+                watching.close()
+        if as_json:
+            print_json(report)
+        else:
+            from .render import render_status
+
+            render_status(report)
+
+
+def audit(
+    replay: Annotated[
+        bool, Opt("--replay", "Re-run the plan from tick 0 and compare chain heads.")
+    ] = False,
+    executor: Executor = "inprocess",
+    bridge: Bridge = None,
+    bridge_timeout: BridgeTimeout = None,
+    storage: Storage = DEFAULT_STORAGE,
+    as_json: Json = False,
+) -> None:
+    """Verify the whole event chain, the checkpoint against it, and conservation of jobs.
+
+    Prints the governance timeline (tick, command, actor, reason, effect). Exit 3 on any
+    mismatch, naming the first bad seq and line.
+
+    Example: agijobs audit --replay
+    """
+    with guard(as_json):
+        from ..service import Fabric
+
+        report = Fabric(storage).audit(
+            replay=replay, executor=executor, bridge=bridge, bridge_timeout=bridge_timeout
+        )
+        if as_json:
+            print_json(report.to_json())
+        else:
+            from .render import render_audit
+
+            render_audit(report)
+
+
+def schema() -> None:
+    """Print the JSON Schema of scenario files, for editors to validate and complete them.
+
+    Generated from the same pydantic models `plan` and `run` validate with.
+
+    Example: agijobs schema > agijobs-scenario.schema.json
+    """
+    with guard(False):
+        from ..service import scenario_schema
+
+        print_json(scenario_schema())

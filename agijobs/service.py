@@ -1,0 +1,395 @@
+"""The library's one entry point: a fabric in its storage, and what an operator does with it.
+
+    from agijobs import Fabric
+
+    fabric = Fabric("./storage")                 # a directory, or postgresql://…?fabric=NAME
+    outcome = fabric.run("scenarios/planetary.yaml", fresh=True)
+    fabric.pause_all("INC-4711: poisoned batch", actor="alice")
+    print(fabric.status()["state"])              # "paused"
+    report = fabric.audit(replay=True)
+
+The command line calls exactly these methods (one per command), and so can any script or
+notebook. Each method does one thing, returns plain data or the result objects named in
+`__all__`, and raises the named errors of `agijobs.errors`, each with its exit code.
+Nothing is opened, read or imported until a method needs it: `Fabric(...)` is free.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from .errors import BadInput
+
+if TYPE_CHECKING:
+    from .audit.report import AuditReport
+    from .run.bridge import BridgeSettings
+    from .run.delivery import CommandResult
+    from .run.runner import Outcome, Progress, RunOptions
+    from .run.status import Follower
+    from .store import Store
+
+DEFAULT_STORAGE = "storage"
+Notices = Callable[[str], None]  # told what a reference or apply file had that is ignored
+
+
+class Fabric:
+    """A fabric stored in a directory or a PostgreSQL database (`storage`)."""
+
+    def __init__(self, storage: str | os.PathLike[str] = DEFAULT_STORAGE) -> None:
+        self.storage = os.fspath(storage)
+        self._store: Store | None = None
+
+    @property
+    def store(self) -> Store:
+        """The storage backend, opened on first use (a symbolic link or a file is refused)."""
+        if self._store is None:
+            from .store import open_store
+
+            self._store = open_store(self.storage)
+        return self._store
+
+    # ------------------------------------------------------------- plans and runs
+
+    def plan(
+        self,
+        scenario: str | Path,
+        *,
+        out: str | Path | None = None,
+        blueprint: str | Path | None = None,
+        owner_commands: str | Path | None = None,
+        emit_scenario: str | Path | None = None,
+        sign: Sequence[str] = (),
+        intents: Sequence[str] = (),
+    ) -> dict[str, Any]:
+        """Validate a scenario (or plan, or reference demo file), dry-run it in memory and
+        write the reviewed plan to `out` (default STORAGE/plan.json); the plan's id, path,
+        prediction and notices."""
+        from .run.planning import make_plan
+
+        return make_plan(
+            Path(scenario),
+            Path(out) if out is not None else self._default_plan_path(),
+            blueprint=_path(blueprint),
+            owner_commands=_path(owner_commands),
+            emit_scenario=_path(emit_scenario),
+            sign=list(sign),
+            intents=intents,
+        )
+
+    def what_if(self, intents: Sequence[str], out: str | Path | None = None) -> dict[str, Any]:
+        """Predict the stored run from its checkpoint with and without `intents` (operator
+        sentences); writes nothing but `out`, when given."""
+        from .run.planning import what_if
+
+        return what_if(self.store, intents, _path(out))
+
+    def run(
+        self,
+        scenario: str | Path,
+        *,
+        blueprint: str | Path | None = None,
+        owner_commands: str | Path | None = None,
+        fresh: bool = False,
+        stop_after_ticks: int | None = None,
+        tick_ms: int = 0,
+        wait: bool = False,
+        executor: str = "inprocess",
+        bridge: str | None = None,
+        bridge_timeout: float | None = None,
+        progress: Progress | None = None,
+        notices: Notices | None = None,
+    ) -> Outcome:
+        """Run a scenario or plan from tick 0 into this (empty) storage; `fresh` archives a
+        run it holds first. `progress` is called after every tick; `notices` is told what a
+        reference file had that agijobs ignores, before the run starts."""
+        from .run.lifecycle import start_run
+        from .scenario.loading import check_fresh, load_plan
+
+        source = Path(scenario)
+        plan = load_plan(source, _path(blueprint), _path(owner_commands))
+        check_fresh(plan, source)
+        for notice in plan.notices:
+            if notices is not None:
+                notices(notice)
+        options = _run_options(
+            stop_after_ticks, tick_ms, wait, executor, bridge, bridge_timeout, progress
+        )
+        return start_run(self.store, plan, str(scenario), options, fresh=fresh)
+
+    def resume(
+        self,
+        *,
+        reason: str | None = None,
+        keep_paused: bool = False,
+        actor: str | None = None,
+        key: str | None = None,
+        timeout: float = 10.0,
+        stop_after_ticks: int | None = None,
+        tick_ms: int = 0,
+        wait: bool = False,
+        executor: str = "inprocess",
+        bridge: str | None = None,
+        bridge_timeout: float | None = None,
+        progress: Progress | None = None,
+    ) -> Outcome | CommandResult:
+        """Bring the fabric back to live. With a live runner: send it a `resume` command
+        (its result). Without one: verify, recover from a crash, lift the pause (unless
+        `keep_paused`) and continue the run here (its outcome)."""
+        from .run.sessions import runner_is_live
+
+        store = self.store
+        if runner_is_live(store):
+            if keep_paused:
+                from .errors import Conflict
+
+                raise Conflict(
+                    f"a runner is live on {store.location}; it is already running",
+                    "see `agijobs status`; plain `agijobs resume` lifts its pause",
+                )
+            from .run.delivery import issue_command
+
+            why = reason or "resumed by operator"
+            return issue_command(store, "resume", {}, why, actor, timeout, key)
+        from .run.lifecycle import resume_run
+
+        options = _run_options(
+            stop_after_ticks, tick_ms, wait, executor, bridge, bridge_timeout, progress
+        )
+        return resume_run(
+            store, options, reason=reason, keep_paused=keep_paused, actor=actor, key=key
+        )
+
+    # -------------------------------------------------------------- owner commands
+
+    def command(
+        self,
+        name: str,
+        args: dict[str, Any],
+        reason: str,
+        actor: str | None = None,
+        key: str | None = None,
+        timeout: float = 10.0,
+    ) -> CommandResult:
+        """Issue an owner command whose arguments are validated already: to the live runner
+        (waiting `timeout` seconds for its acknowledgement), or applied at rest. On a fabric
+        that declares owner keys it is signed with `key`."""
+        if not reason.strip():
+            raise BadInput("--reason: must not be empty", "say why, e.g. --reason 'incident 42'")
+        from .run.delivery import issue_command
+
+        return issue_command(self.store, name, args, reason, actor, timeout, key)
+
+    def pause_all(
+        self, reason: str, actor: str | None = None, key: str | None = None, timeout: float = 10.0
+    ) -> CommandResult:
+        """Pause every router: no assignment, no spillover; in-flight jobs finish."""
+        return self.command("pause-all", {}, reason, actor, key, timeout)
+
+    def reroute(
+        self,
+        reason: str,
+        source: str,
+        target: str | None = None,
+        *,
+        backlog: str | int | None = None,
+        job: str | None = None,
+        clear: bool = False,
+        actor: str | None = None,
+        key: str | None = None,
+        timeout: float = 10.0,
+    ) -> CommandResult:
+        """Make `target` the first spillover target of `source` and move up to `backlog`
+        ('all' or a number) of its queued jobs now; `job` moves one job; `clear` restores
+        the configured targets."""
+        from .scenario.command_input import reroute_args
+
+        args = reroute_args(reason, source, target, backlog, job, clear)
+        return self.command("reroute", args, reason, actor, key, timeout)
+
+    def set_latency(
+        self,
+        reason: str,
+        shard: str,
+        ms: int,
+        actor: str | None = None,
+        key: str | None = None,
+        timeout: float = 10.0,
+    ) -> CommandResult:
+        """Change a shard's latency budget; routers assign only to nodes within it."""
+        from .scenario.command_input import validate_command
+
+        args = validate_command(
+            {"command": "set-latency", "shard": shard, "ms": ms, "reason": reason}
+        )
+        return self.command("set-latency", args, reason, actor, key, timeout)
+
+    def apply(
+        self,
+        source: str | Path,
+        reason: str | None = None,
+        *,
+        data: bytes | None = None,
+        actor: str | None = None,
+        key: str | None = None,
+        timeout: float = 10.0,
+        notices: Notices | None = None,
+    ) -> CommandResult:
+        """Apply the owner commands of a YAML or JSON document (`source` names it; `data`
+        holds its bytes when read already, as from stdin): one command, or a list applied
+        together, all or none."""
+        from .scenario.command_input import commands_from_document
+
+        label = Path("<stdin>") if str(source) == "-" else Path(source)
+        name, args, why, told = commands_from_document(label, data, reason)
+        for notice in told:
+            if notices is not None:
+                notices(notice)
+        if not why.strip():
+            raise BadInput("reason: must not be empty", "say why, e.g. --reason 'incident 42'")
+        return self.command(name, args, why, actor, key, timeout)
+
+    def approve(
+        self,
+        proposal: str,
+        *,
+        key: str | None = None,
+        reason: str | None = None,
+        timeout: float = 10.0,
+    ) -> CommandResult:
+        """Add `key`'s signature to a pending proposal (its id, or the command name of the
+        only one pending for it); at the threshold its command is applied."""
+        args = {"proposal": proposal}
+        return self.command("approve", args, reason or f"approve {proposal}", None, key, timeout)
+
+    # ------------------------------------------------------------------ reading
+
+    def status(self, *, follow: Follower | None = None) -> dict[str, Any]:
+        """The run's state, shards, nodes, checkpoint, chain head and owner authority. With
+        `follow`, first follow a live run, view by view, until it stops (or Ctrl-C)."""
+        from .run.status import follow as follow_run
+        from .run.status import status
+
+        if follow is not None:
+            follow_run(self.store, follow)
+        return status(self.store)
+
+    def audit(
+        self,
+        *,
+        replay: bool = False,
+        executor: str = "inprocess",
+        bridge: str | None = None,
+        bridge_timeout: float | None = None,
+    ) -> AuditReport:
+        """Verify the stored run: the whole chain, the checkpoint against it, conservation,
+        owner authority; with `replay`, re-run the plan to the same chain head."""
+        from .audit.verify import audit
+
+        settings = executor_settings(executor, bridge, bridge_timeout)
+        return audit(self.store, replay=replay, bridge=settings)
+
+    # ------------------------------------------------------------------- copies
+
+    def export(self, destination: str | os.PathLike[str]) -> dict[str, Any]:
+        """Copy this verified run to `destination` (a directory or a PostgreSQL fabric),
+        which must hold no run."""
+        from .run.transfer import copy_run
+
+        return copy_run(self.store, Fabric(destination).store)
+
+    def import_from(self, source: str | os.PathLike[str]) -> dict[str, Any]:
+        """Copy the verified run in `source` into this storage, which must hold no run."""
+        from .run.transfer import copy_run
+
+        return copy_run(Fabric(source).store, self.store)
+
+    def _default_plan_path(self) -> Path:
+        from .store import is_database_url
+
+        if is_database_url(self.storage):
+            raise BadInput(
+                "--out: needed when --storage is a database (a plan is a file you review)",
+                "add --out plan.json",
+            )
+        return Path(self.storage) / "plan.json"
+
+
+# ------------------------------------------------------------------ owner keys
+
+
+def new_key(name: str, out: str | Path | None = None, role: str = "owner") -> dict[str, Any]:
+    """Create an Ed25519 owner key pair (never overwriting a file); its public key,
+    fingerprint and the line a fabric config lists it by."""
+    from .run.keys import new_key as create
+
+    _check_role(role)
+    return _key_document(name, create(name, _path(out)), role)
+
+
+def show_key(reference: str, role: str = "owner") -> dict[str, Any]:
+    """A key's public key, fingerprint and config line (never the private key)."""
+    from .run.keys import load_key
+
+    loaded = load_key(reference, "KEY")
+    return _key_document(loaded.path.stem, loaded, role)
+
+
+def scenario_schema() -> dict[str, Any]:
+    """The JSON Schema of scenario files."""
+    from .scenario.schema import scenario_schema as schema
+
+    return schema()
+
+
+def executor_settings(
+    executor: str, bridge: str | None, timeout: float | None
+) -> BridgeSettings | None:
+    """The external executor to run with, or None for the in-process one."""
+    if executor == "inprocess":
+        if bridge is not None:
+            raise BadInput("--bridge: given without --executor bridge", "add --executor bridge")
+        return None
+    if executor != "bridge":
+        raise BadInput(f"--executor: {executor!r} is not an executor", "use inprocess or bridge")
+    from .run.bridge import BridgeSettings
+
+    return BridgeSettings.from_environment(bridge, timeout)
+
+
+def _run_options(
+    stop_after_ticks: int | None,
+    tick_ms: int,
+    wait: bool,
+    executor: str,
+    bridge: str | None,
+    bridge_timeout: float | None,
+    progress: Progress | None,
+) -> RunOptions:
+    from .run.runner import RunOptions
+
+    settings = executor_settings(executor, bridge, bridge_timeout)
+    return RunOptions(stop_after_ticks, tick_ms, wait, progress, bridge=settings)
+
+
+def _check_role(role: str) -> None:
+    if role not in ("owner", "operator"):
+        raise BadInput(f"--role: {role!r} is not a role", "use owner or operator")
+
+
+def _key_document(name: str, key: Any, role: str) -> dict[str, Any]:
+    from .run.keys import config_line
+
+    return {
+        "name": name,
+        "path": str(key.path),
+        "public_key": key.public_key,
+        "fingerprint": key.fingerprint,
+        "config_line": config_line(name, key.public_key, role),
+    }
+
+
+def _path(value: str | Path | None) -> Path | None:
+    return None if value is None else Path(value)
