@@ -1,5 +1,6 @@
 """Every runbook runs as written: each `$ agijobs …` command of its `sh` blocks, in order,
-with the exit code it states (`# exit N`) and the stdout printed below it.
+with the exit code it states (`# exit N`) and the stdout printed below it. README.md and
+docs/*.md run the same way, each on its own scratch storage.
 
 The format and the matching rules are documented in runbooks/README.md. To see what the
 commands of a runbook print now, in the runbook's own form:
@@ -23,6 +24,7 @@ import pytest
 
 ROOT = Path(__file__).parent.parent
 RUNBOOKS = sorted(p for p in (ROOT / "runbooks").glob("*.md") if p.name != "README.md")
+DOCUMENTS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
 BLOCK = re.compile(r"^```sh\n(.*?)^```", re.MULTILINE | re.DOTALL)
 EXIT = re.compile(r"#\s*exit\s+(\d+)\s*$")
 ASSIGNMENT = re.compile(r"^[A-Z_][A-Z0-9_]*=")
@@ -192,7 +194,7 @@ def prepare(tmp: Path) -> tuple[Path, dict[str, str]]:
         copy.chmod(0o600)
     work = tmp / "work"
     work.mkdir()
-    for name in ("scenarios", "runbooks"):
+    for name in ("scenarios", "runbooks", "docs", "bridge", "tests"):
         (work / name).symlink_to(ROOT / name)
     env = {name: value for name, value in os.environ.items() if not name.startswith("AGIJOBS_")}
     env.update(
@@ -256,6 +258,19 @@ def test_runbook_runs_as_written(
 ) -> None:
     steps = [step for step in parse(path) if step.argv]
     assert steps, f"{path.name} has no `$ agijobs …` commands"
+    run_as_written(path, steps, tmp_path, request)
+
+
+@pytest.mark.parametrize("path", DOCUMENTS, ids=lambda p: p.relative_to(ROOT).as_posix())
+def test_document_runs_as_written(
+    path: Path, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    run_as_written(path, [step for step in parse(path) if step.argv], tmp_path, request)
+
+
+def run_as_written(
+    path: Path, steps: list[Step], tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
     cwd, env = prepare(tmp_path)
     wanted = POSTGRES_MARK.match(path.read_text(encoding="utf-8"))
     if wanted:  # the fabric its first line names, in the test session's PostgreSQL server
