@@ -36,6 +36,7 @@ test: $(BIN)/agijobs lint typecheck pytest bridge-test
 lint: $(BIN)/agijobs
 	$(BIN)/ruff check agijobs tests scripts benchmarks
 	$(BIN)/ruff format --check agijobs tests scripts benchmarks
+	$(BIN)/lint-imports
 
 typecheck: $(BIN)/agijobs
 	$(BIN)/mypy
