@@ -111,12 +111,12 @@ def apply(
 ) -> None:
     """Apply owner commands given as YAML or JSON: one command, or a list applied together.
 
-    Any of the 17 commands (pause-all, resume, reroute, set-latency, shard.pause,
+    Any of the 18 owner commands (pause-all, resume, reroute, set-latency, shard.pause,
     shard.resume, shard.register, shard.deregister, shard.update, node.register,
     node.update, node.deregister, job.cancel, job.reroute, checkpoint.save,
-    checkpoint.configure, reporting.configure), in agijobs form (`command: NAME`) or in the
-    reference demo's form (`type: NAME`, camelCase). A list is all or none: if one command
-    is invalid, none is applied and nothing changes.
+    checkpoint.configure, reporting.configure, governance.update), in agijobs form
+    (`command: NAME`) or in the reference demo's form (`type: NAME`, camelCase). A list is
+    all or none: if one command is invalid, none is applied and nothing changes.
 
     Example: echo '{command: shard.pause, shard: mars, reason: maintenance}' | agijobs apply -
     """

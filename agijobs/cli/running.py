@@ -79,8 +79,8 @@ def plan(
     a fabric config with --blueprint and --owner-commands); --emit-scenario writes the
     equivalent agijobs scenario so you can migrate for good. A fabric that declares owner
     keys runs only from a plan signed by its default threshold of owners (--sign).
-    --intent adds operator sentences (see README, "Intents"), each listed beside what it
-    became. --from-storage asks "what if?" of a stored run instead: from its checkpoint,
+    --intent adds operator sentences (see docs/planner.md, "Intents"), each listed beside
+    what it became. --from-storage asks "what if?" of a stored run instead: from its checkpoint,
     side by side with and without the intents. Exit 1 with --check when an expectation
     is predicted to fail (plain plan only warns).
 

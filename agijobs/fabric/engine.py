@@ -1,6 +1,6 @@
 """One tick of the fabric, and the state it runs on.
 
-Within tick T, in this order (README, "The tick"):
+Within tick T, in this order (docs/internals.md, "The tick"):
 
 1. owner commands due at T: schedule entries in file order, then live commands in arrival order;
 2. faults due at T: endings first, then starts, each in file order;

@@ -37,7 +37,10 @@ def parse_document(path: Path, data: bytes) -> Any:
             f"{path}: not UTF-8 text (byte {exc.start})", "save the file as UTF-8"
         ) from None
     if not text.strip():
-        raise BadInput(f"{path}: the file is empty", "write a scenario or command (see README)")
+        raise BadInput(
+            f"{path}: the file is empty",
+            "write a scenario or command (see docs/scenario-format.md)",
+        )
     if path.suffix.lower() == ".json":
         try:
             return orjson.loads(data)

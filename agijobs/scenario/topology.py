@@ -33,8 +33,8 @@ class OwnerKey(Model):
 
 
 class Owner(Model):
-    """Who may change the fabric. With `keys`, only signed commands do (see README,
-    "Owner authority"); without, the fabric runs in open mode: unauthenticated."""
+    """Who may change the fabric. With `keys`, only signed commands do (see
+    docs/owner-authority.md); without, the fabric runs in open mode: unauthenticated."""
 
     name: str = Field(min_length=1)
     # Anything else the operator keeps about the owner (addresses, roles): shown, not used.

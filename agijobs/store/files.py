@@ -1,6 +1,6 @@
 """The storage directory: the embedded default `Store`.
 
-Layout (README, "Storage directory"):
+Layout (docs/storage.md, "The storage directory"):
 
     events.ndjson     append-only hash-chained fabric log
     checkpoint.json   state at an event seq, integrity-checked, replaced atomically

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import orjson
@@ -143,3 +144,16 @@ def test_bad_apply_documents_exit_2(stopped: Path, text: str, message: str) -> N
 def test_apply_without_a_run_is_a_conflict(storage: Path) -> None:
     result = apply_stdin(storage, "{command: pause-all, reason: r}")
     assert result.exit_code == 4, result.output
+
+
+def test_the_help_names_every_owner_command_once() -> None:
+    """The vocabulary is the fabric's; `apply --help` lists it (it once missed one)."""
+    from agijobs.cli.owner import apply
+    from agijobs.fabric.commands import COMMAND_NAMES
+
+    listed = re.search(
+        r"Any of the (\d+) owner commands \(([^)]*)\)", " ".join(apply.__doc__.split())
+    )
+    assert listed is not None, apply.__doc__
+    assert int(listed.group(1)) == len(COMMAND_NAMES)
+    assert tuple(listed.group(2).split(", ")) == COMMAND_NAMES
