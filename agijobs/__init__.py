@@ -1,10 +1,19 @@
 """agijobs: the operator toolkit for a sharded planetary job fabric.
 
-The library core runs the fabric tick by tick (`agijobs.fabric`), stores a hash-chained
-event log and integrity-checked checkpoints (`agijobs.store`), and is driven by
-`agijobs.runner`; `agijobs.cli` is a thin command line over it.
+    from agijobs import Fabric
+
+    fabric = Fabric("./storage")
+    fabric.run("scenarios/planetary.yaml", fresh=True)
+    print(fabric.audit().to_json()["conservation"])
+
+`Fabric` (agijobs.service) is the one entry point: the command line calls it, and so can any
+script. Below it: `agijobs.run` runs a fabric against its storage, `agijobs.audit` verifies
+one, `agijobs.views` says what a run did, `agijobs.scenario` is the input boundary,
+`agijobs.fabric` the deterministic core, `agijobs.store` and `agijobs.ledger` the record.
+docs/library.md has the tour.
 """
 
+from .__about__ import __version__
 from .errors import (
     AgijobsError,
     BadInput,
@@ -14,14 +23,19 @@ from .errors import (
     NotAcknowledged,
     Refused,
 )
+from .service import Fabric, new_key, scenario_schema, show_key
 
 __all__ = [
     "AgijobsError",
     "BadInput",
     "Conflict",
     "ExpectationFailed",
+    "Fabric",
     "IntegrityError",
     "NotAcknowledged",
     "Refused",
+    "__version__",
+    "new_key",
+    "scenario_schema",
+    "show_key",
 ]
-__version__ = "0.1.0"

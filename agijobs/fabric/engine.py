@@ -1,4 +1,4 @@
-"""One tick of the fabric, and the state it runs on.
+"""One tick of the fabric: the engine that applies its inputs in order.
 
 Within tick T, in this order (docs/internals.md, "The tick"):
 

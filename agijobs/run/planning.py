@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from .. import __version__
+from ..__about__ import __version__
 from ..errors import BadInput, Refused
 from ..fabric.engine import Engine
 from ..ledger.canonical import dumps
