@@ -22,7 +22,7 @@ import heapq
 from collections import deque
 from typing import TYPE_CHECKING
 
-from .state import Job, Node, Policy, QueueKey, Shard, queue_key
+from .state import Job, Node, Policy, QueueKey, Shard, by_qseq, queue_key
 
 if TYPE_CHECKING:
     from .moves import Moves
@@ -60,15 +60,11 @@ def _reactivate_waiting(shard: Shard) -> None:
             continue
         active = shard.active.get(key)
         if active:
-            merged = heapq.merge(active, waiting, key=_qseq)
+            merged = heapq.merge(active, waiting, key=by_qseq)
             shard.active[key] = deque(merged)
         else:
             shard.active[key] = waiting
     shard.waiting = {}
-
-
-def _qseq(job: Job) -> int:
-    return job.qseq
 
 
 def _spill_newest(engine: Moves, shard: Shard, policy: Policy, limit: int, reason: str) -> None:
@@ -106,7 +102,7 @@ def _settle_unservable(engine: Moves, shard: Shard) -> None:
     ]
     if not stuck:
         return
-    jobs = list(heapq.merge(*stuck, key=_qseq)) if len(stuck) > 1 else list(stuck[0])
+    jobs = list(heapq.merge(*stuck, key=by_qseq)) if len(stuck) > 1 else list(stuck[0])
     for queue in stuck:
         queue.clear()
     targets = [engine.state.shards[p.target] for p in shard.effective_policies()]

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections import deque
 from dataclasses import dataclass, field
+from operator import attrgetter
 from typing import TYPE_CHECKING, Any
 
 from .inputs import SkillKey
@@ -215,6 +216,35 @@ class FabricState:
 
 def queue_key(job: Job) -> QueueKey:
     return (job.skills, job.visited)
+
+
+by_qseq = attrgetter("qseq")  # a job's place in its shard's line (FIFO across classes)
+
+
+def take_queued(shard: Shard) -> list[Job]:
+    """Empty the shard's queues, active and deferred; return their jobs in FIFO order."""
+    jobs = [job for queue in shard.active.values() for job in queue]
+    jobs.extend(job for queue in shard.waiting.values() for job in queue)
+    jobs.sort(key=by_qseq)
+    shard.active, shard.waiting = {}, {}
+    return jobs
+
+
+def refill_queues(shard: Shard, jobs: list[Job]) -> None:
+    """Put jobs (in FIFO order) back into the shard's queues, each in its class."""
+    for job in jobs:
+        store = shard.waiting if job.deferred else shard.active
+        store.setdefault(queue_key(job), deque()).append(job)
+
+
+def remove_queued(shard: Shard, job: Job) -> None:
+    """Take one queued job out of its queue."""
+    assert job.state == QUEUED
+    for store in (shard.active, shard.waiting):
+        queue = store.get(queue_key(job))
+        if queue is not None and job in queue:
+            queue.remove(job)
+            return
 
 
 # ------------------------------------------------------------- from specifications
