@@ -2,15 +2,7 @@
 
 from typing import Annotated
 
-from .options import (
-    DEFAULT_STORAGE,
-    Bridge,
-    BridgeTimeout,
-    Executor,
-    Json,
-    Opt,
-    Storage,
-)
+from .options import DEFAULT_STORAGE, Bridge, BridgeTimeout, Executor, Json, Opt, Storage
 from .output import guard, print_json
 
 

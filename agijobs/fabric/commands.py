@@ -16,15 +16,7 @@ from typing import TYPE_CHECKING, Any
 from ..errors import BadInput
 from .authority import governance_problems
 from .inputs import BATCH, CommandInput
-from .state import (
-    RUNNING,
-    Job,
-    Shard,
-    by_qseq,
-    refill_queues,
-    remove_queued,
-    take_queued,
-)
+from .state import RUNNING, Job, Shard, by_qseq, refill_queues, remove_queued, take_queued
 from .topology import (
     FollowUps,
     cancel_job,
@@ -371,6 +363,8 @@ HANDLERS: dict[str, Handler] = {
 # The owner commands' vocabulary: the boundary's command models (agijobs.scenario) cover exactly
 # these names, in this order.
 COMMAND_NAMES = tuple(HANDLERS)
+# Owner commands that change no job, so an engine restored without its jobs can apply them.
+JOBLESS = frozenset({"pause-all", "resume"})
 # The reference demo's names for the two fabric-wide commands.
 ALIASES = {"system.pause": "pause-all", "system.resume": "resume"}
 

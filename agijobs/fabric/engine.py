@@ -432,10 +432,6 @@ class Engine(Moves):
         return engine
 
 
-# Owner commands that change no job, so an engine restored without its jobs can apply them.
-JOBLESS = frozenset({"pause-all", "resume"})
-
-
 _ordinal = attrgetter("ordinal")
 
 

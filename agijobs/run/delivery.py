@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from ..errors import BadInput, Conflict, NotAcknowledged, Refused
-from ..fabric.engine import JOBLESS
+from ..fabric.commands import JOBLESS
 from ..fabric.inputs import CommandInput
 from ..store import Store
 from ..store.files import RUN_PLAN

@@ -9,7 +9,8 @@ from pathlib import Path
 import orjson
 import pytest
 
-from agijobs.fabric.engine import JOBLESS, Engine
+from agijobs.fabric.commands import JOBLESS
+from agijobs.fabric.engine import Engine
 from agijobs.fabric.inputs import CommandInput
 from agijobs.ledger import jobtable
 from agijobs.ledger.canonical import dumps

@@ -16,7 +16,7 @@ from agijobs.fabric.snapshot import check_state
 from agijobs.ledger import jobtable
 from agijobs.scenario.loading import load_plan
 
-PLANETARY = Path(__file__).parent.parent / "scenarios" / "planetary.yaml"
+PLANETARY = Path(__file__).parents[2] / "scenarios" / "planetary.yaml"
 
 
 @pytest.fixture(scope="module")

@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from .helpers import agijobs, sha
+from ..helpers import agijobs, sha
 
-SCENARIO = Path(__file__).parent.parent / "scenarios" / "crash-resume.yaml"
+SCENARIO = Path(__file__).parents[2] / "scenarios" / "crash-resume.yaml"
 OUTPUTS = ("events.ndjson", "checkpoint.json", "summary.json")
 
 

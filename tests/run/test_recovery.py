@@ -21,7 +21,7 @@ from agijobs.run.runner import RunOptions
 from agijobs.scenario.loading import load_plan
 from agijobs.store.files import FileStore, atomic_write
 
-from .helpers import scenario_dict, sha, write_scenario
+from ..helpers import scenario_dict, sha, write_scenario
 
 
 class Crash(BaseException):

@@ -15,10 +15,10 @@ import pytest
 from agijobs.errors import BadInput
 from agijobs.run.bridge import BridgeExecutor, BridgeSettings, ExecutorFailed
 
-from .helpers import agijobs as run_cli
-from .helpers import file_hashes, sha
+from ..helpers import agijobs as run_cli
+from ..helpers import file_hashes, sha
 
-ROOT = Path(__file__).parent.parent
+ROOT = Path(__file__).parents[2]
 SCENARIOS = sorted((ROOT / "scenarios").glob("*.yaml"))
 NODE = shutil.which("node")
 NODE_BRIDGE = f"node {ROOT / 'bridge' / 'bridge.mjs'}"

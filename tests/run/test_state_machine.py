@@ -36,7 +36,7 @@ from agijobs.scenario.models import Expectations, Scenario
 from agijobs.scenario.plan import Plan
 from agijobs.store.files import FileStore
 
-from .helpers import scenario_dict
+from ..helpers import scenario_dict
 
 WORKLOAD = [
     {

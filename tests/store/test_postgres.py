@@ -15,7 +15,7 @@ import pytest
 from agijobs.errors import BadInput, Conflict
 from agijobs.store.postgres import PostgresStore, lock_key, parse_url
 
-from .helpers import agijobs, scenario_dict, write_scenario
+from ..helpers import agijobs, scenario_dict, write_scenario
 
 
 def test_a_url_names_one_fabric_and_its_password_never_shows() -> None:

@@ -25,9 +25,9 @@ from agijobs.scenario.reference import (
 )
 from agijobs.scenario.validation import check_references
 
-from .helpers import scenario_dict
+from ..helpers import scenario_dict
 
-FIXTURES = Path(__file__).parent / "fixtures" / "reference"
+FIXTURES = Path(__file__).parents[1] / "fixtures" / "reference"
 MISSION = FIXTURES / "mission-plan.example.json"
 FABRIC = FIXTURES / "fabric.example.json"
 BLUEPRINT = FIXTURES / "jobs.blueprint.example.json"

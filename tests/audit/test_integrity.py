@@ -13,9 +13,9 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from .helpers import cli, file_hashes, sha
+from ..helpers import cli, file_hashes, sha
 
-SCENARIO = Path(__file__).parent.parent / "scenarios" / "crash-resume.yaml"
+SCENARIO = Path(__file__).parents[2] / "scenarios" / "crash-resume.yaml"
 
 
 @pytest.fixture(scope="module")

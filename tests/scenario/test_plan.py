@@ -16,7 +16,7 @@ from agijobs.scenario.loading import load_plan, plan_from_bytes
 from agijobs.scenario.plan import Plan
 from agijobs.scenario.plan import stored_plan as read_stored
 
-SCENARIOS = sorted((Path(__file__).parent.parent / "scenarios").glob("*.yaml"))
+SCENARIOS = sorted((Path(__file__).parents[2] / "scenarios").glob("*.yaml"))
 FIELDS = ("inputs_id", "plan_id", "document", "signatures", "intents", "sources", "name")
 
 

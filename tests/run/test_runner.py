@@ -17,10 +17,10 @@ from agijobs.scenario.loading import build_plan, load_plan
 from agijobs.scenario.models import Expectations, Scenario
 from agijobs.store.files import FileStore
 
-from .fabric.strategies import valid_scenarios
-from .helpers import sha
+from ..fabric.strategies import valid_scenarios
+from ..helpers import sha
 
-ROOT = Path(__file__).parent.parent
+ROOT = Path(__file__).parents[2]
 OUTPUTS = ("events.ndjson", "checkpoint.json", "summary.json")
 
 

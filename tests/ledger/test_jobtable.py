@@ -13,9 +13,9 @@ from agijobs.ledger.checkpoint import decode_checkpoint
 from agijobs.run.loading import load_run
 from agijobs.store.files import FileStore
 
-from .helpers import agijobs
+from ..helpers import agijobs
 
-SCENARIOS = Path(__file__).parents[1] / "scenarios"
+SCENARIOS = Path(__file__).parents[2] / "scenarios"
 
 
 def _stopped(tmp_path: Path, ticks: int, scenario: str = "planetary") -> Path:

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import orjson
 
-from .helpers import agijobs, scenario_dict, write_scenario
+from ..helpers import agijobs, scenario_dict, write_scenario
 
 COMMANDS = 20
 

@@ -23,10 +23,10 @@ from agijobs.errors import Conflict
 from agijobs.ledger.canonical import GENESIS_HASH, encode_event
 from agijobs.ledger.checkpoint import encode_checkpoint
 
-from .backends import Backend
-from .helpers import agijobs, scenario_dict, sha, write_scenario
+from ..backends import Backend
+from ..helpers import agijobs, scenario_dict, sha, write_scenario
 
-SCENARIOS = Path(__file__).parent.parent / "scenarios"
+SCENARIOS = Path(__file__).parents[2] / "scenarios"
 CRASH_SCENARIO = SCENARIOS / "crash-resume.yaml"
 COMMANDS = 20
 

@@ -10,9 +10,9 @@ import pytest
 
 from agijobs.run.planning import make_plan
 
-from .helpers import cli, scenario_dict, write_scenario
+from ..helpers import cli, scenario_dict, write_scenario
 
-FIXTURES = Path(__file__).parent / "fixtures" / "reference"
+FIXTURES = Path(__file__).parents[1] / "fixtures" / "reference"
 MISSION = FIXTURES / "mission-plan.example.json"
 SCHEDULED = [
     (90, "owner.shard.register"),

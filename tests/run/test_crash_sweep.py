@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from .crash_harness import POINTS, Trial, sweep
+from ..crash_harness import POINTS, Trial, sweep
 
 SMALL = [
-    Path(__file__).parent.parent / "scenarios" / name
+    Path(__file__).parents[2] / "scenarios" / name
     for name in (
         "crash-resume.yaml",
         "earth-backlog-reroute.yaml",

@@ -10,9 +10,9 @@ import pytest
 from agijobs.run.transfer import copy_run
 from agijobs.store.files import FileStore
 
-from .helpers import cli, file_hashes
+from ..helpers import cli, file_hashes
 
-SCENARIO = Path(__file__).parent.parent / "scenarios" / "crash-resume.yaml"
+SCENARIO = Path(__file__).parents[2] / "scenarios" / "crash-resume.yaml"
 
 
 @pytest.fixture(scope="module")

@@ -12,9 +12,9 @@ from agijobs.scenario.loading import build_plan, load_plan
 from agijobs.scenario.models import Expectations, Scenario
 from agijobs.scenario.plan import ScenarioSource, fabric_inputs
 
+from ..fabric.builders import FABRIC, burst, trigger
+from ..fabric.strategies import PROPERTY, scenarios
 from ..helpers import make_scenario
-from .builders import FABRIC, burst, trigger
-from .strategies import PROPERTY, scenarios
 
 SCENARIOS = sorted((Path(__file__).parents[2] / "scenarios").glob("*.yaml"))
 

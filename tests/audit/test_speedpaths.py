@@ -31,9 +31,9 @@ from agijobs.ledger.chain import scan_events, verified_head
 from agijobs.run.loading import load_run
 from agijobs.store.files import FileStore
 
-from .helpers import cli
+from ..helpers import cli
 
-SCENARIOS = Path(__file__).parent.parent / "scenarios"
+SCENARIOS = Path(__file__).parents[2] / "scenarios"
 
 
 @pytest.fixture(scope="module")

@@ -13,7 +13,7 @@ from pathlib import Path
 import orjson
 import pytest
 
-from .helpers import agijobs, owner_events, scenario_dict, start, wait_for, write_scenario
+from ..helpers import agijobs, owner_events, scenario_dict, start, wait_for, write_scenario
 
 
 @pytest.fixture
@@ -143,7 +143,7 @@ def test_status_of_a_live_run_shows_its_current_tick_not_the_checkpoint(
 
 def test_an_at_rest_command_after_a_crash_recovers_the_run(tmp_path: Path) -> None:
     storage = tmp_path / "storage"
-    scenario = Path(__file__).parent.parent / "scenarios" / "crash-resume.yaml"
+    scenario = Path(__file__).parents[2] / "scenarios" / "crash-resume.yaml"
     crashed = subprocess.run(
         [sys.executable, "-m", "agijobs", "run", str(scenario), "--storage", str(storage)],
         env={**os.environ, "AGIJOBS_CRASH_AT_TICK": "45"},
@@ -175,7 +175,7 @@ def test_resume_of_a_missing_storage_creates_nothing(tmp_path: Path) -> None:
 
 
 def test_a_closed_pipe_ends_quietly_with_141(tmp_path: Path) -> None:
-    scenario = Path(__file__).parent.parent / "scenarios" / "incident-pause.yaml"
+    scenario = Path(__file__).parents[2] / "scenarios" / "incident-pause.yaml"
     storage = tmp_path / "storage"
     ran = agijobs("run", str(scenario), "--storage", str(storage))
     assert ran.returncode == 0, ran.stdout + ran.stderr

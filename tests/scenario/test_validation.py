@@ -10,7 +10,7 @@ import pytest
 from agijobs.errors import BadInput
 from agijobs.scenario.loading import load_plan
 
-from .helpers import scenario_dict, write_scenario
+from ..helpers import scenario_dict, write_scenario
 
 
 def error_for(tmp_path: Path, data: Any) -> str:
