@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NoReturn
 
-from ..errors import BadInput
+from ...errors import BadInput
 
 __all__ = [
     "REFERENCE_NODE_LATENCY_MS",
@@ -250,7 +250,7 @@ def _read(path: Path, named_by: _At | None) -> Any:
         raise BadInput(f"{path}: no such file", "check the path") from None
     except OSError as exc:
         raise BadInput(f"{path}: cannot read ({exc.strerror})", "check the path") from None
-    from .documents import parse_document
+    from ..documents import parse_document
 
     # The same reader as scenario files: JSON by suffix, else YAML (of which JSON is a
     # subset), duplicate keys refused, errors with line and column.
