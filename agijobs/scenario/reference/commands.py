@@ -15,13 +15,36 @@ from __future__ import annotations
 
 import difflib
 import math
-import re
-from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any
 
 from ...errors import BadInput
+from .fields import (
+    AMOUNT,
+    COUNT,
+    FLAG,
+    ID,
+    IDS,
+    INTEGER,
+    LIST,
+    NUMBER,
+    OBJECT,
+    SKILLS,
+    TEXT,
+    WHOLE,
+    At,
+    Kind,
+    checked,
+    either,
+    ignore_unknown,
+    is_name,
+    need,
+    opt,
+    opt_label,
+    shown,
+    slug,
+)
 
 __all__ = [
     "REFERENCE_NODE_LATENCY_MS",
@@ -43,8 +66,6 @@ SECONDS_PER_TICK = 1
 
 _DEFAULT_DRAIN = 50
 _DEFAULT_LABEL = "latest"
-_MAX_NAME = 200
-_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]*$")
 _COMMAND_TYPES = (
     "system.pause",
     "system.resume",
@@ -101,134 +122,6 @@ class Translation:
     origins: tuple[str, ...] = ()
 
 
-# ------------------------------------------------------------------------ locations
-
-
-@dataclass(frozen=True, slots=True)
-class _At:
-    """A place in a reference file: the file and the key path inside it."""
-
-    path: Path
-    keys: tuple[str | int, ...] = ()
-
-    def __truediv__(self, key: str | int) -> _At:
-        return _At(self.path, (*self.keys, key))
-
-    def __str__(self) -> str:
-        where = " -> ".join(str(k) for k in self.keys) or "(top level)"
-        return f"{self.path}: {where}"
-
-    def fail(self, problem: str, hint: str) -> NoReturn:
-        raise BadInput(f"{self}: {problem}", hint)
-
-
-@dataclass(frozen=True, slots=True)
-class _Kind:
-    what: str
-    accepts: Callable[[Any], bool]
-    example: str | None = None
-    whole: bool = False
-
-    @property
-    def hint(self) -> str:
-        return f"write {self.what}" + (f", e.g. {self.example}" if self.example else "")
-
-
-def _is_number(value: Any) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool)
-
-
-def _is_whole(value: Any) -> bool:
-    if isinstance(value, float):
-        return value.is_integer()
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
-def _is_name(value: Any) -> bool:
-    return isinstance(value, str) and len(value) <= _MAX_NAME and bool(_NAME.match(value))
-
-
-def _is_names(value: Any) -> bool:
-    return isinstance(value, list) and all(_is_name(v) for v in value)
-
-
-_OBJECT = _Kind("an object", lambda v: isinstance(v, dict))
-_LIST = _Kind("a list", lambda v: isinstance(v, list))
-_TEXT = _Kind("a non-empty string", lambda v: isinstance(v, str) and bool(v.strip()))
-_FLAG = _Kind("true or false", lambda v: isinstance(v, bool), "true")
-_COUNT = _Kind("a whole number > 0", lambda v: _is_whole(v) and v > 0, "12", whole=True)
-_WHOLE = _Kind("a whole number >= 0", lambda v: _is_whole(v) and v >= 0, "0", whole=True)
-_INTEGER = _Kind("a whole number", _is_whole, "10", whole=True)
-_NUMBER = _Kind("a number > 0", lambda v: _is_number(v) and v > 0, "12")
-_AMOUNT = _Kind("a number >= 0", lambda v: _is_number(v) and v >= 0, "0.0005")
-_ID = _Kind("a name made of letters, digits and . _ : -", _is_name, '"earth"')
-_IDS = _Kind("a list of names (letters, digits and . _ : -)", _is_names, '["gpu", "vision"]')
-_SKILLS = _Kind(
-    "a non-empty list of names (letters, digits and . _ : -)",
-    lambda v: _is_names(v) and bool(v),
-    '["gpu", "vision"]',
-)
-
-
-def _shown(value: Any) -> str:
-    if isinstance(value, dict):
-        return "an object"
-    if isinstance(value, list):
-        return "a list"
-    return repr(value)
-
-
-def _value(at: _At, value: Any, kind: _Kind) -> Any:
-    if not kind.accepts(value):
-        at.fail(f"must be {kind.what} (got {_shown(value)})", kind.hint)
-    return int(value) if kind.whole else value
-
-
-def _need(at: _At, obj: dict[str, Any], key: str, kind: _Kind) -> Any:
-    value = obj.get(key)
-    if value is None:
-        example = f", e.g. {kind.example}" if kind.example else ""
-        (at / key).fail("required key is missing", f"add `{key}` ({kind.what}{example})")
-    return _value(at / key, value, kind)
-
-
-def _opt(at: _At, obj: dict[str, Any], key: str, kind: _Kind) -> Any:
-    value = obj.get(key)
-    return None if value is None else _value(at / key, value, kind)
-
-
-def _either(at: _At, obj: dict[str, Any], key: str, alias: str) -> Any:
-    """A reference key that the demo also accepted under an alias (`shard` / `shardId`)."""
-    if obj.get(key) is None and obj.get(alias) is not None:
-        return _value(at / alias, obj[alias], _ID)
-    if obj.get(alias) is not None and obj[alias] != obj.get(key):
-        (at / alias).fail(f"disagrees with `{key}` ({obj.get(key)!r})", f"give `{key}` only")
-    return _need(at, obj, key, _ID)
-
-
-def _ignore_unknown(at: _At, obj: dict[str, Any], known: Collection[str], notes: list[str]) -> None:
-    for key in obj:
-        if key not in known:
-            notes.append(f"{at / key}: ignored key; agijobs has no equivalent.")
-
-
-def _slug(text: str) -> str:
-    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")[:_MAX_NAME].strip("-")
-
-
-def _label(at: _At, obj: dict[str, Any], key: str) -> str | None:
-    text = _opt(at, obj, key, _TEXT)
-    if text is None:
-        return None
-    label = _slug(text)
-    if not label:
-        (at / key).fail(
-            f"has no letters or digits to make a label of (got {text!r})",
-            'write a label with letters or digits, e.g. "mission-plan"',
-        )
-    return label
-
-
 # -------------------------------------------------------------------------- reading
 
 
@@ -237,7 +130,7 @@ def read_reference(path: Path) -> Any:
     return _read(path, None)
 
 
-def _read(path: Path, named_by: _At | None) -> Any:
+def _read(path: Path, named_by: At | None) -> Any:
     hint = "paths are relative to the folder of the file that names them"
     if path.is_dir():
         where = f"{named_by}: {path}" if named_by else str(path)
@@ -298,7 +191,7 @@ _SHAPES = {
 }
 
 
-def _expect(named_by: _At | None, at: _At, raw: Any, wanted: str) -> dict[str, Any]:
+def _expect(named_by: At | None, at: At, raw: Any, wanted: str) -> dict[str, Any]:
     """`raw` as the kind of reference file wanted, or BadInput saying what it looks like."""
     if wanted == "fabric":
         ok = kind_of(raw) == "fabric"
@@ -319,16 +212,16 @@ def _expect(named_by: _At | None, at: _At, raw: Any, wanted: str) -> dict[str, A
     )
 
 
-def _reference(at: _At, obj: dict[str, Any], key: str, wanted: str) -> tuple[_At, dict[str, Any]]:
+def _reference(at: At, obj: dict[str, Any], key: str, wanted: str) -> tuple[At, dict[str, Any]]:
     """A referenced file (a path relative to the naming file) or an inline object."""
     value = obj[key]
     if isinstance(value, str) and value.strip():
-        target = _At(at.path.parent / value)
+        target = At(at.path.parent / value)
         return target, _expect(at / key, target, _read(target.path, at / key), wanted)
     if isinstance(value, dict):
         return at / key, _expect(at / key, at / key, value, wanted)
     (at / key).fail(
-        f"must be a file path or an object (got {_shown(value)})",
+        f"must be a file path or an object (got {shown(value)})",
         "write the path of the file, relative to this one",
     )
 
@@ -364,15 +257,15 @@ class _Fabric:
     label: str | None
 
 
-def _fabric(at: _At, raw: dict[str, Any], notes: list[str]) -> _Fabric:
+def _fabric(at: At, raw: dict[str, Any], notes: list[str]) -> _Fabric:
     known = {"owner", "shards", "nodes", "checkpoint", "reporting"}
-    _ignore_unknown(at, raw, known, notes)
-    owner_raw = _need(at, raw, "owner", _OBJECT)
-    owner: dict[str, Any] = {"name": _need(at / "owner", owner_raw, "name", _TEXT)}
+    ignore_unknown(at, raw, known, notes)
+    owner_raw = need(at, raw, "owner", OBJECT)
+    owner: dict[str, Any] = {"name": need(at / "owner", owner_raw, "name", TEXT)}
     metadata = {k: v for k, v in owner_raw.items() if k != "name"}
     if metadata:
         owner["metadata"] = metadata
-    shard_items = _need(at, raw, "shards", _LIST)
+    shard_items = need(at, raw, "shards", LIST)
     if not shard_items:
         (at / "shards").fail(
             "must list at least one shard", "add a shard (see the reference README)"
@@ -386,20 +279,20 @@ def _fabric(at: _At, raw: dict[str, Any], notes: list[str]) -> _Fabric:
     latency = min(REFERENCE_NODE_LATENCY_MS, *(s["latency_budget_ms"] for s in shards))
     nodes: list[dict[str, Any]] = []
     sizes: dict[str, tuple[int | None, int | None]] = {}
-    for i, item in enumerate(_need(at, raw, "nodes", _LIST)):
+    for i, item in enumerate(need(at, raw, "nodes", LIST)):
         spec, size = _node(at / "nodes" / i, item, latency, notes)
         nodes.append(spec)
         sizes[spec["id"]] = size
     if nodes:
         notes.append(f"{at / 'nodes'}: {_latency_notice(latency)}")
-    checkpoint = _opt(at, raw, "checkpoint", _OBJECT) or {}
-    _ignore_unknown(at / "checkpoint", checkpoint, {"path", "intervalTicks"}, notes)
-    every = _opt(at / "checkpoint", checkpoint, "intervalTicks", _COUNT)
+    checkpoint = opt(at, raw, "checkpoint", OBJECT) or {}
+    ignore_unknown(at / "checkpoint", checkpoint, {"path", "intervalTicks"}, notes)
+    every = opt(at / "checkpoint", checkpoint, "intervalTicks", COUNT)
     if checkpoint.get("path") is not None:
         notes.append(f"{at / 'checkpoint' / 'path'}: {_CHECKPOINT_PATH}")
-    reporting = _opt(at, raw, "reporting", _OBJECT) or {}
-    _ignore_unknown(at / "reporting", reporting, {"directory", "defaultLabel"}, notes)
-    label = _label(at / "reporting", reporting, "defaultLabel")
+    reporting = opt(at, raw, "reporting", OBJECT) or {}
+    ignore_unknown(at / "reporting", reporting, {"directory", "defaultLabel"}, notes)
+    label = opt_label(at / "reporting", reporting, "defaultLabel")
     if reporting.get("directory") is not None:
         notes.append(f"{at / 'reporting' / 'directory'}: {_REPORT_DIR}")
     doc = {"owner": owner, "shards": shards, "nodes": nodes}
@@ -418,52 +311,52 @@ def _latency_notice(latency: int) -> str:
     )
 
 
-def _shard(at: _At, raw: Any, notes: list[str]) -> tuple[dict[str, Any], _ShardState]:
-    obj = _value(at, raw, _OBJECT)
+def _shard(at: At, raw: Any, notes: list[str]) -> tuple[dict[str, Any], _ShardState]:
+    obj = checked(at, raw, OBJECT)
     known = {"id", "displayName", "latencyBudgetMs", "maxQueue", "router", "spilloverTargets"}
-    _ignore_unknown(at, obj, known, notes)
-    spec: dict[str, Any] = {"id": _need(at, obj, "id", _ID)}
-    name = _opt(at, obj, "displayName", _TEXT)
+    ignore_unknown(at, obj, known, notes)
+    spec: dict[str, Any] = {"id": need(at, obj, "id", ID)}
+    name = opt(at, obj, "displayName", TEXT)
     if name is not None:
         spec["name"] = name
-    spec["latency_budget_ms"] = _need(at, obj, "latencyBudgetMs", _COUNT)
-    spec["max_queue"] = _need(at, obj, "maxQueue", _COUNT)
-    router = _opt(at, obj, "router", _OBJECT) or {}
+    spec["latency_budget_ms"] = need(at, obj, "latencyBudgetMs", COUNT)
+    spec["max_queue"] = need(at, obj, "maxQueue", COUNT)
+    router = opt(at, obj, "router", OBJECT) or {}
     alert, policies = _router(at / "router", router, notes)
     if alert is not None:
         spec["alert_threshold"] = alert
-    targets = _opt(at, obj, "spilloverTargets", _IDS) or []
+    targets = opt(at, obj, "spilloverTargets", IDS) or []
     state = _ShardState(spec["max_queue"], alert, policies or [], targets)
     spec["spillover"] = _spillover(at, state, notes)
     return spec, state
 
 
 def _router(
-    at: _At, router: dict[str, Any], notes: list[str]
+    at: At, router: dict[str, Any], notes: list[str]
 ) -> tuple[int | None, list[dict[str, Any]] | None]:
-    _ignore_unknown(at, router, {"queueAlertThreshold", "spilloverPolicies"}, notes)
-    alert = _opt(at, router, "queueAlertThreshold", _COUNT)
-    items = _opt(at, router, "spilloverPolicies", _LIST)
+    ignore_unknown(at, router, {"queueAlertThreshold", "spilloverPolicies"}, notes)
+    alert = opt(at, router, "queueAlertThreshold", COUNT)
+    items = opt(at, router, "spilloverPolicies", LIST)
     if items is None:
         return alert, None
     policies = []
     for j, item in enumerate(items):
         p_at = at / "spilloverPolicies" / j
-        policy = _value(p_at, item, _OBJECT)
+        policy = checked(p_at, item, OBJECT)
         known = {"target", "threshold", "maxDrainPerTick", "requiredSkills"}
-        _ignore_unknown(p_at, policy, known, notes)
+        ignore_unknown(p_at, policy, known, notes)
         policies.append(
             {
-                "target": _need(p_at, policy, "target", _ID),
-                "threshold": _need(p_at, policy, "threshold", _WHOLE),
-                "max_drain_per_tick": _need(p_at, policy, "maxDrainPerTick", _COUNT),
-                "required_skills": _opt(p_at, policy, "requiredSkills", _IDS) or [],
+                "target": need(p_at, policy, "target", ID),
+                "threshold": need(p_at, policy, "threshold", WHOLE),
+                "max_drain_per_tick": need(p_at, policy, "maxDrainPerTick", COUNT),
+                "required_skills": opt(p_at, policy, "requiredSkills", IDS) or [],
             }
         )
     return alert, policies
 
 
-def _spillover(at: _At, state: _ShardState, notes: list[str]) -> list[dict[str, Any]]:
+def _spillover(at: At, state: _ShardState, notes: list[str]) -> list[dict[str, Any]]:
     """The shard's policies, then one default policy per spilloverTarget without one."""
     policies = list(state.policies)
     covered = {p["target"] for p in policies}
@@ -498,21 +391,21 @@ def _spillover(at: _At, state: _ShardState, notes: list[str]) -> list[dict[str, 
 
 
 def _node(
-    at: _At, raw: Any, latency: int, notes: list[str]
+    at: At, raw: Any, latency: int, notes: list[str]
 ) -> tuple[dict[str, Any], tuple[int | None, int | None]]:
-    obj = _value(at, raw, _OBJECT)
-    spec: dict[str, Any] = {"id": _need(at, obj, "id", _ID), "shard": _need(at, obj, "region", _ID)}
-    capacity = _opt(at, obj, "capacity", _COUNT)
-    concurrency = _opt(at, obj, "maxConcurrency", _COUNT)
+    obj = checked(at, raw, OBJECT)
+    spec: dict[str, Any] = {"id": need(at, obj, "id", ID), "shard": need(at, obj, "region", ID)}
+    capacity = opt(at, obj, "capacity", COUNT)
+    concurrency = opt(at, obj, "maxConcurrency", COUNT)
     if capacity is None and concurrency is None:
         at.fail(
             "needs `capacity` or `maxConcurrency` (its number of slots)",
             "add `capacity` (a whole number > 0, e.g. 12)",
         )
     spec["slots"] = min(v for v in (capacity, concurrency) if v is not None)
-    spec["skills"] = _need(at, obj, "specialties", _SKILLS)
+    spec["skills"] = need(at, obj, "specialties", SKILLS)
     spec["latency_ms"] = latency
-    seconds = _opt(at, obj, "heartbeatIntervalSec", _NUMBER)
+    seconds = opt(at, obj, "heartbeatIntervalSec", NUMBER)
     if seconds is None:
         notes.append(f"{at / 'heartbeatIntervalSec'}: absent; heartbeat_ticks defaults to 1.")
     spec["heartbeat_ticks"] = 1 if seconds is None else _heartbeat_ticks(seconds)
@@ -529,13 +422,13 @@ def _heartbeat_ticks(seconds: float) -> int:
     return max(1, math.ceil(seconds / SECONDS_PER_TICK))
 
 
-def _price(at: _At, obj: dict[str, Any], notes: list[str]) -> float | None:
+def _price(at: At, obj: dict[str, Any], notes: list[str]) -> float | None:
     pricing = obj.get("pricing")
     if pricing is None:
         return None
     unit = pricing.get("unit") if isinstance(pricing, dict) else None
     if unit == "job":
-        price: float = _need(at / "pricing", pricing, "amount", _AMOUNT)
+        price: float = need(at / "pricing", pricing, "amount", AMOUNT)
         return price
     notes.append(
         f"{at / 'pricing' / 'unit'}: {unit!r} is not 'job', so there is no price_per_job "
@@ -554,13 +447,13 @@ class _Blueprint:
     total: int
 
 
-def _blueprint(at: _At, raw: dict[str, Any], notes: list[str]) -> _Blueprint:
-    _ignore_unknown(at, raw, {"metadata", "jobs"}, notes)
-    metadata = _opt(at, raw, "metadata", _OBJECT) or {}
-    label = _opt(at / "metadata", metadata, "label", _TEXT)
+def _blueprint(at: At, raw: dict[str, Any], notes: list[str]) -> _Blueprint:
+    ignore_unknown(at, raw, {"metadata", "jobs"}, notes)
+    metadata = opt(at, raw, "metadata", OBJECT) or {}
+    label = opt(at / "metadata", metadata, "label", TEXT)
     workload = [_group(at / "jobs" / i, item, notes) for i, item in enumerate(raw["jobs"])]
     total = sum(group["count"] for group in workload)
-    return _Blueprint(workload, _slug(label) if label else None, total)
+    return _Blueprint(workload, slug(label) if label else None, total)
 
 
 _JOB_KEYS = {
@@ -579,16 +472,16 @@ _JOB_KEYS = {
 }
 
 
-def _group(at: _At, raw: Any, notes: list[str]) -> dict[str, Any]:
-    job = _value(at, raw, _OBJECT)
-    _ignore_unknown(at, job, _JOB_KEYS, notes)
-    prefix = _opt(at, job, "idPrefix", _ID)
-    job_id = _opt(at, job, "id", _ID)
+def _group(at: At, raw: Any, notes: list[str]) -> dict[str, Any]:
+    job = checked(at, raw, OBJECT)
+    ignore_unknown(at, job, _JOB_KEYS, notes)
+    prefix = opt(at, job, "idPrefix", ID)
+    job_id = opt(at, job, "id", ID)
     if prefix is None and job_id is None:
         at.fail(
             "needs `idPrefix` (or `id` for a single job)", 'add `idPrefix`, e.g. "earth-finance"'
         )
-    count = _opt(at, job, "count", _COUNT) or 1
+    count = opt(at, job, "count", COUNT) or 1
     if job_id is not None and count != 1:
         (at / "id").fail(
             f"names a single job, but count is {count}",
@@ -597,29 +490,27 @@ def _group(at: _At, raw: Any, notes: list[str]) -> dict[str, Any]:
     group: dict[str, Any] = {"prefix": prefix or job_id}
     if job_id is not None:
         group["id"] = job_id
-    group["shard"] = _need(at, job, "shard", _ID)
-    group["skills"] = _alias(at, job, "skills", "requiredSkills", _SKILLS, notes)
-    group["duration"] = _alias(at, job, "duration", "estimatedDurationTicks", _COUNT, notes)
-    group["value"] = _opt(at, job, "value", _WHOLE) or 0
-    step = _opt(at, job, "valueStep", _INTEGER)
+    group["shard"] = need(at, job, "shard", ID)
+    group["skills"] = _alias(at, job, "skills", "requiredSkills", SKILLS, notes)
+    group["duration"] = _alias(at, job, "duration", "estimatedDurationTicks", COUNT, notes)
+    group["value"] = opt(at, job, "value", WHOLE) or 0
+    step = opt(at, job, "valueStep", INTEGER)
     if step is not None:
         group["value_step"] = step
     group["count"] = count
-    start = _opt(at, job, "submissionTick", _WHOLE)
+    start = opt(at, job, "submissionTick", WHOLE)
     if start is not None:
         group["arrive"] = {"start": start}
-    note = _opt(at, job, "note", _TEXT)
+    note = opt(at, job, "note", TEXT)
     if note is not None:
         group["note"] = note
     return group
 
 
-def _alias(
-    at: _At, obj: dict[str, Any], key: str, alias: str, kind: _Kind, notes: list[str]
-) -> Any:
+def _alias(at: At, obj: dict[str, Any], key: str, alias: str, kind: Kind, notes: list[str]) -> Any:
     """A blueprint value the demo read under either of two keys; `key` wins."""
     if obj.get(key) is None and obj.get(alias) is not None:
-        return _value(at / alias, obj[alias], kind)
+        return checked(at / alias, obj[alias], kind)
     if obj.get(alias) is not None:
         notes.append(f"{at / alias}: ignored; `{key}` is given too.")
     value = obj.get(key)
@@ -628,26 +519,26 @@ def _alias(
             f"required key is missing (or `{alias}`)",
             f"add `{key}` ({kind.what}, e.g. {kind.example})",
         )
-    return _value(at / key, value, kind)
+    return checked(at / key, value, kind)
 
 
 # --------------------------------------------------------------------- owner commands
 
 
 def _schedule(
-    at: _At, raw: dict[str, Any], context: _Context, notes: list[str]
+    at: At, raw: dict[str, Any], context: _Context, notes: list[str]
 ) -> tuple[list[Any], list[str]]:
     """Flat schedule entries in file order, and where each came from; commands are
     translated in the order they apply (tick, then file order), so a node.update sees the
     node as earlier entries left it."""
-    _ignore_unknown(at, raw, {"commands"}, notes)
+    ignore_unknown(at, raw, {"commands"}, notes)
     parsed = []
     for i, item in enumerate(raw["commands"]):
         e_at = at / "commands" / i
-        entry = _value(e_at, item, _OBJECT)
-        tick = _need(e_at, entry, "tick", _COUNT)
-        note = _opt(e_at, entry, "note", _TEXT)
-        body = _need(e_at, entry, "command", _OBJECT)
+        entry = checked(e_at, item, OBJECT)
+        tick = need(e_at, entry, "tick", COUNT)
+        note = opt(e_at, entry, "note", TEXT)
+        body = need(e_at, entry, "command", OBJECT)
         kind = _command_type(e_at / "command", body)
         parsed.append((e_at, entry, tick, note, body, kind))
     entries: list[dict[str, Any] | None] = [None] * len(parsed)
@@ -655,10 +546,10 @@ def _schedule(
     for i in sorted(range(len(parsed)), key=lambda i: parsed[i][2]):
         e_at, entry, tick, note, body, kind = parsed[i]
         found = entry_notes[i]
-        _ignore_unknown(e_at, entry, {"tick", "note", "command"}, found)
+        ignore_unknown(e_at, entry, {"tick", "note", "command"}, found)
         c_at = e_at / "command"
-        _ignore_unknown(c_at, body, {"type", "reason", *_ARGUMENTS[kind]}, found)
-        reason = _opt(c_at, body, "reason", _TEXT) or note or f"{kind} (reference schedule)"
+        ignore_unknown(c_at, body, {"type", "reason", *_ARGUMENTS[kind]}, found)
+        reason = opt(c_at, body, "reason", TEXT) or note or f"{kind} (reference schedule)"
         args = _arguments(c_at, kind, body, context, found)
         if args is None:
             continue
@@ -671,8 +562,8 @@ def _schedule(
     return [entries[i] for i in kept], [str(parsed[i][0]) for i in kept]
 
 
-def _command_type(at: _At, body: dict[str, Any]) -> str:
-    kind: str = _need(at, body, "type", _TEXT)
+def _command_type(at: At, body: dict[str, Any]) -> str:
+    kind: str = need(at, body, "type", TEXT)
     if kind not in _COMMAND_TYPES:
         close = difflib.get_close_matches(kind, _COMMAND_TYPES, n=1, cutoff=0.6)
         guess = f"; did you mean `{close[0]}`?" if close else ""
@@ -688,10 +579,10 @@ def command_from_reference(
     """One command in the reference's form (`type`, camelCase), as given to `agijobs apply`:
     the agijobs command (`command: NAME`, snake_case) and the notices of what was ignored.
     With no fabric file at hand, a node.update's slots are the limit it names."""
-    at = _At(path, ("commands", index))
+    at = At(path, ("commands", index))
     kind = _command_type(at, body)
     notes: list[str] = []
-    _ignore_unknown(at, body, {"type", "reason", *_ARGUMENTS[kind]}, notes)
+    ignore_unknown(at, body, {"type", "reason", *_ARGUMENTS[kind]}, notes)
     context = _Context(shards={}, nodes={}, latency_ms=REFERENCE_NODE_LATENCY_MS, label="latest")
     args = _arguments(at, kind, body, context, notes)
     if args is None:
@@ -703,50 +594,50 @@ def command_from_reference(
 
 
 def _arguments(
-    at: _At, kind: str, body: dict[str, Any], context: _Context, notes: list[str]
+    at: At, kind: str, body: dict[str, Any], context: _Context, notes: list[str]
 ) -> dict[str, Any] | None:
     """The agijobs arguments of one command, or None when nothing of it can apply."""
     if kind in {"shard.pause", "shard.resume"}:
-        return {"shard": _either(at, body, "shard", "shardId")}
+        return {"shard": either(at, body, "shard", "shardId")}
     if kind == "shard.register":
-        spec, state = _shard(at / "shard", _need(at, body, "shard", _OBJECT), notes)
+        spec, state = _shard(at / "shard", need(at, body, "shard", OBJECT), notes)
         context.shards[spec["id"]] = state
         return {"shard": spec}
     if kind == "shard.deregister":
-        shard = _either(at, body, "shard", "shardId")
+        shard = either(at, body, "shard", "shardId")
         redistribution = _redistribution(at, body, notes)
         context.shards.pop(shard, None)
         return {"shard": shard, "redistribution": redistribution}
     if kind == "shard.update":
         return _shard_update(at, body, context, notes)
     if kind == "node.register":
-        spec, size = _node(at / "node", _need(at, body, "node", _OBJECT), context.latency_ms, notes)
+        spec, size = _node(at / "node", need(at, body, "node", OBJECT), context.latency_ms, notes)
         notes.append(f"{at / 'node'}: {_latency_notice(context.latency_ms)}")
         context.nodes[spec["id"]] = size
         return {"node": spec}
     if kind == "node.update":
         return _node_update(at, body, context, notes)
     if kind == "node.deregister":
-        node = _either(at, body, "node", "nodeId")
+        node = either(at, body, "node", "nodeId")
         context.nodes.pop(node, None)
         return {"node": node}
     if kind in {"job.cancel", "job.reroute"}:
         args = _job_target(at, body, notes)
         if kind == "job.reroute":
-            args["to"] = _need(at, body, "targetShard", _ID)
+            args["to"] = need(at, body, "targetShard", ID)
         return args
     if kind in {"checkpoint.configure", "reporting.configure"}:
         return _configure(at, kind, body, context, notes)
     return {}  # system.pause, system.resume, checkpoint.save take no arguments
 
 
-def _redistribution(at: _At, body: dict[str, Any], notes: list[str]) -> dict[str, Any]:
+def _redistribution(at: At, body: dict[str, Any], notes: list[str]) -> dict[str, Any]:
     r_at = at / "redistribution"
-    raw = _need(at, body, "redistribution", _OBJECT)
-    _ignore_unknown(r_at, raw, {"mode", "targetShard"}, notes)
-    mode = _need(r_at, raw, "mode", _TEXT)
+    raw = need(at, body, "redistribution", OBJECT)
+    ignore_unknown(r_at, raw, {"mode", "targetShard"}, notes)
+    mode = need(r_at, raw, "mode", TEXT)
     if mode == "spillover":
-        return {"mode": "spillover", "target": _need(r_at, raw, "targetShard", _ID)}
+        return {"mode": "spillover", "target": need(r_at, raw, "targetShard", ID)}
     if mode == "cancel":
         if raw.get("targetShard") is not None:
             notes.append(f"{r_at / 'targetShard'}: ignored; mode `cancel` moves no jobs.")
@@ -758,27 +649,27 @@ def _redistribution(at: _At, body: dict[str, Any], notes: list[str]) -> dict[str
 
 
 def _shard_update(
-    at: _At, body: dict[str, Any], context: _Context, notes: list[str]
+    at: At, body: dict[str, Any], context: _Context, notes: list[str]
 ) -> dict[str, Any] | None:
-    shard = _either(at, body, "shard", "shardId")
+    shard = either(at, body, "shard", "shardId")
     u_at = at / "update"
-    update = _need(at, body, "update", _OBJECT)
+    update = need(at, body, "update", OBJECT)
     known = {"displayName", "latencyBudgetMs", "maxQueue", "router", "spilloverTargets"}
-    _ignore_unknown(u_at, update, known, notes)
+    ignore_unknown(u_at, update, known, notes)
     changes: dict[str, Any] = {}
     for key, field, kind in (
-        ("displayName", "name", _TEXT),
-        ("latencyBudgetMs", "latency_budget_ms", _COUNT),
-        ("maxQueue", "max_queue", _COUNT),
+        ("displayName", "name", TEXT),
+        ("latencyBudgetMs", "latency_budget_ms", COUNT),
+        ("maxQueue", "max_queue", COUNT),
     ):
-        value = _opt(u_at, update, key, kind)
+        value = opt(u_at, update, key, kind)
         if value is not None:
             changes[field] = value
-    router = _opt(u_at, update, "router", _OBJECT) or {}
+    router = opt(u_at, update, "router", OBJECT) or {}
     alert, policies = _router(u_at / "router", router, notes)
     if alert is not None:
         changes["alert_threshold"] = alert
-    targets = _opt(u_at, update, "spilloverTargets", _IDS)
+    targets = opt(u_at, update, "spilloverTargets", IDS)
     state = context.shards.setdefault(shard, _ShardState(None, None, [], []))
     state.max_queue = changes.get("max_queue", state.max_queue)
     state.alert = alert if alert is not None else state.alert
@@ -793,24 +684,24 @@ def _shard_update(
 
 
 def _node_update(
-    at: _At, body: dict[str, Any], context: _Context, notes: list[str]
+    at: At, body: dict[str, Any], context: _Context, notes: list[str]
 ) -> dict[str, Any] | None:
-    node = _either(at, body, "node", "nodeId")
+    node = either(at, body, "node", "nodeId")
     u_at = at / "update"
-    update = _need(at, body, "update", _OBJECT)
+    update = need(at, body, "update", OBJECT)
     changes: dict[str, Any] = {}
-    capacity = _opt(u_at, update, "capacity", _COUNT)
-    concurrency = _opt(u_at, update, "maxConcurrency", _COUNT)
+    capacity = opt(u_at, update, "capacity", COUNT)
+    concurrency = opt(u_at, update, "maxConcurrency", COUNT)
     if capacity is not None or concurrency is not None:
         known_capacity, known_concurrency = context.nodes.get(node, (None, None))
         capacity = capacity if capacity is not None else known_capacity
         concurrency = concurrency if concurrency is not None else known_concurrency
         changes["slots"] = min(v for v in (capacity, concurrency) if v is not None)
         context.nodes[node] = (capacity, concurrency)
-    skills = _opt(u_at, update, "specialties", _SKILLS)
+    skills = opt(u_at, update, "specialties", SKILLS)
     if skills is not None:
         changes["skills"] = skills
-    seconds = _opt(u_at, update, "heartbeatIntervalSec", _NUMBER)
+    seconds = opt(u_at, update, "heartbeatIntervalSec", NUMBER)
     if seconds is not None:
         changes["heartbeat_ticks"] = _heartbeat_ticks(seconds)
     price = _price(u_at, update, notes)
@@ -832,9 +723,9 @@ def _node_update(
     return {"node": node, "update": changes}
 
 
-def _job_target(at: _At, body: dict[str, Any], notes: list[str]) -> dict[str, Any]:
-    job = _opt(at, body, "jobId", _ID)
-    locator = _opt(at, body, "locator", _OBJECT)
+def _job_target(at: At, body: dict[str, Any], notes: list[str]) -> dict[str, Any]:
+    job = opt(at, body, "jobId", ID)
+    locator = opt(at, body, "locator", OBJECT)
     if (job is None) == (locator is None):
         at.fail(
             "needs exactly one of `jobId` or `locator`",
@@ -843,39 +734,39 @@ def _job_target(at: _At, body: dict[str, Any], notes: list[str]) -> dict[str, An
     if job is not None:
         return {"job": job}
     l_at = at / "locator"
-    _ignore_unknown(l_at, locator, {"kind", "shard", "offset", "includeInFlight"}, notes)
-    kind = _need(l_at, locator, "kind", _TEXT)
+    ignore_unknown(l_at, locator, {"kind", "shard", "offset", "includeInFlight"}, notes)
+    kind = need(l_at, locator, "kind", TEXT)
     if kind != "tail":
         (l_at / "kind").fail(
             f"must be `tail` (got {kind!r})", "write `tail`: the only locator kind"
         )
     found = {
         "kind": kind,
-        "shard": _need(l_at, locator, "shard", _ID),
-        "offset": _need(l_at, locator, "offset", _WHOLE),
-        "include_in_flight": _opt(l_at, locator, "includeInFlight", _FLAG) or False,
+        "shard": need(l_at, locator, "shard", ID),
+        "offset": need(l_at, locator, "offset", WHOLE),
+        "include_in_flight": opt(l_at, locator, "includeInFlight", FLAG) or False,
     }
     return {"locator": found}
 
 
 def _configure(
-    at: _At, kind: str, body: dict[str, Any], context: _Context, notes: list[str]
+    at: At, kind: str, body: dict[str, Any], context: _Context, notes: list[str]
 ) -> dict[str, Any] | None:
     u_at = at / "update"
-    update = _need(at, body, "update", _OBJECT)
+    update = need(at, body, "update", OBJECT)
     if kind == "checkpoint.configure":
-        _ignore_unknown(u_at, update, {"intervalTicks", "path"}, notes)
+        ignore_unknown(u_at, update, {"intervalTicks", "path"}, notes)
         if update.get("path") is not None:
             notes.append(f"{u_at / 'path'}: {_CHECKPOINT_PATH}")
-        every = _opt(u_at, update, "intervalTicks", _COUNT)
+        every = opt(u_at, update, "intervalTicks", COUNT)
         if every is None:
             notes.append(f"{at}: changes nothing agijobs can apply; the entry is left out.")
             return None
         return {"every": every}
-    _ignore_unknown(u_at, update, {"defaultLabel", "directory"}, notes)
+    ignore_unknown(u_at, update, {"defaultLabel", "directory"}, notes)
     if update.get("directory") is not None:
         notes.append(f"{u_at / 'directory'}: {_REPORT_DIR}")
-    label = _label(u_at, update, "defaultLabel")
+    label = opt_label(u_at, update, "defaultLabel")
     if label is None:
         notes.append(f"{u_at}: names no defaultLabel; the current label `{context.label}` stays.")
     context.label = label or context.label
@@ -896,18 +787,18 @@ def translate_fabric(
         blueprint: a job blueprint file; None gives an empty workload.
         owner_commands: an owner-commands file; None gives no schedule.
     """
-    at = _At(path)
+    at = At(path)
     _expect(None, at, raw, "fabric")
     notes: list[str] = []
     fabric = _fabric(at, raw, notes)
     jobs = None
     if blueprint is not None:
-        b_at = _At(blueprint)
+        b_at = At(blueprint)
         jobs = _blueprint(b_at, _expect(None, b_at, _read(blueprint, None), "blueprint"), notes)
     schedule: list[Any] = []
     origins: list[str] = []
     if owner_commands is not None:
-        c_at = _At(owner_commands)
+        c_at = At(owner_commands)
         commands = _expect(None, c_at, _read(owner_commands, None), "commands")
         schedule, origins = _schedule(c_at, commands, fabric.context, notes)
     run = {} if fabric.checkpoint_every is None else {"checkpoint_every": fabric.checkpoint_every}
@@ -930,7 +821,7 @@ def translate_mission(path: Path, raw: dict[str, Any]) -> Translation:
         path: the mission plan; the files it names are read relative to its folder.
         raw: its parsed content.
     """
-    at = _At(path)
+    at = At(path)
     if kind_of(raw) != "mission":
         looks = _looks_like(raw)
         at.fail(
@@ -939,9 +830,9 @@ def translate_mission(path: Path, raw: dict[str, Any]) -> Translation:
         )
     notes: list[str] = []
     known = {"metadata", "config", "ownerCommands", "jobBlueprint", "reporting", "run"}
-    _ignore_unknown(at, raw, known, notes)
-    metadata = _opt(at, raw, "metadata", _OBJECT) or {}
-    mission_label = _opt(at / "metadata", metadata, "label", _TEXT)
+    ignore_unknown(at, raw, known, notes)
+    metadata = opt(at, raw, "metadata", OBJECT) or {}
+    mission_label = opt(at / "metadata", metadata, "label", TEXT)
     if raw.get("config") is None:
         (at / "config").fail(
             "required key is missing", "add `config`: the path of the fabric config"
@@ -950,8 +841,8 @@ def translate_mission(path: Path, raw: dict[str, Any]) -> Translation:
         (at / "jobBlueprint").fail(
             "agijobs needs the jobs themselves", "name a jobBlueprint / pass --blueprint"
         )
-    reporting = _opt(at, raw, "reporting", _OBJECT) or {}
-    run = _opt(at, raw, "run", _OBJECT) or {}
+    reporting = opt(at, raw, "reporting", OBJECT) or {}
+    run = opt(at, raw, "run", OBJECT) or {}
     file_notes: list[str] = []
     f_at, f_raw = _reference(at, raw, "config", "fabric")
     fabric = _fabric(f_at, f_raw, file_notes)
@@ -959,12 +850,12 @@ def translate_mission(path: Path, raw: dict[str, Any]) -> Translation:
     jobs = _blueprint(b_at, b_raw, file_notes)
 
     r_at = at / "reporting"
-    _ignore_unknown(r_at, reporting, {"directory", "defaultLabel"}, notes)
+    ignore_unknown(r_at, reporting, {"directory", "defaultLabel"}, notes)
     if reporting.get("directory") is not None:
         notes.append(f"{r_at / 'directory'}: {_REPORT_DIR}")
     settings = _run_settings(at / "run", run, jobs.total, notes)
     label = settings.pop("label", None)
-    label = label or _label(r_at, reporting, "defaultLabel") or fabric.label
+    label = label or opt_label(r_at, reporting, "defaultLabel") or fabric.label
     if fabric.label is not None and label != fabric.label:
         notes.append(
             f"{f_at / 'reporting' / 'defaultLabel'}: overridden by the mission plan "
@@ -986,7 +877,7 @@ def translate_mission(path: Path, raw: dict[str, Any]) -> Translation:
         schedule, origins = _schedule(c_at, c_raw, fabric.context, file_notes)
     faults = settings.pop("faults", [])
     scenario = {
-        "name": (_slug(mission_label) if mission_label else None)
+        "name": (slug(mission_label) if mission_label else None)
         or jobs.label
         or _stem_name(f_at.path),
         "fabric": fabric.doc,
@@ -999,7 +890,7 @@ def translate_mission(path: Path, raw: dict[str, Any]) -> Translation:
     return Translation(scenario, (*notes, *file_notes), tuple(origins))
 
 
-def _run_settings(at: _At, run: dict[str, Any], total: int, notes: list[str]) -> dict[str, Any]:
+def _run_settings(at: At, run: dict[str, Any], total: int, notes: list[str]) -> dict[str, Any]:
     """The mission's `run` block as faults, checkpoint_every, stop_after_ticks and label."""
     known = {
         "jobs",
@@ -1010,10 +901,10 @@ def _run_settings(at: _At, run: dict[str, Any], total: int, notes: list[str]) ->
         "checkpoint",
         "preserveReportDirOnResume",
     }
-    _ignore_unknown(at, run, known, notes)
+    ignore_unknown(at, run, known, notes)
     found: dict[str, Any] = {}
-    node = _opt(at, run, "simulateOutage", _ID)
-    tick = _opt(at, run, "outageTick", _COUNT)
+    node = opt(at, run, "simulateOutage", ID)
+    tick = opt(at, run, "outageTick", COUNT)
     if node is not None:
         if tick is None:
             (at / "outageTick").fail(
@@ -1023,17 +914,17 @@ def _run_settings(at: _At, run: dict[str, Any], total: int, notes: list[str]) ->
         found["faults"] = [{"tick": tick, "node": node, "kind": "outage"}]
     elif tick is not None:
         notes.append(f"{at / 'outageTick'}: ignored; no simulateOutage names a node.")
-    checkpoint = _opt(at, run, "checkpoint", _OBJECT) or {}
-    _ignore_unknown(at / "checkpoint", checkpoint, {"intervalTicks", "path"}, notes)
-    every = _opt(at / "checkpoint", checkpoint, "intervalTicks", _COUNT)
+    checkpoint = opt(at, run, "checkpoint", OBJECT) or {}
+    ignore_unknown(at / "checkpoint", checkpoint, {"intervalTicks", "path"}, notes)
+    every = opt(at / "checkpoint", checkpoint, "intervalTicks", COUNT)
     if every is not None:
         found["checkpoint_every"] = every
     if checkpoint.get("path") is not None:
         notes.append(f"{at / 'checkpoint' / 'path'}: {_CHECKPOINT_PATH}")
-    stop = _opt(at, run, "stopAfterTicks", _COUNT)
+    stop = opt(at, run, "stopAfterTicks", COUNT)
     if stop is not None:
         found["stop_after_ticks"] = stop
-    label = _label(at, run, "outputLabel")
+    label = opt_label(at, run, "outputLabel")
     if label is not None:
         found["label"] = label
     if run.get("jobs") is not None:
@@ -1050,7 +941,7 @@ def _run_settings(at: _At, run: dict[str, Any], total: int, notes: list[str]) ->
 
 def _stem_name(path: Path) -> str:
     stem = path.stem
-    return stem if _is_name(stem) else (_slug(stem) or "reference")
+    return stem if is_name(stem) else (slug(stem) or "reference")
 
 
 # ----------------------------------------------------------------------------- YAML
