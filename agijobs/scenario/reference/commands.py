@@ -19,7 +19,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ...errors import BadInput
 from .fields import (
     AMOUNT,
     COUNT,
@@ -42,9 +41,9 @@ from .fields import (
     need,
     opt,
     opt_label,
-    shown,
     slug,
 )
+from .files import expect, kind_of, looks_like, read, read_reference, reference
 
 __all__ = [
     "REFERENCE_NODE_LATENCY_MS",
@@ -120,110 +119,6 @@ class Translation:
     notices: tuple[str, ...]
     # Where each schedule entry came from ("file: commands -> i"), for messages.
     origins: tuple[str, ...] = ()
-
-
-# -------------------------------------------------------------------------- reading
-
-
-def read_reference(path: Path) -> Any:
-    """Read a reference file: JSON, or YAML when its suffix is .yaml/.yml."""
-    return _read(path, None)
-
-
-def _read(path: Path, named_by: At | None) -> Any:
-    hint = "paths are relative to the folder of the file that names them"
-    if path.is_dir():
-        where = f"{named_by}: {path}" if named_by else str(path)
-        raise BadInput(f"{where} is a directory", "name a reference file")
-    try:
-        data = path.read_bytes()
-    except FileNotFoundError:
-        if named_by is not None:
-            raise BadInput(f"{named_by}: no such file {path}", hint) from None
-        raise BadInput(f"{path}: no such file", "check the path") from None
-    except OSError as exc:
-        raise BadInput(f"{path}: cannot read ({exc.strerror})", "check the path") from None
-    from ..documents import parse_document
-
-    # The same reader as scenario files: JSON by suffix, else YAML (of which JSON is a
-    # subset), duplicate keys refused, errors with line and column.
-    return parse_document(path, data)
-
-
-def kind_of(raw: Any) -> str | None:
-    """Recognise a reference file by content, never by file name.
-
-    Returns:
-        ``"mission"`` for a mission plan (top-level `config`, `jobBlueprint` or
-        `ownerCommands`, and no `fabric`/`workload`), ``"fabric"`` for a fabric config
-        (top-level `shards` and `nodes` lists, and no `fabric`), None otherwise.
-    """
-    if not isinstance(raw, dict) or "fabric" in raw:
-        return None
-    if "workload" not in raw and any(k in raw for k in ("config", "jobBlueprint", "ownerCommands")):
-        return "mission"
-    if isinstance(raw.get("shards"), list) and isinstance(raw.get("nodes"), list):
-        return "fabric"
-    return None
-
-
-def _looks_like(raw: Any) -> str | None:
-    kind = kind_of(raw)
-    if kind == "mission":
-        return "a mission plan"
-    if kind == "fabric":
-        return "a fabric config"
-    if not isinstance(raw, dict):
-        return None
-    if isinstance(raw.get("jobs"), list):
-        return "a job blueprint"
-    if isinstance(raw.get("commands"), list):
-        return "an owner-commands file"
-    if "fabric" in raw:
-        return "an agijobs scenario"
-    return None
-
-
-_SHAPES = {
-    "fabric": ("a fabric config", "top-level `shards` and `nodes` lists"),
-    "blueprint": ("a job blueprint", "a top-level `jobs` list"),
-    "commands": ("an owner-commands file", "a top-level `commands` list"),
-}
-
-
-def _expect(named_by: At | None, at: At, raw: Any, wanted: str) -> dict[str, Any]:
-    """`raw` as the kind of reference file wanted, or BadInput saying what it looks like."""
-    if wanted == "fabric":
-        ok = kind_of(raw) == "fabric"
-    else:
-        key = "jobs" if wanted == "blueprint" else "commands"
-        ok = kind_of(raw) is None and isinstance(raw, dict) and isinstance(raw.get(key), list)
-    if ok:
-        assert isinstance(raw, dict)
-        return raw
-    desc, shape = _SHAPES[wanted]
-    looks = _looks_like(raw)
-    seems = f"; it looks like {looks}" if looks else ""
-    if named_by is None:
-        at.fail(f"not {desc}{seems}", f"pass {desc}: it has {shape}")
-    shown = str(at.path) if at.path != named_by.path else "the inline object"
-    named_by.fail(
-        f"{shown} is not {desc}{seems}", f"point `{named_by.keys[-1]}` at {desc}: {shape}"
-    )
-
-
-def _reference(at: At, obj: dict[str, Any], key: str, wanted: str) -> tuple[At, dict[str, Any]]:
-    """A referenced file (a path relative to the naming file) or an inline object."""
-    value = obj[key]
-    if isinstance(value, str) and value.strip():
-        target = At(at.path.parent / value)
-        return target, _expect(at / key, target, _read(target.path, at / key), wanted)
-    if isinstance(value, dict):
-        return at / key, _expect(at / key, at / key, value, wanted)
-    (at / key).fail(
-        f"must be a file path or an object (got {shown(value)})",
-        "write the path of the file, relative to this one",
-    )
 
 
 # --------------------------------------------------------------------------- fabric
@@ -788,18 +683,18 @@ def translate_fabric(
         owner_commands: an owner-commands file; None gives no schedule.
     """
     at = At(path)
-    _expect(None, at, raw, "fabric")
+    expect(None, at, raw, "fabric")
     notes: list[str] = []
     fabric = _fabric(at, raw, notes)
     jobs = None
     if blueprint is not None:
         b_at = At(blueprint)
-        jobs = _blueprint(b_at, _expect(None, b_at, _read(blueprint, None), "blueprint"), notes)
+        jobs = _blueprint(b_at, expect(None, b_at, read(blueprint, None), "blueprint"), notes)
     schedule: list[Any] = []
     origins: list[str] = []
     if owner_commands is not None:
         c_at = At(owner_commands)
-        commands = _expect(None, c_at, _read(owner_commands, None), "commands")
+        commands = expect(None, c_at, read(owner_commands, None), "commands")
         schedule, origins = _schedule(c_at, commands, fabric.context, notes)
     run = {} if fabric.checkpoint_every is None else {"checkpoint_every": fabric.checkpoint_every}
     scenario = {
@@ -823,7 +718,7 @@ def translate_mission(path: Path, raw: dict[str, Any]) -> Translation:
     """
     at = At(path)
     if kind_of(raw) != "mission":
-        looks = _looks_like(raw)
+        looks = looks_like(raw)
         at.fail(
             "not a reference mission plan" + (f"; it looks like {looks}" if looks else ""),
             "a mission plan names `config`, `jobBlueprint` and `ownerCommands` at the top level",
@@ -844,9 +739,9 @@ def translate_mission(path: Path, raw: dict[str, Any]) -> Translation:
     reporting = opt(at, raw, "reporting", OBJECT) or {}
     run = opt(at, raw, "run", OBJECT) or {}
     file_notes: list[str] = []
-    f_at, f_raw = _reference(at, raw, "config", "fabric")
+    f_at, f_raw = reference(at, raw, "config", "fabric")
     fabric = _fabric(f_at, f_raw, file_notes)
-    b_at, b_raw = _reference(at, raw, "jobBlueprint", "blueprint")
+    b_at, b_raw = reference(at, raw, "jobBlueprint", "blueprint")
     jobs = _blueprint(b_at, b_raw, file_notes)
 
     r_at = at / "reporting"
@@ -873,7 +768,7 @@ def translate_mission(path: Path, raw: dict[str, Any]) -> Translation:
     schedule: list[Any] = []
     origins: list[str] = []
     if raw.get("ownerCommands") is not None:
-        c_at, c_raw = _reference(at, raw, "ownerCommands", "commands")
+        c_at, c_raw = reference(at, raw, "ownerCommands", "commands")
         schedule, origins = _schedule(c_at, c_raw, fabric.context, file_notes)
     faults = settings.pop("faults", [])
     scenario = {
