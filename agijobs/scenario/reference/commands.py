@@ -14,19 +14,34 @@ document is validated afterwards by `agijobs.scenario.loading`, which knows noth
 from __future__ import annotations
 
 import difflib
-import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from .fabric import (
+    CHECKPOINT_PATH,
+    DEFAULT_LABEL,
+    NODE_KEYS,
+    REFERENCE_NODE_LATENCY_MS,
+    REPORT_DIR,
+    SECONDS_PER_TICK,
+    Context,
+    ShardState,
+    fabric_config,
+    heartbeat_ticks,
+    latency_notice,
+    node_spec,
+    price_per_job,
+    router_settings,
+    shard_spec,
+    spillover,
+)
 from .fields import (
-    AMOUNT,
     COUNT,
     FLAG,
     ID,
     IDS,
     INTEGER,
-    LIST,
     NUMBER,
     OBJECT,
     SKILLS,
@@ -57,14 +72,6 @@ __all__ = [
     "translate_mission",
 ]
 
-# Reference nodes have no latency; each gets this, capped by the tightest shard budget so a
-# translated node can serve every shard it may be routed to.
-REFERENCE_NODE_LATENCY_MS = 50
-# The reference beats its heartbeat in seconds; agijobs counts ticks.
-SECONDS_PER_TICK = 1
-
-_DEFAULT_DRAIN = 50
-_DEFAULT_LABEL = "latest"
 _COMMAND_TYPES = (
     "system.pause",
     "system.resume",
@@ -101,9 +108,6 @@ _ARGUMENTS: dict[str, frozenset[str]] = {
     "checkpoint.configure": frozenset({"update"}),
     "reporting.configure": frozenset({"update"}),
 }
-_NODE_KEYS = frozenset(
-    {"id", "region", "capacity", "maxConcurrency", "specialties", "heartbeatIntervalSec"}
-)
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,217 +123,6 @@ class Translation:
     notices: tuple[str, ...]
     # Where each schedule entry came from ("file: commands -> i"), for messages.
     origins: tuple[str, ...] = ()
-
-
-# --------------------------------------------------------------------------- fabric
-
-
-@dataclass(slots=True)
-class _ShardState:
-    """What a later shard.update needs to rebuild a shard's spillover list."""
-
-    max_queue: int | None
-    alert: int | None
-    policies: list[dict[str, Any]]
-    targets: list[str]
-
-
-@dataclass(slots=True)
-class _Context:
-    """The fabric as the owner commands see it, in tick order."""
-
-    shards: dict[str, _ShardState]
-    nodes: dict[str, tuple[int | None, int | None]]  # capacity, maxConcurrency
-    latency_ms: int
-    label: str
-
-
-@dataclass(frozen=True, slots=True)
-class _Fabric:
-    doc: dict[str, Any]
-    context: _Context
-    checkpoint_every: int | None
-    label: str | None
-
-
-def _fabric(at: At, raw: dict[str, Any], notes: list[str]) -> _Fabric:
-    known = {"owner", "shards", "nodes", "checkpoint", "reporting"}
-    ignore_unknown(at, raw, known, notes)
-    owner_raw = need(at, raw, "owner", OBJECT)
-    owner: dict[str, Any] = {"name": need(at / "owner", owner_raw, "name", TEXT)}
-    metadata = {k: v for k, v in owner_raw.items() if k != "name"}
-    if metadata:
-        owner["metadata"] = metadata
-    shard_items = need(at, raw, "shards", LIST)
-    if not shard_items:
-        (at / "shards").fail(
-            "must list at least one shard", "add a shard (see the reference README)"
-        )
-    shards: list[dict[str, Any]] = []
-    states: dict[str, _ShardState] = {}
-    for i, item in enumerate(shard_items):
-        spec, state = _shard(at / "shards" / i, item, notes)
-        shards.append(spec)
-        states[spec["id"]] = state
-    latency = min(REFERENCE_NODE_LATENCY_MS, *(s["latency_budget_ms"] for s in shards))
-    nodes: list[dict[str, Any]] = []
-    sizes: dict[str, tuple[int | None, int | None]] = {}
-    for i, item in enumerate(need(at, raw, "nodes", LIST)):
-        spec, size = _node(at / "nodes" / i, item, latency, notes)
-        nodes.append(spec)
-        sizes[spec["id"]] = size
-    if nodes:
-        notes.append(f"{at / 'nodes'}: {_latency_notice(latency)}")
-    checkpoint = opt(at, raw, "checkpoint", OBJECT) or {}
-    ignore_unknown(at / "checkpoint", checkpoint, {"path", "intervalTicks"}, notes)
-    every = opt(at / "checkpoint", checkpoint, "intervalTicks", COUNT)
-    if checkpoint.get("path") is not None:
-        notes.append(f"{at / 'checkpoint' / 'path'}: {_CHECKPOINT_PATH}")
-    reporting = opt(at, raw, "reporting", OBJECT) or {}
-    ignore_unknown(at / "reporting", reporting, {"directory", "defaultLabel"}, notes)
-    label = opt_label(at / "reporting", reporting, "defaultLabel")
-    if reporting.get("directory") is not None:
-        notes.append(f"{at / 'reporting' / 'directory'}: {_REPORT_DIR}")
-    doc = {"owner": owner, "shards": shards, "nodes": nodes}
-    context = _Context(states, sizes, latency, label or _DEFAULT_LABEL)
-    return _Fabric(doc, context, every, label)
-
-
-_CHECKPOINT_PATH = "ignored; agijobs keeps checkpoints inside --storage."
-_REPORT_DIR = "ignored; agijobs keeps reports inside --storage."
-
-
-def _latency_notice(latency: int) -> str:
-    return (
-        f"reference nodes have no latency; latency_ms is set to {latency} "
-        f"({REFERENCE_NODE_LATENCY_MS} ms, capped by the smallest shard latencyBudgetMs)."
-    )
-
-
-def _shard(at: At, raw: Any, notes: list[str]) -> tuple[dict[str, Any], _ShardState]:
-    obj = checked(at, raw, OBJECT)
-    known = {"id", "displayName", "latencyBudgetMs", "maxQueue", "router", "spilloverTargets"}
-    ignore_unknown(at, obj, known, notes)
-    spec: dict[str, Any] = {"id": need(at, obj, "id", ID)}
-    name = opt(at, obj, "displayName", TEXT)
-    if name is not None:
-        spec["name"] = name
-    spec["latency_budget_ms"] = need(at, obj, "latencyBudgetMs", COUNT)
-    spec["max_queue"] = need(at, obj, "maxQueue", COUNT)
-    router = opt(at, obj, "router", OBJECT) or {}
-    alert, policies = _router(at / "router", router, notes)
-    if alert is not None:
-        spec["alert_threshold"] = alert
-    targets = opt(at, obj, "spilloverTargets", IDS) or []
-    state = _ShardState(spec["max_queue"], alert, policies or [], targets)
-    spec["spillover"] = _spillover(at, state, notes)
-    return spec, state
-
-
-def _router(
-    at: At, router: dict[str, Any], notes: list[str]
-) -> tuple[int | None, list[dict[str, Any]] | None]:
-    ignore_unknown(at, router, {"queueAlertThreshold", "spilloverPolicies"}, notes)
-    alert = opt(at, router, "queueAlertThreshold", COUNT)
-    items = opt(at, router, "spilloverPolicies", LIST)
-    if items is None:
-        return alert, None
-    policies = []
-    for j, item in enumerate(items):
-        p_at = at / "spilloverPolicies" / j
-        policy = checked(p_at, item, OBJECT)
-        known = {"target", "threshold", "maxDrainPerTick", "requiredSkills"}
-        ignore_unknown(p_at, policy, known, notes)
-        policies.append(
-            {
-                "target": need(p_at, policy, "target", ID),
-                "threshold": need(p_at, policy, "threshold", WHOLE),
-                "max_drain_per_tick": need(p_at, policy, "maxDrainPerTick", COUNT),
-                "required_skills": opt(p_at, policy, "requiredSkills", IDS) or [],
-            }
-        )
-    return alert, policies
-
-
-def _spillover(at: At, state: _ShardState, notes: list[str]) -> list[dict[str, Any]]:
-    """The shard's policies, then one default policy per spilloverTarget without one."""
-    policies = list(state.policies)
-    covered = {p["target"] for p in policies}
-    drain = max((p["max_drain_per_tick"] for p in policies), default=_DEFAULT_DRAIN)
-    for target in state.targets:
-        if target in covered:
-            continue
-        covered.add(target)
-        if state.alert is not None:
-            threshold = state.alert
-        elif state.max_queue is not None:
-            threshold = state.max_queue * 7 // 10
-        else:
-            at.fail(
-                f"spillover target `{target}` has no policy, and the shard's queue size is "
-                "unknown here, so there is no default threshold",
-                "give a router -> spilloverPolicies entry for each spilloverTargets entry",
-            )
-        policies.append(
-            {
-                "target": target,
-                "threshold": threshold,
-                "max_drain_per_tick": drain,
-                "required_skills": [],
-            }
-        )
-        notes.append(
-            f"{at}: spillover target `{target}` has no router -> spilloverPolicies entry; "
-            f"added one with threshold {threshold} and max_drain_per_tick {drain}."
-        )
-    return policies
-
-
-def _node(
-    at: At, raw: Any, latency: int, notes: list[str]
-) -> tuple[dict[str, Any], tuple[int | None, int | None]]:
-    obj = checked(at, raw, OBJECT)
-    spec: dict[str, Any] = {"id": need(at, obj, "id", ID), "shard": need(at, obj, "region", ID)}
-    capacity = opt(at, obj, "capacity", COUNT)
-    concurrency = opt(at, obj, "maxConcurrency", COUNT)
-    if capacity is None and concurrency is None:
-        at.fail(
-            "needs `capacity` or `maxConcurrency` (its number of slots)",
-            "add `capacity` (a whole number > 0, e.g. 12)",
-        )
-    spec["slots"] = min(v for v in (capacity, concurrency) if v is not None)
-    spec["skills"] = need(at, obj, "specialties", SKILLS)
-    spec["latency_ms"] = latency
-    seconds = opt(at, obj, "heartbeatIntervalSec", NUMBER)
-    if seconds is None:
-        notes.append(f"{at / 'heartbeatIntervalSec'}: absent; heartbeat_ticks defaults to 1.")
-    spec["heartbeat_ticks"] = 1 if seconds is None else _heartbeat_ticks(seconds)
-    price = _price(at, obj, notes)
-    if price is not None:
-        spec["price_per_job"] = price
-    metadata = {k: v for k, v in obj.items() if k not in _NODE_KEYS}
-    if metadata:
-        spec["metadata"] = metadata
-    return spec, (capacity, concurrency)
-
-
-def _heartbeat_ticks(seconds: float) -> int:
-    return max(1, math.ceil(seconds / SECONDS_PER_TICK))
-
-
-def _price(at: At, obj: dict[str, Any], notes: list[str]) -> float | None:
-    pricing = obj.get("pricing")
-    if pricing is None:
-        return None
-    unit = pricing.get("unit") if isinstance(pricing, dict) else None
-    if unit == "job":
-        price: float = need(at / "pricing", pricing, "amount", AMOUNT)
-        return price
-    notes.append(
-        f"{at / 'pricing' / 'unit'}: {unit!r} is not 'job', so there is no price_per_job "
-        "(pricing stays in metadata)."
-    )
-    return None
 
 
 # ------------------------------------------------------------------------ blueprint
@@ -421,7 +214,7 @@ def _alias(at: At, obj: dict[str, Any], key: str, alias: str, kind: Kind, notes:
 
 
 def _schedule(
-    at: At, raw: dict[str, Any], context: _Context, notes: list[str]
+    at: At, raw: dict[str, Any], context: Context, notes: list[str]
 ) -> tuple[list[Any], list[str]]:
     """Flat schedule entries in file order, and where each came from; commands are
     translated in the order they apply (tick, then file order), so a node.update sees the
@@ -478,7 +271,7 @@ def command_from_reference(
     kind = _command_type(at, body)
     notes: list[str] = []
     ignore_unknown(at, body, {"type", "reason", *_ARGUMENTS[kind]}, notes)
-    context = _Context(shards={}, nodes={}, latency_ms=REFERENCE_NODE_LATENCY_MS, label="latest")
+    context = Context(shards={}, nodes={}, latency_ms=REFERENCE_NODE_LATENCY_MS, label="latest")
     args = _arguments(at, kind, body, context, notes)
     if args is None:
         at.fail("nothing in this command applies to agijobs", "see the notices; drop it")
@@ -489,13 +282,13 @@ def command_from_reference(
 
 
 def _arguments(
-    at: At, kind: str, body: dict[str, Any], context: _Context, notes: list[str]
+    at: At, kind: str, body: dict[str, Any], context: Context, notes: list[str]
 ) -> dict[str, Any] | None:
     """The agijobs arguments of one command, or None when nothing of it can apply."""
     if kind in {"shard.pause", "shard.resume"}:
         return {"shard": either(at, body, "shard", "shardId")}
     if kind == "shard.register":
-        spec, state = _shard(at / "shard", need(at, body, "shard", OBJECT), notes)
+        spec, state = shard_spec(at / "shard", need(at, body, "shard", OBJECT), notes)
         context.shards[spec["id"]] = state
         return {"shard": spec}
     if kind == "shard.deregister":
@@ -506,8 +299,10 @@ def _arguments(
     if kind == "shard.update":
         return _shard_update(at, body, context, notes)
     if kind == "node.register":
-        spec, size = _node(at / "node", need(at, body, "node", OBJECT), context.latency_ms, notes)
-        notes.append(f"{at / 'node'}: {_latency_notice(context.latency_ms)}")
+        spec, size = node_spec(
+            at / "node", need(at, body, "node", OBJECT), context.latency_ms, notes
+        )
+        notes.append(f"{at / 'node'}: {latency_notice(context.latency_ms)}")
         context.nodes[spec["id"]] = size
         return {"node": spec}
     if kind == "node.update":
@@ -544,7 +339,7 @@ def _redistribution(at: At, body: dict[str, Any], notes: list[str]) -> dict[str,
 
 
 def _shard_update(
-    at: At, body: dict[str, Any], context: _Context, notes: list[str]
+    at: At, body: dict[str, Any], context: Context, notes: list[str]
 ) -> dict[str, Any] | None:
     shard = either(at, body, "shard", "shardId")
     u_at = at / "update"
@@ -561,17 +356,17 @@ def _shard_update(
         if value is not None:
             changes[field] = value
     router = opt(u_at, update, "router", OBJECT) or {}
-    alert, policies = _router(u_at / "router", router, notes)
+    alert, policies = router_settings(u_at / "router", router, notes)
     if alert is not None:
         changes["alert_threshold"] = alert
     targets = opt(u_at, update, "spilloverTargets", IDS)
-    state = context.shards.setdefault(shard, _ShardState(None, None, [], []))
+    state = context.shards.setdefault(shard, ShardState(None, None, [], []))
     state.max_queue = changes.get("max_queue", state.max_queue)
     state.alert = alert if alert is not None else state.alert
     state.policies = policies if policies is not None else state.policies
     state.targets = targets if targets is not None else state.targets
     if policies is not None or targets is not None:
-        changes["spillover"] = _spillover(u_at, state, notes)
+        changes["spillover"] = spillover(u_at, state, notes)
     if not changes:
         notes.append(f"{at}: changes nothing agijobs can apply; the entry is left out.")
         return None
@@ -579,7 +374,7 @@ def _shard_update(
 
 
 def _node_update(
-    at: At, body: dict[str, Any], context: _Context, notes: list[str]
+    at: At, body: dict[str, Any], context: Context, notes: list[str]
 ) -> dict[str, Any] | None:
     node = either(at, body, "node", "nodeId")
     u_at = at / "update"
@@ -598,8 +393,8 @@ def _node_update(
         changes["skills"] = skills
     seconds = opt(u_at, update, "heartbeatIntervalSec", NUMBER)
     if seconds is not None:
-        changes["heartbeat_ticks"] = _heartbeat_ticks(seconds)
-    price = _price(u_at, update, notes)
+        changes["heartbeat_ticks"] = heartbeat_ticks(seconds)
+    price = price_per_job(u_at, update, notes)
     if price is not None:
         changes["price_per_job"] = price
     if update.get("region") is not None:
@@ -609,7 +404,7 @@ def _node_update(
         )
     if update.get("id") is not None:
         notes.append(f"{u_at / 'id'}: ignored; a node keeps its id.")
-    metadata = {k: v for k, v in update.items() if k not in _NODE_KEYS}
+    metadata = {k: v for k, v in update.items() if k not in NODE_KEYS}
     if metadata:
         changes["metadata"] = metadata
     if not changes:
@@ -645,14 +440,14 @@ def _job_target(at: At, body: dict[str, Any], notes: list[str]) -> dict[str, Any
 
 
 def _configure(
-    at: At, kind: str, body: dict[str, Any], context: _Context, notes: list[str]
+    at: At, kind: str, body: dict[str, Any], context: Context, notes: list[str]
 ) -> dict[str, Any] | None:
     u_at = at / "update"
     update = need(at, body, "update", OBJECT)
     if kind == "checkpoint.configure":
         ignore_unknown(u_at, update, {"intervalTicks", "path"}, notes)
         if update.get("path") is not None:
-            notes.append(f"{u_at / 'path'}: {_CHECKPOINT_PATH}")
+            notes.append(f"{u_at / 'path'}: {CHECKPOINT_PATH}")
         every = opt(u_at, update, "intervalTicks", COUNT)
         if every is None:
             notes.append(f"{at}: changes nothing agijobs can apply; the entry is left out.")
@@ -660,7 +455,7 @@ def _configure(
         return {"every": every}
     ignore_unknown(u_at, update, {"defaultLabel", "directory"}, notes)
     if update.get("directory") is not None:
-        notes.append(f"{u_at / 'directory'}: {_REPORT_DIR}")
+        notes.append(f"{u_at / 'directory'}: {REPORT_DIR}")
     label = opt_label(u_at, update, "defaultLabel")
     if label is None:
         notes.append(f"{u_at}: names no defaultLabel; the current label `{context.label}` stays.")
@@ -685,7 +480,7 @@ def translate_fabric(
     at = At(path)
     expect(None, at, raw, "fabric")
     notes: list[str] = []
-    fabric = _fabric(at, raw, notes)
+    fabric = fabric_config(at, raw, notes)
     jobs = None
     if blueprint is not None:
         b_at = At(blueprint)
@@ -704,7 +499,7 @@ def translate_fabric(
         "faults": [],
         "schedule": schedule,
         "run": run,
-        "reporting": {"label": fabric.label or _DEFAULT_LABEL},
+        "reporting": {"label": fabric.label or DEFAULT_LABEL},
     }
     return Translation(scenario, tuple(notes), tuple(origins))
 
@@ -740,14 +535,14 @@ def translate_mission(path: Path, raw: dict[str, Any]) -> Translation:
     run = opt(at, raw, "run", OBJECT) or {}
     file_notes: list[str] = []
     f_at, f_raw = reference(at, raw, "config", "fabric")
-    fabric = _fabric(f_at, f_raw, file_notes)
+    fabric = fabric_config(f_at, f_raw, file_notes)
     b_at, b_raw = reference(at, raw, "jobBlueprint", "blueprint")
     jobs = _blueprint(b_at, b_raw, file_notes)
 
     r_at = at / "reporting"
     ignore_unknown(r_at, reporting, {"directory", "defaultLabel"}, notes)
     if reporting.get("directory") is not None:
-        notes.append(f"{r_at / 'directory'}: {_REPORT_DIR}")
+        notes.append(f"{r_at / 'directory'}: {REPORT_DIR}")
     settings = _run_settings(at / "run", run, jobs.total, notes)
     label = settings.pop("label", None)
     label = label or opt_label(r_at, reporting, "defaultLabel") or fabric.label
@@ -763,7 +558,7 @@ def translate_mission(path: Path, raw: dict[str, Any]) -> Translation:
             f"(checkpoint_every {every})."
         )
     every = every or fabric.checkpoint_every
-    fabric.context.label = label or _DEFAULT_LABEL
+    fabric.context.label = label or DEFAULT_LABEL
 
     schedule: list[Any] = []
     origins: list[str] = []
@@ -780,7 +575,7 @@ def translate_mission(path: Path, raw: dict[str, Any]) -> Translation:
         "faults": faults,
         "schedule": schedule,
         "run": ({"checkpoint_every": every} if every is not None else {}) | settings,
-        "reporting": {"label": label or _DEFAULT_LABEL},
+        "reporting": {"label": label or DEFAULT_LABEL},
     }
     return Translation(scenario, (*notes, *file_notes), tuple(origins))
 
@@ -815,7 +610,7 @@ def _run_settings(at: At, run: dict[str, Any], total: int, notes: list[str]) -> 
     if every is not None:
         found["checkpoint_every"] = every
     if checkpoint.get("path") is not None:
-        notes.append(f"{at / 'checkpoint' / 'path'}: {_CHECKPOINT_PATH}")
+        notes.append(f"{at / 'checkpoint' / 'path'}: {CHECKPOINT_PATH}")
     stop = opt(at, run, "stopAfterTicks", COUNT)
     if stop is not None:
         found["stop_after_ticks"] = stop
