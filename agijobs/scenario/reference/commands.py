@@ -1,34 +1,27 @@
-"""Translate the reference demo's files into an agijobs scenario document.
+"""Owner commands, in agijobs form: a whole schedule, or one command for `agijobs apply`.
 
-Operators of the planetary orchestrator demo keep a mission plan, a fabric config, a job
-blueprint and an owner-commands file, all camelCase JSON. `translate_mission` and
-`translate_fabric` turn them into one scenario document (the snake_case shape of
-`agijobs.scenario.models.ScenarioFile`) plus notices saying what was ignored or defaulted, and
-`emit_yaml` writes it out so the operator can migrate for good.
-
-Errors name the reference file and the key path inside it in the reference's own keys
-(``fabric.json: nodes -> 2 -> capacity: must be a whole number > 0 (got 'x')``). The
-document is validated afterwards by `agijobs.scenario.loading`, which knows nothing of these shapes.
+A reference command is `{type, reason, ...}` with camelCase arguments; agijobs names the
+command (`command: NAME`), takes snake_case arguments, and names two commands differently
+(`system.pause` is `pause-all`, `system.resume` is `resume`). `owner_schedule` translates an
+owner-commands file against the fabric's `Context` in the order the commands apply (tick,
+then file order), so a shard.update or node.update that changes one limit is completed from
+the shard or node as earlier entries left it. `command_from_reference` translates one
+command, with no fabric at hand.
 """
 
 from __future__ import annotations
 
 import difflib
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .blueprint import job_blueprint
 from .fabric import (
     CHECKPOINT_PATH,
-    DEFAULT_LABEL,
     NODE_KEYS,
     REFERENCE_NODE_LATENCY_MS,
     REPORT_DIR,
-    SECONDS_PER_TICK,
     Context,
     ShardState,
-    fabric_config,
     heartbeat_ticks,
     latency_notice,
     node_spec,
@@ -51,25 +44,10 @@ from .fields import (
     checked,
     either,
     ignore_unknown,
-    is_name,
     need,
     opt,
     opt_label,
-    slug,
 )
-from .files import expect, kind_of, looks_like, read, read_reference, reference
-
-__all__ = [
-    "REFERENCE_NODE_LATENCY_MS",
-    "SECONDS_PER_TICK",
-    "Translation",
-    "command_from_reference",
-    "emit_yaml",
-    "kind_of",
-    "read_reference",
-    "translate_fabric",
-    "translate_mission",
-]
 
 _COMMAND_TYPES = (
     "system.pause",
@@ -109,25 +87,7 @@ _ARGUMENTS: dict[str, frozenset[str]] = {
 }
 
 
-@dataclass(frozen=True, slots=True)
-class Translation:
-    """An agijobs scenario document and what the translation ignored or defaulted.
-
-    Attributes:
-        scenario: snake_case keys, ready for `ScenarioFile.model_validate`.
-        notices: one sentence each, naming the reference file and key path.
-    """
-
-    scenario: dict[str, Any]
-    notices: tuple[str, ...]
-    # Where each schedule entry came from ("file: commands -> i"), for messages.
-    origins: tuple[str, ...] = ()
-
-
-# --------------------------------------------------------------------- owner commands
-
-
-def _schedule(
+def owner_schedule(
     at: At, raw: dict[str, Any], context: Context, notes: list[str]
 ) -> tuple[list[Any], list[str]]:
     """Flat schedule entries in file order, and where each came from; commands are
@@ -375,195 +335,3 @@ def _configure(
         notes.append(f"{u_at}: names no defaultLabel; the current label `{context.label}` stays.")
     context.label = label or context.label
     return {"label": context.label}
-
-
-# ------------------------------------------------------------------------ translate
-
-
-def translate_fabric(
-    path: Path, raw: dict[str, Any], blueprint: Path | None, owner_commands: Path | None
-) -> Translation:
-    """Translate a reference fabric config, with an optional job blueprint and schedule.
-
-    Args:
-        path: the fabric config, named in messages.
-        raw: its parsed content.
-        blueprint: a job blueprint file; None gives an empty workload.
-        owner_commands: an owner-commands file; None gives no schedule.
-    """
-    at = At(path)
-    expect(None, at, raw, "fabric")
-    notes: list[str] = []
-    fabric = fabric_config(at, raw, notes)
-    jobs = None
-    if blueprint is not None:
-        b_at = At(blueprint)
-        jobs = job_blueprint(b_at, expect(None, b_at, read(blueprint, None), "blueprint"), notes)
-    schedule: list[Any] = []
-    origins: list[str] = []
-    if owner_commands is not None:
-        c_at = At(owner_commands)
-        commands = expect(None, c_at, read(owner_commands, None), "commands")
-        schedule, origins = _schedule(c_at, commands, fabric.context, notes)
-    run = {} if fabric.checkpoint_every is None else {"checkpoint_every": fabric.checkpoint_every}
-    scenario = {
-        "name": (jobs.label if jobs else None) or _stem_name(path),
-        "fabric": fabric.doc,
-        "workload": jobs.workload if jobs else [],
-        "faults": [],
-        "schedule": schedule,
-        "run": run,
-        "reporting": {"label": fabric.label or DEFAULT_LABEL},
-    }
-    return Translation(scenario, tuple(notes), tuple(origins))
-
-
-def translate_mission(path: Path, raw: dict[str, Any]) -> Translation:
-    """Translate a reference mission plan and the files it names into one scenario.
-
-    Args:
-        path: the mission plan; the files it names are read relative to its folder.
-        raw: its parsed content.
-    """
-    at = At(path)
-    if kind_of(raw) != "mission":
-        looks = looks_like(raw)
-        at.fail(
-            "not a reference mission plan" + (f"; it looks like {looks}" if looks else ""),
-            "a mission plan names `config`, `jobBlueprint` and `ownerCommands` at the top level",
-        )
-    notes: list[str] = []
-    known = {"metadata", "config", "ownerCommands", "jobBlueprint", "reporting", "run"}
-    ignore_unknown(at, raw, known, notes)
-    metadata = opt(at, raw, "metadata", OBJECT) or {}
-    mission_label = opt(at / "metadata", metadata, "label", TEXT)
-    if raw.get("config") is None:
-        (at / "config").fail(
-            "required key is missing", "add `config`: the path of the fabric config"
-        )
-    if raw.get("jobBlueprint") is None:
-        (at / "jobBlueprint").fail(
-            "agijobs needs the jobs themselves", "name a jobBlueprint / pass --blueprint"
-        )
-    reporting = opt(at, raw, "reporting", OBJECT) or {}
-    run = opt(at, raw, "run", OBJECT) or {}
-    file_notes: list[str] = []
-    f_at, f_raw = reference(at, raw, "config", "fabric")
-    fabric = fabric_config(f_at, f_raw, file_notes)
-    b_at, b_raw = reference(at, raw, "jobBlueprint", "blueprint")
-    jobs = job_blueprint(b_at, b_raw, file_notes)
-
-    r_at = at / "reporting"
-    ignore_unknown(r_at, reporting, {"directory", "defaultLabel"}, notes)
-    if reporting.get("directory") is not None:
-        notes.append(f"{r_at / 'directory'}: {REPORT_DIR}")
-    settings = _run_settings(at / "run", run, jobs.total, notes)
-    label = settings.pop("label", None)
-    label = label or opt_label(r_at, reporting, "defaultLabel") or fabric.label
-    if fabric.label is not None and label != fabric.label:
-        notes.append(
-            f"{f_at / 'reporting' / 'defaultLabel'}: overridden by the mission plan "
-            f"(label `{label}`)."
-        )
-    every = settings.pop("checkpoint_every", None)
-    if fabric.checkpoint_every is not None and every not in {None, fabric.checkpoint_every}:
-        notes.append(
-            f"{f_at / 'checkpoint' / 'intervalTicks'}: overridden by the mission plan "
-            f"(checkpoint_every {every})."
-        )
-    every = every or fabric.checkpoint_every
-    fabric.context.label = label or DEFAULT_LABEL
-
-    schedule: list[Any] = []
-    origins: list[str] = []
-    if raw.get("ownerCommands") is not None:
-        c_at, c_raw = reference(at, raw, "ownerCommands", "commands")
-        schedule, origins = _schedule(c_at, c_raw, fabric.context, file_notes)
-    faults = settings.pop("faults", [])
-    scenario = {
-        "name": (slug(mission_label) if mission_label else None)
-        or jobs.label
-        or _stem_name(f_at.path),
-        "fabric": fabric.doc,
-        "workload": jobs.workload,
-        "faults": faults,
-        "schedule": schedule,
-        "run": ({"checkpoint_every": every} if every is not None else {}) | settings,
-        "reporting": {"label": label or DEFAULT_LABEL},
-    }
-    return Translation(scenario, (*notes, *file_notes), tuple(origins))
-
-
-def _run_settings(at: At, run: dict[str, Any], total: int, notes: list[str]) -> dict[str, Any]:
-    """The mission's `run` block as faults, checkpoint_every, stop_after_ticks and label."""
-    known = {
-        "jobs",
-        "simulateOutage",
-        "outageTick",
-        "outputLabel",
-        "stopAfterTicks",
-        "checkpoint",
-        "preserveReportDirOnResume",
-    }
-    ignore_unknown(at, run, known, notes)
-    found: dict[str, Any] = {}
-    node = opt(at, run, "simulateOutage", ID)
-    tick = opt(at, run, "outageTick", COUNT)
-    if node is not None:
-        if tick is None:
-            (at / "outageTick").fail(
-                f"required with simulateOutage (`{node}`)",
-                "add `outageTick`: the tick the node goes down, e.g. 45",
-            )
-        found["faults"] = [{"tick": tick, "node": node, "kind": "outage"}]
-    elif tick is not None:
-        notes.append(f"{at / 'outageTick'}: ignored; no simulateOutage names a node.")
-    checkpoint = opt(at, run, "checkpoint", OBJECT) or {}
-    ignore_unknown(at / "checkpoint", checkpoint, {"intervalTicks", "path"}, notes)
-    every = opt(at / "checkpoint", checkpoint, "intervalTicks", COUNT)
-    if every is not None:
-        found["checkpoint_every"] = every
-    if checkpoint.get("path") is not None:
-        notes.append(f"{at / 'checkpoint' / 'path'}: {CHECKPOINT_PATH}")
-    stop = opt(at, run, "stopAfterTicks", COUNT)
-    if stop is not None:
-        found["stop_after_ticks"] = stop
-    label = opt_label(at, run, "outputLabel")
-    if label is not None:
-        found["label"] = label
-    if run.get("jobs") is not None:
-        notes.append(
-            f"{at / 'jobs'}: ignored; the jobBlueprint defines the workload "
-            f"({total:,} jobs) and agijobs runs exactly those."
-        )
-    if run.get("preserveReportDirOnResume") is not None:
-        notes.append(
-            f"{at / 'preserveReportDirOnResume'}: ignored; agijobs keeps reports inside --storage."
-        )
-    return found
-
-
-def _stem_name(path: Path) -> str:
-    stem = path.stem
-    return stem if is_name(stem) else (slug(stem) or "reference")
-
-
-# ----------------------------------------------------------------------------- YAML
-
-
-def emit_yaml(translation: Translation, source: Path) -> str:
-    """The scenario as YAML (keys in document order), headed by comments naming the source
-    file and listing the notices, so the operator can keep it and drop the reference files."""
-    import yaml
-
-    lines = [
-        f"# agijobs scenario translated from the reference demo file {source}",
-        "# Review it, then run agijobs on this file instead of the reference files.",
-    ]
-    if translation.notices:
-        lines.append("# Notices (ignored or defaulted):")
-        lines.extend(f"#   - {' '.join(n.splitlines())}" for n in translation.notices)
-    else:
-        lines.append("# Notices: none; everything was translated.")
-    body = yaml.safe_dump(translation.scenario, sort_keys=False, allow_unicode=True, width=100)
-    return "\n".join(lines) + "\n" + body
