@@ -14,7 +14,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 SkillKey = tuple[str, ...]  # a job's needed skills, sorted, each once (`skill_key`)
 # (name, shard, skills, duration, value, value step, first tick, per tick, count, named)
@@ -88,8 +88,7 @@ class CommandInput:
 BATCH = "batch"  # a list of commands applied together, all or none
 
 
-@dataclass(frozen=True, slots=True)
-class TriggerRule:
+class TriggerRule(NamedTuple):
     """A condition on the fabric checked at the start of every tick: a shard's queue above
     a size, or any shard at a health."""
 
@@ -99,15 +98,13 @@ class TriggerRule:
     text: str  # as `trigger.fired` events describe it
 
 
-@dataclass(frozen=True, slots=True)
-class FaultInput:
+class FaultInput(NamedTuple):
     node: str
     kind: str  # "outage" | "latency"
     latency_ms: int | None
 
 
-@dataclass(slots=True)
-class Timed:
+class Timed(NamedTuple):
     """The timed inputs, in the order a tick applies them."""
 
     groups: list[Group]
@@ -116,8 +113,7 @@ class Timed:
     faults: dict[int, list[tuple[int, int, FaultInput]]]  # tick -> (1 starts / 0 ends, index, …)
 
 
-@dataclass(frozen=True, slots=True)
-class Setup:
+class Setup(NamedTuple):
     """The fabric at tick 0."""
 
     # Shard and node specs, each as `shard.register` / `node.register` carries one.
@@ -130,8 +126,7 @@ class Setup:
     governance: dict[str, Any] | None
 
 
-@dataclass(frozen=True, slots=True)
-class Compiled:
+class Compiled(NamedTuple):
     setup: Setup
     timed: Timed
 
