@@ -6,7 +6,7 @@
     outcome = fabric.run("scenarios/planetary.yaml", fresh=True)
     fabric.pause_all("INC-4711: poisoned batch", actor="alice")
     print(fabric.status()["state"])              # "paused"
-    report = fabric.audit(replay=True)
+    report = fabric.audit()                      # re-makes the run, compares every byte
 
 The command line calls exactly these methods (one per command), and so can any script or
 notebook. Each method does one thing, returns plain data or the result objects named in
@@ -279,17 +279,19 @@ class Fabric:
     def audit(
         self,
         *,
-        replay: bool = False,
+        quick: bool = False,
         executor: str = "inprocess",
         bridge: str | None = None,
         bridge_timeout: float | None = None,
     ) -> AuditReport:
-        """Verify the stored run: the whole chain, the checkpoint against it, conservation,
-        owner authority; with `replay`, re-run the plan to the same chain head."""
+        """Prove the stored run: re-make it from its plan and recorded owner commands and
+        compare every event, the checkpoint and the summary, byte for byte; re-check owner
+        authority. `quick` checks only the chain, the counters and authority, and its report
+        says what that leaves unproved."""
         from .audit.verify import audit
 
         settings = executor_settings(executor, bridge, bridge_timeout)
-        return audit(self.store, replay=replay, bridge=settings)
+        return audit(self.store, quick=quick, bridge=settings)
 
     # ------------------------------------------------------------------- copies
 

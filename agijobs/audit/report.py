@@ -23,13 +23,19 @@ class AuditReport:
     governance: list[dict[str, Any]]
     sessions: list[dict[str, Any]]
     conservation: dict[str, Any]
-    replay: dict[str, Any] | None = None
+    replay: dict[str, Any] | None = None  # the derivation's result (mode "derived")
     notes: list[str] = field(default_factory=list)
     authority: dict[str, Any] = field(default_factory=dict)
+    mode: str = "derived"  # or "quick"
+    proved: list[str] = field(default_factory=list)
+    not_proved: list[str] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
         return {
             "ok": True,
+            "mode": self.mode,
+            "proved": self.proved,
+            "not_proved": self.not_proved,
             "storage": self.location,
             "events": self.events,
             "head": self.head,

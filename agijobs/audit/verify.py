@@ -1,87 +1,194 @@
-"""Verify a stored run: chain, checkpoint, conservation; the governance timeline; replay.
+"""Verify a stored run: derive it from its inputs (the default), or check it quickly.
 
-The audit re-derives every shard's counters from the event log alone (each job's journey:
-submitted, spilled, assigned, requeued, completed or failed) and compares them with the
-checkpoint's counters at its seq. An event that describes an impossible move — a job
-assigned that was not queued, completed that was not running — is an integrity failure.
+The default audit proves every line it prints: it re-makes the run from its plan and the
+owner commands the log records (`derive`), and compares every event, the checkpoint's whole
+state and the summary with what is stored, byte for byte. The governance timeline comes
+from the log's owner events, each signature re-checked (`authority`).
+
+The quick audit (`quick=True`) trusts what it cannot re-compute cheaply: it re-hashes the
+whole chain, re-derives every shard's counters from the events alone (each job's journey)
+and holds them against the checkpoint's, and re-checks authority. Its report lists what it
+did not prove: a forger who re-chains the log and re-seals the checkpoint passes it.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import replace
 from typing import Any
 
 from ..errors import IntegrityError
 from ..ledger.chain import scan_events, verify_against_chain
 from ..run.loading import LoadedRun, load_run
+from ..run.sessions import runner_is_live
 from ..store import Store
 from ..store.files import EVENTS
 from .authority import AuthorityCheck
 from .chain import ChainCheck
-from .replay import replay
+from .derive import PIECE, derive
 from .report import AuditReport, authority_summary
-from .walk import Walk, check_conservation, walk_log
+from .walk import Walk, compare_counters, conservation, walk_inputs, walk_log
 
 
-def audit(store: Store, *, replay: bool = False, bridge: Any = None) -> AuditReport:
-    """Verify `store`; with `replay`, re-run its plan in memory (with `bridge`, a
-    BridgeSettings, when the run used an external executor) and compare chain heads.
+def audit(store: Store, *, quick: bool = False, bridge: Any = None) -> AuditReport:
+    """Verify `store`: by derivation (with `bridge`, a BridgeSettings, when the run used an
+    external executor), or with `quick`, by the chain, the counters and authority only."""
+    if not quick:
+        return _derived(store, bridge)
+    return _quick(store)
 
-    The log is loaded as `status` loads it (the part the checkpoint's digest covers hashed
-    at once), and every line from seq 1 is re-hashed beside the walk of the events
-    (`ChainCheck`). A broken chain is reported as if found before the walk: an error the
-    walk meets waits for the chain's verdict, and gives way to the chain's error.
-    """
+
+def _derived(store: Store, bridge: Any) -> AuditReport:
+    """The full audit: the cheap checks `status` makes, then the derivation."""
+    loaded = load_run(store)
+    checkpoint = loaded.checkpoint
+    if checkpoint is None:
+        raise IntegrityError(f"{store.location}: no checkpoint", "resume or re-run the scenario")
+    loaded.engine()  # restorable: every job row of the checkpoint is checked as it is read
+    authority = AuthorityCheck(loaded.plan, loaded.run_id)
+    inputs = walk_inputs(_prefix_pieces(loaded), loaded.seq, authority)
+    executed = bool(inputs.by_type.get("executor.receipts"))
+    derivation = derive(store, loaded, inputs.recorded, bridge, executed and bridge is None)
+    live = runner_is_live(store)
+    after = loaded.scan.count - loaded.seq
+    if derivation.over and not live and (after or loaded.scan.torn_bytes):
+        raise IntegrityError(
+            f"{store.location}/{EVENTS}: {after} event(s) and {loaded.scan.torn_bytes} byte(s) "
+            f"after the final checkpoint (seq {loaded.seq}) of a run that had ended: no runner "
+            "or owner command writes there",
+            "they were appended after the run: restore the log from a backup (or a witness)",
+        )
+    report = _report(store, loaded, derivation.by_type, inputs, conservation(checkpoint), live)
+    report.mode = "derived"
+    report.replay = derivation.to_json()
+    report.proved = [
+        f"every event up to seq {loaded.seq} is what the plan and the recorded owner commands "
+        f"give, byte for byte (re-made to tick {derivation.tick})",
+        "the checkpoint's whole state (every shard, node, queue, job and counter) is what "
+        "the log implies, byte for byte",
+        f"summary.json: {derivation.summary}",
+    ]
+    if authority.keyed:
+        report.proved.append(
+            "every owner command was signed by keys in force and enough owners approved"
+        )
+    report.not_proved = _not_proved(authority.keyed, after, live)
+    return report
+
+
+def _not_proved(keyed: bool, after: int, live: bool) -> list[str]:
+    """What even the derivation takes as stored."""
+    gaps = []
+    if not keyed:
+        gaps.append(
+            "the owner commands' actors and reasons (open mode: unsigned, as claimed); a log "
+            "rewritten from the start with other commands derives as well: hold its head "
+            "in a witness (`--witness`)"
+        )
+    if after:
+        gaps.append(
+            f"the {after} event(s) after the checkpoint ("
+            + (
+                "the live runner's, not yet checkpointed)"
+                if live
+                else "a crash's debris, which `agijobs resume` drops)"
+            )
+        )
+    gaps.append("sessions.ndjson and run.json (operational records, outside the chain)")
+    return gaps
+
+
+def _prefix_pieces(loaded: LoadedRun) -> Iterator[bytes]:
+    """The log up to the checkpoint, in newline-terminated pieces."""
+    data, end, position = loaded.events, loaded.scan.mark_bytes, 0
+    while position < end:
+        stop = data.find(b"\n", min(position + PIECE, end) - 1, end) + 1
+        yield data[position:stop]
+        position = stop
+
+
+def _quick(store: Store) -> AuditReport:
+    """The quick audit. The log is loaded as `status` loads it (the part the checkpoint's
+    digest covers hashed at once), and every line from seq 1 is re-hashed beside the walk
+    of the events (`ChainCheck`). A broken chain is reported as if found before the walk:
+    an error the walk meets waits for the chain's verdict, and gives way to the chain's
+    error."""
     try:
         loaded = load_run(store)
     except Exception:
         # The full scan may meet a broken line before what failed here: its error stands.
-        return _audited(store, load_run(store, full_scan=True), replay, bridge)
+        return _walked(store, load_run(store, full_scan=True))
     if loaded.checkpoint is None:  # then load_run scanned every line
-        return _audited(store, loaded, replay, bridge)
-    examined: tuple[AuditReport, Walk] | None = None
+        return _walked(store, loaded)
+    walked: AuditReport | None = None
     with ChainCheck(loaded.events, loaded.seq, loaded.scan.mark_bytes) as chain:
         try:
-            examined = _examine(store, loaded)
+            walked = _walked(store, loaded)
         except Exception:
             if chain.holds():
                 raise  # the chain holds: this is the first error the audit meets
         held = chain.holds()
-    if not held or examined is None:
-        return _rescanned(store, loaded, replay, bridge)
-    report, walk = examined
-    if replay:
-        _add_replay(report, loaded, walk, bridge)
-    return report
+    if not held or walked is None:
+        return _rescanned(store, loaded)
+    return walked
 
 
-def _rescanned(store: Store, loaded: LoadedRun, replay: bool, bridge: Any) -> AuditReport:
-    """The audit once the chain check has refused a line: the full scan names the first bad
-    line, as `load_run(store, full_scan=True)` would have; or it takes the line after all (a
-    seq written 07), and the audit is done again on what it found."""
+def _rescanned(store: Store, loaded: LoadedRun) -> AuditReport:
+    """The quick audit once the chain check has refused a line: the full scan names the
+    first bad line, as `load_run(store, full_scan=True)` would have; or it takes the line
+    after all (a seq written 07), and the audit is done again on what it found."""
     assert loaded.checkpoint is not None
     scan = scan_events(loaded.events, loaded.seq, f"{store.location}/{EVENTS}")
     verify_against_chain(loaded.checkpoint, scan)
-    return _audited(store, replace(loaded, scan=scan), replay, bridge)
+    return _walked(store, replace(loaded, scan=scan))
 
 
-def _audited(store: Store, loaded: LoadedRun, replay: bool, bridge: Any) -> AuditReport:
-    """The audit of a run whose whole log `load_run` has verified, in this process."""
-    report, walk = _examine(store, loaded)
-    if replay:
-        _add_replay(report, loaded, walk, bridge)
-    return report
-
-
-def _examine(store: Store, loaded: LoadedRun) -> tuple[AuditReport, Walk]:
-    """Everything but the replay."""
+def _walked(store: Store, loaded: LoadedRun) -> AuditReport:
+    """The quick audit of a run whose log `load_run` has verified: the walk of every event,
+    the counters it derives against the checkpoint's, authority."""
     checkpoint = loaded.checkpoint
     if checkpoint is None:
         raise IntegrityError(f"{store.location}: no checkpoint", "resume or re-run the scenario")
     loaded.engine()  # restorable: every job row of the checkpoint is checked as it is read
     authority = AuthorityCheck(loaded.plan, loaded.run_id)
     walk = walk_log(loaded.events, loaded.scan.mark_bytes, loaded.seq, authority)
-    conservation = check_conservation(walk.ledger, checkpoint)
+    compare_counters(walk.ledger, checkpoint)
+    report = _report(
+        store, loaded, walk.by_type, walk, conservation(checkpoint), runner_is_live(store)
+    )
+    report.mode = "quick"
+    report.proved = [
+        f"the hash chain of all {loaded.scan.count} events, from seq 1",
+        "every job's journey in the log is a possible one, and every shard's counters in "
+        "the checkpoint are what the log's events add up to",
+    ]
+    if authority.keyed:
+        report.proved.append(
+            "every owner command was signed by keys in force and enough owners approved"
+        )
+    report.not_proved = [
+        "that the events are what the plan and the owner commands give (a log edited and "
+        "re-chained, with the checkpoint re-sealed, passes): run `agijobs audit` without "
+        "--quick",
+        "the checkpoint's state beyond the shard counters (nodes, queues, pause, latency, "
+        "budgets, governance, ordinals)",
+        "summary.json",
+        *_not_proved(authority.keyed, report.after_checkpoint, runner_is_live(store)),
+    ]
+    return report
+
+
+def _report(
+    store: Store,
+    loaded: LoadedRun,
+    by_type: dict[str, int],
+    walk: Walk,
+    balance: dict[str, Any],
+    live: bool,
+) -> AuditReport:
+    """The report both audits give: counts, timeline, sessions, authority, notes."""
+    checkpoint = loaded.checkpoint
+    assert checkpoint is not None
     report = AuditReport(
         location=store.location,
         events=loaded.scan.count,
@@ -90,15 +197,14 @@ def _examine(store: Store, loaded: LoadedRun) -> tuple[AuditReport, Walk]:
         checkpoint_tick=int(checkpoint["tick"]),
         after_checkpoint=loaded.scan.count - loaded.seq,
         torn_bytes=loaded.scan.torn_bytes,
-        by_type=dict(sorted(walk.by_type.items())),
+        by_type=dict(sorted(by_type.items())),
         governance=walk.governance,
         sessions=store.read_sessions(),
-        conservation=conservation,
+        conservation=balance,
     )
+    authority = walk.authority
     report.authority = authority_summary(authority)
-    from ..run.sessions import runner_is_live
-
-    if runner_is_live(store):
+    if live:
         report.notes.append(
             f"a runner is live: it has written {report.after_checkpoint} event(s) since its "
             f"last checkpoint (seq {loaded.seq}); this audit covers the log up to there"
@@ -114,9 +220,4 @@ def _examine(store: Store, loaded: LoadedRun) -> tuple[AuditReport, Walk]:
             "the fabric is UNAUTHENTICATED (open mode): its owner declares no keys, so commands "
             "are not signed and each actor is as claimed"
         )
-    return report, walk
-
-
-def _add_replay(report: AuditReport, loaded: LoadedRun, walk: Walk, bridge: Any) -> None:
-    executed = bool(walk.by_type.get("executor.receipts"))
-    report.replay = replay(loaded, walk.recorded, bridge, executed and bridge is None)
+    return report

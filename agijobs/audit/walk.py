@@ -15,10 +15,11 @@ from typing import Any
 
 import orjson
 
-from ..errors import IntegrityError
+from ..errors import BadInput, IntegrityError
 from ..fabric.inputs import CommandInput
 from ..fabric.state import COUNTERS
 from ..run.acyclic import rarely_collected
+from ..scenario.command_input import recorded_command
 from .authority import AuthorityCheck
 from .report import timeline_entry
 
@@ -132,7 +133,8 @@ class Walk:
     ledger: Ledger
     by_type: dict[str, int]
     governance: list[dict[str, Any]]
-    recorded: list[tuple[int, CommandInput]]  # the inputs a replay re-applies, with ticks
+    recorded: list[tuple[int, CommandInput]]  # the inputs a derivation re-applies, with ticks
+    authority: AuthorityCheck
 
 
 def walk_log(data: bytes, end: int, count: int, authority: AuthorityCheck) -> Walk:
@@ -160,7 +162,7 @@ def _line_chunks(data: bytes, end: int) -> Iterator[list[bytes]]:
 def _walk_events(chunks: Iterable[list[bytes]], count: int, authority: AuthorityCheck) -> Walk:
     ledger = Ledger()
     jobs, shards = ledger.jobs, ledger.shards
-    walk = Walk(ledger, {}, [], [])
+    walk = Walk(ledger, {}, [], [], authority)
     by_type = walk.by_type
     assigned = submitted = completed = 0  # by_type's commonest kinds, counted apart
     loads = orjson.loads
@@ -215,13 +217,7 @@ def _walk_events(chunks: Iterable[list[bytes]], count: int, authority: Authority
                 if kind.startswith("job."):
                     ledger.apply(seq, kind, data)
                 elif kind.startswith(("owner.", "governance.")):
-                    authority.check(seq, kind, data)
-                    if (
-                        kind.startswith("owner.") or kind == "governance.refused"
-                    ) and "input" in data:
-                        walk.governance.append(timeline_entry(seq, tick, kind, data, authority))
-                    if authority.is_entry(kind, data):
-                        walk.recorded.append((tick, CommandInput.from_json(data["input"])))
+                    note_governance(walk, authority, seq, tick, kind, data)
     for kind, number in (
         ("job.assigned", assigned),
         ("job.submitted", submitted),
@@ -232,8 +228,80 @@ def _walk_events(chunks: Iterable[list[bytes]], count: int, authority: Authority
     return walk
 
 
-def check_conservation(ledger: Ledger, checkpoint: dict[str, Any]) -> dict[str, Any]:
-    totals = {name: [0, 0] for name in TALLIES}
+def note_governance(
+    walk: Walk, authority: AuthorityCheck, seq: int, tick: int, kind: str, data: dict[str, Any]
+) -> None:
+    """An ``owner.*`` or ``governance.*`` event: its authority re-checked, its row of the
+    timeline, and the input a derivation re-applies, if it records one (held to the rules
+    the command line applies: `recorded_command`)."""
+    try:
+        if not isinstance(data, dict) or not isinstance(tick, int):
+            raise BadInput("data: not an object")
+        entry = authority.is_entry(kind, data)
+        command = recorded_command(data["input"]) if entry else None
+        authority.check(seq, kind, data)
+        if (kind.startswith("owner.") or kind == "governance.refused") and "input" in data:
+            walk.governance.append(timeline_entry(seq, tick, kind, data, authority))
+    except BadInput as error:
+        raise IntegrityError(
+            f"events.ndjson: line {seq} (seq {seq}): {kind}: {error.message}",
+            "the log was altered: restore it from a backup",
+        ) from None
+    except (KeyError, TypeError, ValueError, AttributeError) as error:
+        raise IntegrityError(
+            f"events.ndjson: line {seq} (seq {seq}): not a well-formed {kind} event "
+            f"({type(error).__name__}: {error})",
+            "the log was altered: restore it from a backup",
+        ) from None
+    if command is not None:
+        walk.recorded.append((tick, command))
+
+
+# The last field of an event line is its type: a line ends `,"type":"<kind>"}`.
+_INPUT_MARKS = (b',"type":"owner.', b',"type":"governance.', b',"type":"executor.')
+
+
+def walk_inputs(pieces: Iterable[bytes], count: int, authority: AuthorityCheck) -> Walk:
+    """The governance part of `walk_log` alone, for the derivation (which proves every
+    other event by re-making it): only the lines whose type is ``owner.*``,
+    ``governance.*`` or ``executor.*`` are found (by their last field, with C-level
+    searches) and parsed, in order, among the first `count` lines of `pieces`
+    (newline-terminated pieces of the log)."""
+    walk = Walk(Ledger(), {}, [], [], authority)
+    seq = 0  # lines before the current piece
+    for piece in pieces:
+        hits = sorted(found for mark in _INPUT_MARKS for found in _line_ends_with(piece, mark))
+        counted = newlines = 0  # newlines in piece[:counted]
+        for start, end in hits:
+            newlines += piece.count(b"\n", counted, start)
+            counted = start
+            line_seq = seq + newlines + 1
+            if line_seq > count:
+                return walk
+            event = orjson.loads(piece[start:end])
+            kind, data = event["type"], event["data"]
+            if kind.startswith("executor."):
+                walk.by_type[kind] = walk.by_type.get(kind, 0) + 1
+            else:
+                note_governance(walk, authority, line_seq, event["tick"], kind, data)
+        seq += piece.count(b"\n")
+        if seq >= count:
+            break
+    return walk
+
+
+def _line_ends_with(piece: bytes, mark: bytes) -> Iterator[tuple[int, int]]:
+    """(start, end) of each line of `piece` whose last field begins with `mark`."""
+    at = piece.find(mark)
+    while at >= 0:
+        end = piece.find(b"\n", at)
+        if piece.find(b',"type":"', at + 1, end) < 0 and piece[end - 2 : end] == b'"}':
+            yield piece.rfind(b"\n", 0, at) + 1, end
+        at = piece.find(mark, end)
+
+
+def compare_counters(ledger: Ledger, checkpoint: dict[str, Any]) -> None:
+    """Every shard's counters in the checkpoint must be what the log's events add up to."""
     for raw in checkpoint["state"]["shards"]:
         shard = raw["id"]
         stored = raw["counters"]
@@ -245,6 +313,15 @@ def check_conservation(ledger: Ledger, checkpoint: dict[str, Any]) -> dict[str, 
                     f"but the log gives {derived[name]}",
                     "the checkpoint does not match the log",
                 )
+
+
+def conservation(checkpoint: dict[str, Any]) -> dict[str, Any]:
+    """Every job the checkpoint counts in is accounted for, shard by shard and in total."""
+    totals = {name: [0, 0] for name in TALLIES}
+    for raw in checkpoint["state"]["shards"]:
+        shard = raw["id"]
+        stored = raw["counters"]
+        for name in TALLIES:
             totals[name][0] += stored[name][0]
             totals[name][1] += stored[name][1]
         inflow = [stored["submitted"][i] + stored["spilled_in"][i] for i in (0, 1)]

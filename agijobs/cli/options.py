@@ -19,6 +19,7 @@ class Opt(NamedTuple):
     help: str
     envvar: str | None = None
     low: float | None = None  # the least value a number may take
+    hidden: bool = False  # kept working for scripts, no longer shown in --help
 
 
 def argument(help: str) -> Opt:

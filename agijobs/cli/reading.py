@@ -50,8 +50,15 @@ def status(
 
 
 def audit(
+    quick: Annotated[
+        bool,
+        Opt(
+            "--quick",
+            "Check only the chain, the counters and authority (says what that leaves unproved).",
+        ),
+    ] = False,
     replay: Annotated[
-        bool, Opt("--replay", "Re-run the plan from tick 0 and compare chain heads.")
+        bool, Opt("--replay", "The default now: the audit always re-makes the run.", hidden=True)
     ] = False,
     executor: Executor = "inprocess",
     bridge: Bridge = None,
@@ -59,18 +66,19 @@ def audit(
     storage: Storage = DEFAULT_STORAGE,
     as_json: Json = False,
 ) -> None:
-    """Verify the whole event chain, the checkpoint against it, and conservation of jobs.
+    """Prove the stored run: re-make it from its plan and recorded owner commands, and
+    compare every event, the checkpoint's whole state and the summary, byte for byte.
 
-    Prints the governance timeline (tick, command, actor, reason, effect). Exit 3 on any
-    mismatch, naming the first bad seq and line.
+    Prints what it proved, what it could not, and the governance timeline (tick, command,
+    actor, reason, effect). Exit 3 on any difference, naming the first line or field.
 
-    Example: agijobs audit --replay
+    Example: agijobs audit --quick
     """
     with guard(as_json):
         from ..service import Fabric
 
         report = Fabric(storage).audit(
-            replay=replay, executor=executor, bridge=bridge, bridge_timeout=bridge_timeout
+            quick=quick, executor=executor, bridge=bridge, bridge_timeout=bridge_timeout
         )
         if as_json:
             print_json(report.to_json())

@@ -316,10 +316,15 @@ def _node_table(nodes: list[dict[str, Any]]) -> Table:
 
 
 def render_audit(report: Any) -> None:
-    out.print(f"chain: {report.events} events verified from seq 1 · head {report.head}")
+    how = "re-made from its inputs" if report.mode == "derived" else "quick: not re-made"
     out.print(
-        f"checkpoint: seq {report.checkpoint_seq}, tick {report.checkpoint_tick} — matches the log"
+        f"audit ({how}): {report.events} events · checkpoint seq {report.checkpoint_seq}, "
+        f"tick {report.checkpoint_tick} · head {report.head}"
     )
+    for line in report.proved:
+        out.print(f"proved: {line}", markup=False)
+    for line in report.not_proved:
+        out.print(f"not proved: {line}", markup=False)
     totals = report.conservation["totals"]
     out.print(
         f"conservation: holds — submitted {totals['submitted'][0]} = completed "
@@ -360,12 +365,6 @@ def render_audit(report: Any) -> None:
     if lifecycle:
         out.print(
             "sessions: " + ", ".join(f"{s['event']}@{s.get('tick', 0)}" for s in lifecycle[-8:])
-        )
-    if report.replay is not None:
-        replay = report.replay
-        out.print(
-            f"replay: matches — re-run to tick {replay['tick']} gives seq {replay['seq']}, "
-            f"head {replay['head']}"
         )
 
 

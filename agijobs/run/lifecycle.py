@@ -114,21 +114,26 @@ def simulate(
     plan: Plan,
     recorded: Sequence[tuple[int, CommandInput]] = (),
     until_tick: int | None = None,
-    heads: list[str] | None = None,
     run_id: str | None = None,
     bridge: BridgeSettings | None = None,
+    store: Store | None = None,
+    engine: Engine | None = None,
+    counts: dict[str, int] | None = None,
 ) -> Outcome:
-    """Run `plan` in memory, with recorded live/at-rest commands at their ticks.
+    """Run `plan` from tick 0, with recorded live/at-rest commands at their ticks.
 
-    This is the runner itself on a store that keeps nothing, so a dry run predicts the
-    chain head and events digest of a real run exactly.
+    This is the runner itself, on a store that keeps nothing unless one is given (the
+    audit's derivation gives one that compares each event with the stored log), so a dry
+    run predicts the chain head and events digest of a real run exactly. `engine`, when
+    given, is the fresh engine to run (its caller reads the state it ends in); `counts`,
+    when given, counts the events written by type.
     """
-
-    engine = Engine(plan.inputs)
+    if engine is None:
+        engine = Engine(plan.inputs)
     engine.run_id = run_id
     options = RunOptions(bridge=bridge)
     with _executor(options, plan):
-        return _simulate(plan, engine, options, recorded, until_tick, heads)
+        return _simulate(plan, engine, options, recorded, until_tick, store, counts)
 
 
 def _simulate(
@@ -137,16 +142,17 @@ def _simulate(
     options: RunOptions,
     recorded: Sequence[tuple[int, CommandInput]],
     until_tick: int | None,
-    heads: list[str] | None,
+    store: Store | None,
+    counts: dict[str, int] | None,
 ) -> Outcome:
     from ..store.memory import MemoryStore
 
-    runner = Runner(MemoryStore(), plan, engine, options)
+    runner = Runner(store or MemoryStore(), plan, engine, options)
     for tick, command in recorded:
         book = runner.scripted_rest if command.source == "at-rest" else runner.scripted_live
         book.setdefault(tick, []).append(command)
     runner.until_tick = until_tick
-    runner.recorder.heads = heads
+    runner.recorder.counts = counts
     runner.recorder.write(0, [started_event(plan)])
     return runner.loop()
 

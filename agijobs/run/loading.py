@@ -43,7 +43,11 @@ class LoadedRun:
             engine = Engine(self.plan.inputs)
         elif jobs:
             with uncollected():  # a backlog's rows and jobs: acyclic (acyclic.py)
-                engine = Engine.restore(self.plan.inputs, self.full_state())
+                try:
+                    engine = Engine.restore(self.plan.inputs, self.full_state())
+                except IntegrityError as error:  # a bad row: say which file holds it
+                    message = error.message.replace("the checkpoint's job table", "", 1)
+                    raise IntegrityError(f"{self.job_table_name}{message}", error.hint) from None
         else:
             engine = Engine.restore(self.plan.inputs, self.checkpoint["state"], jobs=False)
         engine.run_id = self.run_id

@@ -46,18 +46,18 @@ class Recorder:
         self.observer = Observer(engine) if store.observed else None
         if self.observer is not None and loaded is not None:
             store.trim_metrics(loaded.engine_tick)
-        self.heads: list[str] | None = None  # every event's hash, kept only by replays
+        self.counts: dict[str, int] | None = None  # events by type, kept only by derivations
 
     def write(self, tick: int, events: list[tuple[str, dict[str, Any]]]) -> None:
         lines: list[bytes] = []
         head, seq = self.head, self.seq
-        observer, heads, add = self.observer, self.heads, lines.append
+        observer, counts, add = self.observer, self.counts, lines.append
         for kind, data in events:  # once per event: the run's hottest loop
             seq += 1
             line, head = encode_event(head, seq, tick, kind, data)
             add(line)
-            if heads is not None:
-                heads.append(head)
+            if counts is not None:
+                counts[kind] = counts.get(kind, 0) + 1
             if observer is not None and kind in REPORTED:
                 observer.note(tick, kind, data)
         if lines:

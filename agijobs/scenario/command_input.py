@@ -10,7 +10,7 @@ from pydantic import ValidationError
 
 from ..errors import BadInput
 from ..fabric.commands import canonical_name
-from ..fabric.inputs import BATCH
+from ..fabric.inputs import BATCH, CommandInput
 from .commands import OwnerCommand
 from .compile import command_args
 from .documents import read_commands_document
@@ -141,3 +141,72 @@ def commands_from_document(
         name, why = BATCH, f"{len(parts)} commands applied together"
         args = {"commands": [{"command": n, "args": a, "reason": r} for n, a, r in parts]}
     return name, args, why, notices
+
+
+_SOURCES = ("live", "at-rest", "schedule")
+
+
+def recorded_command(raw: Any) -> CommandInput:
+    """An owner command as the log records it (`CommandInput.to_json`), held to the rules
+    the command line applied before sending it: its shape, and its arguments exactly as
+    `validate_command` gives them. A verifier re-applies a recorded command only through
+    this, so a value the command line refuses (``ms: -5``) is never applied from storage.
+    Raises `BadInput` naming the field (``input -> args -> ms: ...``)."""
+    if not isinstance(raw, dict):
+        raise BadInput("input: not an object", _RECORDED_FIX)
+    for field, kinds in (
+        ("command", str),
+        ("args", dict),
+        ("reason", str),
+        ("actor", str),
+        ("source", str),
+        ("issued_at", (str, type(None))),
+        ("id", (str, type(None))),
+        ("auth", (dict, type(None))),
+    ):
+        if field not in raw and field in ("command", "args", "reason", "actor", "source"):
+            raise BadInput(f"input -> {field}: missing", _RECORDED_FIX)
+        if not isinstance(raw.get(field), kinds):
+            raise BadInput(f"input -> {field}: not a {_kind_name(kinds)}", _RECORDED_FIX)
+    if raw["source"] not in _SOURCES:
+        raise BadInput(f"input -> source: {raw['source']!r} is not one of {_SOURCES}")
+    command = CommandInput.from_json(raw)
+    if command.name == BATCH:
+        parts = command.args.get("commands")
+        if set(command.args) != {"commands"} or not isinstance(parts, list) or not parts:
+            raise BadInput("input -> args: a batch holds a non-empty list `commands`")
+        for i, part in enumerate(parts):
+            if not isinstance(part, dict) or set(part) != {"command", "args", "reason"}:
+                raise BadInput(f"input -> args -> commands -> {i}: not a command")
+            _check_args(part["command"], part["args"], part["reason"], f"commands -> {i} -> ")
+    elif command.name == "approve":
+        if set(command.args) != {"proposal"} or not isinstance(command.args["proposal"], str):
+            raise BadInput("input -> args: `approve` takes one `proposal` id")
+    else:
+        _check_args(command.name, command.args, command.reason, "")
+    return command
+
+
+_RECORDED_FIX = "the recorded command is not one the command line sends"
+
+
+def _check_args(name: Any, args: Any, reason: Any, where: str) -> None:
+    if not isinstance(args, dict) or not isinstance(reason, str):
+        raise BadInput(f"input -> args -> {where}: not a command's arguments")
+    try:
+        checked = validate_command({**args, "command": name, "reason": reason})
+    except BadInput as error:
+        raise BadInput(f"input -> args -> {where}{error.message}", _RECORDED_FIX) from None
+    if checked != args:
+        raise BadInput(
+            f"input -> args -> {where}{args!r} are not what the command line sends for these "
+            f"options ({checked!r})",
+            _RECORDED_FIX,
+        )
+
+
+def _kind_name(kinds: Any) -> str:
+    names = {str: "string", dict: "object", type(None): "null"}
+    if isinstance(kinds, tuple):
+        return " or ".join(names[k] for k in kinds)
+    return names[kinds]

@@ -36,7 +36,7 @@ def main(storage: str) -> None:
     finished = fabric.resume(reason="drill over", actor="alice").summary  # no live runner
     print(f"finished at tick {finished['tick']}: {finished['jobs']['completed']} jobs completed")
 
-    report = fabric.audit(replay=True).to_json()
+    report = fabric.audit().to_json()
     print(f"audit: {report['events']} events verified, replay: {report['replay']['matches']}")
     outside = [entry for entry in report["governance"] if entry["source"] != "schedule"]
     print("by: " + ", ".join(f"{e['actor']} ({e['command']})" for e in outside))

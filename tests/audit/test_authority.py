@@ -94,7 +94,7 @@ def rewrite(store: FileStore, edit: Callable[[str, dict[str, Any]], bool]) -> in
 
 
 def test_the_untouched_storage_audits_and_names_every_signer(keyed_storage: FileStore) -> None:
-    report = audit(keyed_storage, replay=True)
+    report = audit(keyed_storage)
     assert report.authority["plan_signed_by"] == ["alice", "bob"]
     rows = [(g["command"], g["outcome"], g.get("signed_by")) for g in report.governance]
     assert rows == [
@@ -181,7 +181,7 @@ def test_a_key_rotation_is_followed_by_the_audit(keyed_storage: FileStore) -> No
     issue_command(keyed_storage, "approve", {"proposal": pid}, "ok", None, 5.0, key="bob")
     paused = issue_command(keyed_storage, "pause-all", {}, "dave's first act", None, 5.0, "dave")
     assert paused.event == "owner.pause-all"
-    report = audit(keyed_storage, replay=True)
+    report = audit(keyed_storage)
     assert report.authority["keys_in_force"]["keys"][-1]["name"] == "dave"
     assert report.governance[-1]["signed_by"] == ["dave"]
     assert report.replay is not None and report.replay["matches"]

@@ -256,11 +256,18 @@ def test_tampering_makes_audit_resume_and_status_exit_3(storage: Path, name: str
 
 def test_audit_catches_a_checkpoint_resealed_after_editing(storage: Path) -> None:
     # The integrity hash has no secret, so a forger can recompute it; audit re-derives
-    # every counter from the log and finds the lie.
+    # the state from the log and finds the lie; so does the quick audit's counter walk.
     forge_checkpoint(storage)
     result = cli("audit", "--storage", str(storage))
     assert result.exit_code == 3, result.output
-    assert "completed is [" in result.stderr and "but the log gives" in result.stderr
+    assert (
+        f"Error: {storage}/checkpoint.json: state -> shards -> 0 (earth) -> counters -> "
+        "completed -> 0 is " in result.stderr
+    ), result.stderr
+    assert ", but the log gives " in result.stderr
+    quick = cli("audit", "--quick", "--storage", str(storage))
+    assert quick.exit_code == 3, quick.output
+    assert "completed is [" in quick.stderr and "but the log gives" in quick.stderr
 
 
 def test_torn_last_line_is_the_normal_crash_case(storage: Path) -> None:
@@ -285,7 +292,7 @@ def test_untouched_run_audits_and_replays_clean(storage: Path) -> None:
     before = sha(storage / "events.ndjson")
     result = cli("audit", "--replay", "--storage", str(storage))
     assert result.exit_code == 0, result.output
-    assert "replay: matches" in result.stdout
+    assert "proved: every event up to seq" in result.stdout
     assert sha(storage / "events.ndjson") == before
 
 

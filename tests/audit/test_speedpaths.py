@@ -124,11 +124,11 @@ def _assert_reaped(pid: int) -> None:
         os.waitpid(pid, os.WNOHANG)  # neither running nor a zombie: reaped
 
 
-def _reference(storage: Path, replay: bool = False) -> dict[str, Any]:
+def _reference(storage: Path) -> dict[str, Any]:
     """The audit as it was: the full scan first, then the walk, in one process."""
     store = FileStore(storage)
     loaded = load_run(store, full_scan=True)
-    return audit_module._audited(store, loaded, replay, None).to_json()
+    return audit_module._walked(store, loaded).to_json()
 
 
 def _reference_error(storage: Path) -> str:
@@ -145,8 +145,8 @@ def test_the_report_is_the_reference_report(
     mode: str, copy_of: Callable[[str], Path], name: str
 ) -> None:
     storage = copy_of(name)
-    report = audit(FileStore(storage), replay=name == "finished").to_json()
-    assert report == _reference(storage, replay=name == "finished")
+    report = audit(FileStore(storage), quick=True).to_json()
+    assert report == _reference(storage)
     if name == "crashed":
         assert report["after_checkpoint"] > 0  # lines after the checkpoint: load_run's share
 
@@ -155,7 +155,7 @@ def test_a_torn_tail_is_reported_as_before(mode: str, copy_of: Callable[[str], P
     storage = copy_of("crashed")
     log = storage / "events.ndjson"
     log.write_bytes(log.read_bytes() + b'{"data":{"job":"earth-fin')
-    report = audit(FileStore(storage)).to_json()
+    report = audit(FileStore(storage), quick=True).to_json()
     assert report["torn_bytes"] == 25
     assert report == _reference(storage)
 
@@ -225,7 +225,7 @@ def test_a_broken_chain_wins_over_what_the_walk_meets_on_the_same_line(
     _reseal_digest(storage)
     store = FileStore(storage)
     with pytest.raises(IntegrityError) as caught:
-        audit(store)
+        audit(store, quick=True)
     assert caught.value.render() == (
         f"{storage}/events.ndjson: line {seq} (seq {seq}): hash does not match (line edited, "
         "removed, inserted or reordered) — the log was altered; restore it or re-run"
@@ -235,10 +235,10 @@ def test_a_broken_chain_wins_over_what_the_walk_meets_on_the_same_line(
     with monkeypatch.context() as patched:
         patched.setattr(ChainCheck, "holds", lambda self: True)
         if walk_meets == "nothing":
-            assert audit(store).to_json()["ok"] is True
+            assert audit(store, quick=True).to_json()["ok"] is True
             return
         with pytest.raises((IntegrityError, orjson.JSONDecodeError)) as walked:
-            audit(store)
+            audit(store, quick=True)
     if walk_meets == "invalid JSON":
         assert isinstance(walked.value, orjson.JSONDecodeError)
     else:
@@ -270,7 +270,7 @@ def test_a_prefix_with_a_line_too_many_is_refused_as_before(
     )
     load_run(FileStore(storage))  # the fast load takes it
     with pytest.raises(IntegrityError) as caught:
-        audit(FileStore(storage))
+        audit(FileStore(storage), quick=True)
     assert caught.value.render() == _reference_error(storage)
     assert "chain head at seq" in caught.value.render()
 
@@ -284,7 +284,7 @@ def test_a_broken_chain_wins_over_a_conservation_error(
     )
     _reseal_digest(storage)
     with pytest.raises(IntegrityError, match=rf"line {seq} \(seq {seq}\): hash does not match"):
-        audit(FileStore(storage))
+        audit(FileStore(storage), quick=True)
 
 
 def test_a_line_only_the_full_scan_accepts_is_audited_on_its_result(
@@ -314,7 +314,7 @@ def test_a_line_only_the_full_scan_accepts_is_audited_on_its_result(
     data = path.read_bytes()
     assert scan_events(data).error is None
     assert verified_head(data.split(b"\n")[:-1], 0, GENESIS_HASH.encode()) is None
-    assert audit(FileStore(storage)).to_json() == _reference(storage)
+    assert audit(FileStore(storage), quick=True).to_json() == _reference(storage)
 
 
 # ------------------------------------------------------------------ the child
@@ -328,7 +328,7 @@ def test_no_child_is_left_behind_when_the_walk_is_interrupted(
 
     monkeypatch.setattr(audit_module, "walk_log", interrupted)
     with pytest.raises(KeyboardInterrupt):
-        audit(FileStore(copy_of("finished")))
+        audit(FileStore(copy_of("finished")), quick=True)
     assert len(forks) == 1
     _assert_reaped(forks[0])
 
@@ -341,7 +341,7 @@ def test_no_child_is_left_behind_when_the_walk_fails(
 
     monkeypatch.setattr(audit_module, "walk_log", failing)
     with pytest.raises(RuntimeError, match="a bug"):
-        audit(FileStore(copy_of("finished")))
+        audit(FileStore(copy_of("finished")), quick=True)
     assert len(forks) == 1
     _assert_reaped(forks[0])
 

@@ -70,7 +70,7 @@ def test_live_command_is_acknowledged_with_its_tick_and_replays(tmp_path: Path) 
     assert results[1].tick >= results[0].tick
     from agijobs.audit.verify import audit
 
-    report = audit(store, replay=True)
+    report = audit(store)
     live = [g for g in report.governance if g["source"] == "live"]
     assert [(g["command"], g["tick"], g["actor"]) for g in live] == [
         ("pause-all", results[0].tick, "tester"),

@@ -178,7 +178,7 @@ class FabricMachine(RuleBasedStateMachine):
     def storage_audits_and_replays_clean(self) -> None:
         if not self.started:
             return
-        report = audit(self.store, replay=True)
+        report = audit(self.store)
         assert report.conservation["holds"]
         assert report.replay is not None and report.replay["matches"]
 

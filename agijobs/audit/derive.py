@@ -1,0 +1,270 @@
+"""The audit's derivation: the stored run re-made from its inputs and compared byte for byte.
+
+The plan is run again from tick 0 on a store that keeps nothing, with the owner commands
+the log records as inputs, at their ticks, up to the checkpoint's tick. Each event it
+writes is compared with the stored log as it is written (`ComparingSink`: no line is
+held, the stored log is read forward in pieces), then the checkpoint it writes with the
+stored checkpoint (its whole state, job table included), and the summary it would write
+with summary.json. Equal bytes prove the stored run is exactly what its inputs give; the
+first difference is an `IntegrityError` naming the line, or the field, and both values.
+
+What the derivation cannot prove is what the inputs themselves claim: in open mode an
+owner command's actor and reason are as recorded (signed heads and witnesses cover that).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+
+from ..errors import IntegrityError
+from ..fabric.engine import Engine
+from ..fabric.inputs import CommandInput
+from ..ledger.canonical import chain_hash, dumps, split_event_line
+from ..ledger.difference import describe_difference, first_difference
+from ..ledger.jobtable import TABLE_KEY
+from ..ledger.jobtable import attach as attach_jobs
+from ..run.lifecycle import simulate
+from ..run.loading import LoadedRun
+from ..store import Store
+from ..store.files import CHECKPOINT, EVENTS
+from ..store.memory import MemoryStore
+from ..views.summary import check_expectations
+
+PIECE = 1 << 22  # bytes of the stored log read at a time
+_SOURCE = "the plan and the recorded owner commands"
+
+
+@dataclass(slots=True)
+class Derivation:
+    """What re-making the run gave, once it matched the stored run."""
+
+    tick: int
+    seq: int
+    head: str
+    by_type: dict[str, int]
+    over: bool  # the run had ended at the checkpoint: no runner writes after it
+    summary: str  # "identical", or why summary.json was not compared
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "matches": True,
+            "tick": self.tick,
+            "seq": self.seq,
+            "head": self.head,
+            "events": "identical",
+            "checkpoint": "identical",
+            "summary": self.summary,
+        }
+
+
+def derive(
+    store: Store,
+    loaded: LoadedRun,
+    recorded: list[tuple[int, CommandInput]],
+    bridge: Any = None,
+    needs_bridge: bool = False,
+) -> Derivation:
+    """Re-make `loaded` from its plan and `recorded` inputs up to its checkpoint, comparing
+    every event, the checkpoint and the summary with what `store` holds."""
+    checkpoint = loaded.checkpoint
+    assert checkpoint is not None and loaded.checkpoint_bytes is not None
+    tick = int(checkpoint["tick"])
+    hint = (
+        "the run's external executor answered differently from in process: audit with "
+        "--executor bridge (and the same bridge)"
+        if needs_bridge
+        else "the log was not produced by this plan and these owner commands: restore the "
+        "storage from a backup, or re-run the scenario"
+    )
+    log = StoredLog(store.read_event_chunks(PIECE), loaded.scan.mark_bytes)
+    sink = ComparingSink(log, f"{store.location}/{EVENTS}", hint)
+    deriving = DerivingStore(sink)
+    engine = Engine(loaded.plan.inputs)
+    counts: dict[str, int] = {}
+    outcome = simulate(
+        loaded.plan,
+        recorded,
+        until_tick=tick,
+        run_id=loaded.run_id,
+        bridge=bridge,
+        store=deriving,
+        engine=engine,
+        counts=counts,
+    )
+    if sink.seq != loaded.seq:
+        raise IntegrityError(
+            f"{store.location}/{EVENTS}: the checkpoint is at seq {loaded.seq}, but {_SOURCE} "
+            f"give {sink.seq} events up to its tick {tick}"
+            + (f"; line {sink.seq + 1} is not one of them" if sink.seq < loaded.seq else ""),
+            hint,
+        )
+    _compare_checkpoint(store, loaded, deriving, hint)
+    summary = _compare_summary(store, loaded, outcome.summary)
+    over = engine.is_done() or engine.state.tick >= loaded.plan.inputs.max_ticks
+    return Derivation(tick, sink.seq, sink.head, dict(sorted(counts.items())), over, summary)
+
+
+class StoredLog:
+    """The stored log's first `end` bytes, read forward in pieces."""
+
+    def __init__(self, pieces: Iterator[bytes], end: int) -> None:
+        self.pieces, self.left = pieces, end
+        self.buffer = memoryview(b"")
+
+    def take(self, size: int) -> bytes:
+        """The next `size` bytes (fewer at the end)."""
+        parts: list[bytes] = []
+        while size and self.left:
+            if not self.buffer:
+                piece = next(self.pieces, b"")
+                if not piece:
+                    break
+                self.buffer = memoryview(piece)[: self.left]
+            part = self.buffer[:size]
+            self.buffer = self.buffer[len(part) :]
+            self.left -= len(part)
+            size -= len(part)
+            parts.append(bytes(part))
+        return parts[0] if len(parts) == 1 else b"".join(parts)
+
+    def line(self) -> bytes:
+        """The rest of the current line, without its newline."""
+        parts = []
+        while (part := self.take(1 << 12)) and (cut := part.find(b"\n")) < 0:
+            parts.append(part)
+        if part:
+            parts.append(part[:cut] if cut >= 0 else part)
+        return b"".join(parts)
+
+
+class ComparingSink:
+    """An event sink that writes nothing: it holds each derived piece against the stored
+    log's next bytes, and at the first difference names the line and what differs."""
+
+    def __init__(self, log: StoredLog, name: str, hint: str) -> None:
+        self.log, self.name, self.hint = log, name, hint
+        self.seq = 0
+        self.head = "0" * 64
+
+    def append(self, lines: list[bytes], chunk: bytes | None = None) -> None:
+        data = chunk if chunk is not None else b"\n".join(lines) + b"\n"
+        stored = self.log.take(len(data))
+        if stored != data:
+            self._diverged(lines, stored)
+        self.seq += len(lines)
+        self.head = split_event_line(lines[-1])[1]
+
+    def _diverged(self, lines: list[bytes], stored: bytes) -> None:
+        position, head = 0, self.head
+        for index, derived in enumerate(lines):
+            line_end = position + len(derived) + 1
+            if stored[position:line_end] != derived + b"\n":
+                seq = self.seq + index + 1
+                cut = stored.find(b"\n", position)
+                line = stored[position:] + self.log.line() if cut < 0 else stored[position:cut]
+                raise IntegrityError(self._what_differs(seq, line, derived, head), self.hint)
+            position, head = line_end, split_event_line(derived)[1]
+        raise AssertionError("a difference was found, but in no line")  # pragma: no cover
+
+    def _what_differs(self, seq: int, stored: bytes, derived: bytes, head: str) -> str:
+        where = f"{self.name}: line {seq} (seq {seq})"
+        if not stored:
+            return f"{where}: missing, but {_SOURCE} give {derived.decode()[:120]}"
+        try:
+            body, claimed = split_event_line(stored)
+            event = orjson.loads(stored)
+        except (ValueError, orjson.JSONDecodeError):
+            return f"{where}: not an event line"
+        if chain_hash(head, body) != claimed:
+            return f"{where}: hash does not match (line edited, removed, inserted or reordered)"
+        found = first_difference(event, orjson.loads(derived))
+        assert found is not None
+        return f"{where}: {describe_difference(found, _SOURCE)}"
+
+    def flush(self) -> None:
+        pass
+
+    def sync(self) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+
+class DerivingStore(MemoryStore):
+    """The derivation's store: events go to the comparing sink, and the last checkpoint
+    (with its job table) is kept to hold against the stored one."""
+
+    location = "(derivation)"
+
+    def __init__(self, sink: ComparingSink) -> None:
+        super().__init__()
+        self.sink = sink
+        self.checkpoint: tuple[bytes, bytes | None] | None = None
+
+    def open_events(self, keep_bytes: int, keep_seq: int = 0) -> ComparingSink:  # type: ignore[override]
+        return self.sink
+
+    def write_checkpoint(self, data: bytes, jobs: str, table: bytes | None) -> None:
+        self.checkpoint = (data, table)
+
+
+def _compare_checkpoint(
+    store: Store, loaded: LoadedRun, deriving: DerivingStore, hint: str
+) -> None:
+    assert deriving.checkpoint is not None and loaded.checkpoint_bytes is not None
+    data, table = deriving.checkpoint
+    if data == loaded.checkpoint_bytes:
+        return  # the job table it names was verified against its digest as it was read
+    stored = orjson.loads(loaded.checkpoint_bytes)
+    derived = orjson.loads(data)
+    del stored["integrity"], derived["integrity"]  # a seal differs whenever anything does
+    for document, rows in ((stored, loaded.job_table), (derived, table)):
+        state = document.get("state")
+        if isinstance(state, dict) and TABLE_KEY in state and rows is not None:
+            document["state"] = attach_jobs(state, rows, "job table")
+    raise IntegrityError(
+        f"{store.location}/{CHECKPOINT}: {_difference(stored, derived)} (re-derived to seq "
+        f"{loaded.seq}, tick {loaded.engine_tick})",
+        "the checkpoint was altered: restore it from a backup, or run `agijobs resume` from "
+        "an unaltered copy",
+    )
+
+
+def _compare_summary(store: Store, loaded: LoadedRun, derived: dict[str, Any]) -> str:
+    raw = store.read_document("summary.json")
+    if raw is None:
+        return "not compared: there is no summary.json (the run has not stopped cleanly)"
+    try:
+        stored = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        stored = None
+    if not isinstance(stored, dict):
+        raise IntegrityError(f"{store.location}/summary.json: not a JSON object", _SUMMARY_FIX)
+    if stored.get("seq") != loaded.seq:
+        return (
+            f"not compared: summary.json describes seq {stored.get('seq')!r}, the checkpoint "
+            f"seq {loaded.seq} (written before a crash; the next clean stop rewrites it)"
+        )
+    status, reason = stored.get("status"), stored.get("reason")
+    expected = {**derived, "status": status, "reason": reason}
+    expected.pop("expect", None)
+    if status == "finished" or reason == "max-ticks":
+        failures, skipped = check_expectations(loaded.plan, expected)
+        expected["expect"] = {"held": not failures, "failures": failures, "skipped": skipped}
+    if raw == dumps(expected) + b"\n":
+        return "identical"
+    difference = _difference(stored, orjson.loads(dumps(expected)))
+    raise IntegrityError(f"{store.location}/summary.json: {difference}", _SUMMARY_FIX)
+
+
+def _difference(stored: Any, derived: Any) -> str:
+    found = first_difference(stored, derived)
+    return "differs from the derived one" if found is None else describe_difference(found)
+
+
+_SUMMARY_FIX = "summary.json was altered: restore it from a backup or re-create it by re-running"
