@@ -20,15 +20,11 @@ from collections import deque
 from typing import Any
 
 from ..errors import IntegrityError
-from ..fabric.authority import command_names, envelope_of, plan_signers
+from ..fabric.authority import command_names, envelope_of, plan_signers, records_input
 from ..fabric.governance import Governance
 from ..fabric.inputs import BATCH, CommandInput
 from ..ledger.signing import command_message, verify
 from ..scenario.plan import Plan, governance_of
-
-ENTRY_KINDS = frozenset(
-    {"governance.authorized", "owner.proposal", "owner.approval", "governance.refused"}
-)
 
 
 class AuthorityCheck:
@@ -56,16 +52,8 @@ class AuthorityCheck:
         return self.governance is not None
 
     def is_entry(self, kind: str, data: dict[str, Any]) -> bool:
-        """Whether an event records an input to re-apply in a replay (not a consequence)."""
-        if not kind.startswith(("owner.", "governance.")) or "input" not in data:
-            return False
-        if data["input"]["source"] == "schedule":
-            return False
-        if self.keyed:
-            return kind in ENTRY_KINDS and not (
-                kind == "governance.authorized" and data["proposal"] is not None
-            )
-        return kind != "governance.authorized"
+        """Whether an event records an input to re-apply in a derivation (not a consequence)."""
+        return records_input(self.keyed, kind, data)
 
     def check(self, seq: int, kind: str, data: dict[str, Any]) -> None:
         governance = self.governance

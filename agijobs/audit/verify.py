@@ -19,13 +19,13 @@ from typing import Any
 
 from ..errors import IntegrityError
 from ..ledger.chain import scan_events, verify_against_chain
+from ..run.derivation import PIECE, derive
 from ..run.loading import LoadedRun, load_run
 from ..run.sessions import runner_is_live
 from ..store import Store
 from ..store.files import EVENTS
 from .authority import AuthorityCheck
 from .chain import ChainCheck
-from .derive import PIECE, derive
 from .report import AuditReport, authority_summary
 from .walk import Walk, compare_counters, conservation, walk_inputs, walk_log
 

@@ -15,11 +15,11 @@ from typing import Any
 
 import orjson
 
-from ..errors import BadInput, IntegrityError
+from ..errors import IntegrityError
 from ..fabric.inputs import CommandInput
 from ..fabric.state import COUNTERS
 from ..run.acyclic import rarely_collected
-from ..scenario.command_input import recorded_command
+from ..run.derivation import input_events, recorded_input
 from .authority import AuthorityCheck
 from .report import timeline_entry
 
@@ -135,6 +135,7 @@ class Walk:
     governance: list[dict[str, Any]]
     recorded: list[tuple[int, CommandInput]]  # the inputs a derivation re-applies, with ticks
     authority: AuthorityCheck
+    at: int = 0  # the line a malformed event was met at
 
 
 def walk_log(data: bytes, end: int, count: int, authority: AuthorityCheck) -> Walk:
@@ -160,64 +161,82 @@ def _line_chunks(data: bytes, end: int) -> Iterator[list[bytes]]:
 
 
 def _walk_events(chunks: Iterable[list[bytes]], count: int, authority: AuthorityCheck) -> Walk:
-    ledger = Ledger()
+    walk = Walk(Ledger(), {}, [], [], authority)
+    try:
+        _walk_chunks(chunks, count, walk, authority)
+    except (KeyError, TypeError, ValueError, AttributeError) as error:
+        raise IntegrityError(
+            f"events.ndjson: line {walk.at} (seq {walk.at}): not a well-formed event "
+            f"({type(error).__name__}: {error})",
+            "the log was altered: restore it from a backup",
+        ) from None
+    return walk
+
+
+def _walk_chunks(
+    chunks: Iterable[list[bytes]], count: int, walk: Walk, authority: AuthorityCheck
+) -> None:
+    ledger = walk.ledger
     jobs, shards = ledger.jobs, ledger.shards
-    walk = Walk(ledger, {}, [], [], authority)
     by_type = walk.by_type
     assigned = submitted = completed = 0  # by_type's commonest kinds, counted apart
     loads = orjson.loads
     seq = 0
-    for lines in chunks:
-        if seq >= count:
-            break
-        for line in lines[: count - seq] if seq + len(lines) > count else lines:
-            seq += 1
-            event = loads(line)
-            kind, data, tick = event["type"], event["data"], event["tick"]
-            if kind == "job.assigned":
-                assigned += 1
-                job = jobs.get(data["job"])
-                if job is not None and job[2] == "queued":
-                    tallies, value = job[3], job[1]
-                    tallies[_QUEUED] -= 1
-                    tallies[_QUEUED + 1] -= value
-                    tallies[_IN_FLIGHT] += 1
-                    tallies[_IN_FLIGHT + 1] += value
-                    job[2] = "in_flight"
+    try:
+        for lines in chunks:
+            if seq >= count:
+                break
+            for line in lines[: count - seq] if seq + len(lines) > count else lines:
+                seq += 1
+                event = loads(line)
+                kind, data = event["type"], event["data"]
+                if kind == "job.assigned":
+                    assigned += 1
+                    job = jobs.get(data["job"])
+                    if job is not None and job[2] == "queued":
+                        tallies, value = job[3], job[1]
+                        tallies[_QUEUED] -= 1
+                        tallies[_QUEUED + 1] -= value
+                        tallies[_IN_FLIGHT] += 1
+                        tallies[_IN_FLIGHT + 1] += value
+                        job[2] = "in_flight"
+                    else:
+                        ledger.apply(seq, kind, data)
+                elif kind == "job.submitted":
+                    submitted += 1
+                    job_id = data["job"]
+                    if job_id not in jobs:
+                        shard, value = data["shard"], data["value"]
+                        tallies = shards.get(shard) or ledger.tallies(shard)
+                        jobs[job_id] = [shard, value, "queued", tallies]
+                        tallies[_SUBMITTED] += 1
+                        tallies[_SUBMITTED + 1] += value
+                        tallies[_QUEUED] += 1
+                        tallies[_QUEUED + 1] += value
+                    else:
+                        ledger.apply(seq, kind, data)
+                elif kind == "job.completed":
+                    completed += 1
+                    job_id = data["job"]
+                    job = jobs.get(job_id)
+                    if job is not None and job[2] == "in_flight":
+                        tallies, value = job[3], job[1]
+                        tallies[_IN_FLIGHT] -= 1
+                        tallies[_IN_FLIGHT + 1] -= value
+                        tallies[_COMPLETED] += 1
+                        tallies[_COMPLETED + 1] += value
+                        del jobs[job_id]
+                    else:
+                        ledger.apply(seq, kind, data)
                 else:
-                    ledger.apply(seq, kind, data)
-            elif kind == "job.submitted":
-                submitted += 1
-                job_id = data["job"]
-                if job_id not in jobs:
-                    shard, value = data["shard"], data["value"]
-                    tallies = shards.get(shard) or ledger.tallies(shard)
-                    jobs[job_id] = [shard, value, "queued", tallies]
-                    tallies[_SUBMITTED] += 1
-                    tallies[_SUBMITTED + 1] += value
-                    tallies[_QUEUED] += 1
-                    tallies[_QUEUED + 1] += value
-                else:
-                    ledger.apply(seq, kind, data)
-            elif kind == "job.completed":
-                completed += 1
-                job_id = data["job"]
-                job = jobs.get(job_id)
-                if job is not None and job[2] == "in_flight":
-                    tallies, value = job[3], job[1]
-                    tallies[_IN_FLIGHT] -= 1
-                    tallies[_IN_FLIGHT + 1] -= value
-                    tallies[_COMPLETED] += 1
-                    tallies[_COMPLETED + 1] += value
-                    del jobs[job_id]
-                else:
-                    ledger.apply(seq, kind, data)
-            else:
-                by_type[kind] = by_type.get(kind, 0) + 1
-                if kind.startswith("job."):
-                    ledger.apply(seq, kind, data)
-                elif kind.startswith(("owner.", "governance.")):
-                    note_governance(walk, authority, seq, tick, kind, data)
+                    by_type[kind] = by_type.get(kind, 0) + 1
+                    if kind.startswith("job."):
+                        ledger.apply(seq, kind, data)
+                    elif kind.startswith(("owner.", "governance.")):
+                        note_governance(walk, authority, seq, event)
+    except (KeyError, TypeError, ValueError, AttributeError):
+        walk.at = seq  # the line that failed: the error names it
+        raise
     for kind, number in (
         ("job.assigned", assigned),
         ("job.submitted", submitted),
@@ -225,28 +244,18 @@ def _walk_events(chunks: Iterable[list[bytes]], count: int, authority: Authority
     ):
         if number:
             by_type[kind] = number
-    return walk
 
 
-def note_governance(
-    walk: Walk, authority: AuthorityCheck, seq: int, tick: int, kind: str, data: dict[str, Any]
-) -> None:
+def note_governance(walk: Walk, authority: AuthorityCheck, seq: int, event: dict[str, Any]) -> None:
     """An ``owner.*`` or ``governance.*`` event: its authority re-checked, its row of the
     timeline, and the input a derivation re-applies, if it records one (held to the rules
-    the command line applies: `recorded_command`)."""
+    the command line applies: `recorded_input`, which also proves its shape)."""
+    command = recorded_input("events.ndjson", seq, event, authority.keyed)
+    kind, tick, data = event["type"], event["tick"], event["data"]
     try:
-        if not isinstance(data, dict) or not isinstance(tick, int):
-            raise BadInput("data: not an object")
-        entry = authority.is_entry(kind, data)
-        command = recorded_command(data["input"]) if entry else None
         authority.check(seq, kind, data)
         if (kind.startswith("owner.") or kind == "governance.refused") and "input" in data:
             walk.governance.append(timeline_entry(seq, tick, kind, data, authority))
-    except BadInput as error:
-        raise IntegrityError(
-            f"events.ndjson: line {seq} (seq {seq}): {kind}: {error.message}",
-            "the log was altered: restore it from a backup",
-        ) from None
     except (KeyError, TypeError, ValueError, AttributeError) as error:
         raise IntegrityError(
             f"events.ndjson: line {seq} (seq {seq}): not a well-formed {kind} event "
@@ -257,47 +266,18 @@ def note_governance(
         walk.recorded.append((tick, command))
 
 
-# The last field of an event line is its type: a line ends `,"type":"<kind>"}`.
-_INPUT_MARKS = (b',"type":"owner.', b',"type":"governance.', b',"type":"executor.')
-
-
 def walk_inputs(pieces: Iterable[bytes], count: int, authority: AuthorityCheck) -> Walk:
     """The governance part of `walk_log` alone, for the derivation (which proves every
-    other event by re-making it): only the lines whose type is ``owner.*``,
-    ``governance.*`` or ``executor.*`` are found (by their last field, with C-level
-    searches) and parsed, in order, among the first `count` lines of `pieces`
-    (newline-terminated pieces of the log)."""
+    other event by re-making it): only the ``owner.*``, ``governance.*`` and
+    ``executor.*`` lines are read (`input_events`)."""
     walk = Walk(Ledger(), {}, [], [], authority)
-    seq = 0  # lines before the current piece
-    for piece in pieces:
-        hits = sorted(found for mark in _INPUT_MARKS for found in _line_ends_with(piece, mark))
-        counted = newlines = 0  # newlines in piece[:counted]
-        for start, end in hits:
-            newlines += piece.count(b"\n", counted, start)
-            counted = start
-            line_seq = seq + newlines + 1
-            if line_seq > count:
-                return walk
-            event = orjson.loads(piece[start:end])
-            kind, data = event["type"], event["data"]
-            if kind.startswith("executor."):
-                walk.by_type[kind] = walk.by_type.get(kind, 0) + 1
-            else:
-                note_governance(walk, authority, line_seq, event["tick"], kind, data)
-        seq += piece.count(b"\n")
-        if seq >= count:
-            break
+    for seq, event in input_events(pieces, count):
+        kind = event.get("type")
+        if isinstance(kind, str) and kind.startswith("executor."):
+            walk.by_type[kind] = walk.by_type.get(kind, 0) + 1
+        else:
+            note_governance(walk, authority, seq, event)
     return walk
-
-
-def _line_ends_with(piece: bytes, mark: bytes) -> Iterator[tuple[int, int]]:
-    """(start, end) of each line of `piece` whose last field begins with `mark`."""
-    at = piece.find(mark)
-    while at >= 0:
-        end = piece.find(b"\n", at)
-        if piece.find(b',"type":"', at + 1, end) < 0 and piece[end - 2 : end] == b'"}':
-            yield piece.rfind(b"\n", 0, at) + 1, end
-        at = piece.find(mark, end)
 
 
 def compare_counters(ledger: Ledger, checkpoint: dict[str, Any]) -> None:

@@ -396,3 +396,24 @@ def check_open(command: CommandInput) -> None:
             "approve: this fabric declares no keys (open mode), so nothing needs approval",
             "commands apply as soon as they are issued",
         )
+
+
+# On a fabric with keys, the events that record an outside command as it came in (the rest
+# of its events are consequences a derivation re-makes).
+_INPUT_KINDS = frozenset(
+    {"governance.authorized", "owner.proposal", "owner.approval", "governance.refused"}
+)
+
+
+def records_input(keyed: bool, kind: str, data: dict[str, Any]) -> bool:
+    """Whether an event records an outside owner command to re-apply at its tick when the
+    run is re-made (`simulate`), rather than a consequence the engine writes again."""
+    if not kind.startswith(("owner.", "governance.")) or "input" not in data:
+        return False
+    if data["input"]["source"] == "schedule":
+        return False
+    if keyed:
+        return kind in _INPUT_KINDS and not (
+            kind == "governance.authorized" and data["proposal"] is not None
+        )
+    return kind != "governance.authorized"

@@ -156,9 +156,7 @@ def test_a_drawn_run_with_one_field_forged_is_refused(
         stored_events = events(storage)
         seq = where.randrange(1, len(stored_events) + 1)
         event = stored_events[seq - 1]
-        choices = [
-            p for p in leaves(event) if p != ("hash",) and not is_recorded_input(event, p)
-        ]
+        choices = [p for p in leaves(event) if p != ("hash",) and not is_recorded_input(event, p)]
         path = where.choice(choices)
         forge_event(storage, seq, path)
         message = audit_refuses(storage)

@@ -210,7 +210,7 @@ TAMPERS: dict[str, tuple[Callable[[Path], None], str]] = {
     ),
     "re-sealed job table with a job row of the wrong type": (
         reseal_a_job_row_with_a_wrong_type,
-        "job table: shards -> earth -> queue -> row 0: a field of the wrong type",
+        ".json: shards -> earth -> queue -> row 0: a field of the wrong type",
     ),
     "re-sealed job table with running jobs as a number": (
         reseal_running_as_a_number,
@@ -218,7 +218,7 @@ TAMPERS: dict[str, tuple[Callable[[Path], None], str]] = {
     ),
     "re-sealed job table with a skill that is a list": (
         reseal_a_skill_as_a_list,
-        "job table: shards -> earth -> queue -> row 0: a field of the wrong type",
+        ".json: shards -> earth -> queue -> row 0: a field of the wrong type",
     ),
     "edited job table": (edit_job_table, "does not match the digest checkpoint.json records"),
     "missing job table": (remove_job_table, "missing (the checkpoint's job table)"),

@@ -1,4 +1,4 @@
-"""The audit's derivation: the stored run re-made from its inputs and compared byte for byte.
+"""A stored run re-made from its inputs and compared byte for byte: `audit` and `resume`.
 
 The plan is run again from tick 0 on a store that keeps nothing, with the owner commands
 the log records as inputs, at their ticks, up to the checkpoint's tick. Each event it
@@ -14,27 +14,31 @@ owner command's actor and reason are as recorded (signed heads and witnesses cov
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
 import orjson
 
-from ..errors import IntegrityError
+from ..errors import BadInput, IntegrityError
+from ..fabric.authority import records_input
 from ..fabric.engine import Engine
 from ..fabric.inputs import CommandInput
 from ..ledger.canonical import chain_hash, dumps, split_event_line
 from ..ledger.difference import describe_difference, first_difference
 from ..ledger.jobtable import TABLE_KEY
 from ..ledger.jobtable import attach as attach_jobs
-from ..run.lifecycle import simulate
-from ..run.loading import LoadedRun
+from ..scenario.command_input import recorded_command
 from ..store import Store
 from ..store.files import CHECKPOINT, EVENTS
 from ..store.memory import MemoryStore
 from ..views.summary import check_expectations
+from .lifecycle import simulate
+from .loading import LoadedRun
 
 PIECE = 1 << 22  # bytes of the stored log read at a time
+# The last field of an event line is its type: a line ends `,"type":"<kind>"}`.
+_INPUT_MARKS = (b',"type":"owner.', b',"type":"governance.', b',"type":"executor.')
 _SOURCE = "the plan and the recorded owner commands"
 
 
@@ -106,6 +110,79 @@ def derive(
     summary = _compare_summary(store, loaded, outcome.summary)
     over = engine.is_done() or engine.state.tick >= loaded.plan.inputs.max_ticks
     return Derivation(tick, sink.seq, sink.head, dict(sorted(counts.items())), over, summary)
+
+
+def input_events(pieces: Iterable[bytes], count: int) -> Iterator[tuple[int, dict[str, Any]]]:
+    """(seq, event) of each ``owner.*``, ``governance.*`` and ``executor.*`` line among the
+    first `count` lines of `pieces` (newline-terminated pieces of the log), in order: the
+    only lines a derivation needs to read, found by their last field with C-level searches
+    and parsed alone."""
+    seq = 0  # lines before the current piece
+    for piece in pieces:
+        hits = sorted(found for mark in _INPUT_MARKS for found in _line_ends_with(piece, mark))
+        counted = newlines = 0  # newlines in piece[:counted]
+        for start, end in hits:
+            newlines += piece.count(b"\n", counted, start)
+            counted = start
+            if seq + newlines + 1 > count:
+                return
+            yield seq + newlines + 1, orjson.loads(piece[start:end])
+        seq += piece.count(b"\n")
+        if seq >= count:
+            return
+
+
+def _line_ends_with(piece: bytes, mark: bytes) -> Iterator[tuple[int, int]]:
+    """(start, end) of each line of `piece` whose last field begins with `mark`."""
+    at = piece.find(mark)
+    while at >= 0:
+        end = piece.find(b"\n", at)
+        if piece.find(b',"type":"', at + 1, end) < 0 and piece[end - 2 : end] == b'"}':
+            yield piece.rfind(b"\n", 0, at) + 1, end
+        at = piece.find(mark, end)
+
+
+def recorded_inputs(
+    pieces: Iterable[bytes], count: int, keyed: bool, name: str
+) -> tuple[list[tuple[int, CommandInput]], bool]:
+    """The owner commands the first `count` lines record as inputs, with their ticks, each
+    held to the command line's rules; and whether an external executor's receipts are on
+    record. A malformed one is an `IntegrityError` naming its line in `name`."""
+    recorded: list[tuple[int, CommandInput]] = []
+    executed = False
+    for seq, event in input_events(pieces, count):
+        kind = event.get("type")
+        if kind == "executor.receipts":
+            executed = True
+            continue
+        command = recorded_input(name, seq, event, keyed)
+        if command is not None:
+            recorded.append((event["tick"], command))
+    return recorded, executed
+
+
+def recorded_input(name: str, seq: int, event: dict[str, Any], keyed: bool) -> CommandInput | None:
+    """The input an ``owner.*``/``governance.*`` event records, if it records one, held to
+    the command line's rules (`recorded_command`); an `IntegrityError` naming the line if
+    it is malformed."""
+    kind, data, tick = event.get("type"), event.get("data"), event.get("tick")
+    try:
+        if not isinstance(data, dict) or not isinstance(tick, int) or not isinstance(kind, str):
+            raise BadInput("not an event with a type, a tick and data")
+        if not records_input(keyed, kind, data):
+            return None
+        return recorded_command(data["input"])
+    except BadInput as error:
+        raise IntegrityError(
+            f"{name}: line {seq} (seq {seq}): {kind}: {error.message}",
+            "the log was altered: restore it from a backup",
+        ) from None
+    except (KeyError, TypeError, AttributeError) as error:
+        raise IntegrityError(
+            f"{name}: line {seq} (seq {seq}): not a well-formed {kind} event "
+            f"({type(error).__name__}: {error})",
+            "the log was altered: restore it from a backup",
+        ) from None
 
 
 class StoredLog:
