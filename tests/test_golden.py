@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from agijobs.run.lifecycle import simulate
+from agijobs.run.simulation import simulate
 from agijobs.scenario.loading import load_plan
 
 from .helpers import cli, sha

@@ -13,13 +13,13 @@ did not prove: a forger who re-chains the log and re-seals the checkpoint passes
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import replace
 from typing import Any
 
 from ..errors import IntegrityError
+from ..fabric.snapshot import conservation
 from ..ledger.chain import scan_events, verify_against_chain
-from ..run.derivation import PIECE, derive
+from ..run.derivation import derive, prefix_pieces
 from ..run.loading import LoadedRun, load_run
 from ..run.sessions import runner_is_live
 from ..store import Store
@@ -27,7 +27,7 @@ from ..store.files import EVENTS
 from .authority import AuthorityCheck
 from .chain import ChainCheck
 from .report import AuditReport, authority_summary
-from .walk import Walk, compare_counters, conservation, walk_inputs, walk_log
+from .walk import Walk, compare_counters, walk_inputs, walk_log
 
 
 def audit(store: Store, *, quick: bool = False, bridge: Any = None) -> AuditReport:
@@ -46,7 +46,7 @@ def _derived(store: Store, bridge: Any) -> AuditReport:
         raise IntegrityError(f"{store.location}: no checkpoint", "resume or re-run the scenario")
     loaded.engine()  # restorable: every job row of the checkpoint is checked as it is read
     authority = AuthorityCheck(loaded.plan, loaded.run_id)
-    inputs = walk_inputs(_prefix_pieces(loaded), loaded.seq, authority)
+    inputs = walk_inputs(prefix_pieces(loaded), loaded.seq, authority)
     executed = bool(inputs.by_type.get("executor.receipts"))
     derivation = derive(store, loaded, inputs.recorded, bridge, executed and bridge is None)
     live = runner_is_live(store)
@@ -58,7 +58,9 @@ def _derived(store: Store, bridge: Any) -> AuditReport:
             "or owner command writes there",
             "they were appended after the run: restore the log from a backup (or a witness)",
         )
-    report = _report(store, loaded, derivation.by_type, inputs, conservation(checkpoint), live)
+    report = _report(
+        store, loaded, derivation.by_type, inputs, conservation(checkpoint["state"]), live
+    )
     report.mode = "derived"
     report.replay = derivation.to_json()
     report.proved = [
@@ -96,15 +98,6 @@ def _not_proved(keyed: bool, after: int, live: bool) -> list[str]:
         )
     gaps.append("sessions.ndjson and run.json (operational records, outside the chain)")
     return gaps
-
-
-def _prefix_pieces(loaded: LoadedRun) -> Iterator[bytes]:
-    """The log up to the checkpoint, in newline-terminated pieces."""
-    data, end, position = loaded.events, loaded.scan.mark_bytes, 0
-    while position < end:
-        stop = data.find(b"\n", min(position + PIECE, end) - 1, end) + 1
-        yield data[position:stop]
-        position = stop
 
 
 def _quick(store: Store) -> AuditReport:
@@ -154,7 +147,7 @@ def _walked(store: Store, loaded: LoadedRun) -> AuditReport:
     walk = walk_log(loaded.events, loaded.scan.mark_bytes, loaded.seq, authority)
     compare_counters(walk.ledger, checkpoint)
     report = _report(
-        store, loaded, walk.by_type, walk, conservation(checkpoint), runner_is_live(store)
+        store, loaded, walk.by_type, walk, conservation(checkpoint["state"]), runner_is_live(store)
     )
     report.mode = "quick"
     report.proved = [

@@ -4,7 +4,7 @@ gathered on the way.
 
 A move the log describes that cannot happen (a job assigned that was not queued, completed
 that was not running) is an `IntegrityError` naming its seq; the counters derived are then
-held against the checkpoint's (`check_conservation`).
+held against the checkpoint's (`compare_counters`).
 """
 
 from __future__ import annotations
@@ -17,13 +17,12 @@ import orjson
 
 from ..errors import IntegrityError
 from ..fabric.inputs import CommandInput
-from ..fabric.state import COUNTERS
+from ..fabric.state import TALLIES
 from ..run.acyclic import rarely_collected
 from ..run.derivation import input_events, recorded_input
 from .authority import AuthorityCheck
 from .report import timeline_entry
 
-TALLIES = (*COUNTERS, "queued", "in_flight")
 _CHUNK = 1 << 20  # bytes of the log split into lines at a time
 
 # A shard's tallies, flat: the [count, value] of each of TALLIES in turn, from these offsets.
@@ -293,38 +292,3 @@ def compare_counters(ledger: Ledger, checkpoint: dict[str, Any]) -> None:
                     f"but the log gives {derived[name]}",
                     "the checkpoint does not match the log",
                 )
-
-
-def conservation(checkpoint: dict[str, Any]) -> dict[str, Any]:
-    """Every job the checkpoint counts in is accounted for, shard by shard and in total."""
-    totals = {name: [0, 0] for name in TALLIES}
-    for raw in checkpoint["state"]["shards"]:
-        shard = raw["id"]
-        stored = raw["counters"]
-        for name in TALLIES:
-            totals[name][0] += stored[name][0]
-            totals[name][1] += stored[name][1]
-        inflow = [stored["submitted"][i] + stored["spilled_in"][i] for i in (0, 1)]
-        outflow = [
-            sum(
-                stored[n][i]
-                for n in ("completed", "failed", "cancelled", "queued", "in_flight", "spilled_out")
-            )
-            for i in (0, 1)
-        ]
-        if inflow != outflow:
-            raise IntegrityError(
-                f"checkpoint.json: shard {shard} does not conserve jobs "
-                f"(in {inflow}, accounted {outflow})",
-                "the checkpoint is inconsistent",
-            )
-    accounted = [
-        sum(totals[n][i] for n in ("completed", "failed", "cancelled", "queued", "in_flight"))
-        for i in (0, 1)
-    ]
-    if accounted != totals["submitted"]:
-        raise IntegrityError(
-            f"checkpoint.json: {totals['submitted']} submitted but {accounted} accounted for",
-            "the checkpoint is inconsistent",
-        )
-    return {"holds": True, "totals": totals}

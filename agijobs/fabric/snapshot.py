@@ -25,7 +25,7 @@ from ..errors import IntegrityError
 from ..ledger import jobtable
 from .governance import Governance
 from .inputs import SkillKey
-from .state import COUNTERS, QUEUED, RUNNING, FabricState, Job, Node, Policy, QueueKey, Shard
+from .state import QUEUED, RUNNING, TALLIES, FabricState, Job, Node, Policy, QueueKey, Shard
 
 if TYPE_CHECKING:
     from .moves import Moves
@@ -57,9 +57,7 @@ def snapshot(engine: Moves) -> dict[str, Any]:
                 "next_back": shard.next_back,
                 "next_front": shard.next_front,
                 "cost_nano": shard.cost_nano,
-                "counters": {
-                    name: shard.tally(name).to_json() for name in (*COUNTERS, "queued", "in_flight")
-                },
+                "counters": {name: shard.tally(name).to_json() for name in TALLIES},
                 "queue": _class_rows(shard.active),
                 "deferred": _class_rows(shard.waiting),
             }
@@ -386,7 +384,7 @@ POLICY = {
     "max_drain_per_tick": int,
     "required_skills": ListOf(str),
 }
-TALLIES = dict.fromkeys((*COUNTERS, "queued", "in_flight"), TALLY)
+TALLY_SHAPES = dict.fromkeys(TALLIES, TALLY)
 SHARD = {
     "id": str,
     "name": str,
@@ -401,7 +399,7 @@ SHARD = {
     "next_back": int,
     "next_front": int,
     "cost_nano": int,
-    "counters": TALLIES,
+    "counters": TALLY_SHAPES,
     # Rows in the job table (agijobs.ledger.jobtable): queued and deferred, in their queue classes
     "queued_jobs": int,
     "deferred_jobs": int,
@@ -528,3 +526,39 @@ def check_state(state: Any, plan_shards: Sequence[str], keyed: bool, name: str) 
     nodes = [n["id"] for n in state["nodes"]]
     if nodes != sorted(set(nodes)) or any(n["shard"] not in shards for n in state["nodes"]):
         raise IntegrityError(f"{name}: its nodes are not in order or not in its shards", remedy)
+    conservation(state, name)
+
+
+def conservation(state: dict[str, Any], name: str = "checkpoint.json") -> dict[str, Any]:
+    """Every job a state counts in is accounted for, shard by shard and in total (an
+    `IntegrityError` naming `name` if not); the totals."""
+    totals = {tally: [0, 0] for tally in TALLIES}
+    for raw in state["shards"]:
+        shard = raw["id"]
+        stored = raw["counters"]
+        for tally in TALLIES:
+            totals[tally][0] += stored[tally][0]
+            totals[tally][1] += stored[tally][1]
+        inflow = [stored["submitted"][i] + stored["spilled_in"][i] for i in (0, 1)]
+        outflow = [
+            sum(
+                stored[n][i]
+                for n in ("completed", "failed", "cancelled", "queued", "in_flight", "spilled_out")
+            )
+            for i in (0, 1)
+        ]
+        if inflow != outflow:
+            raise IntegrityError(
+                f"{name}: shard {shard} does not conserve jobs (in {inflow}, accounted {outflow})",
+                "the checkpoint is inconsistent",
+            )
+    accounted = [
+        sum(totals[n][i] for n in ("completed", "failed", "cancelled", "queued", "in_flight"))
+        for i in (0, 1)
+    ]
+    if accounted != totals["submitted"]:
+        raise IntegrityError(
+            f"{name}: {totals['submitted']} submitted but {accounted} accounted for",
+            "the checkpoint is inconsistent",
+        )
+    return {"holds": True, "totals": totals}

@@ -84,6 +84,7 @@ class Tally:
 
 
 COUNTERS = ("submitted", "spilled_in", "spilled_out", "completed", "failed", "cancelled")
+TALLIES = (*COUNTERS, "queued", "in_flight")  # what a checkpoint counts, per shard
 
 
 @dataclass(slots=True, eq=False)
@@ -205,7 +206,7 @@ class FabricState:
         self.timers.setdefault(tick, []).append(node.id)
 
     def totals(self) -> dict[str, Tally]:
-        out = {name: Tally() for name in (*COUNTERS, "queued", "in_flight")}
+        out = {name: Tally() for name in TALLIES}
         for shard in self.shards.values():
             for name, tally in out.items():
                 part = shard.tally(name)

@@ -33,8 +33,8 @@ from ..store import Store
 from ..store.files import CHECKPOINT, EVENTS
 from ..store.memory import MemoryStore
 from ..views.summary import check_expectations
-from .lifecycle import simulate
 from .loading import LoadedRun
+from .simulation import simulate
 
 PIECE = 1 << 22  # bytes of the stored log read at a time
 # The last field of an event line is its type: a line ends `,"type":"<kind>"}`.
@@ -71,9 +71,11 @@ def derive(
     recorded: list[tuple[int, CommandInput]],
     bridge: Any = None,
     needs_bridge: bool = False,
+    *,
+    summary: bool = True,
 ) -> Derivation:
     """Re-make `loaded` from its plan and `recorded` inputs up to its checkpoint, comparing
-    every event, the checkpoint and the summary with what `store` holds."""
+    every event, the checkpoint and (with `summary`) the summary with what `store` holds."""
     checkpoint = loaded.checkpoint
     assert checkpoint is not None and loaded.checkpoint_bytes is not None
     tick = int(checkpoint["tick"])
@@ -107,9 +109,31 @@ def derive(
             hint,
         )
     _compare_checkpoint(store, loaded, deriving, hint)
-    summary = _compare_summary(store, loaded, outcome.summary)
+    compared = _compare_summary(store, loaded, outcome.summary) if summary else "not compared"
     over = engine.is_done() or engine.state.tick >= loaded.plan.inputs.max_ticks
-    return Derivation(tick, sink.seq, sink.head, dict(sorted(counts.items())), over, summary)
+    return Derivation(tick, sink.seq, sink.head, dict(sorted(counts.items())), over, compared)
+
+
+def verify_state(store: Store, loaded: LoadedRun, bridge: Any = None) -> None:
+    """`resume`'s proof, before it acts: the checkpoint's state is what the log implies, and
+    the log what its plan and recorded owner commands give (`derive`, without the summary,
+    which the run rewrites when it stops)."""
+    if loaded.checkpoint is None:
+        return  # nothing to act on: the run starts again from tick 0
+    name = f"{store.location}/{EVENTS}"
+    recorded, executed = recorded_inputs(
+        prefix_pieces(loaded), loaded.seq, loaded.plan.inputs.keyed, name
+    )
+    derive(store, loaded, recorded, bridge, executed and bridge is None, summary=False)
+
+
+def prefix_pieces(loaded: LoadedRun) -> Iterator[bytes]:
+    """The loaded log up to the checkpoint, in newline-terminated pieces."""
+    data, end, position = loaded.events, loaded.scan.mark_bytes, 0
+    while position < end:
+        stop = data.find(b"\n", min(position + PIECE, end) - 1, end) + 1
+        yield data[position:stop]
+        position = stop
 
 
 def input_events(pieces: Iterable[bytes], count: int) -> Iterator[tuple[int, dict[str, Any]]]:

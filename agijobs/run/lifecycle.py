@@ -3,12 +3,10 @@ the dry runs of `plan` and `audit --replay`. Each sets a runner up and lets it l
 
 from __future__ import annotations
 
-import contextlib
 import os
 from collections import deque
-from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from ..errors import Conflict, Refused
 from ..fabric.engine import Engine
@@ -16,13 +14,13 @@ from ..fabric.inputs import CommandInput
 from ..scenario.plan import Plan
 from ..store import Store
 from ..store.files import RUN_PLAN
-from ..views.summary import planned_jobs
+from .derivation import verify_state
 from .loading import load_run, read_json
 from .runner import Outcome, Runner, RunOptions
 from .sessions import LIFECYCLE, default_actor, record_recovery, run_info, session_record, wall_now
+from .simulation import bridge_started, started_event
 
 if TYPE_CHECKING:
-    from .bridge import BridgeSettings
     from .keys import LoadedKey
 
 
@@ -31,7 +29,7 @@ def start_run(
 ) -> Outcome:
     """`agijobs run`: a new run from tick 0 into an empty storage."""
     check_plan_signatures(plan)  # before anything is written
-    with _executor(options, plan):  # a bridge that cannot shake hands writes nothing
+    with bridge_started(options, plan):  # a bridge that cannot shake hands writes nothing
         return _start_run(store, plan, source, options, fresh=fresh)
 
 
@@ -95,68 +93,6 @@ def check_plan_signatures(plan: Plan) -> list[str]:
     return signers
 
 
-def started_event(plan: Plan) -> tuple[str, dict[str, Any]]:
-    scenario = plan.scenario
-    return (
-        "run.started",
-        {
-            "name": scenario.name,
-            "seed": scenario.seed,
-            "inputs_id": plan.inputs_id,
-            "jobs": planned_jobs(plan),
-            "shards": sorted(s.id for s in scenario.fabric.shards),
-            "nodes": sorted(n.id for n in scenario.fabric.nodes),
-        },
-    )
-
-
-def simulate(
-    plan: Plan,
-    recorded: Sequence[tuple[int, CommandInput]] = (),
-    until_tick: int | None = None,
-    run_id: str | None = None,
-    bridge: BridgeSettings | None = None,
-    store: Store | None = None,
-    engine: Engine | None = None,
-    counts: dict[str, int] | None = None,
-) -> Outcome:
-    """Run `plan` from tick 0, with recorded live/at-rest commands at their ticks.
-
-    This is the runner itself, on a store that keeps nothing unless one is given (the
-    audit's derivation gives one that compares each event with the stored log), so a dry
-    run predicts the chain head and events digest of a real run exactly. `engine`, when
-    given, is the fresh engine to run (its caller reads the state it ends in); `counts`,
-    when given, counts the events written by type.
-    """
-    if engine is None:
-        engine = Engine(plan.inputs)
-    engine.run_id = run_id
-    options = RunOptions(bridge=bridge)
-    with _executor(options, plan):
-        return _simulate(plan, engine, options, recorded, until_tick, store, counts)
-
-
-def _simulate(
-    plan: Plan,
-    engine: Engine,
-    options: RunOptions,
-    recorded: Sequence[tuple[int, CommandInput]],
-    until_tick: int | None,
-    store: Store | None,
-    counts: dict[str, int] | None,
-) -> Outcome:
-    from ..store.memory import MemoryStore
-
-    runner = Runner(store or MemoryStore(), plan, engine, options)
-    for tick, command in recorded:
-        book = runner.scripted_rest if command.source == "at-rest" else runner.scripted_live
-        book.setdefault(tick, []).append(command)
-    runner.until_tick = until_tick
-    runner.recorder.counts = counts
-    runner.recorder.write(0, [started_event(plan)])
-    return runner.loop()
-
-
 def resume_run(
     store: Store,
     options: RunOptions,
@@ -175,7 +111,7 @@ def resume_run(
     if options.bridge is None:
         return _resume_run(store, options, reason, keep_paused, actor, signer)
     plan = load_run(store).plan  # the seed the bridge's backoff derives from
-    with _executor(options, plan):
+    with bridge_started(options, plan):
         return _resume_run(store, options, reason, keep_paused, actor, signer)
 
 
@@ -190,7 +126,8 @@ def _resume_run(
     # An at-rest owner command may hold the lock for a moment: wait for it, briefly.
     with store.run_lock(wait=5.0):
         loaded = load_run(store)
-        engine = loaded.engine()
+        engine = loaded.engine()  # every job row of the checkpoint checked as it is read
+        verify_state(store, loaded, options.bridge)  # never act on a state the log does not imply
         plan = loaded.plan
         journal = store.read_journal()
         pending_replay = journal[engine.state.journal_applied :]
@@ -241,21 +178,3 @@ def _lift_command(
     name = actor or (known.name if known else key.path.stem)
     auth = sign_command(key, name, "resume", {}, why, issued_at, run_id)
     return CommandInput("resume", {}, why, name, "at-rest", issued_at, auth=auth)
-
-
-@contextlib.contextmanager
-def _executor(options: RunOptions, plan: Plan) -> Iterator[None]:
-    """Start the configured bridge (handshake) for the run, and stop it after."""
-    if options.bridge is None:
-        yield
-        return
-    from .bridge import BridgeExecutor
-
-    executor = BridgeExecutor(options.bridge, plan.scenario.seed)
-    executor.start()
-    options.executor = executor
-    try:
-        yield
-    finally:
-        options.executor = None
-        executor.close()

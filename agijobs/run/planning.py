@@ -20,9 +20,9 @@ from ..store.files import RUN_PLAN, atomic_write
 from ..store.memory import MemoryStore
 from ..views.summary import check_expectations
 from .keys import LoadedKey, load_key
-from .lifecycle import simulate
 from .loading import load_run
 from .runner import Runner, RunOptions
+from .simulation import simulate
 
 
 def make_plan(
