@@ -99,12 +99,15 @@ class Fabric:
         executor: str = "inprocess",
         bridge: str | None = None,
         bridge_timeout: float | None = None,
+        runner_key: str | None = None,
         progress: Progress | None = None,
         notices: Notices | None = None,
     ) -> Outcome:
         """Run a scenario or plan from tick 0 into this (empty) storage; `fresh` archives a
         run it holds first. `progress` is called after every tick; `notices` is told what a
-        reference file had that agijobs ignores, before the run starts."""
+        reference file had that agijobs ignores, before the run starts. On a fabric that
+        declares keys, `runner_key` names the key that signs its checkpoints (default:
+        $AGIJOBS_RUNNER_KEY, else the runner key's name under the key directory)."""
         from .run.lifecycle import start_run
         from .scenario.loading import check_fresh, load_plan
 
@@ -117,6 +120,7 @@ class Fabric:
         options = _run_options(
             stop_after_ticks, tick_ms, wait, executor, bridge, bridge_timeout, progress
         )
+        options.runner_key = runner_key
         return start_run(self.store, plan, str(scenario), options, fresh=fresh)
 
     def resume(
@@ -133,6 +137,7 @@ class Fabric:
         executor: str = "inprocess",
         bridge: str | None = None,
         bridge_timeout: float | None = None,
+        runner_key: str | None = None,
         progress: Progress | None = None,
     ) -> Outcome | CommandResult:
         """Bring the fabric back to live. With a live runner: send it a `resume` command
@@ -158,6 +163,7 @@ class Fabric:
         options = _run_options(
             stop_after_ticks, tick_ms, wait, executor, bridge, bridge_timeout, progress
         )
+        options.runner_key = runner_key
         return resume_run(
             store, options, reason=reason, keep_paused=keep_paused, actor=actor, key=key
         )
@@ -377,8 +383,8 @@ def _run_options(
 
 
 def _check_role(role: str) -> None:
-    if role not in ("owner", "operator"):
-        raise BadInput(f"--role: {role!r} is not a role", "use owner or operator")
+    if role not in ("owner", "operator", "runner"):
+        raise BadInput(f"--role: {role!r} is not a role", "use owner, operator or runner")
 
 
 def _key_document(name: str, key: Any, role: str) -> dict[str, Any]:

@@ -47,8 +47,10 @@ def _derived(store: Store, bridge: Any) -> AuditReport:
     loaded.engine()  # restorable: every job row of the checkpoint is checked as it is read
     authority = AuthorityCheck(loaded.plan, loaded.run_id)
     inputs = walk_inputs(prefix_pieces(loaded), loaded.seq, authority)
-    executed = bool(inputs.by_type.get("executor.receipts"))
-    derivation = derive(store, loaded, inputs.recorded, bridge, executed and bridge is None)
+    receipts = inputs.by_type.get("executor.receipts", 0)
+    if receipts and bridge is None:
+        return _quick_instead(store, receipts)
+    derivation = derive(store, loaded, inputs.recorded, bridge)
     live = runner_is_live(store)
     after = loaded.scan.count - loaded.seq
     if derivation.over and not live and (after or loaded.scan.torn_bytes):
@@ -64,17 +66,43 @@ def _derived(store: Store, bridge: Any) -> AuditReport:
     report.mode = "derived"
     report.replay = derivation.to_json()
     report.proved = [
-        f"every event up to seq {loaded.seq} is what the plan and the recorded owner commands "
-        f"give, byte for byte (re-made to tick {derivation.tick})",
-        "the checkpoint's whole state (every shard, node, queue, job and counter) is what "
-        "the log implies, byte for byte",
-        f"summary.json: {derivation.summary}",
+        f"events 1-{loaded.seq} are what the plan and the recorded owner commands give, "
+        f"byte for byte (the run re-made to tick {derivation.tick})",
+        "the checkpoint's whole state (shards, nodes, queues, jobs, counters) is what the "
+        "log implies, byte for byte",
     ]
-    if authority.keyed:
-        report.proved.append(
-            "every owner command was signed by keys in force and enough owners approved"
-        )
     report.not_proved = _not_proved(authority.keyed, after, live)
+    if derivation.summary == "identical":
+        report.proved.append("summary.json is what the re-made run writes, byte for byte")
+    else:
+        report.not_proved.insert(0, f"summary.json: {derivation.summary}")
+    if authority.keyed:
+        report.proved[1:1] = [
+            f"the checkpoint is signed by the runner's key ({_runner_key(loaded)})",
+            "every owner command was signed by keys in force, with enough owner approvals",
+        ]
+    return report
+
+
+def _runner_key(loaded: LoadedRun) -> str:
+    from ..ledger.signing import fingerprint, parse_public_key
+    from ..scenario.plan import runner_key_of
+
+    declared = runner_key_of(loaded.plan)
+    assert declared is not None
+    return f"{declared[0]}, {fingerprint(parse_public_key(declared[1]))}"
+
+
+def _quick_instead(store: Store, receipts: int) -> AuditReport:
+    """A run whose external executor's answers are on record re-makes only with that
+    executor: without it, the quick audit, saying so."""
+    report = _quick(store)
+    report.not_proved.insert(
+        0,
+        f"that the events are what the plan, the owner commands and the external executor's "
+        f"answers give ({receipts} tick(s) of receipts on record): audit with --executor "
+        "bridge (and the same bridge) to re-make the run",
+    )
     return report
 
 
@@ -83,9 +111,8 @@ def _not_proved(keyed: bool, after: int, live: bool) -> list[str]:
     gaps = []
     if not keyed:
         gaps.append(
-            "the owner commands' actors and reasons (open mode: unsigned, as claimed); a log "
-            "rewritten from the start with other commands derives as well: hold its head "
-            "in a witness (`--witness`)"
+            "who issued each owner command, and why (open mode: unsigned, as recorded); a "
+            "log rewritten with other commands re-makes as well: a witness holds its heads"
         )
     if after:
         gaps.append(

@@ -14,7 +14,7 @@ def new(
         Path | None, Opt("--out", "Private key file (default KEY_DIR/NAME.key).")
     ] = None,
     role: Annotated[
-        str, Opt("--role", "Role printed in the config line: owner or operator.")
+        str, Opt("--role", "Role printed in the config line: owner, operator or runner.")
     ] = "owner",
     as_json: Json = False,
 ) -> None:

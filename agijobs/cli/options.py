@@ -48,6 +48,14 @@ Key = Annotated[
         envvar="AGIJOBS_KEY",
     ),
 ]
+RunnerKey = Annotated[
+    str | None,
+    Opt(
+        "--runner-key",
+        "On a fabric with owner keys, the key that signs its checkpoints: a name under the "
+        "key directory or a path (default: $AGIJOBS_RUNNER_KEY, else the runner key's name).",
+    ),
+]
 Timeout = Annotated[
     float, Opt("--timeout", "Seconds to wait for a live runner to acknowledge.", low=0)
 ]

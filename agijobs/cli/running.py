@@ -16,6 +16,7 @@ from .options import (
     Key,
     Opt,
     OwnerCommands,
+    RunnerKey,
     StopAfter,
     Storage,
     TickMs,
@@ -147,6 +148,7 @@ def run(
     executor: Executor = "inprocess",
     bridge: Bridge = None,
     bridge_timeout: BridgeTimeout = None,
+    runner_key: RunnerKey = None,
     storage: Storage = DEFAULT_STORAGE,
     as_json: Json = False,
 ) -> None:
@@ -173,6 +175,7 @@ def run(
                 executor=executor,
                 bridge=bridge,
                 bridge_timeout=bridge_timeout,
+                runner_key=runner_key,
                 progress=progress,
                 notices=notice,
             )
@@ -193,6 +196,7 @@ def resume(
     executor: Executor = "inprocess",
     bridge: Bridge = None,
     bridge_timeout: BridgeTimeout = None,
+    runner_key: RunnerKey = None,
     storage: Storage = DEFAULT_STORAGE,
     as_json: Json = False,
 ) -> None:
@@ -221,6 +225,7 @@ def resume(
                 executor=executor,
                 bridge=bridge,
                 bridge_timeout=bridge_timeout,
+                runner_key=runner_key,
                 progress=progress,
             )
         if hasattr(result, "summary"):  # the run continued here (else a live runner's answer)

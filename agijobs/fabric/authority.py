@@ -63,6 +63,15 @@ def governance_problems(
     owners = sum(1 for k in keys if "owner" in k["roles"])
     if owners == 0:
         problems.append("keys: at least one key must have role owner")
+    runners = [k["name"] for k in keys if "runner" in k["roles"]]
+    if len(runners) != 1:
+        problems.append(
+            "keys: exactly one key must have role runner (the key the runner signs its "
+            f"checkpoints with; `agijobs keys new NAME --role runner`), found {len(runners)}"
+        )
+    for k in keys:
+        if "runner" in k["roles"] and len(k["roles"]) > 1:
+            problems.append(f"keys: {k['name']}: a runner key has no other role")
     known = {*commands, "default"}
     for name, count in approvals.items():
         if name not in known:

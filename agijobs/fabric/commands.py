@@ -245,6 +245,10 @@ def _reporting_configure(
     return {"label": [before, after], "changed": before != after}
 
 
+def _runner_keys(keys: list[dict[str, Any]]) -> list[tuple[str, str]]:
+    return [(k["name"], k["public_key"]) for k in keys if "runner" in k["roles"]]
+
+
 def _governance_update(
     engine: Moves, command: CommandInput, follow_ups: FollowUps
 ) -> dict[str, Any]:
@@ -272,6 +276,9 @@ def _governance_update(
     problems = governance_problems(
         config["keys"], config["approvals"], config["operator_may"], COMMAND_NAMES
     )
+    if _runner_keys(config["keys"]) != _runner_keys(before["keys"]):
+        # Checkpoints are verified against the runner key the signed plan declares.
+        problems.append("the runner key is fixed by the run's plan: start a new run to change it")
     if problems:
         raise BadInput(f"governance.update: {'; '.join(problems)}", "fix the new key set")
     governance.reconfigure(config)

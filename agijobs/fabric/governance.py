@@ -25,6 +25,10 @@ class Key:
     def is_owner(self) -> bool:
         return "owner" in self.roles
 
+    @property
+    def is_runner(self) -> bool:
+        return "runner" in self.roles
+
 
 @dataclass(slots=True)
 class Proposal:

@@ -3,11 +3,17 @@
 The seal proves the bytes are the ones written, and names the log prefix (`events`: its
 length and sha256) the checkpoint describes; `chain.verify_against_chain` holds it against
 the log. What the state inside means is the fabric's (`agijobs.fabric.snapshot`).
+
+Anyone can recompute a seal. On a fabric that declares keys, the runner also signs the
+checkpoint's head and integrity digest with its key (`note`: a C2SP signed note, see
+`signing.head_note_text`), which no one without that key can make; the note sits beside
+the integrity field, outside what the integrity hash covers.
 """
 
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from typing import Any, NoReturn
 
 import orjson
@@ -26,10 +32,12 @@ def encode_checkpoint(
     head: str,
     state: dict[str, Any],
     events: tuple[int, str] | None = None,
+    sign: Callable[[str], str] | None = None,
 ) -> bytes:
     """The checkpoint names its scenario by `inputs_id`, so running a scenario and running
     its reviewed plan (whose plan_id also covers the prediction) give the same bytes.
-    `events` is the log up to `seq`: its length in bytes and sha256 (`scan_from_checkpoint`)."""
+    `events` is the log up to `seq`: its length in bytes and sha256 (`scan_from_checkpoint`).
+    `sign`, given the integrity digest, returns the runner's signed note over it."""
     document: dict[str, Any] = {
         "format": CHECKPOINT_FORMAT,
         "inputs_id": inputs_id,
@@ -41,16 +49,28 @@ def encode_checkpoint(
     if events is not None:
         document["events"] = {"bytes": events[0], "sha256": events[1]}
     body = dumps(document)
-    return _sealed(body, sha256_hex(body))
+    integrity = sha256_hex(body)
+    return _sealed(body, integrity, None if sign is None else sign(integrity))
 
 
-def _sealed(body: bytes, integrity: str) -> bytes:
-    # Sorted keys put "integrity" right before the top-level "seq", which precedes "state":
-    # splicing it in gives the canonical encoding without encoding the state twice.
-    # One copy of a body that can be megabytes (`+` would make three).
+def _sealed(body: bytes, integrity: str, note: str | None) -> bytes:
+    # Sorted keys put "integrity" and "note" right before the top-level "seq", which
+    # precedes "state": splicing them in gives the canonical encoding without encoding the
+    # state twice. One copy of a body that can be megabytes (`+` would make three).
     cut = body.index(_SEQ)
     field = b',"integrity":"' + integrity.encode() + b'"'
+    if note is not None:
+        field += b',"note":' + dumps(note)
     return b"".join((body[:cut], field, memoryview(body)[cut:], b"\n"))
+
+
+def without_note(data: bytes) -> bytes:
+    """A checkpoint's bytes as they were before the runner signed them (an unsigned
+    checkpoint unchanged): what re-making the run writes."""
+    start = data.find(b',"note":')
+    if start < 0:
+        return data
+    return data[:start] + data[data.index(_SEQ, start) :]
 
 
 def decode_checkpoint(data: bytes, name: str = "checkpoint.json") -> dict[str, Any]:
@@ -64,8 +84,13 @@ def decode_checkpoint(data: bytes, name: str = "checkpoint.json") -> dict[str, A
     if not isinstance(raw, dict) or "integrity" not in raw:
         raise IntegrityError(f"{name}: no integrity field", "restore it from a backup or re-run")
     claimed = raw.pop("integrity")
+    note = raw.pop("note", None)
     if not (isinstance(claimed, str) and _unsealed_digest(data, claimed) == claimed):
         _refuse_checkpoint(raw, claimed, name)
+    if note is not None:
+        if not isinstance(note, str):
+            raise IntegrityError(f"{name}: note: not a signed note", "restore it from a backup")
+        raw["note"] = note
     if raw.get("format") != CHECKPOINT_FORMAT:
         raise IntegrityError(
             f"{name}: format {raw.get('format')!r} is not supported", "re-run with this agijobs"
@@ -80,8 +105,13 @@ def _unsealed_digest(data: bytes, claimed: str) -> str | None:
     cut = data.find(field)
     if cut < 0 or not data.endswith(b"\n"):
         return None
+    rest = cut + len(field)
+    if data.startswith(b',"note":', rest):
+        rest = data.find(_SEQ, rest)  # the note, a JSON string, ends where "seq" begins
+        if rest < 0:
+            return None
     digest = hashlib.sha256(data[:cut])
-    digest.update(memoryview(data)[cut + len(field) : -1])
+    digest.update(memoryview(data)[rest:-1])
     return digest.hexdigest()
 
 

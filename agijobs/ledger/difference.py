@@ -40,14 +40,14 @@ def first_difference(stored: Any, derived: Any, path: str = "") -> tuple[str, An
     return None if stored == derived else (path or "(the whole document)", stored, derived)
 
 
-def describe_difference(found: tuple[str, Any, Any], source: str = "the log") -> str:
-    """``state -> paused is true, but the log gives false``."""
+def describe_difference(found: tuple[str, Any, Any], source: str = "the log gives") -> str:
+    """``state -> paused is true, but the log gives false`` (`source` says who gives)."""
     path, stored, derived = found
     if stored is _MISSING:
-        return f"{path} is missing, but {source} gives {shown(derived)}"
+        return f"{path} is missing, but {source} {shown(derived)}"
     if derived is _MISSING:
-        return f"{path} is {shown(stored)}, but {source} gives no such field"
-    return f"{path} is {shown(stored)}, but {source} gives {shown(derived)}"
+        return f"{path} is {shown(stored)}, but {source} no such field"
+    return f"{path} is {shown(stored)}, but {source} {shown(derived)}"
 
 
 def shown(value: Any, limit: int = 80) -> str:

@@ -100,3 +100,48 @@ def verify(public_raw: bytes, signature: str, message: bytes) -> bool:
     except (InvalidSignature, binascii.Error, ValueError, TypeError):
         return False
     return True
+
+
+# ------------------------------------------------------------------ signed heads
+
+HEAD_ORIGIN = "agijobs checkpoint v1"
+
+
+def head_note_text(fabric: str, run_id: str, seq: int, head: str, digest: str) -> str:
+    """The text a runner signs over a checkpoint, in the C2SP signed-note form
+    (c2sp.org/signed-note; its lines name what the signature covers, as the tlog-checkpoint
+    body does): an origin line, then the fabric, the run, the log's length and head, and
+    the checkpoint's integrity digest (which covers its whole state and job table)."""
+    return f"{HEAD_ORIGIN}\n{fabric}\n{run_id}\n{seq}\n{head}\n{digest}\n"
+
+
+def note_key_id(name: str, public_raw: bytes) -> bytes:
+    """C2SP's key id: the first 4 bytes of SHA-256(name, newline, 0x01 for Ed25519, key)."""
+    return hashlib.sha256(name.encode() + b"\n\x01" + public_raw).digest()[:4]
+
+
+def sign_note(text: str, name: str, private_key: Any) -> str:
+    """`text` followed by a blank line and one signature line, ``— NAME BASE64`` where the
+    base64 holds the key id and the Ed25519 signature of `text`'s bytes."""
+    signature = private_key.sign(text.encode())
+    blob = base64.b64encode(note_key_id(name, public_bytes(private_key)) + signature).decode()
+    return f"{text}\n\u2014 {name} {blob}\n"
+
+
+def note_signed_by(note: str, text: str, name: str, public_raw: bytes) -> bool:
+    """Whether `note` is exactly `text` with a valid signature line of key `name`."""
+    if not note.startswith(text + "\n"):
+        return False
+    prefix = f"\u2014 {name} "
+    for line in note[len(text) + 1 :].splitlines():
+        if not line.startswith(prefix):
+            continue
+        try:
+            blob = base64.b64decode(line[len(prefix) :], validate=True)
+        except binascii.Error:
+            continue
+        if blob[:4] == note_key_id(name, public_raw) and verify(
+            public_raw, base64.b64encode(blob[4:]).decode(), text.encode()
+        ):
+            return True
+    return False

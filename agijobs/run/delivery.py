@@ -19,6 +19,7 @@ from ..fabric.commands import JOBLESS
 from ..fabric.inputs import CommandInput
 from ..store import Store
 from ..store.files import RUN_PLAN
+from .keys import HeadSigner, runner_key
 from .loading import load_run, read_json
 from .recorder import Recorder
 from .sessions import default_actor, record_recovery, runner_is_live, session_record
@@ -186,6 +187,7 @@ def _send_live(
 
 def _apply_at_rest(store: Store, command: CommandInput) -> CommandResult:
     loaded = load_run(store, check_plan=False)  # a command at rest never ticks
+    key = runner_key(loaded.plan, None)  # a keyed fabric's checkpoints are signed: refuse now
     engine = loaded.engine(jobs=command.name not in JOBLESS)
     if engine.is_done() or engine.state.tick >= loaded.plan.inputs.max_ticks:
         raise Conflict(
@@ -209,6 +211,8 @@ def _apply_at_rest(store: Store, command: CommandInput) -> CommandResult:
     except Refused as error:  # the refused attempt is recorded, the fabric unchanged
         events, refusal = engine.events, error
     recorder = Recorder(store, loaded.plan, engine, loaded)
+    if key is not None:
+        recorder.signer = HeadSigner(loaded.plan.name, str(loaded.run_id), key)
     crashed = record_recovery(store, loaded)
     try:
         recorder.write(engine.state.tick, events)

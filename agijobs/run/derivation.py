@@ -20,11 +20,13 @@ from typing import Any
 
 import orjson
 
-from ..errors import BadInput, IntegrityError
+from ..errors import BadInput, Conflict, IntegrityError
 from ..fabric.authority import records_input
+from ..fabric.commands import batch
 from ..fabric.engine import Engine
-from ..fabric.inputs import CommandInput
+from ..fabric.inputs import BATCH, CommandInput
 from ..ledger.canonical import chain_hash, dumps, split_event_line
+from ..ledger.checkpoint import without_note
 from ..ledger.difference import describe_difference, first_difference
 from ..ledger.jobtable import TABLE_KEY
 from ..ledger.jobtable import attach as attach_jobs
@@ -70,21 +72,20 @@ def derive(
     loaded: LoadedRun,
     recorded: list[tuple[int, CommandInput]],
     bridge: Any = None,
-    needs_bridge: bool = False,
     *,
     summary: bool = True,
 ) -> Derivation:
-    """Re-make `loaded` from its plan and `recorded` inputs up to its checkpoint, comparing
-    every event, the checkpoint and (with `summary`) the summary with what `store` holds."""
+    """Re-make `loaded` from its plan and `recorded` inputs (and `bridge`, a BridgeSettings,
+    for a run whose external executor's answers are on record) up to its checkpoint,
+    comparing every event, the checkpoint and (with `summary`) the summary with what
+    `store` holds."""
     checkpoint = loaded.checkpoint
     assert checkpoint is not None and loaded.checkpoint_bytes is not None
     tick = int(checkpoint["tick"])
     hint = (
-        "the run's external executor answered differently from in process: audit with "
-        "--executor bridge (and the same bridge)"
-        if needs_bridge
-        else "the log was not produced by this plan and these owner commands: restore the "
-        "storage from a backup, or re-run the scenario"
+        "the log was not produced by this plan and these owner commands"
+        + (", or the bridge answered differently this time" if bridge is not None else "")
+        + ": restore the storage from a backup, or re-run the scenario"
     )
     log = StoredLog(store.read_event_chunks(PIECE), loaded.scan.mark_bytes)
     sink = ComparingSink(log, f"{store.location}/{EVENTS}", hint)
@@ -93,7 +94,7 @@ def derive(
     counts: dict[str, int] = {}
     outcome = simulate(
         loaded.plan,
-        recorded,
+        batches_regrouped(recorded),
         until_tick=tick,
         run_id=loaded.run_id,
         bridge=bridge,
@@ -124,7 +125,13 @@ def verify_state(store: Store, loaded: LoadedRun, bridge: Any = None) -> None:
     recorded, executed = recorded_inputs(
         prefix_pieces(loaded), loaded.seq, loaded.plan.inputs.keyed, name
     )
-    derive(store, loaded, recorded, bridge, executed and bridge is None, summary=False)
+    if executed and bridge is None:
+        raise Conflict(
+            f"the run in {store.location} used an external executor whose answers are on "
+            "record: resuming it in process would answer differently",
+            "resume it with --executor bridge (and the same bridge)",
+        )
+    derive(store, loaded, recorded, bridge, summary=False)
 
 
 def prefix_pieces(loaded: LoadedRun) -> Iterator[bytes]:
@@ -209,6 +216,34 @@ def recorded_input(name: str, seq: int, event: dict[str, Any], keyed: bool) -> C
         ) from None
 
 
+def batches_regrouped(recorded: list[tuple[int, CommandInput]]) -> list[tuple[int, CommandInput]]:
+    """The recorded inputs with each live batch whole again. A live `apply` of several
+    commands is one inbox entry, journaled and applied as one batch, but its log records one
+    event per command, each with the batch's id: re-applied one by one they would write
+    the same events but count three journal entries where the runner counted one."""
+    regrouped: list[tuple[int, CommandInput]] = []
+    run: list[CommandInput] = []
+    for index, (tick, command) in enumerate(recorded):
+        run.append(command)
+        following = recorded[index + 1] if index + 1 < len(recorded) else None
+        if (
+            following is not None
+            and command.source == "live"
+            and command.id is not None
+            and following[0] == tick
+            and following[1].id == command.id
+            and following[1].name != BATCH
+        ):
+            continue  # the next command is part of the same batch
+        if len(run) == 1:
+            regrouped.append((tick, command))
+        else:
+            parts = [(part.name, part.args, part.reason) for part in run]
+            regrouped.append((tick, batch(parts, run[0])))
+        run = []
+    return regrouped
+
+
 class StoredLog:
     """The stored log's first `end` bytes, read forward in pieces."""
 
@@ -284,7 +319,7 @@ class ComparingSink:
             return f"{where}: hash does not match (line edited, removed, inserted or reordered)"
         found = first_difference(event, orjson.loads(derived))
         assert found is not None
-        return f"{where}: {describe_difference(found, _SOURCE)}"
+        return f"{where}: {describe_difference(found, _SOURCE + ' give')}"
 
     def flush(self) -> None:
         pass
@@ -319,9 +354,10 @@ def _compare_checkpoint(
 ) -> None:
     assert deriving.checkpoint is not None and loaded.checkpoint_bytes is not None
     data, table = deriving.checkpoint
-    if data == loaded.checkpoint_bytes:
+    stored_bytes = without_note(loaded.checkpoint_bytes)  # the runner's signature aside
+    if data == stored_bytes:
         return  # the job table it names was verified against its digest as it was read
-    stored = orjson.loads(loaded.checkpoint_bytes)
+    stored = orjson.loads(stored_bytes)
     derived = orjson.loads(data)
     del stored["integrity"], derived["integrity"]  # a seal differs whenever anything does
     for document, rows in ((stored, loaded.job_table), (derived, table)):
@@ -339,7 +375,7 @@ def _compare_checkpoint(
 def _compare_summary(store: Store, loaded: LoadedRun, derived: dict[str, Any]) -> str:
     raw = store.read_document("summary.json")
     if raw is None:
-        return "not compared: there is no summary.json (the run has not stopped cleanly)"
+        return "there is none yet (the run has not stopped cleanly)"
     try:
         stored = orjson.loads(raw)
     except orjson.JSONDecodeError:
@@ -348,8 +384,8 @@ def _compare_summary(store: Store, loaded: LoadedRun, derived: dict[str, Any]) -
         raise IntegrityError(f"{store.location}/summary.json: not a JSON object", _SUMMARY_FIX)
     if stored.get("seq") != loaded.seq:
         return (
-            f"not compared: summary.json describes seq {stored.get('seq')!r}, the checkpoint "
-            f"seq {loaded.seq} (written before a crash; the next clean stop rewrites it)"
+            f"it describes seq {stored.get('seq')!r}, the checkpoint seq {loaded.seq} (written "
+            "before a crash; the next clean stop rewrites it)"
         )
     status, reason = stored.get("status"), stored.get("reason")
     expected = {**derived, "status": status, "reason": reason}

@@ -10,12 +10,20 @@ from __future__ import annotations
 import os
 import re
 import stat
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from ..errors import BadInput, Conflict
-from ..ledger.signing import fingerprint, format_public_key, public_bytes
+from ..ledger.signing import (
+    fingerprint,
+    format_public_key,
+    head_note_text,
+    public_bytes,
+    sign_note,
+)
+from ..scenario.plan import Plan, runner_key_of
 
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 # Files that mark a directory as an agijobs storage: keys are never written inside one.
@@ -179,3 +187,46 @@ def sign_command(
 def name_in(keys: list[dict[str, Any]], key: LoadedKey) -> str | None:
     """The name a key set gives this key, if it lists it."""
     return next((k["name"] for k in keys if k.get("public_key") == key.public_key), None)
+
+
+def runner_key(plan: Plan, reference: str | None) -> tuple[str, LoadedKey] | None:
+    """The runner's signing key on a fabric that declares keys (its declared name, and the
+    key loaded from `reference`, else $AGIJOBS_RUNNER_KEY, else the declared name under
+    the key directory); None in open mode. `BadInput` when it cannot be loaded or is not
+    the key the plan declares: before anything is written."""
+    declared = runner_key_of(plan)
+    if declared is None:
+        return None
+    name, public_key = declared
+    reference = reference or os.environ.get("AGIJOBS_RUNNER_KEY") or name
+    try:
+        loaded = load_key(reference, "--runner-key")
+    except BadInput as error:
+        raise BadInput(
+            f"this fabric's runner signs its checkpoints with key `{name}`: {error.message}",
+            "pass --runner-key (or set AGIJOBS_RUNNER_KEY) to the runner's private key file",
+        ) from None
+    if loaded.public_key != public_key:
+        raise BadInput(
+            f"--runner-key {reference}: {loaded.path} ({loaded.fingerprint}) is not the runner "
+            f"key `{name}` this fabric's plan declares",
+            "use the runner key the plan lists under owner -> keys with role runner",
+        )
+    return name, loaded
+
+
+class HeadSigner:
+    """Signs each checkpoint a run writes with the runner's key (`signing.sign_note`)."""
+
+    def __init__(self, fabric: str, run_id: str, key: tuple[str, LoadedKey]) -> None:
+        self.fabric, self.run_id = fabric, run_id
+        self.name, self.private = key[0], key[1].private
+
+    def signer(self, seq: int, head: str) -> Callable[[str], str]:
+        """What `encode_checkpoint` calls with the checkpoint's integrity digest."""
+
+        def sign(digest: str) -> str:
+            text = head_note_text(self.fabric, self.run_id, seq, head, digest)
+            return sign_note(text, self.name, self.private)
+
+        return sign

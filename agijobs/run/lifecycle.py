@@ -15,6 +15,7 @@ from ..scenario.plan import Plan
 from ..store import Store
 from ..store.files import RUN_PLAN
 from .derivation import verify_state
+from .keys import HeadSigner, runner_key
 from .loading import load_run, read_json
 from .runner import Outcome, Runner, RunOptions
 from .sessions import LIFECYCLE, default_actor, record_recovery, run_info, session_record, wall_now
@@ -29,12 +30,19 @@ def start_run(
 ) -> Outcome:
     """`agijobs run`: a new run from tick 0 into an empty storage."""
     check_plan_signatures(plan)  # before anything is written
+    key = runner_key(plan, options.runner_key)
     with bridge_started(options, plan):  # a bridge that cannot shake hands writes nothing
-        return _start_run(store, plan, source, options, fresh=fresh)
+        return _start_run(store, plan, source, options, key, fresh=fresh)
 
 
 def _start_run(
-    store: Store, plan: Plan, source: str, options: RunOptions, *, fresh: bool
+    store: Store,
+    plan: Plan,
+    source: str,
+    options: RunOptions,
+    key: tuple[str, LoadedKey] | None,
+    *,
+    fresh: bool,
 ) -> Outcome:
     store.ensure()
     with store.run_lock():
@@ -62,6 +70,8 @@ def _start_run(
         if options.stop_after_ticks is None:  # the scenario's planned stop, unless overridden
             options.stop_after_ticks = plan.scenario.run.stop_after_ticks
         runner = Runner(store, plan, engine, options)
+        if key is not None:
+            runner.recorder.signer = HeadSigner(plan.name, run_id, key)
         runner.recorder.write(0, [started_event(plan)])
         runner.recorder.checkpoint()
         return runner.loop()
@@ -127,7 +137,6 @@ def _resume_run(
     with store.run_lock(wait=5.0):
         loaded = load_run(store)
         engine = loaded.engine()  # every job row of the checkpoint checked as it is read
-        verify_state(store, loaded, options.bridge)  # never act on a state the log does not imply
         plan = loaded.plan
         journal = store.read_journal()
         pending_replay = journal[engine.state.journal_applied :]
@@ -143,6 +152,8 @@ def _resume_run(
                 "there is nothing to resume",
                 "start a new one with `agijobs run SCENARIO --fresh`",
             )
+        verify_state(store, loaded, options.bridge)  # never act on a state the log does not imply
+        key = runner_key(plan, options.runner_key)
         # Over but not cleanly stopped (died writing its summary): the loop stops at once
         # and writes the same checkpoint, summary and session a clean stop would have.
         record_recovery(store, loaded)
@@ -152,6 +163,8 @@ def _resume_run(
         store.write_document("run.json", run_info(store, plan, run_id, scenario))
         store.append_session(session_record("resumed", run_id=run_id, tick=engine.state.tick))
         runner = Runner(store, plan, engine, options, loaded)
+        if key is not None:
+            runner.recorder.signer = HeadSigner(plan.name, run_id, key)
         runner.replay = deque(pending_replay)
         runner.journaled = {e["id"] for e in journal}
         if loaded.checkpoint is None:  # died before its first checkpoint: start over

@@ -18,7 +18,7 @@ from ..fabric.snapshot import check_state
 from ..ledger import jobtable
 from ..ledger.chain import ChainScan, scan_events, scan_from_checkpoint, verify_against_chain
 from ..ledger.checkpoint import decode_checkpoint
-from ..scenario.plan import Plan, stored_plan
+from ..scenario.plan import Plan, runner_key_of, stored_plan
 from ..store import Store
 from ..store.files import CHECKPOINT, EVENTS, RUN_PLAN
 from .acyclic import uncollected
@@ -124,6 +124,8 @@ def load_run(store: Store, *, full_scan: bool = False, check_plan: bool = True) 
         )
     info = read_json(store, "run.json") or {}
     run_id = info.get("run_id")
+    if checkpoint is not None:
+        verify_head(plan, checkpoint, raw, str(run_id), f"{store.location}/{CHECKPOINT}")
     return LoadedRun(
         plan,
         checkpoint,
@@ -171,3 +173,41 @@ def read_json(store: Store, name: str) -> dict[str, Any] | None:
     except orjson.JSONDecodeError:
         return None
     return value if isinstance(value, dict) else None
+
+
+def verify_head(
+    plan: Plan, checkpoint: dict[str, Any], raw: bytes | None, run_id: str, name: str
+) -> None:
+    """On a fabric that declares keys, the checkpoint must carry its runner's signature over
+    (fabric, run id, seq, head, integrity digest): only a holder of the runner's key, kept
+    outside the storage, can make one, so a re-sealed forgery is refused here."""
+    declared = runner_key_of(plan)
+    if declared is None:
+        return
+    key_name, public_key = declared
+    from ..ledger.signing import head_note_text, note_signed_by, parse_public_key
+
+    note = checkpoint.get("note")
+    if note is None:
+        raise IntegrityError(
+            f"{name}: not signed, but this fabric's runner signs every checkpoint with key "
+            f"`{key_name}`",
+            "the checkpoint was written without the runner's key or altered: restore it "
+            "from a backup",
+        )
+    text = head_note_text(
+        plan.name, run_id, int(checkpoint["seq"]), str(checkpoint["head"]), _integrity(raw)
+    )
+    if not note_signed_by(note, text, key_name, parse_public_key(public_key)):
+        raise IntegrityError(
+            f"{name}: its signature is not runner key `{key_name}`'s over this fabric, run "
+            f"{run_id}, seq {checkpoint['seq']} and head {str(checkpoint['head'])[:12]}…",
+            "the checkpoint, its log or run.json was altered: restore them from a backup",
+        )
+
+
+def _integrity(raw: bytes | None) -> str:
+    """The integrity digest a verified checkpoint's bytes carry."""
+    assert raw is not None
+    start = raw.index(b',"integrity":"') + len(b',"integrity":"')
+    return raw[start : start + 64].decode()

@@ -5,7 +5,7 @@ the Prometheus textfile kept beside them (not part of the chain: derived views).
 from __future__ import annotations
 
 import hashlib
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..fabric.engine import Engine
 from ..ledger import jobtable
@@ -16,6 +16,9 @@ from ..store import Store
 from ..store.files import PROMETHEUS
 from ..views.metrics import REPORTED, Observer, prometheus_text
 from .loading import LoadedRun
+
+if TYPE_CHECKING:
+    from .keys import HeadSigner
 
 
 class Recorder:
@@ -47,6 +50,7 @@ class Recorder:
         if self.observer is not None and loaded is not None:
             store.trim_metrics(loaded.engine_tick)
         self.counts: dict[str, int] | None = None  # events by type, kept only by derivations
+        self.signer: HeadSigner | None = None  # signs each checkpoint on a keyed fabric
 
     def write(self, tick: int, events: list[tuple[str, dict[str, Any]]]) -> None:
         lines: list[bytes] = []
@@ -75,6 +79,7 @@ class Recorder:
             self.store.append_metrics(observer.rows)  # never ahead of a checkpoint for long:
             observer.rows = []  # resume trims what a crash left past the checkpoint
         state, table = jobtable.split(self.engine.snapshot())
+        signer = self.signer
         self.store.write_checkpoint(
             encode_checkpoint(
                 inputs_id=self.plan.inputs_id,
@@ -82,6 +87,7 @@ class Recorder:
                 head=self.head,
                 state=state,
                 events=(self.log_bytes, self.digest.hexdigest()),
+                sign=None if signer is None else signer.signer(self.seq, self.head),
             ),
             jobtable.digest(state),
             table,

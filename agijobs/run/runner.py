@@ -50,6 +50,9 @@ class RunOptions:
     # everything. The runner starts it (handshake first) and owns it as `executor`.
     bridge: BridgeSettings | None = None
     executor: BridgeExecutor | None = None
+    # The runner's key on a fabric that declares keys: a name under the key directory or a
+    # path (`--runner-key`); None: $AGIJOBS_RUNNER_KEY, else the name the plan declares.
+    runner_key: str | None = None
 
 
 @dataclass(slots=True)

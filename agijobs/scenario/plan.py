@@ -219,3 +219,14 @@ def _last_input_tick(document: dict[str, Any]) -> int:
         if fault["until"] is not None:
             ticks.append(fault["until"])
     return max(ticks)
+
+
+def runner_key_of(plan: Plan) -> tuple[str, str] | None:
+    """The key the fabric's runner signs its checkpoints with, as the plan declares it
+    (name, `ed25519:` public key); None in open mode. Read from the plan's document, which
+    its plan_id proves, so that `status` and commands at rest need no validation."""
+    owner = plan.document["scenario"]["fabric"]["owner"]
+    for key in owner.get("keys") or ():
+        if "runner" in key.get("roles", ()):
+            return str(key["name"]), str(key["public_key"])
+    return None

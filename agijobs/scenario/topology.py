@@ -10,12 +10,13 @@ from ..fabric.authority import governance_problems
 from ..fabric.commands import COMMAND_NAMES, canonical_name
 from .base import Model, Name, NonNegativeInt, PositiveInt, Skills
 
-Role = Literal["owner", "operator"]
+Role = Literal["owner", "operator", "runner"]
 DEFAULT_PROPOSAL_EXPIRY = 100
 
 
 class OwnerKey(Model):
-    """A key allowed to sign owner commands: `keys new` prints this line."""
+    """A key allowed to sign owner commands (`owner`, `operator`), or the one the runner
+    signs checkpoints with (`runner`): `keys new` prints this line."""
 
     name: Name
     public_key: str

@@ -121,13 +121,16 @@ def _rows(classes: Any) -> int:
 
 
 def reseal(storage: Path, **fields: Any) -> None:
-    """Write the checkpoint again with `fields` replaced, sealed as the runner seals it."""
+    """Write the checkpoint again with `fields` replaced, sealed as the runner seals it. A
+    runner's signed note, which a forger cannot make again, is kept as it was."""
     raw = orjson.loads((storage / "checkpoint.json").read_bytes())
     del raw["integrity"]
+    note = raw.pop("note", None)
     raw.update(fields)
-    (storage / "checkpoint.json").write_bytes(
-        dumps({**raw, "integrity": sha256_hex(dumps(raw))}) + b"\n"
-    )
+    sealed = {**raw, "integrity": sha256_hex(dumps(raw))}
+    if note is not None:
+        sealed["note"] = note
+    (storage / "checkpoint.json").write_bytes(dumps(sealed) + b"\n")
 
 
 # ------------------------------------------------------------------ the log

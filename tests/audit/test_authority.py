@@ -14,7 +14,7 @@ from agijobs.errors import IntegrityError, Refused
 from agijobs.ledger.canonical import GENESIS_HASH, encode_event
 from agijobs.ledger.checkpoint import decode_checkpoint, encode_checkpoint
 from agijobs.run.delivery import issue_command
-from agijobs.run.keys import new_key
+from agijobs.run.keys import HeadSigner, load_key, new_key
 from agijobs.run.lifecycle import start_run
 from agijobs.run.planning import make_plan
 from agijobs.run.runner import RunOptions
@@ -48,7 +48,12 @@ def keyed_storage(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> FileStore:
     """A keyed run at rest at tick 10 where alice proposed and bob approved set-latency."""
     monkeypatch.setenv("AGIJOBS_KEY_DIR", str(tmp_path / "keys"))
     lines = []
-    for name, role in (("alice", "owner"), ("bob", "owner"), ("oncall", "operator")):
+    for name, role in (
+        ("alice", "owner"),
+        ("bob", "owner"),
+        ("oncall", "operator"),
+        ("runner", "runner"),
+    ):
         key = new_key(name, None)
         lines.append(f'      - {{name: {name}, public_key: "{key.public_key}", roles: [{role}]}}')
     source = tmp_path / "keyed.yaml"
@@ -68,9 +73,12 @@ def keyed_storage(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> FileStore:
     return store
 
 
-def rewrite(store: FileStore, edit: Callable[[str, dict[str, Any]], bool]) -> int:
+def rewrite(
+    store: FileStore, edit: Callable[[str, dict[str, Any]], bool], *, stolen: bool = False
+) -> int:
     """Apply `edit` to event data (it returns whether it changed the event), re-chain the log
-    and re-seal the checkpoint, as a forger with write access would. Returns the seq edited."""
+    and re-seal the checkpoint, as a forger with write access would; with `stolen`, one who
+    also holds the runner's key and signs the new head with it. Returns the seq edited."""
     root = Path(store.location)
     events = [orjson.loads(line) for line in (root / "events.ndjson").read_bytes().splitlines()]
     edited, head, lines = 0, GENESIS_HASH, []
@@ -82,15 +90,47 @@ def rewrite(store: FileStore, edit: Callable[[str, dict[str, Any]], bool]) -> in
     assert edited, "the edit matched no event"
     (root / "events.ndjson").write_bytes(b"\n".join(lines) + b"\n")
     checkpoint = decode_checkpoint((root / "checkpoint.json").read_bytes())
+    sign = None
+    if stolen:
+        name = orjson.loads((root / "run-plan.json").read_bytes())["scenario"]["name"]
+        run_id = orjson.loads((root / "run.json").read_bytes())["run_id"]
+        signer = HeadSigner(name, run_id, ("runner", load_key("runner")))
+        sign = signer.signer(checkpoint["seq"], head)
     (root / "checkpoint.json").write_bytes(
         encode_checkpoint(
             inputs_id=checkpoint["inputs_id"],
             seq=checkpoint["seq"],
             head=head,
             state=checkpoint["state"],
+            sign=sign,
         )
     )
     return edited
+
+
+UNSIGNED = "checkpoint.json: not signed, but this fabric's runner signs every checkpoint"
+
+
+@pytest.mark.parametrize("stolen", [False, True], ids=["forger", "forger-with-runner-key"])
+def test_an_edited_log_is_caught_by_the_signed_head_or_the_command_signatures(
+    keyed_storage: FileStore, stolen: bool
+) -> None:
+    def edit(kind: str, data: dict[str, Any]) -> bool:
+        if kind != "owner.set-latency":
+            return False
+        data["input"]["args"]["ms"] = 250
+        return True
+
+    seq = rewrite(keyed_storage, edit, stolen=stolen)
+    with pytest.raises(IntegrityError) as caught:
+        audit(keyed_storage)
+    if stolen:  # the head verifies, the owners' signatures still do not
+        assert caught.value.message == (
+            f"events.ndjson: line {seq} (seq {seq}): governance event owner.set-latency "
+            "differs from the command its owners signed"
+        )
+    else:
+        assert UNSIGNED in caught.value.message
 
 
 def test_the_untouched_storage_audits_and_names_every_signer(keyed_storage: FileStore) -> None:
@@ -107,22 +147,6 @@ def test_the_untouched_storage_audits_and_names_every_signer(keyed_storage: File
     assert report.replay is not None and report.replay["matches"]
 
 
-def test_an_edited_applied_command_is_caught_by_its_signature(keyed_storage: FileStore) -> None:
-    def edit(kind: str, data: dict[str, Any]) -> bool:
-        if kind != "owner.set-latency":
-            return False
-        data["input"]["args"]["ms"] = 250
-        return True
-
-    seq = rewrite(keyed_storage, edit)
-    with pytest.raises(IntegrityError) as caught:
-        audit(keyed_storage)
-    assert caught.value.message == (
-        f"events.ndjson: line {seq} (seq {seq}): governance event owner.set-latency differs "
-        "from the command its owners signed"
-    )
-
-
 def test_an_edited_authorisation_no_longer_verifies(keyed_storage: FileStore) -> None:
     def edit(kind: str, data: dict[str, Any]) -> bool:
         if kind != "owner.proposal":
@@ -130,7 +154,7 @@ def test_an_edited_authorisation_no_longer_verifies(keyed_storage: FileStore) ->
         data["input"]["reason"] = "routine"
         return True
 
-    seq = rewrite(keyed_storage, edit)
+    seq = rewrite(keyed_storage, edit, stolen=True)  # past the signed head, owners' keys hold
     with pytest.raises(IntegrityError, match=rf"seq {seq}\): .*signature by key alice does not"):
         audit(keyed_storage)
 
@@ -143,7 +167,7 @@ def test_an_under_approved_command_is_an_integrity_failure(keyed_storage: FileSt
         data["signed_by"] = ["alice"]
         return True
 
-    seq = rewrite(keyed_storage, edit)
+    seq = rewrite(keyed_storage, edit, stolen=True)
     with pytest.raises(IntegrityError, match=rf"seq {seq}\): .*1 owner approval\(s\); 2 are"):
         audit(keyed_storage)
 

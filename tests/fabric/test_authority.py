@@ -36,11 +36,18 @@ def make_key(name: str) -> tuple[str, LoadedKey]:
     return name, LoadedKey(Path(f"/nowhere/{name}.key"), private, public_bytes(private))
 
 
-KEYS = dict(make_key(n) for n in ("alice", "bob", "carol", "oncall", "mallory"))
+KEYS = dict(make_key(n) for n in ("alice", "bob", "carol", "oncall", "mallory", "runner"))
+RUNNER = {"name": "runner", "public_key": KEYS["runner"].public_key, "roles": ["runner"]}
 
 
 def keyed_scenario(**owner: Any) -> Scenario:
-    roles = {"alice": ["owner"], "bob": ["owner"], "carol": ["owner"], "oncall": ["operator"]}
+    roles = {
+        "alice": ["owner"],
+        "bob": ["owner"],
+        "carol": ["owner"],
+        "oncall": ["operator"],
+        "runner": ["runner"],
+    }
     return Scenario.model_validate(
         {
             "name": "keyed",
@@ -252,17 +259,19 @@ def test_key_changes_need_the_default_threshold_and_take_effect_at_once() -> Non
     keys = [
         {"name": "alice", "public_key": KEYS["alice"].public_key, "roles": ["owner"]},
         {"name": "dave", "public_key": dave.public_key, "roles": ["owner"]},
+        RUNNER,
     ]
     update = signed("governance.update", {"keys": keys}, "alice")
     pid = engine.apply_at_rest(update)[0][1]["effect"]["proposal"]  # 1 is not enough
     engine.apply_at_rest(approval(update, pid, "bob"))
-    assert sorted(k.name for k in engine.state.governance.keys.values()) == ["alice", "dave"]
+    names = sorted(k.name for k in engine.state.governance.keys.values())
+    assert names == ["alice", "dave", "runner"]
     assert refusal(engine, signed("pause-all", {}, "bob")) == "unknown-key"
 
 
 def test_a_key_set_that_could_never_approve_is_refused() -> None:
     engine = engine_at_rest()
-    keys = [{"name": "alice", "public_key": KEYS["alice"].public_key, "roles": ["owner"]}]
+    keys = [{"name": "alice", "public_key": KEYS["alice"].public_key, "roles": ["owner"]}, RUNNER]
     update = signed("governance.update", {"keys": keys}, "alice")
     pid = engine.apply_at_rest(update)[0][1]["effect"]["proposal"]
     from agijobs.errors import BadInput
@@ -292,3 +301,37 @@ def test_open_mode_accepts_unsigned_commands_and_keeps_its_bytes() -> None:
     assert [kind for kind, _ in events] == ["owner.pause-all"]
     assert "auth" not in events[0][1]["input"]
     assert "governance" not in engine.snapshot()
+
+
+def test_the_runner_key_is_fixed_by_the_plan_and_signs_nothing_else() -> None:
+    engine = engine_at_rest(approvals={"default": 2, "governance.update": 1})
+    _, other = make_key("other-runner")
+    keys = [
+        {"name": n, "public_key": KEYS[n].public_key, "roles": ["owner"]}
+        for n in ("alice", "bob", "carol")
+    ]
+    keys.append({"name": "runner", "public_key": other.public_key, "roles": ["runner"]})
+    update = signed("governance.update", {"keys": keys}, "alice")
+    pid = engine.apply_at_rest(update)[0][1]["effect"]["proposal"]
+    from agijobs.errors import BadInput
+
+    with pytest.raises(BadInput, match="the runner key is fixed by the run's plan"):
+        engine.apply_at_rest(approval(update, pid, "bob"))
+    assert refusal(engine, signed("pause-all", {}, "runner")) == "role"
+
+
+def test_a_keyed_fabric_declares_exactly_one_runner_key() -> None:
+    from pydantic import ValidationError
+
+    with pytest.raises(ValidationError, match="exactly one key must have role runner"):
+        keyed_scenario(keys=[k for k in keyed_scenario_keys() if k["name"] != "runner"])
+    both = [
+        {**k, "roles": ["owner", "runner"]} if k["name"] == "runner" else k
+        for k in keyed_scenario_keys()
+    ]
+    with pytest.raises(ValidationError, match="runner: a runner key has no other role"):
+        keyed_scenario(keys=both)
+
+
+def keyed_scenario_keys() -> list[dict[str, Any]]:
+    return list(keyed_scenario().model_dump(mode="json")["fabric"]["owner"]["keys"])
