@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 from ..errors import Conflict, Refused
 from ..fabric.engine import Engine
 from ..fabric.inputs import CommandInput
+from ..ledger.journal import journal_head
 from ..scenario.plan import Plan
 from ..store import Store
 from ..store.files import RUN_PLAN
@@ -186,7 +187,7 @@ def _resume_run(
         loaded = load_run(store)
         engine = loaded.engine()
         plan = loaded.plan
-        journal = store.read_journal()
+        journal = store.read_journal()  # verified, or exit 3
         pending_replay = journal[engine.state.journal_applied :]
         over = (engine.is_done() and not pending_replay) or (
             engine.state.tick >= plan.scenario.run.max_ticks
@@ -211,6 +212,7 @@ def _resume_run(
         runner = Runner(store, plan, engine, options, loaded)
         runner.replay = deque(pending_replay)
         runner.journaled = {e["id"] for e in journal}
+        runner.journal_head = journal_head(journal)
         if loaded.checkpoint is None:  # died before its first checkpoint: start over
             runner.recorder.write(0, [started_event(plan)])
             runner.recorder.checkpoint()

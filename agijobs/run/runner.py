@@ -20,7 +20,8 @@ from typing import TYPE_CHECKING, Any
 from ..errors import Refused
 from ..fabric.engine import Engine
 from ..fabric.inputs import CommandInput
-from ..ledger.canonical import dumps
+from ..ledger.canonical import GENESIS_HASH, dumps
+from ..ledger.journal import seal_entries
 from ..scenario.plan import Plan
 from ..store import Store, crashpoints
 from ..views.summary import build_summary, check_expectations, fabric_view
@@ -84,6 +85,7 @@ class Runner:
         self.recorder = Recorder(store, plan, engine, loaded)
         self.replay: deque[dict[str, Any]] = deque()
         self.journaled: set[str] = set()
+        self.journal_head = GENESIS_HASH  # the journal's chain head (ledger.journal)
         self.stop_requested = False
         # Replays re-apply recorded commands: live ones at their tick, at-rest ones after it.
         self.scripted_live: dict[int, list[CommandInput]] = {}
@@ -115,6 +117,7 @@ class Runner:
                 )
                 self.journaled.add(command_id)
             if fresh:
+                fresh, self.journal_head = seal_entries(self.journal_head, fresh)
                 self.store.journal(fresh)  # durable before anyone is told
                 if crashpoints.reached("ack"):
                     crashpoints.kill()

@@ -42,6 +42,7 @@ import psycopg
 
 from ..errors import BadInput, Conflict, IntegrityError
 from ..ledger.canonical import dumps
+from ..ledger.journal import encode_entry, verify_journal
 from . import crashpoints
 
 _SCHEMA = """
@@ -574,7 +575,7 @@ class PostgresStore:
                         entry["id"],
                         orjson.dumps(entry["command"]),
                         entry["index"],
-                        dumps(entry),
+                        encode_entry(entry),
                     )
                     for entry in entries
                 ],
@@ -593,12 +594,16 @@ class PostgresStore:
             self.aux()
             .execute(
                 "SELECT entry FROM agijobs_inbox WHERE fabric = %s AND entry IS NOT NULL "
-                "ORDER BY journal_index",
+                "ORDER BY journal_index, id",
                 (self.fabric,),
             )
             .fetchall()
         )
-        return [orjson.loads(bytes(row[0])) for row in rows]
+        # Named as the directory's journal, which an export writes with these very entries:
+        # line N is the Nth entry in journal order.
+        return verify_journal(
+            (bytes(row[0]) for row in rows), f"{self.location}/inbox/journal.ndjson"
+        )
 
     def acknowledge(self, command_id: str, ack: dict[str, Any]) -> None:
         conn = self.aux()
