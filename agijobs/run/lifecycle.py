@@ -18,6 +18,7 @@ from ..scenario.plan import Plan
 from ..store import Store
 from ..store.files import RUN_PLAN
 from ..views.summary import planned_jobs
+from .journal import pending_entries
 from .loading import load_run, read_json
 from .runner import Outcome, Runner, RunOptions
 from .sessions import LIFECYCLE, default_actor, record_recovery, run_info, session_record, wall_now
@@ -187,8 +188,8 @@ def _resume_run(
         loaded = load_run(store)
         engine = loaded.engine()
         plan = loaded.plan
-        journal = store.read_journal()  # verified, or exit 3
-        pending_replay = journal[engine.state.journal_applied :]
+        journal = store.read_journal()  # verified, and what is pending checked, or exit 3
+        pending_replay = pending_entries(store, journal, engine, plan)
         over = (engine.is_done() and not pending_replay) or (
             engine.state.tick >= plan.scenario.run.max_ticks
         )

@@ -1,16 +1,21 @@
 """Owner commands from outside a scenario: an `agijobs apply` document, or a command's
-options on the command line, validated with the same rules as schedule entries."""
+options on the command line, validated with the same rules as schedule entries; and the
+commands a live runner takes from its inbox and journals, held to those same rules."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from pydantic import ValidationError
+from pydantic import ConfigDict, Field, ValidationError
 
 from ..errors import BadInput
+from ..fabric.authority import APPROVE
 from ..fabric.commands import canonical_name
 from ..fabric.inputs import BATCH
+from ..ledger.canonical import dumps
+from .base import Model, NonNegativeInt
 from .commands import OwnerCommand
 from .compile import command_args
 from .documents import read_commands_document
@@ -141,3 +146,98 @@ def commands_from_document(
         name, why = BATCH, f"{len(parts)} commands applied together"
         args = {"commands": [{"command": n, "args": a, "reason": r} for n, a, r in parts]}
     return name, args, why, notices
+
+
+# ------------------------------------------------------------------ issued commands
+
+
+class IssuedCommand(Model):
+    """An owner command as `agijobs` hands it to a live runner (`run.delivery`): what its
+    inbox and its journal hold. JSON types as written, no coercion."""
+
+    model_config = ConfigDict(strict=True)
+
+    command: str
+    args: dict[str, Any]
+    reason: str
+    actor: str
+    issued_at: str
+    issued_ns: NonNegativeInt
+    id: str | None = None  # the inbox's id for it, added by the store
+    auth: dict[str, Any] | None = None  # its signatures, on a fabric with owner keys
+
+
+class BatchPart(Model):
+    model_config = ConfigDict(strict=True)
+
+    command: str
+    args: dict[str, Any]
+    reason: str
+
+
+class BatchArgs(Model):
+    """`agijobs apply`'s commands applied together (`commands_from_document`)."""
+
+    commands: list[BatchPart] = Field(min_length=1)
+
+
+class ApproveArgs(Model):
+    """`agijobs approve`: the proposal it signs."""
+
+    model_config = ConfigDict(strict=True)
+
+    proposal: str = Field(min_length=1)
+
+
+def check_issued(
+    raw: Any, label: str, base: Sequence[str] = (), command_id: str | None = None
+) -> None:
+    """Raise `BadInput` naming `label` and the field unless `raw` is an owner command as
+    `agijobs` issues one to a live runner (`base`: where `raw` sits in its document;
+    `command_id`: the id the inbox gave it). Its arguments are held to the rules the command
+    line applies before sending it — the command's model, as `validate_command` and
+    `parse_commands` use it — and must be exactly what those give (`command_args`): what a
+    runner applies is what was validated, never a coerced look-alike."""
+    issued = validate(label, IssuedCommand, raw, prefix=base)
+    if command_id is not None and issued.id is not None and issued.id != command_id:
+        at_id = " -> ".join([*base, "id"])
+        raise BadInput(f"{label}: {at_id}: {issued.id!r} is not the inbox's id {command_id!r}")
+    at_args = [*base, "args"]
+    if issued.command == BATCH:
+        batch = validate(label, BatchArgs, issued.args, prefix=at_args)
+        for i, part in enumerate(batch.commands):
+            at_part = [*at_args, "commands", str(i)]
+            _check_args(label, at_part, part.command, part.args, part.reason)
+    elif issued.command == APPROVE:
+        validate(label, ApproveArgs, issued.args, prefix=at_args)
+    else:
+        _check_args(label, list(base), issued.command, issued.args, issued.reason)
+
+
+def _check_args(label: str, base: list[str], name: str, args: dict[str, Any], reason: str) -> None:
+    def place(loc: list[str], kind: str) -> list[str]:
+        rest = loc[1:]  # after ApplyEntry's `command`
+        if kind in ("union_tag_invalid", "union_tag_not_found"):
+            return [*base, "command"]
+        if rest[:1] == ["reason"]:
+            return [*base, "reason"]
+        return [*base, "args", *rest]
+
+    body = {**args, "command": name, "reason": reason}
+    model = validate(label, ApplyEntry, {"command": body}, prefix=(), place=place).command
+    written = command_args(model)
+    if dumps(written) == dumps(args):
+        return
+    key = next(
+        k
+        for k in sorted({*args, *written})
+        if k not in args or k not in written or dumps(args[k]) != dumps(written[k])
+    )
+    where = " -> ".join([*base, "args", key])
+    got = args.get(key)
+    shown = "" if isinstance(got, dict | list) else f" (got {got!r})"
+    if key not in args:
+        raise BadInput(f"{label}: {where}: missing (`agijobs {name}` gives {written[key]!r})")
+    if key not in written:
+        raise BadInput(f"{label}: {where}: not an argument `agijobs {name}` gives{shown}")
+    raise BadInput(f"{label}: {where}: not in the form `agijobs {name}` gives it{shown}")
