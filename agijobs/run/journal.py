@@ -1,10 +1,10 @@
-"""The journal of live commands as `resume` reads it back.
+"""The journal of live commands as a runner takes them and as `resume` reads them back.
 
 The store verifies each entry's frame and chain (`agijobs.ledger.journal`). Here the
 journal is held against the checkpoint, and every command in it against the rules the
-command line applies before it sends one (`scenario.command_input.check_issued`): `resume`
-refuses — before anything is applied or written — an entry it has not applied yet that
-does not pass them.
+command line applies before it sends one (`scenario.command_input.check_issued`): a live
+runner journals only commands that pass them, so `resume` refuses — before anything is
+applied or written — an entry it has not applied yet that does not.
 """
 
 from __future__ import annotations
@@ -62,6 +62,17 @@ def pending_entries(
         except BadInput as error:
             raise IntegrityError(error.message, _NOT_ISSUED) from None
     return pending
+
+
+def refusal(raw: Any, command_id: str) -> str | None:
+    """Why a live runner will not take a command from its inbox (None: it takes it): the
+    checks `resume` holds a journaled command to, so a journal holds only commands that
+    pass them."""
+    try:
+        _check(raw, f"command {command_id}", (), command_id)
+    except BadInput as error:
+        return error.message
+    return None
 
 
 def _check(raw: Any, label: str, base: tuple[str, ...], command_id: str) -> None:

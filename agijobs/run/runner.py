@@ -26,6 +26,7 @@ from ..scenario.plan import Plan
 from ..store import Store, crashpoints
 from ..views.summary import build_summary, check_expectations, fabric_view
 from .acyclic import rarely_collected
+from .journal import refusal
 from .loading import LoadedRun, read_json
 from .recorder import Recorder
 from .sessions import host, session_record
@@ -107,10 +108,15 @@ class Runner:
         while self.replay and self.replay[0]["tick"] == tick:
             taken.append(self.replay.popleft())
         fresh = []
+        refused: list[tuple[str, str]] = []
         if not self.replay:
             for command_id, raw in self.store.pending_commands():
                 if command_id in self.journaled:  # journaled just before a crash
                     self.store.drop_pending(command_id)
+                    continue
+                problem = refusal(raw, command_id)  # as `resume` checks the journal
+                if problem is not None:
+                    refused.append((command_id, problem))
                     continue
                 fresh.append(
                     {"id": command_id, "tick": tick, "index": len(self.journaled), "command": raw}
@@ -121,6 +127,9 @@ class Runner:
                 self.store.journal(fresh)  # durable before anyone is told
                 if crashpoints.reached("ack"):
                     crashpoints.kill()
+            for command_id, problem in refused:  # never journaled, so never applied
+                ack = {"tick": tick, "event": "owner.rejected", "error": problem}
+                self.store.reject_pending(command_id, ack)
         entries = taken + fresh
         return [_live_input(entry) for entry in entries], entries
 

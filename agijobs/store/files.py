@@ -362,6 +362,10 @@ class FileStore:
         with contextlib.suppress(FileNotFoundError):
             (self.root / "inbox" / "pending" / f"{command_id}.json").unlink()
 
+    def reject_pending(self, command_id: str, ack: dict[str, Any]) -> None:
+        self.acknowledge(command_id, ack)
+        self.drop_pending(command_id)
+
     def read_journal(self) -> list[dict[str, Any]]:
         data = self.read_document(JOURNAL) or b""
         # What follows the last newline is a torn entry (a crash while appending): it was

@@ -512,8 +512,9 @@ class PostgresStore:
         return self._inbox
 
     def pending_commands(self) -> list[tuple[str, dict[str, Any]]]:
-        """Unjournaled commands in id order, claimed (row-locked, SKIP LOCKED) until
-        `journal` commits them. Queries only when a NOTIFY or an earlier find says so."""
+        """Commands neither journaled nor refused, in id order, claimed (row-locked, SKIP
+        LOCKED) until `journal` commits them. Queries only when a NOTIFY or an earlier find
+        says so."""
         conn = self._claimer()
         if self._claim_open:
             conn.execute("ROLLBACK")
@@ -526,7 +527,7 @@ class PostgresStore:
         self._claim_open = True
         rows = conn.execute(
             "SELECT id, command FROM agijobs_inbox WHERE fabric = %s AND journal_index IS NULL "
-            "ORDER BY id FOR UPDATE SKIP LOCKED",
+            "AND ack IS NULL ORDER BY id FOR UPDATE SKIP LOCKED",
             (self.fabric,),
         ).fetchall()
         self._maybe_pending = bool(rows)
@@ -588,6 +589,15 @@ class PostgresStore:
         # Journaling updates the same row in one transaction: a journaled command is never
         # also pending here, so there is nothing to drop.
         return
+
+    def reject_pending(self, command_id: str, ack: dict[str, Any]) -> None:
+        """Acknowledge a claimed command the runner refuses; acknowledged and never
+        journaled, it is no longer pending. The claim ends first: its row lock would keep
+        the acknowledgement waiting (the runner journals what it takes before it refuses)."""
+        if self._claim_open:
+            self._claimer().execute("ROLLBACK")
+            self._claim_open = False
+        self.acknowledge(command_id, ack)
 
     def read_journal(self) -> list[dict[str, Any]]:
         rows = (

@@ -4,7 +4,7 @@ A runner takes commands seeded into its inbox at tick 1, journals them and dies 
 (its checkpoint is the one after `run.started`), so `resume` has them all to re-apply. The
 journal is then damaged as someone with write access to the storage could: each damage is
 exit 3 naming the line, with a fix, no traceback and nothing changed; a torn last line (a
-crash while appending) is not damage.
+crash while appending) is not damage. A runner journals only what `resume` would accept.
 """
 
 from __future__ import annotations
@@ -273,6 +273,28 @@ def test_a_command_for_an_unknown_shard_replays_as_the_rejection_it_was(
     assert [e["data"]["error"] for e in rejected] == [
         "--shard: unknown shard `mars` — known: earth, luna"
     ]
+
+
+# ------------------------------------------------------------------ the runner's side
+
+
+def test_a_runner_refuses_a_command_resume_would_refuse_and_journals_it_not(
+    backend: Backend, tmp_path: Path
+) -> None:
+    bad, good = seed(backend, [("set-latency", {"shard": "earth", "ms": -5}), ("pause-all", {})])
+    ran = agijobs("run", str(scenario(tmp_path)), "--storage", backend.storage)
+    assert ran.returncode == 0, ran.stderr  # paused and idle: it stops, resumable
+    store = backend.store()
+    assert store.read_ack(bad) == {
+        "tick": 1,
+        "event": "owner.rejected",
+        "error": f"command {bad}: args -> ms: Input should be greater than 0 (got -5)",
+    }
+    assert [entry["id"] for entry in store.read_journal()] == [good]
+    assert store.pending_commands() == []
+    store.close()
+    inputs = [e["data"]["input"]["id"] for e in backend.event_list() if "input" in e["data"]]
+    assert bad not in inputs and good in inputs
 
 
 # ------------------------------------------------------------------ any one change
