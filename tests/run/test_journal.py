@@ -164,6 +164,25 @@ def test_an_entry_edited_and_hashed_again_is_held_to_the_command_lines_rules(
     refused(backend, "line 1: `tick` must be an integer (got '1')")
 
 
+def test_an_owner_command_at_rest_checks_the_journal_as_resume_does(
+    backend: Backend, tmp_path: Path
+) -> None:
+    crash(backend, tmp_path)
+
+    def negative(entries: list[dict[str, Any]]) -> None:
+        entries[0]["command"]["args"]["ms"] = -5
+
+    backend.write_journal(resealed(backend.journal_lines(), negative))
+    before = backend.snapshot()
+    result = agijobs("pause-all", "--reason", "x", "--storage", backend.storage)
+    assert result.returncode == 3, result.stdout + result.stderr
+    assert result.stderr == (
+        f"Error: {name_of(backend)} line 1: command -> args -> ms: Input should be greater "
+        f"than 0 (got -5) — {NOT_ISSUED}\n"
+    )
+    assert backend.snapshot() == before
+
+
 def test_a_deleted_entry(backend: Backend, tmp_path: Path) -> None:
     crash(backend, tmp_path)
     lines = backend.journal_lines()
