@@ -250,6 +250,37 @@ def test_entries_the_checkpoint_applied_removed(backend: Backend, tmp_path: Path
     assert backend.snapshot() == before
 
 
+def test_the_journal_must_agree_with_the_checkpoint(tmp_path: Path) -> None:
+    backend = DirectoryBackend(tmp_path / "storage")
+    crash(backend, tmp_path, at_tick=7)  # applied: the three entries of tick 1, at tick 5
+    lines = backend.journal_lines()
+
+    def applied_later(entries: list[dict[str, Any]]) -> None:
+        entries[2]["tick"] = 6
+
+    backend.write_journal(resealed(lines, applied_later))
+    refused(backend, "line 3: tick 6 is after the checkpoint's tick 5, which has applied it")
+
+    def one_more_at(tick: int) -> Callable[[list[dict[str, Any]]], None]:
+        def add(entries: list[dict[str, Any]]) -> None:
+            command = {**entries[1]["command"], "id": "late"}
+            entries.append({"command": command, "id": "late", "index": 3, "tick": tick})
+
+        return add
+
+    backend.write_journal(resealed(lines, one_more_at(5)))
+    refused(
+        backend, "line 4: tick 5 is not after the checkpoint's tick 5, which has not applied it"
+    )
+    backend.write_journal(resealed(lines, one_more_at(501)))
+    refused(backend, "line 4: tick 501 is after the run's last tick 500")
+    backend.write_journal(resealed(lines, one_more_at(9)))
+    resumed = cli("resume", "--storage", backend.storage)
+    assert resumed.exit_code == 0, resumed.output
+    late = [e for e in backend.event_list() if e["data"].get("input", {}).get("id") == "late"]
+    assert [(e["tick"], e["type"]) for e in late] == [(9, "owner.pause-all")]
+
+
 # ------------------------------------------------------------------ not damage
 
 
