@@ -51,6 +51,14 @@ class Backend(abc.ABC):
     def snapshot(self) -> dict[str, str]:
         """A digest of everything stored, to show a command changed nothing."""
 
+    @abc.abstractmethod
+    def journal_lines(self) -> list[bytes]:
+        """The journal's entries as stored, in journal order (a torn last line left out)."""
+
+    @abc.abstractmethod
+    def write_journal(self, lines: list[bytes]) -> None:
+        """Replace the journal's entries by `lines`, as they are, whatever they hold."""
+
 
 class DirectoryBackend(Backend):
     kind = "directory"
@@ -72,6 +80,12 @@ class DirectoryBackend(Backend):
 
     def snapshot(self) -> dict[str, str]:
         return file_hashes(self.root)
+
+    def journal_lines(self) -> list[bytes]:
+        return (self.root / "inbox" / "journal.ndjson").read_bytes().split(b"\n")[:-1]
+
+    def write_journal(self, lines: list[bytes]) -> None:
+        (self.root / "inbox" / "journal.ndjson").write_bytes(b"".join(x + b"\n" for x in lines))
 
 
 class PostgresBackend(Backend):
@@ -138,6 +152,36 @@ class PostgresBackend(Backend):
             digest = hashlib.sha256(repr([tuple(map(_plain, row)) for row in rows]).encode())
             digests[table] = digest.hexdigest()
         return digests
+
+    def journal_lines(self) -> list[bytes]:
+        rows = self._sql(
+            "SELECT entry FROM agijobs_inbox WHERE fabric = %s AND entry IS NOT NULL "
+            "ORDER BY journal_index, id",
+            self.fabric,
+        )
+        return [bytes(row[0]) for row in rows]
+
+    def write_journal(self, lines: list[bytes]) -> None:
+        """Journaled rows out, one row per line in: each keyed by the id its line names (a
+        line naming none, or one already used, by its number; the inbox keys rows by id)."""
+        self._sql("DELETE FROM agijobs_inbox WHERE fabric = %s AND entry IS NOT NULL", self.fabric)
+        ids: set[str] = set()
+        for n, line in enumerate(lines):
+            try:
+                named = orjson.loads(line).get("id")
+            except (orjson.JSONDecodeError, AttributeError):
+                named = None
+            key = named if isinstance(named, str) and named not in ids else f"line-{n + 1}"
+            ids.add(key)
+            self._sql(
+                "INSERT INTO agijobs_inbox (fabric, id, command, journal_index, entry) "
+                "VALUES (%s, %s, %s, %s, %s)",
+                self.fabric,
+                key,
+                b"{}",
+                n,
+                line,
+            )
 
 
 def _plain(value: Any) -> Any:

@@ -19,6 +19,7 @@ from ..fabric.commands import JOBLESS
 from ..fabric.inputs import CommandInput
 from ..store import Store
 from ..store.files import RUN_PLAN
+from .journal import pending_entries
 from .keys import HeadSigner, runner_key
 from .loading import load_run, read_json
 from .recorder import Recorder
@@ -194,7 +195,8 @@ def _apply_at_rest(store: Store, command: CommandInput) -> CommandResult:
             f"the run in {store.location} finished at tick {engine.state.tick}",
             "owner commands change a live or unfinished fabric; start a new run",
         )
-    unreplayed = len(store.read_journal()) - engine.state.journal_applied
+    # Checked as `resume` checks it: a journal it would refuse is refused here too (exit 3).
+    unreplayed = len(pending_entries(store, store.read_journal(), engine, loaded.plan))
     if loaded.checkpoint is None or unreplayed:
         what = (
             f"{unreplayed} acknowledged live command(s) not yet in its checkpoint"

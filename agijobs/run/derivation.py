@@ -194,25 +194,22 @@ def recorded_inputs(
 
 def recorded_input(name: str, seq: int, event: dict[str, Any], keyed: bool) -> CommandInput | None:
     """The input an ``owner.*``/``governance.*`` event records, if it records one, held to
-    the command line's rules (`recorded_command`); an `IntegrityError` naming the line if
-    it is malformed."""
+    the command line's rules (`recorded_command`); an `IntegrityError` naming the line and
+    the field if it is malformed."""
     kind, data, tick = event.get("type"), event.get("data"), event.get("tick")
+    label = f"{name}: line {seq} (seq {seq})"
+    fix = "the log was altered: restore it from a backup"
+    if not isinstance(data, dict) or not isinstance(tick, int) or not isinstance(kind, str):
+        raise IntegrityError(f"{label}: not an event with a type, a tick and data", fix)
     try:
-        if not isinstance(data, dict) or not isinstance(tick, int) or not isinstance(kind, str):
-            raise BadInput("not an event with a type, a tick and data")
         if not records_input(keyed, kind, data):
             return None
-        return recorded_command(data["input"])
+        return recorded_command(data["input"], label, ("data", "input"))
     except BadInput as error:
-        raise IntegrityError(
-            f"{name}: line {seq} (seq {seq}): {kind}: {error.message}",
-            "the log was altered: restore it from a backup",
-        ) from None
+        raise IntegrityError(error.message, fix) from None
     except (KeyError, TypeError, AttributeError) as error:
         raise IntegrityError(
-            f"{name}: line {seq} (seq {seq}): not a well-formed {kind} event "
-            f"({type(error).__name__}: {error})",
-            "the log was altered: restore it from a backup",
+            f"{label}: not a well-formed {kind} event ({type(error).__name__}: {error})", fix
         ) from None
 
 

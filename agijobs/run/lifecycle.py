@@ -11,10 +11,12 @@ from typing import TYPE_CHECKING
 from ..errors import Conflict, Refused
 from ..fabric.engine import Engine
 from ..fabric.inputs import CommandInput
+from ..ledger.journal import journal_head
 from ..scenario.plan import Plan
 from ..store import Store
 from ..store.files import RUN_PLAN
 from .derivation import verify_state
+from .journal import pending_entries
 from .keys import HeadSigner, runner_key
 from .loading import load_run, read_json
 from .runner import Outcome, Runner, RunOptions
@@ -138,8 +140,8 @@ def _resume_run(
         loaded = load_run(store)
         engine = loaded.engine()  # every job row of the checkpoint checked as it is read
         plan = loaded.plan
-        journal = store.read_journal()
-        pending_replay = journal[engine.state.journal_applied :]
+        journal = store.read_journal()  # verified, and what is pending checked, or exit 3
+        pending_replay = pending_entries(store, journal, engine, plan)
         over = (engine.is_done() and not pending_replay) or (
             engine.state.tick >= plan.scenario.run.max_ticks
         )
@@ -167,6 +169,7 @@ def _resume_run(
             runner.recorder.signer = HeadSigner(plan.name, run_id, key)
         runner.replay = deque(pending_replay)
         runner.journaled = {e["id"] for e in journal}
+        runner.journal_head = journal_head(journal)
         if loaded.checkpoint is None:  # died before its first checkpoint: start over
             runner.recorder.write(0, [started_event(plan)])
             runner.recorder.checkpoint()

@@ -20,11 +20,13 @@ from typing import TYPE_CHECKING, Any
 from ..errors import Refused
 from ..fabric.engine import Engine
 from ..fabric.inputs import CommandInput
-from ..ledger.canonical import dumps
+from ..ledger.canonical import GENESIS_HASH, dumps
+from ..ledger.journal import seal_entries
 from ..scenario.plan import Plan
 from ..store import Store, crashpoints
 from ..views.summary import build_summary, check_expectations, fabric_view
 from .acyclic import rarely_collected
+from .journal import refusal
 from .loading import LoadedRun, read_json
 from .recorder import Recorder
 from .sessions import host, session_record
@@ -87,6 +89,7 @@ class Runner:
         self.recorder = Recorder(store, plan, engine, loaded)
         self.replay: deque[dict[str, Any]] = deque()
         self.journaled: set[str] = set()
+        self.journal_head = GENESIS_HASH  # the journal's chain head (ledger.journal)
         self.stop_requested = False
         # Replays re-apply recorded commands: live ones at their tick, at-rest ones after it.
         self.scripted_live: dict[int, list[CommandInput]] = {}
@@ -108,19 +111,28 @@ class Runner:
         while self.replay and self.replay[0]["tick"] == tick:
             taken.append(self.replay.popleft())
         fresh = []
+        refused: list[tuple[str, str]] = []
         if not self.replay:
             for command_id, raw in self.store.pending_commands():
                 if command_id in self.journaled:  # journaled just before a crash
                     self.store.drop_pending(command_id)
+                    continue
+                problem = refusal(raw, command_id)  # as `resume` checks the journal
+                if problem is not None:
+                    refused.append((command_id, problem))
                     continue
                 fresh.append(
                     {"id": command_id, "tick": tick, "index": len(self.journaled), "command": raw}
                 )
                 self.journaled.add(command_id)
             if fresh:
+                fresh, self.journal_head = seal_entries(self.journal_head, fresh)
                 self.store.journal(fresh)  # durable before anyone is told
                 if crashpoints.reached("ack"):
                     crashpoints.kill()
+            for command_id, problem in refused:  # never journaled, so never applied
+                ack = {"tick": tick, "event": "owner.rejected", "error": problem}
+                self.store.reject_pending(command_id, ack)
         entries = taken + fresh
         return [_live_input(entry) for entry in entries], entries
 

@@ -36,6 +36,7 @@ def copy_run(source: Store, target: Store) -> dict[str, Any]:
             f"the run in {source.location} has no checkpoint yet", "resume it first, then copy"
         )
     events = loaded.events[: loaded.scan.valid_bytes]  # a torn last line is not copied
+    journal = source.read_journal()  # verified, like the rest, before anything is written
     target.ensure()
     with target.run_lock():
         if target.has_run() or target.read_document("run-plan.json") is not None:
@@ -45,7 +46,7 @@ def copy_run(source: Store, target: Store) -> dict[str, Any]:
             )
         try:
             digest = jobtable.digest(loaded.checkpoint["state"])
-            names, journal = _write_copy(source, target, events, (raw_checkpoint, digest, table))
+            names = _write_copy(source, target, events, journal, (raw_checkpoint, digest, table))
             copied = load_run(target)
             if (
                 target.read_events() != events
@@ -75,8 +76,12 @@ def copy_run(source: Store, target: Store) -> dict[str, Any]:
 
 
 def _write_copy(
-    source: Store, target: Store, events: bytes, checkpoint: tuple[bytes, str, bytes]
-) -> tuple[list[str], list[dict[str, Any]]]:
+    source: Store,
+    target: Store,
+    events: bytes,
+    journal: list[dict[str, Any]],
+    checkpoint: tuple[bytes, str, bytes],
+) -> list[str]:
     names = [name for name in source.document_names() if name not in _TRANSIENT]
     for name in names:
         data = source.read_document(name)
@@ -87,7 +92,6 @@ def _write_copy(
     metrics = source.read_metrics().splitlines()
     if metrics:
         target.append_metrics(metrics)
-    journal = source.read_journal()
     if journal:
         target.journal(journal)
     sink = target.open_events(0, 0)
@@ -97,4 +101,4 @@ def _write_copy(
         target.write_checkpoint(*checkpoint)
     finally:
         sink.close()
-    return names, journal
+    return names

@@ -1,16 +1,21 @@
 """Owner commands from outside a scenario: an `agijobs apply` document, or a command's
-options on the command line, validated with the same rules as schedule entries."""
+options on the command line, validated with the same rules as schedule entries; and the
+commands a live runner takes from its inbox and journals, held to those same rules."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
-from pydantic import ValidationError
+from pydantic import ConfigDict, Field, ValidationError
 
 from ..errors import BadInput
+from ..fabric.authority import APPROVE
 from ..fabric.commands import canonical_name
 from ..fabric.inputs import BATCH, CommandInput
+from ..ledger.canonical import dumps
+from .base import Model, NonNegativeInt
 from .commands import OwnerCommand
 from .compile import command_args
 from .documents import read_commands_document
@@ -143,70 +148,129 @@ def commands_from_document(
     return name, args, why, notices
 
 
-_SOURCES = ("live", "at-rest", "schedule")
+# ------------------------------------------------------------------ issued commands
 
 
-def recorded_command(raw: Any) -> CommandInput:
-    """An owner command as the log records it (`CommandInput.to_json`), held to the rules
-    the command line applied before sending it: its shape, and its arguments exactly as
-    `validate_command` gives them. A verifier re-applies a recorded command only through
-    this, so a value the command line refuses (``ms: -5``) is never applied from storage.
-    Raises `BadInput` naming the field (``input -> args -> ms: ...``)."""
-    if not isinstance(raw, dict):
-        raise BadInput("input: not an object", _RECORDED_FIX)
-    for field, kinds in (
-        ("command", str),
-        ("args", dict),
-        ("reason", str),
-        ("actor", str),
-        ("source", str),
-        ("issued_at", (str, type(None))),
-        ("id", (str, type(None))),
-        ("auth", (dict, type(None))),
-    ):
-        if field not in raw and field in ("command", "args", "reason", "actor", "source"):
-            raise BadInput(f"input -> {field}: missing", _RECORDED_FIX)
-        if not isinstance(raw.get(field), kinds):
-            raise BadInput(f"input -> {field}: not a {_kind_name(kinds)}", _RECORDED_FIX)
-    if raw["source"] not in _SOURCES:
-        raise BadInput(f"input -> source: {raw['source']!r} is not one of {_SOURCES}")
-    command = CommandInput.from_json(raw)
-    if command.name == BATCH:
-        parts = command.args.get("commands")
-        if set(command.args) != {"commands"} or not isinstance(parts, list) or not parts:
-            raise BadInput("input -> args: a batch holds a non-empty list `commands`")
-        for i, part in enumerate(parts):
-            if not isinstance(part, dict) or set(part) != {"command", "args", "reason"}:
-                raise BadInput(f"input -> args -> commands -> {i}: not a command")
-            _check_args(part["command"], part["args"], part["reason"], f"commands -> {i} -> ")
-    elif command.name == "approve":
-        if set(command.args) != {"proposal"} or not isinstance(command.args["proposal"], str):
-            raise BadInput("input -> args: `approve` takes one `proposal` id")
+class IssuedCommand(Model):
+    """An owner command as `agijobs` hands it to a live runner (`run.delivery`): what its
+    inbox and its journal hold. JSON types as written, no coercion."""
+
+    model_config = ConfigDict(strict=True)
+
+    command: str
+    args: dict[str, Any]
+    reason: str
+    actor: str
+    issued_at: str
+    issued_ns: NonNegativeInt
+    id: str | None = None  # the inbox's id for it, added by the store
+    auth: dict[str, Any] | None = None  # its signatures, on a fabric with owner keys
+
+
+class BatchPart(Model):
+    model_config = ConfigDict(strict=True)
+
+    command: str
+    args: dict[str, Any]
+    reason: str
+
+
+class BatchArgs(Model):
+    """`agijobs apply`'s commands applied together (`commands_from_document`)."""
+
+    commands: list[BatchPart] = Field(min_length=1)
+
+
+class ApproveArgs(Model):
+    """`agijobs approve`: the proposal it signs."""
+
+    model_config = ConfigDict(strict=True)
+
+    proposal: str = Field(min_length=1)
+
+
+def check_issued(
+    raw: Any, label: str, base: Sequence[str] = (), command_id: str | None = None
+) -> None:
+    """Raise `BadInput` naming `label` and the field unless `raw` is an owner command as
+    `agijobs` issues one to a live runner (`base`: where `raw` sits in its document;
+    `command_id`: the id the inbox gave it). Its arguments are held to the rules the command
+    line applies before sending it — the command's model, as `validate_command` and
+    `parse_commands` use it — and must be exactly what those give (`command_args`): what a
+    runner applies is what was validated, never a coerced look-alike."""
+    issued = validate(label, IssuedCommand, raw, prefix=base)
+    if command_id is not None and issued.id is not None and issued.id != command_id:
+        at_id = " -> ".join([*base, "id"])
+        raise BadInput(f"{label}: {at_id}: {issued.id!r} is not the inbox's id {command_id!r}")
+    check_command_args(label, base, issued.command, issued.args, issued.reason)
+
+
+class RecordedCommand(Model):
+    """An owner command as an event records it (`CommandInput.to_json`)."""
+
+    model_config = ConfigDict(strict=True)
+
+    command: str
+    args: dict[str, Any]
+    reason: str
+    actor: str
+    source: Literal["live", "at-rest", "schedule"]
+    issued_at: str | None = None
+    id: str | None = None
+    auth: dict[str, Any] | None = None
+
+
+def recorded_command(raw: Any, label: str, base: Sequence[str] = ()) -> CommandInput:
+    """An owner command as the log records it, held to the same rules as `check_issued`
+    (`base`: where it sits in its event): a verifier re-applies a recorded command only
+    through this, so a value the command line refuses (``ms: -5``) is never applied from
+    storage. Raises `BadInput` naming `label` and the field."""
+    recorded = validate(label, RecordedCommand, raw, prefix=base)
+    check_command_args(label, base, recorded.command, recorded.args, recorded.reason)
+    return CommandInput.from_json(raw)
+
+
+def check_command_args(
+    label: str, base: Sequence[str], name: str, args: dict[str, Any], reason: str
+) -> None:
+    """A command's arguments as the command line gives them, or `BadInput` naming the field:
+    a batch's every part, `approve`'s proposal, any other command's model."""
+    at_args = [*base, "args"]
+    if name == BATCH:
+        batch = validate(label, BatchArgs, args, prefix=at_args)
+        for i, part in enumerate(batch.commands):
+            at_part = [*at_args, "commands", str(i)]
+            _check_args(label, at_part, part.command, part.args, part.reason)
+    elif name == APPROVE:
+        validate(label, ApproveArgs, args, prefix=at_args)
     else:
-        _check_args(command.name, command.args, command.reason, "")
-    return command
+        _check_args(label, list(base), name, args, reason)
 
 
-_RECORDED_FIX = "the recorded command is not one the command line sends"
+def _check_args(label: str, base: list[str], name: str, args: dict[str, Any], reason: str) -> None:
+    def place(loc: list[str], kind: str) -> list[str]:
+        rest = loc[1:]  # after ApplyEntry's `command`
+        if kind in ("union_tag_invalid", "union_tag_not_found"):
+            return [*base, "command"]
+        if rest[:1] == ["reason"]:
+            return [*base, "reason"]
+        return [*base, "args", *rest]
 
-
-def _check_args(name: Any, args: Any, reason: Any, where: str) -> None:
-    if not isinstance(args, dict) or not isinstance(reason, str):
-        raise BadInput(f"input -> args -> {where}: not a command's arguments")
-    try:
-        checked = validate_command({**args, "command": name, "reason": reason})
-    except BadInput as error:
-        raise BadInput(f"input -> args -> {where}{error.message}", _RECORDED_FIX) from None
-    if checked != args:
-        raise BadInput(
-            f"input -> args -> {where}{args!r} are not what the command line sends for these "
-            f"options ({checked!r})",
-            _RECORDED_FIX,
-        )
-
-
-def _kind_name(kinds: Any) -> str:
-    names = {str: "string", dict: "object", type(None): "null"}
-    if isinstance(kinds, tuple):
-        return " or ".join(names[k] for k in kinds)
-    return names[kinds]
+    body = {**args, "command": name, "reason": reason}
+    model = validate(label, ApplyEntry, {"command": body}, prefix=(), place=place).command
+    written = command_args(model)
+    if dumps(written) == dumps(args):
+        return
+    key = next(
+        k
+        for k in sorted({*args, *written})
+        if k not in args or k not in written or dumps(args[k]) != dumps(written[k])
+    )
+    where = " -> ".join([*base, "args", key])
+    got = args.get(key)
+    shown = "" if isinstance(got, dict | list) else f" (got {got!r})"
+    if key not in args:
+        raise BadInput(f"{label}: {where}: missing (`agijobs {name}` gives {written[key]!r})")
+    if key not in written:
+        raise BadInput(f"{label}: {where}: not an argument `agijobs {name}` gives{shown}")
+    raise BadInput(f"{label}: {where}: not in the form `agijobs {name}` gives it{shown}")

@@ -3,7 +3,7 @@ scenario (unknown or duplicate ids, impossible timings) that no single model can
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -32,15 +32,28 @@ from .models import ApplyEntry, Scenario, ScheduleEntry, WorkGroup
 M = TypeVar("M", bound=BaseModel)
 
 
-def validate(path: Path, model: type[M], raw: Any, prefix: Sequence[str]) -> M:
+# Where an error is shown, given its key path and its pydantic error type: for documents
+# whose layout differs from the model's (a journaled command keeps its arguments apart).
+Place = Callable[[list[str], str], list[str]]
+
+
+def validate(
+    path: Path | str, model: type[M], raw: Any, prefix: Sequence[str], place: Place | None = None
+) -> M:
     try:
         return model.model_validate(raw)
     except ValidationError as exc:
-        lines = [_describe(path, error, model, prefix) for error in exc.errors()[:10]]
+        lines = [_describe(path, error, model, prefix, place) for error in exc.errors()[:10]]
         raise BadInput("\n".join(lines), "fix the value(s) named above") from None
 
 
-def _describe(path: Path, error: Any, model: type[BaseModel], prefix: Sequence[str]) -> str:
+def _describe(
+    path: Path | str,
+    error: Any,
+    model: type[BaseModel],
+    prefix: Sequence[str],
+    place: Place | None = None,
+) -> str:
     loc = [*prefix, *(str(p) for p in error["loc"] if not is_union_tag(p))]
     kind = error["type"]
     for i in range(2, len(loc)):
@@ -50,6 +63,8 @@ def _describe(path: Path, error: Any, model: type[BaseModel], prefix: Sequence[s
             if i < len(loc) - 1 or kind == "value_error":
                 del loc[i]
             break
+    if place is not None:
+        loc = place(loc, kind)
     where = " -> ".join(loc) if loc else "(top level)"
     if kind == "union_tag_invalid":
         tag = str(error.get("ctx", {}).get("tag", ""))

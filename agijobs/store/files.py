@@ -12,7 +12,8 @@ Layout (docs/storage.md, "The storage directory"):
     live.json         a live runner's current tick, shards and nodes, for `status`
     run.lock          held by the live runner (flock: released by the kernel if it dies)
     inbox/pending/    live commands, one file each, durable before the CLI waits
-    inbox/journal.ndjson  commands the runner took, with their tick, fsynced before acking
+    inbox/journal.ndjson  commands the runner took, with their tick, hash-chained and
+                      fsynced before acking
     inbox/acks/       the outcome of each taken command, read by the waiting CLI
     archive/<run id>/ earlier runs moved aside by `run --fresh`
 
@@ -36,12 +37,14 @@ from typing import IO, Any
 import orjson
 
 from ..errors import Conflict
+from ..ledger.journal import encode_entry, verify_journal
 from . import crashpoints
 
 EVENTS = "events.ndjson"
 CHECKPOINT = "checkpoint.json"
 SESSIONS = "sessions.ndjson"
 RUN_PLAN = "run-plan.json"
+JOURNAL = "inbox/journal.ndjson"  # hash-chained entries (agijobs.ledger.journal)
 METRICS = "metrics.ndjson"  # one row per tick: what reports and status charts read
 PROMETHEUS = "metrics.prom"  # node_exporter textfile collector format, at each checkpoint
 JOBS = "jobs"  # job tables, one file each, named by their sha256
@@ -343,7 +346,7 @@ class FileStore:
         return found
 
     def journal(self, entries: list[dict[str, Any]]) -> None:
-        data = b"".join(orjson.dumps(e, option=orjson.OPT_SORT_KEYS) + b"\n" for e in entries)
+        data = b"".join(encode_entry(entry) + b"\n" for entry in entries)
         path = self._inbox("") / "journal.ndjson"
         _drop_torn_tail(path)
         append_durably(path, data)
@@ -359,16 +362,15 @@ class FileStore:
         with contextlib.suppress(FileNotFoundError):
             (self.root / "inbox" / "pending" / f"{command_id}.json").unlink()
 
+    def reject_pending(self, command_id: str, ack: dict[str, Any]) -> None:
+        self.acknowledge(command_id, ack)
+        self.drop_pending(command_id)
+
     def read_journal(self) -> list[dict[str, Any]]:
-        data = self.read_document("inbox/journal.ndjson") or b""
-        entries = []
-        for line in data.split(b"\n"):
-            if line:
-                try:
-                    entries.append(orjson.loads(line))
-                except orjson.JSONDecodeError:
-                    break  # a torn last entry was never acknowledged
-        return entries
+        data = self.read_document(JOURNAL) or b""
+        # What follows the last newline is a torn entry (a crash while appending): it was
+        # never acknowledged, and the next append cuts it. Every complete line is verified.
+        return verify_journal(data.split(b"\n")[:-1], f"{self.location}/{JOURNAL}")
 
     def acknowledge(self, command_id: str, ack: dict[str, Any]) -> None:
         atomic_write(self._inbox("acks") / f"{command_id}.json", orjson.dumps(ack))

@@ -109,6 +109,9 @@ class MemoryStore:
     def drop_pending(self, command_id: str) -> None:
         pass
 
+    def reject_pending(self, command_id: str, ack: dict[str, Any]) -> None:
+        pass
+
     def journal(self, entries: list[dict[str, Any]]) -> None:
         pass
 

@@ -42,6 +42,7 @@ import psycopg
 
 from ..errors import BadInput, Conflict, IntegrityError
 from ..ledger.canonical import dumps
+from ..ledger.journal import encode_entry, verify_journal
 from . import crashpoints
 
 _SCHEMA = """
@@ -511,8 +512,9 @@ class PostgresStore:
         return self._inbox
 
     def pending_commands(self) -> list[tuple[str, dict[str, Any]]]:
-        """Unjournaled commands in id order, claimed (row-locked, SKIP LOCKED) until
-        `journal` commits them. Queries only when a NOTIFY or an earlier find says so."""
+        """Commands neither journaled nor refused, in id order, claimed (row-locked, SKIP
+        LOCKED) until `journal` commits them. Queries only when a NOTIFY or an earlier find
+        says so."""
         conn = self._claimer()
         if self._claim_open:
             conn.execute("ROLLBACK")
@@ -525,7 +527,7 @@ class PostgresStore:
         self._claim_open = True
         rows = conn.execute(
             "SELECT id, command FROM agijobs_inbox WHERE fabric = %s AND journal_index IS NULL "
-            "ORDER BY id FOR UPDATE SKIP LOCKED",
+            "AND ack IS NULL ORDER BY id FOR UPDATE SKIP LOCKED",
             (self.fabric,),
         ).fetchall()
         self._maybe_pending = bool(rows)
@@ -574,7 +576,7 @@ class PostgresStore:
                         entry["id"],
                         orjson.dumps(entry["command"]),
                         entry["index"],
-                        dumps(entry),
+                        encode_entry(entry),
                     )
                     for entry in entries
                 ],
@@ -588,17 +590,30 @@ class PostgresStore:
         # also pending here, so there is nothing to drop.
         return
 
+    def reject_pending(self, command_id: str, ack: dict[str, Any]) -> None:
+        """Acknowledge a claimed command the runner refuses; acknowledged and never
+        journaled, it is no longer pending. The claim ends first: its row lock would keep
+        the acknowledgement waiting (the runner journals what it takes before it refuses)."""
+        if self._claim_open:
+            self._claimer().execute("ROLLBACK")
+            self._claim_open = False
+        self.acknowledge(command_id, ack)
+
     def read_journal(self) -> list[dict[str, Any]]:
         rows = (
             self.aux()
             .execute(
                 "SELECT entry FROM agijobs_inbox WHERE fabric = %s AND entry IS NOT NULL "
-                "ORDER BY journal_index",
+                "ORDER BY journal_index, id",
                 (self.fabric,),
             )
             .fetchall()
         )
-        return [orjson.loads(bytes(row[0])) for row in rows]
+        # Named as the directory's journal, which an export writes with these very entries:
+        # line N is the Nth entry in journal order.
+        return verify_journal(
+            (bytes(row[0]) for row in rows), f"{self.location}/inbox/journal.ndjson"
+        )
 
     def acknowledge(self, command_id: str, ack: dict[str, Any]) -> None:
         conn = self.aux()

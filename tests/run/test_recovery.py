@@ -15,6 +15,8 @@ import orjson
 import pytest
 
 from agijobs.errors import Conflict
+from agijobs.ledger.canonical import GENESIS_HASH
+from agijobs.ledger.journal import seal_entries
 from agijobs.run.delivery import issue_command
 from agijobs.run.lifecycle import resume_run, start_run
 from agijobs.run.runner import RunOptions
@@ -151,12 +153,17 @@ def test_at_rest_command_waits_for_unreplayed_live_commands(tmp_path: Path) -> N
 
 def test_a_torn_journal_entry_does_not_hide_later_ones(tmp_path: Path) -> None:
     store = FileStore(tmp_path)
-    store.journal([{"id": "a", "tick": 1}])
+    entries, _ = seal_entries(
+        GENESIS_HASH,
+        [{"id": name, "tick": n + 1, "index": n, "command": {}} for n, name in enumerate("abc")],
+    )
+    store.journal(entries[:1])
     with open(tmp_path / "inbox" / "journal.ndjson", "ab") as handle:
         handle.write(b'{"id":"tor')
-    store.journal([{"id": "b", "tick": 2}])
-    store.journal([{"id": "c", "tick": 3}])
-    assert [e["id"] for e in store.read_journal()] == ["a", "b", "c"]
+    assert store.read_journal() == entries[:1]  # the torn entry was never acknowledged
+    store.journal(entries[1:2])
+    store.journal(entries[2:])
+    assert store.read_journal() == entries
 
 
 def test_a_crash_while_writing_the_summary_is_finished_by_resume(

@@ -3,6 +3,7 @@ and the options that a database --storage changes."""
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import pytest
@@ -58,6 +59,25 @@ def test_export_into_a_run_or_a_file_is_refused_and_changes_nothing(
     result = cli("export", "--storage", str(finished), str(a_file))
     assert result.exit_code == 2, result.output
     assert result.stderr == f"Error: --storage: {a_file} is a file — pass a directory\n"
+
+
+def test_export_of_a_run_whose_journal_does_not_verify_writes_nothing(
+    finished: Path, tmp_path: Path
+) -> None:
+    source = tmp_path / "source"
+    shutil.copytree(finished, source)
+    (source / "inbox").mkdir(exist_ok=True)
+    (source / "inbox" / "journal.ndjson").write_bytes(b"not json\n")
+    before = file_hashes(source)
+    result = cli("export", "--storage", str(source), str(tmp_path / "out"))
+    assert result.exit_code == 3, result.output
+    assert result.stderr == (
+        f"Error: {source}/inbox/journal.ndjson line 1: not JSON (invalid literal, expected "
+        "'null', column 1) — the journal of live commands was altered or damaged; restore it "
+        "from a backup\n"
+    )
+    assert not (tmp_path / "out").exists()
+    assert file_hashes(source) == before
 
 
 def test_export_of_an_empty_storage_is_a_conflict(tmp_path: Path) -> None:

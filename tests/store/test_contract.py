@@ -22,6 +22,7 @@ import pytest
 from agijobs.errors import Conflict
 from agijobs.ledger.canonical import GENESIS_HASH, encode_event
 from agijobs.ledger.checkpoint import encode_checkpoint
+from agijobs.ledger.journal import seal_entries
 
 from ..backends import Backend
 from ..helpers import agijobs, scenario_dict, sha, write_scenario
@@ -148,13 +149,16 @@ def test_the_inbox_takes_journals_and_acknowledges(backend: Backend) -> None:
     pending = runner.pending_commands()
     assert [command_id for command_id, _ in pending] == sorted(ids)
     assert pending[0][1]["command"] == "pause-all"
-    entries = [
-        {"id": command_id, "tick": 7, "index": n, "command": raw}
-        for n, (command_id, raw) in enumerate(pending)
-    ]
+    entries, _ = seal_entries(
+        GENESIS_HASH,
+        [
+            {"id": command_id, "tick": 7, "index": n, "command": raw}
+            for n, (command_id, raw) in enumerate(pending)
+        ],
+    )
     runner.journal(entries)
     assert runner.pending_commands() == []
-    assert [e["id"] for e in store.read_journal()] == [e["id"] for e in entries]
+    assert store.read_journal() == entries
     assert store.read_ack(ids[0]) is None
     runner.acknowledge(ids[0], {"tick": 7, "event": "owner.pause-all", "effect": {}})
     assert store.wait_ack(ids[0], 5.0) == {"tick": 7, "event": "owner.pause-all", "effect": {}}
