@@ -19,7 +19,7 @@ from typing import Any
 from ..errors import IntegrityError
 from ..fabric.snapshot import conservation
 from ..ledger.chain import scan_events, verify_against_chain
-from ..run.derivation import derive, prefix_pieces
+from ..run.derivation import derive, stored_prefix
 from ..run.loading import LoadedRun, load_run
 from ..run.sessions import runner_is_live
 from ..store import Store
@@ -39,14 +39,26 @@ def audit(store: Store, *, quick: bool = False, bridge: Any = None) -> AuditRepo
 
 
 def _derived(store: Store, bridge: Any) -> AuditReport:
-    """The full audit: the cheap checks `status` makes, then the derivation."""
-    loaded = load_run(store)
+    """The full audit. A log damaged carelessly (a line that no longer chains, a log cut
+    short) is reported as `status` reports it, naming the line that breaks the chain: a
+    difference the derivation meets is checked against the chain first."""
+    try:
+        return _derivation(store, bridge)
+    except IntegrityError:
+        load_run(store)  # raises the chain's own error if it is broken
+        raise
+
+
+def _derivation(store: Store, bridge: Any) -> AuditReport:
+    """The cheap checks `status` makes but on the log before the checkpoint, which the
+    derivation compares byte for byte instead; then the derivation."""
+    loaded = load_run(store, derived=True)
     checkpoint = loaded.checkpoint
     if checkpoint is None:
         raise IntegrityError(f"{store.location}: no checkpoint", "resume or re-run the scenario")
     loaded.engine()  # restorable: every job row of the checkpoint is checked as it is read
     authority = AuthorityCheck(loaded.plan, loaded.run_id)
-    inputs = walk_inputs(prefix_pieces(loaded), loaded.seq, authority)
+    inputs = walk_inputs(stored_prefix(store, loaded.scan.mark_bytes), loaded.seq, authority)
     receipts = inputs.by_type.get("executor.receipts", 0)
     if receipts and bridge is None:
         return _quick_instead(store, receipts)

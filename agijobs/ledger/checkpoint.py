@@ -95,7 +95,35 @@ def decode_checkpoint(data: bytes, name: str = "checkpoint.json") -> dict[str, A
         raise IntegrityError(
             f"{name}: format {raw.get('format')!r} is not supported", "re-run with this agijobs"
         )
+    _check_fields(raw, name)
     return raw
+
+
+def _check_fields(raw: dict[str, Any], name: str) -> None:
+    """The fields around the state, typed as `encode_checkpoint` writes them (the state's
+    own shape is the fabric's to check)."""
+    fix = "the checkpoint was altered: restore it from a backup or re-run"
+    for field, kind in (("inputs_id", str), ("tick", int), ("seq", int), ("head", str)):
+        value = raw.get(field)
+        if type(value) is not kind or (isinstance(value, int) and value < 0):
+            raise IntegrityError(f"{name}: {field}: not a {_KIND[kind]}", fix)
+    if not (len(raw["head"]) == 64 and set(raw["head"]) <= _HEX):
+        raise IntegrityError(f"{name}: head: not a sha256 in hex", fix)
+    if not isinstance(raw.get("state"), dict):
+        raise IntegrityError(f"{name}: state: not an object", fix)
+    events = raw.get("events")
+    if events is not None and not (
+        isinstance(events, dict)
+        and set(events) == {"bytes", "sha256"}
+        and type(events["bytes"]) is int
+        and events["bytes"] >= 0
+        and isinstance(events["sha256"], str)
+    ):
+        raise IntegrityError(f"{name}: events: not the log's length and sha256", fix)
+
+
+_KIND = {str: "string", int: "whole number, 0 or more"}
+_HEX = frozenset("0123456789abcdef")
 
 
 def _unsealed_digest(data: bytes, claimed: str) -> str | None:

@@ -134,6 +134,18 @@ def verify_state(store: Store, loaded: LoadedRun, bridge: Any = None) -> None:
     derive(store, loaded, recorded, bridge, summary=False)
 
 
+def stored_prefix(store: Store, end: int) -> Iterator[bytes]:
+    """The stored log's first `end` bytes, in newline-terminated pieces, read as needed."""
+    left = end
+    for piece in store.read_event_chunks(PIECE):
+        if len(piece) >= left:
+            if left:
+                yield piece[:left]
+            return
+        left -= len(piece)
+        yield piece
+
+
 def prefix_pieces(loaded: LoadedRun) -> Iterator[bytes]:
     """The loaded log up to the checkpoint, in newline-terminated pieces."""
     data, end, position = loaded.events, loaded.scan.mark_bytes, 0

@@ -67,13 +67,20 @@ class LoadedRun:
         return 0 if self.checkpoint is None else int(self.checkpoint["tick"])
 
 
-def load_run(store: Store, *, full_scan: bool = False, check_plan: bool = True) -> LoadedRun:
+def load_run(
+    store: Store, *, full_scan: bool = False, check_plan: bool = True, derived: bool = False
+) -> LoadedRun:
     """Read and verify plan, checkpoint and event chain; raise `IntegrityError` on mismatch.
 
     The log up to the checkpoint is verified by the digest the checkpoint records, and
     line by line after it; `full_scan` (the audit) re-hashes every line from seq 1.
     Without `check_plan` the stored plan is proved by its plan_id but not validated again
-    (`plan.stored_plan`): for `status` and owner commands at rest, which never tick."""
+    (`plan.stored_plan`): for `status` and owner commands at rest, which never tick.
+
+    With `derived` (the audit that re-makes the run and compares every byte of the log up
+    to the checkpoint with what it writes), that part is neither read nor hashed here:
+    only the lines after it, which the derivation does not cover, are; `events` then holds
+    no bytes."""
     plan_bytes = store.read_document(RUN_PLAN)
     if plan_bytes is None:
         if store.has_run():
@@ -91,11 +98,14 @@ def load_run(store: Store, *, full_scan: bool = False, check_plan: bool = True) 
         raise IntegrityError(error.message, "the stored plan was altered; re-run") from None
     raw, checkpoint, table = _read_checkpoint(store)
     table_name = ""
-    events = store.read_events()
     seq = 0 if checkpoint is None else int(checkpoint["seq"])
-    if checkpoint is None or full_scan:
+    if derived and checkpoint is not None and (scan := _scan_after(store, checkpoint)):
+        events = b""
+    elif checkpoint is None or full_scan:
+        events = store.read_events()
         scan = scan_events(events, seq, f"{store.location}/{EVENTS}")
     else:
+        events = store.read_events()
         scan = scan_from_checkpoint(events, checkpoint, f"{store.location}/{EVENTS}")
     if checkpoint is not None:
         if checkpoint["inputs_id"] != plan.inputs_id:
@@ -211,3 +221,18 @@ def _integrity(raw: bytes | None) -> str:
     assert raw is not None
     start = raw.index(b',"integrity":"') + len(b',"integrity":"')
     return raw[start : start + 64].decode()
+
+
+def _scan_after(store: Store, checkpoint: dict[str, Any]) -> ChainScan | None:
+    """The scan of only the lines after the checkpoint, which start where its record of the
+    log (`events`) says; None when it records none to trust for that."""
+    recorded = checkpoint.get("events")
+    size = recorded.get("bytes") if isinstance(recorded, dict) else None
+    if type(size) is not int or size < 0:
+        return None
+    seq, head = int(checkpoint["seq"]), str(checkpoint["head"])
+    tail = store.read_events_from(size, seq)
+    scan = scan_events(tail, seq, f"{store.location}/{EVENTS}", start=(0, seq, head))
+    scan.mark_bytes = size
+    scan.valid_bytes += size
+    return scan

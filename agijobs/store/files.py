@@ -218,6 +218,14 @@ class FileStore:
                 if end:
                     yield chunk[:end]
 
+    def read_events_from(self, offset: int, seq: int) -> bytes:
+        try:
+            with open(self.root / EVENTS, "rb") as handle:
+                handle.seek(offset)
+                return handle.read()
+        except FileNotFoundError:
+            return b""
+
     def open_events(self, keep_bytes: int, keep_seq: int = 0) -> FileEventSink:
         return FileEventSink(self.root / EVENTS, keep_bytes)
 

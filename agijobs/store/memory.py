@@ -48,6 +48,9 @@ class MemoryStore:
     def read_event_chunks(self, size: int) -> Iterator[bytes]:
         return iter(())
 
+    def read_events_from(self, offset: int, seq: int) -> bytes:
+        return b""
+
     def open_events(self, keep_bytes: int, keep_seq: int = 0) -> NullSink:
         return NullSink()
 

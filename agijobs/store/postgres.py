@@ -315,6 +315,17 @@ class PostgresStore:
             if piece:
                 yield b"\n".join(piece) + b"\n"
 
+    def read_events_from(self, offset: int, seq: int) -> bytes:
+        lines = (
+            self.aux()
+            .execute(
+                "SELECT line FROM agijobs_events WHERE fabric = %s AND seq > %s ORDER BY seq",
+                (self.fabric, seq),
+            )
+            .fetchall()
+        )
+        return b"".join(bytes(line) + b"\n" for (line,) in lines)
+
     def open_events(self, keep_bytes: int, keep_seq: int) -> PostgresEventSink:
         return PostgresEventSink(self, keep_seq)
 
