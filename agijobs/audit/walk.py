@@ -265,12 +265,12 @@ def note_governance(walk: Walk, authority: AuthorityCheck, seq: int, event: dict
         walk.recorded.append((tick, command))
 
 
-def walk_inputs(pieces: Iterable[bytes], count: int, authority: AuthorityCheck) -> Walk:
+def walk_inputs(pieces: Iterable[tuple[bytes, int]], count: int, authority: AuthorityCheck) -> Walk:
     """The governance part of `walk_log` alone, for the derivation (which proves every
     other event by re-making it): only the ``owner.*``, ``governance.*`` and
     ``executor.*`` lines are read (`input_events`)."""
     walk = Walk(Ledger(), {}, [], [], authority)
-    for seq, event in input_events(pieces, count):
+    for seq, event in input_events(pieces, count, "events.ndjson"):
         kind = event.get("type")
         if isinstance(kind, str) and kind.startswith("executor."):
             walk.by_type[kind] = walk.by_type.get(kind, 0) + 1

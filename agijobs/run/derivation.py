@@ -14,6 +14,7 @@ owner command's actor and reason are as recorded (signed heads and witnesses cov
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -25,6 +26,7 @@ from ..fabric.authority import records_input
 from ..fabric.commands import batch
 from ..fabric.engine import Engine
 from ..fabric.inputs import BATCH, CommandInput
+from ..ledger import jobtable
 from ..ledger.canonical import chain_hash, dumps, split_event_line
 from ..ledger.checkpoint import without_note
 from ..ledger.difference import describe_difference, first_difference
@@ -38,9 +40,9 @@ from ..views.summary import check_expectations
 from .loading import LoadedRun
 from .simulation import simulate
 
-PIECE = 1 << 22  # bytes of the stored log read at a time
+PIECE = 1 << 20  # bytes of the stored log read at a time
 # The last field of an event line is its type: a line ends `,"type":"<kind>"}`.
-_INPUT_MARKS = (b',"type":"owner.', b',"type":"governance.', b',"type":"executor.')
+_INPUT_MARK = re.compile(rb',"type":"(?:owner|governance|executor)\.')
 _SOURCE = "the plan and the recorded owner commands"
 
 
@@ -116,10 +118,14 @@ def derive(
 
 
 def verify_state(store: Store, loaded: LoadedRun, bridge: Any = None) -> None:
-    """`resume`'s proof, before it acts: the checkpoint's state is what the log implies, and
-    the log what its plan and recorded owner commands give (`derive`, without the summary,
-    which the run rewrites when it stops)."""
-    if loaded.checkpoint is None:
+    """`resume`'s proof, before it acts: the checkpoint's state is what the owner commands
+    the log records, applied to the plan, give. The run is re-made to the checkpoint's
+    tick without encoding a single event (the log's bytes before the checkpoint are held
+    to the digest the checkpoint records, as every load does; `audit` compares them one by
+    one), and its state compared with the checkpoint's: exit 3 naming the first field
+    that differs."""
+    checkpoint = loaded.checkpoint
+    if checkpoint is None:
         return  # nothing to act on: the run starts again from tick 0
     name = f"{store.location}/{EVENTS}"
     recorded, executed = recorded_inputs(
@@ -131,69 +137,96 @@ def verify_state(store: Store, loaded: LoadedRun, bridge: Any = None) -> None:
             "record: resuming it in process would answer differently",
             "resume it with --executor bridge (and the same bridge)",
         )
-    derive(store, loaded, recorded, bridge, summary=False)
+    engine = Engine(loaded.plan.inputs)
+    outcome = simulate(
+        loaded.plan,
+        batches_regrouped(recorded),
+        until_tick=int(checkpoint["tick"]),
+        run_id=loaded.run_id,
+        bridge=bridge,
+        engine=engine,
+        state_only=True,
+    )
+    state, table = jobtable.split(engine.snapshot())
+    if outcome.summary["seq"] != loaded.seq:
+        raise IntegrityError(
+            f"{name}: the checkpoint is at seq {loaded.seq}, but {_SOURCE} give "
+            f"{outcome.summary['seq']} events up to its tick {checkpoint['tick']}",
+            _ALTERED,
+        )
+    if dumps(state) != dumps(checkpoint["state"]):
+        stored = {k: v for k, v in checkpoint.items() if k != "note"}
+        derived = {**stored, "state": state}
+        raise IntegrityError(
+            f"{store.location}/{CHECKPOINT}: "
+            f"{_difference(_with_jobs(stored, loaded.job_table), _with_jobs(derived, table))} "
+            f"(re-derived to seq {loaded.seq}, tick {loaded.engine_tick})",
+            _ALTERED,
+        )
 
 
-def stored_prefix(store: Store, end: int) -> Iterator[bytes]:
-    """The stored log's first `end` bytes, in newline-terminated pieces, read as needed."""
+_ALTERED = (
+    "the checkpoint was altered: restore it from a backup, or run `agijobs resume` from an "
+    "unaltered copy"
+)
+
+
+def stored_prefix(store: Store, end: int) -> Iterator[tuple[bytes, int]]:
+    """The stored log's first `end` bytes, in newline-terminated pieces read as needed,
+    each with the length to read of it (`input_events`)."""
     left = end
     for piece in store.read_event_chunks(PIECE):
         if len(piece) >= left:
             if left:
-                yield piece[:left]
+                yield piece, left
             return
         left -= len(piece)
-        yield piece
+        yield piece, len(piece)
 
 
-def prefix_pieces(loaded: LoadedRun) -> Iterator[bytes]:
-    """The loaded log up to the checkpoint, in newline-terminated pieces."""
-    data, end, position = loaded.events, loaded.scan.mark_bytes, 0
-    while position < end:
-        stop = data.find(b"\n", min(position + PIECE, end) - 1, end) + 1
-        yield data[position:stop]
-        position = stop
+def prefix_pieces(loaded: LoadedRun) -> Iterator[tuple[bytes, int]]:
+    """The loaded log up to the checkpoint, as one piece (it is in memory already)."""
+    yield loaded.events, loaded.scan.mark_bytes
 
 
-def input_events(pieces: Iterable[bytes], count: int) -> Iterator[tuple[int, dict[str, Any]]]:
+def input_events(
+    pieces: Iterable[tuple[bytes, int]], count: int, name: str
+) -> Iterator[tuple[int, dict[str, Any]]]:
     """(seq, event) of each ``owner.*``, ``governance.*`` and ``executor.*`` line among the
-    first `count` lines of `pieces` (newline-terminated pieces of the log), in order: the
-    only lines a derivation needs to read, found by their last field with C-level searches
-    and parsed alone."""
-    seq = 0  # lines before the current piece
-    for piece in pieces:
-        hits = sorted(found for mark in _INPUT_MARKS for found in _line_ends_with(piece, mark))
-        counted = newlines = 0  # newlines in piece[:counted]
-        for start, end in hits:
-            newlines += piece.count(b"\n", counted, start)
-            counted = start
-            if seq + newlines + 1 > count:
+    first `count` lines of the log, in order: the only lines a derivation reads. `pieces`
+    are (bytes, end): the log in newline-terminated pieces, each read up to its `end`. The
+    lines are found by their last field, one C-level search over the bytes, and only they
+    are parsed; each names its own seq (a wrong one fails the derivation that follows)."""
+    for data, end in pieces:
+        for found in _INPUT_MARK.finditer(data, 0, end):
+            at = found.start()
+            stop = data.find(b"\n", at, end)
+            if data.find(b',"type":"', at + 1, stop) >= 0 or data[stop - 2 : stop] != b'"}':
+                continue  # a field inside the data, not the line's own type
+            try:
+                event = orjson.loads(data[data.rfind(b"\n", 0, at) + 1 : stop])
+                seq = event["seq"]
+            except (orjson.JSONDecodeError, KeyError, TypeError):
+                event, seq = None, None
+            if type(seq) is not int or not isinstance(event, dict):
+                raise IntegrityError(
+                    f"{name}: the line at byte {at} is not an event line",
+                    "the log was altered: restore it from a backup",
+                )
+            if seq > count:
                 return
-            yield seq + newlines + 1, orjson.loads(piece[start:end])
-        seq += piece.count(b"\n")
-        if seq >= count:
-            return
-
-
-def _line_ends_with(piece: bytes, mark: bytes) -> Iterator[tuple[int, int]]:
-    """(start, end) of each line of `piece` whose last field begins with `mark`."""
-    at = piece.find(mark)
-    while at >= 0:
-        end = piece.find(b"\n", at)
-        if piece.find(b',"type":"', at + 1, end) < 0 and piece[end - 2 : end] == b'"}':
-            yield piece.rfind(b"\n", 0, at) + 1, end
-        at = piece.find(mark, end)
+            yield seq, event
 
 
 def recorded_inputs(
-    pieces: Iterable[bytes], count: int, keyed: bool, name: str
+    pieces: Iterable[tuple[bytes, int]], count: int, keyed: bool, name: str
 ) -> tuple[list[tuple[int, CommandInput]], bool]:
     """The owner commands the first `count` lines record as inputs, with their ticks, each
     held to the command line's rules; and whether an external executor's receipts are on
     record. A malformed one is an `IntegrityError` naming its line in `name`."""
     recorded: list[tuple[int, CommandInput]] = []
     executed = False
-    for seq, event in input_events(pieces, count):
+    for seq, event in input_events(pieces, count, name):
         kind = event.get("type")
         if kind == "executor.receipts":
             executed = True
@@ -369,16 +402,20 @@ def _compare_checkpoint(
     stored = orjson.loads(stored_bytes)
     derived = orjson.loads(data)
     del stored["integrity"], derived["integrity"]  # a seal differs whenever anything does
-    for document, rows in ((stored, loaded.job_table), (derived, table)):
-        state = document.get("state")
-        if isinstance(state, dict) and TABLE_KEY in state and rows is not None:
-            document["state"] = attach_jobs(state, rows, "job table")
     raise IntegrityError(
-        f"{store.location}/{CHECKPOINT}: {_difference(stored, derived)} (re-derived to seq "
-        f"{loaded.seq}, tick {loaded.engine_tick})",
-        "the checkpoint was altered: restore it from a backup, or run `agijobs resume` from "
-        "an unaltered copy",
+        f"{store.location}/{CHECKPOINT}: "
+        f"{_difference(_with_jobs(stored, loaded.job_table), _with_jobs(derived, table))} "
+        f"(re-derived to seq {loaded.seq}, tick {loaded.engine_tick})",
+        _ALTERED,
     )
+
+
+def _with_jobs(document: dict[str, Any], rows: bytes | None) -> dict[str, Any]:
+    """A checkpoint document with its state's job rows attached from `rows`, its table."""
+    state = document.get("state")
+    if isinstance(state, dict) and TABLE_KEY in state and rows is not None:
+        return {**document, "state": attach_jobs(state, rows, "job table")}
+    return document
 
 
 def _compare_summary(store: Store, loaded: LoadedRun, derived: dict[str, Any]) -> str:

@@ -51,8 +51,14 @@ class Recorder:
             store.trim_metrics(loaded.engine_tick)
         self.counts: dict[str, int] | None = None  # events by type, kept only by derivations
         self.signer: HeadSigner | None = None  # signs each checkpoint on a keyed fabric
+        # A derivation of the state alone (`resume`'s check): events are counted, not
+        # encoded, and no checkpoint is written; the caller reads the engine it ends in.
+        self.state_only = False
 
     def write(self, tick: int, events: list[tuple[str, dict[str, Any]]]) -> None:
+        if self.state_only:
+            self.seq += len(events)
+            return
         lines: list[bytes] = []
         head, seq = self.head, self.seq
         observer, counts, add = self.observer, self.counts, lines.append
@@ -73,6 +79,8 @@ class Recorder:
 
     def checkpoint(self) -> None:
         self.engine.state.checkpoint_requested = False
+        if self.state_only:
+            return
         self.sink.sync()
         observer = self.observer
         if observer is not None and observer.rows:

@@ -43,6 +43,7 @@ def simulate(
     store: Store | None = None,
     engine: Engine | None = None,
     counts: dict[str, int] | None = None,
+    state_only: bool = False,
 ) -> Outcome:
     """Run `plan` from tick 0, with recorded live/at-rest commands at their ticks.
 
@@ -50,14 +51,15 @@ def simulate(
     audit's derivation gives one that compares each event with the stored log), so a dry
     run predicts the chain head and events digest of a real run exactly. `engine`, when
     given, is the fresh engine to run (its caller reads the state it ends in); `counts`,
-    when given, counts the events written by type.
+    when given, counts the events written by type. `state_only` encodes no event and
+    writes no checkpoint: only the state `engine` ends in matters.
     """
     if engine is None:
         engine = Engine(plan.inputs)
     engine.run_id = run_id
     options = RunOptions(bridge=bridge)
     with bridge_started(options, plan):
-        return _simulate(plan, engine, options, recorded, until_tick, store, counts)
+        return _simulate(plan, engine, options, recorded, until_tick, store, counts, state_only)
 
 
 def _simulate(
@@ -68,6 +70,7 @@ def _simulate(
     until_tick: int | None,
     store: Store | None,
     counts: dict[str, int] | None,
+    state_only: bool,
 ) -> Outcome:
     from ..store.memory import MemoryStore
 
@@ -77,6 +80,7 @@ def _simulate(
         book.setdefault(tick, []).append(command)
     runner.until_tick = until_tick
     runner.recorder.counts = counts
+    runner.recorder.state_only = state_only
     runner.recorder.write(0, [started_event(plan)])
     return runner.loop()
 

@@ -70,8 +70,11 @@ def test_resume_refuses_a_checkpoint_a_tick_ahead_of_its_log(stopped: Path, tmp_
     before = file_hashes(storage)
     resumed = cli("resume", "--storage", str(storage), "--stop-after-ticks", "1")
     assert resumed.exit_code == 3, resumed.output
-    assert f"{storage}/events.ndjson: line " in resumed.stderr, resumed.stderr
-    assert "missing, but the plan and the recorded owner commands give" in resumed.stderr
+    assert resumed.stderr.startswith(
+        f"Error: {storage}/events.ndjson: the checkpoint is at seq "
+    ), resumed.stderr
+    assert "but the plan and the recorded owner commands give" in resumed.stderr
+    assert f" events up to its tick {state['tick'] + 1} " in resumed.stderr
     assert file_hashes(storage) == before
 
 
