@@ -32,7 +32,6 @@ from ..ledger.checkpoint import without_note
 from ..ledger.difference import describe_difference, first_difference
 from ..ledger.jobtable import TABLE_KEY
 from ..ledger.jobtable import attach as attach_jobs
-from ..scenario.command_input import recorded_command
 from ..store import Store
 from ..store.files import CHECKPOINT, EVENTS
 from ..store.memory import MemoryStore
@@ -249,6 +248,8 @@ def recorded_input(name: str, seq: int, event: dict[str, Any], keyed: bool) -> C
     try:
         if not records_input(keyed, kind, data):
             return None
+        from ..scenario.command_input import recorded_command  # pydantic: only when needed
+
         return recorded_command(data["input"], label, ("data", "input"))
     except BadInput as error:
         raise IntegrityError(error.message, fix) from None
