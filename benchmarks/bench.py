@@ -12,8 +12,12 @@ real CLI in child processes and prints one table, also written to benchmarks/res
                         median of each run's wall / its raw loop's
   RSS MB                peak resident memory of the run process
   events MB, ckpt MB    on disk after the run (ckpt: checkpoint.json and its job table)
-  resume s              `agijobs resume --stop-after-ticks 1` from a mid-run checkpoint
-  audit s, audit ev/s   `agijobs audit` on the finished storage
+  resume s              `agijobs resume --stop-after-ticks 1` from a mid-run checkpoint (it
+                        re-makes the state up to there and compares it with the checkpoint's)
+  audit s, audit/run    `agijobs audit` on the finished storage (it re-makes the whole run and
+                        compares every byte), and its wall over the run's
+  audit RSS MB          the audit's peak resident memory
+  quick s, quick ev/s   `agijobs audit --quick` (chain, counters and authority only)
   bounces               spills by the fabric's router to a shard the job had already left
                         (owner reroutes aside): the backlog case that broke the reference
 
@@ -78,7 +82,10 @@ COLUMNS = [
     "checkpoint_mb",
     "resume_s",
     "audit_s",
-    "audit_events_per_s",
+    "audit_ratio",
+    "audit_rss_mb",
+    "quick_s",
+    "quick_events_per_s",
     "bounces",
 ]
 BACKLOG_COLUMNS = ["jobs", "tick", "events", "queued", "in_flight", "checkpoint_bytes", "run_s"]
@@ -203,11 +210,15 @@ def checkpoint_bytes(storage: Path) -> int:
     return (storage / "checkpoint.json").stat().st_size + tables
 
 
-def agijobs(*args: str) -> tuple[float, int, subprocess.CompletedProcess[bytes]]:
+def agijobs(
+    *args: str, env: dict[str, str] | None = None
+) -> tuple[float, int, subprocess.CompletedProcess[bytes]]:
     """Run the CLI in a child; (wall seconds, the child's peak RSS in KB, result)."""
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
         started = time.perf_counter()
-        process = subprocess.Popen([sys.executable, "-m", "agijobs", *args], stdout=out, stderr=err)
+        process = subprocess.Popen(
+            [sys.executable, "-m", "agijobs", *args], stdout=out, stderr=err, env=env
+        )
         _, status, usage = os.wait4(process.pid, 0)  # this child's own rusage
         wall = time.perf_counter() - started
         process.returncode = code = os.waitstatus_to_exitcode(status)
@@ -297,10 +308,18 @@ def measure(case: str, scenario: dict[str, Any], tmp: Path, repeat: int) -> dict
         "checkpoint_mb": checkpoint_bytes(storage) / 2**20,
         "completed": summary["jobs"]["completed"],
     }
-    audit = statistics.median(
-        agijobs("audit", "--storage", str(storage), "--json")[0] for _ in range(repeat)
+    audits = [agijobs("audit", "--storage", str(storage), "--json") for _ in range(repeat)]
+    audit = statistics.median(run[0] for run in audits)
+    quick = statistics.median(
+        agijobs("audit", "--quick", "--storage", str(storage), "--json")[0] for _ in range(repeat)
     )
-    row.update(audit_s=audit, audit_events_per_s=events / audit)
+    row.update(
+        audit_s=audit,
+        audit_ratio=audit / wall,
+        audit_rss_mb=statistics.median(run[1] for run in audits) / 1024,
+        quick_s=quick,
+        quick_events_per_s=events / quick,
+    )
     row["bounces"] = bounces(storage / "events.ndjson")
     mid = tmp / f"{case}-mid"
     halfway = str(max(1, summary["tick"] // 2))
@@ -309,6 +328,34 @@ def measure(case: str, scenario: dict[str, Any], tmp: Path, repeat: int) -> dict
     shutil.rmtree(storage)
     shutil.rmtree(mid)
     return row
+
+
+def signed_overhead(jobs: int, tmp: Path, repeat: int) -> dict[str, Any]:
+    """The same run with and without owner keys, in turn: with keys every checkpoint is
+    signed by the runner's key (and the plan by its owners). Medians of `repeat` pairs."""
+    keys = tmp / "keys"
+    env = {**os.environ, "AGIJOBS_KEY_DIR": str(keys)}
+    entries = []
+    for name, role in (("owner", "owner"), ("runner", "runner")):
+        made = agijobs("keys", "new", name, "--role", role, env=env)[2]
+        entries.extend(yaml.safe_load(made.stdout))
+    open_source = tmp / "open.json"
+    open_source.write_bytes(orjson.dumps(scaled(jobs)))
+    keyed = scaled(jobs)
+    keyed["fabric"]["owner"] = {**keyed["fabric"]["owner"], "keys": entries}
+    keyed["fabric"]["owner"]["approvals"] = {"default": 1}
+    keyed_source, plan = tmp / "keyed.json", tmp / "keyed-plan.json"
+    keyed_source.write_bytes(orjson.dumps(keyed))
+    agijobs("plan", str(keyed_source), "--out", str(plan), "--sign", "owner", env=env)
+    walls: dict[str, list[float]] = {"open": [], "signed": []}
+    for _ in range(repeat):
+        for kind, source in (("open", open_source), ("signed", plan)):
+            storage = tmp / f"{kind}-storage"
+            walls[kind].append(agijobs("run", str(source), "--storage", str(storage), env=env)[0])
+            shutil.rmtree(storage)
+    shutil.rmtree(keys)
+    medians = {kind: statistics.median(values) for kind, values in walls.items()}
+    return {"jobs": jobs, **medians, "ratio": medians["signed"] / medians["open"]}
 
 
 def resume_copy(storage: Path, tmp: Path, *options: str) -> float:
@@ -375,7 +422,11 @@ def cli_latencies(tmp: Path, runs: int, queued: int) -> dict[str, float]:
 
 
 def against_targets(
-    rows: list[dict[str, Any]], cli: dict[str, float], backlog: dict[str, Any] | None, queued: int
+    rows: list[dict[str, Any]],
+    cli: dict[str, float],
+    backlog: dict[str, Any] | None,
+    queued: int,
+    signed: dict[str, Any] | None,
 ) -> list[dict[str, Any]]:
     """Each figure the performance issue sets a target for, beside the target."""
     found: list[dict[str, Any]] = []
@@ -407,9 +458,16 @@ def against_targets(
                 f"= {row['jobs']}",
                 row["completed"] == row["jobs"],
             )
+    if million is not None:
+        ratio, rss = million["audit_ratio"], million["audit_rss_mb"]
+        check("1M jobs: audit wall / run wall", ratio, "<= 1.2", ratio <= 1.2)
+        check("1M jobs: audit peak RSS MB", rss, "<= 200", rss <= 200)
     for row in rows:
-        speed = row["audit_events_per_s"]
-        check(f"{row['case']}: audit events/s", speed, ">= 400,000", speed >= 400_000)
+        speed = row["quick_events_per_s"]
+        check(f"{row['case']}: audit --quick events/s", speed, ">= 400,000", speed >= 400_000)
+    if signed is not None:
+        ratio = signed["ratio"]
+        check(f"{signed['jobs']:,} jobs: signed run / open run", ratio, "<= 1.05", ratio <= 1.05)
     if "resume_all_active" in cli:
         resume = cli["resume_all_active"]
         check(f"resume, {queued:,} jobs active: s", resume, "<= 1", resume <= 1)
@@ -448,6 +506,12 @@ def main(argv: list[str]) -> int:
         default=100_000,
         help="checkpoint at a bounded backlog: this many jobs and 10x as many (0 skips)",
     )
+    parser.add_argument(
+        "--signed-jobs",
+        type=int,
+        default=1_000_000,
+        help="a run this size with and without owner keys: what signed heads cost (0 skips)",
+    )
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results.json")
     args = parser.parse_args(argv)
     sizes = [int(s) for s in args.sizes.split(",") if s]
@@ -475,6 +539,7 @@ def main(argv: list[str]) -> int:
             rows.append(measure(case, burst(args.burst), tmp, args.repeat))
         cli = cli_latencies(tmp, args.cli_runs, args.cli_queued) if args.cli_runs else {}
         backlog = bounded_backlog(args.backlog_jobs, tmp) if args.backlog_jobs else None
+        signed = signed_overhead(args.signed_jobs, tmp, args.repeat) if args.signed_jobs else None
     machine["speed_after_s"] = speed()
     print(
         f"machine speed: a fixed pure-Python loop took {machine['speed_before_s']:.2f} s "
@@ -491,7 +556,12 @@ def main(argv: list[str]) -> int:
     for name, seconds in cli.items():
         runs = min(args.cli_runs, 5) if name == "resume_all_active" else args.cli_runs
         print(f"cli {name}: {seconds * 1000:.0f} ms median of {runs}")
-    targets = against_targets(rows, cli, backlog, args.cli_queued)
+    if signed is not None:
+        print(
+            f"{signed['jobs']:,} jobs signed / open: {signed['signed']:.2f} s / "
+            f"{signed['open']:.2f} s = {signed['ratio']:.3f}"
+        )
+    targets = against_targets(rows, cli, backlog, args.cli_queued, signed)
     print(table(targets, ["figure", "value", "target", "met"]))
     results = {
         "machine": machine,
@@ -500,6 +570,7 @@ def main(argv: list[str]) -> int:
         "cli_median_s": cli,
         "cli_queued_jobs": args.cli_queued,
         "checkpoint_bounded_backlog": backlog,
+        "signed_heads": signed,
         "targets": targets,
     }
     args.out.write_bytes(orjson.dumps(results, option=orjson.OPT_INDENT_2) + b"\n")

@@ -30,6 +30,8 @@ def test_bench_runs_small_and_reports_every_column(tmp_path: Path) -> None:
                 "500",
                 "--backlog-jobs",
                 "200",
+                "--signed-jobs",
+                "2000",
                 "--out",
                 str(out),
             ]
@@ -37,6 +39,7 @@ def test_bench_runs_small_and_reports_every_column(tmp_path: Path) -> None:
         == 0
     )
     results = orjson.loads(out.read_bytes())
+    assert results["signed_heads"]["jobs"] == 2000 and results["signed_heads"]["ratio"] > 0
     assert [row["case"] for row in results["rows"]] == ["planetary x2,000", "burst 1,000 at tick 1"]
     for row in results["rows"]:
         assert set(bench.COLUMNS) <= set(row)
