@@ -20,6 +20,7 @@ import shutil
 from pathlib import Path
 from typing import Any
 
+import orjson
 import pytest
 import yaml
 from hypothesis import HealthCheck, given, settings
@@ -161,3 +162,33 @@ def test_a_drawn_run_with_one_field_forged_is_refused(
         forge_event(storage, seq, path)
         message = audit_refuses(storage)
         assert f"line {seq} " in message, (seq, path, message)
+
+
+def test_an_event_appended_after_a_finished_run_is_refused(tmp_path: Path) -> None:
+    """Chained on the final checkpoint's head: `resume` refuses a finished run, so it would
+    never be dropped; the audit refuses it instead of accepting it forever."""
+    storage = tmp_path / "storage"
+    Fabric(str(storage)).run(ROOT / "scenarios" / "incident-pause.yaml")
+    log = storage / "events.ndjson"
+    lines = log.read_bytes().splitlines(keepends=True)
+    last = orjson.loads(lines[-1])
+    appended = {**last, "seq": last["seq"] + 1, "data": {**last["data"], "job": "forged-1"}}
+    lines.append(orjson.dumps(appended, option=orjson.OPT_SORT_KEYS) + b"\n")
+    log.write_bytes(b"".join(lines))
+    rechain_tail(storage, lines)
+    message = audit_refuses(storage)
+    assert message.startswith(
+        f"{storage}/events.ndjson: 1 event(s) and 0 byte(s) after the final checkpoint (seq "
+        f"{last['seq']}) of a run that had ended: no runner or owner command writes there"
+    ), message
+
+
+def rechain_tail(storage: Path, lines: list[bytes]) -> None:
+    """Hash the last line on the one before it, as a runner appending it would."""
+    from agijobs.ledger.canonical import dumps, sha256_hex
+
+    event = orjson.loads(lines[-1])
+    body = {k: v for k, v in event.items() if k != "hash"}
+    head = str(orjson.loads(lines[-2])["hash"])
+    lines[-1] = dumps({**body, "hash": sha256_hex(head.encode() + dumps(body))}) + b"\n"
+    (storage / "events.ndjson").write_bytes(b"".join(lines))
