@@ -43,6 +43,6 @@ def test_spliced_checkpoint_is_the_canonical_encoding_and_verifies(
     from agijobs.ledger.checkpoint import decode_checkpoint, encode_checkpoint
 
     state = {**state, "tick": 5}
-    data = encode_checkpoint(inputs_id="i" * 64, seq=seq, head="h" * 64, state=state)
+    data = encode_checkpoint(inputs_id="i" * 64, seq=seq, head="ab" * 32, state=state)
     assert data == dumps(orjson.loads(data)) + b"\n"
     assert decode_checkpoint(data)["state"] == orjson.loads(dumps(state))
