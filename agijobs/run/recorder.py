@@ -5,6 +5,7 @@ the Prometheus textfile kept beside them (not part of the chain: derived views).
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from typing import Any
 
 from ..fabric.engine import Engine
@@ -47,6 +48,8 @@ class Recorder:
         if self.observer is not None and loaded is not None:
             store.trim_metrics(loaded.engine_tick)
         self.counts: dict[str, int] | None = None  # events by type, kept only by derivations
+        # Told each checkpoint's sealed bytes once they are durable (the runner's witness).
+        self.witness: Callable[[bytes], None] | None = None
 
     def write(self, tick: int, events: list[tuple[str, dict[str, Any]]]) -> None:
         lines: list[bytes] = []
@@ -75,17 +78,16 @@ class Recorder:
             self.store.append_metrics(observer.rows)  # never ahead of a checkpoint for long:
             observer.rows = []  # resume trims what a crash left past the checkpoint
         state, table = jobtable.split(self.engine.snapshot())
-        self.store.write_checkpoint(
-            encode_checkpoint(
-                inputs_id=self.plan.inputs_id,
-                seq=self.seq,
-                head=self.head,
-                state=state,
-                events=(self.log_bytes, self.digest.hexdigest()),
-            ),
-            jobtable.digest(state),
-            table,
+        checkpoint = encode_checkpoint(
+            inputs_id=self.plan.inputs_id,
+            seq=self.seq,
+            head=self.head,
+            state=state,
+            events=(self.log_bytes, self.digest.hexdigest()),
         )
+        self.store.write_checkpoint(checkpoint, jobtable.digest(state), table)
+        if self.witness is not None:  # only once durable: a witness never holds a lost head
+            self.witness(checkpoint)
         if observer is not None:
             self.store.write_document(PROMETHEUS, prometheus_text(self.plan.name, self.engine))
 

@@ -17,12 +17,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from ..errors import Refused
+from ..errors import Refused, WitnessUnavailable
 from ..fabric.engine import Engine
 from ..fabric.inputs import CommandInput
 from ..ledger.canonical import dumps
 from ..scenario.plan import Plan
 from ..store import Store, crashpoints
+from ..store.witness import Witness, head_record
 from ..views.summary import build_summary, check_expectations, fabric_view
 from .acyclic import rarely_collected
 from .loading import LoadedRun, read_json
@@ -50,6 +51,9 @@ class RunOptions:
     # everything. The runner starts it (handshake first) and owns it as `executor`.
     bridge: BridgeSettings | None = None
     executor: BridgeExecutor | None = None
+    # Where each checkpoint's head is published, outside the storage (store.witness); the
+    # caller opens and closes it.
+    witness: Witness | None = None
 
 
 @dataclass(slots=True)
@@ -94,6 +98,10 @@ class Runner:
         self.lift_pause: CommandInput | None = None
         self.proposal: dict[str, Any] | None = None
         self._published = 0.0
+        # The witness failed: the loop stops at once, cleanly, and `loop` raises this.
+        self.unwitnessed: WitnessUnavailable | None = None
+        if options.witness is not None:
+            self.recorder.witness = self._witness_checkpoint
 
     # ----------------------------------------------------------- live inbox
 
@@ -145,10 +153,13 @@ class Runner:
         previous = _install_stop_handler(self)
         try:
             with rarely_collected():  # the ticks' millions of acyclic objects (acyclic.py)
-                return self._tick_until_stopped()
+                outcome = self._tick_until_stopped()
         finally:
             _restore_stop_handler(previous)
             self.recorder.close()
+        if self.unwitnessed is not None:
+            raise self._unwitnessed_stop(self.unwitnessed)
+        return outcome
 
     def _tick_until_stopped(self) -> Outcome:
         engine, state, options = self.engine, self.engine.state, self.options
@@ -156,6 +167,8 @@ class Runner:
         budget = options.stop_after_ticks
         ran = 0
         while True:
+            if self.unwitnessed is not None:
+                return self.stop("stopped", "witness-unavailable")
             for command in self.scripted_rest.pop(state.tick, ()):
                 try:
                     self.recorder.write(state.tick, engine.apply_at_rest(command))
@@ -185,6 +198,8 @@ class Runner:
                 # Waiting may last hours: let status and what-ifs see this very tick.
                 self.recorder.checkpoint()
                 self._publish(force=True)
+                if self.unwitnessed is not None:
+                    continue  # never wait for hours on heads nobody outside holds
                 if not self._wait_for_command():
                     return self.stop("stopped", "interrupted")
             tick = state.tick + 1
@@ -302,6 +317,39 @@ class Runner:
         if state.governance is not None:  # `agijobs approve` reads pending proposals here
             view["governance"] = state.governance.to_json()
         self.store.write_document("live.json", dumps(view))
+
+    def _witness_checkpoint(self, checkpoint: bytes) -> None:
+        """Publish a checkpoint the recorder has made durable to the witness. A witness that
+        fails is not tried again: the loop stops at its next step, as a clean stop does."""
+        witness = self.options.witness
+        if witness is None or self.unwitnessed is not None:
+            return
+        engine = self.engine
+        ended = engine.is_done() or engine.state.tick >= self.plan.inputs.max_ticks
+        record = head_record(
+            witness.storage,
+            engine.run_id,
+            self.recorder.seq,
+            self.recorder.head,
+            engine.state.tick,
+            checkpoint,
+            ended,
+        )
+        try:
+            witness.publish(record)
+        except WitnessUnavailable as failure:
+            self.unwitnessed = failure
+
+    def _unwitnessed_stop(self, failure: WitnessUnavailable) -> WitnessUnavailable:
+        """What the operator is told when the run stopped because its witness failed."""
+        witness = self.options.witness
+        name = "" if witness is None else f" {witness.name}"
+        return WitnessUnavailable(
+            f"{failure.message}; the run stopped at tick {self.engine.state.tick}, its checkpoint "
+            f"(seq {self.recorder.seq}, head {self.recorder.head}) durable in the storage but "
+            "not in the witness",
+            f"mend the witness, then `agijobs resume --witness{name}` continues the run",
+        )
 
     def _inputs_remain(self) -> bool:
         return bool(self.replay or self.scripted_live or self.scripted_rest)
