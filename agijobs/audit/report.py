@@ -29,6 +29,9 @@ class AuditReport:
     mode: str = "derived"  # or "quick"
     proved: list[str] = field(default_factory=list)
     not_proved: list[str] = field(default_factory=list)
+    # What `audit --witness` checked: the witness, its records of this run, the highest seq
+    # proved (audit.witness); None without one.
+    witness: dict[str, Any] | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -49,6 +52,7 @@ class AuditReport:
             "replay": self.replay,
             "notes": self.notes,
             "authority": self.authority,
+            "witness": self.witness,
         }
 
 
