@@ -5,6 +5,7 @@ that cannot be written (a clear error, the run stopped cleanly and resumable).""
 from __future__ import annotations
 
 import os
+import time
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +19,7 @@ from agijobs.run.runner import Outcome, RunOptions
 from agijobs.scenario.loading import load_plan
 from agijobs.store import open_store
 
-from ..helpers import cli, scenario_dict, write_scenario
+from ..helpers import agijobs, cli, scenario_dict, start, wait_for, write_scenario
 
 WORKLOAD = [
     {
@@ -247,6 +248,36 @@ def test_a_witness_failing_mid_run_stops_it_at_that_checkpoint(
     assert (outcome.status, outcome.summary["seq"]) == ("finished", 91)
     replay = Fabric(str(storage)).audit().replay
     assert replay is not None and replay["summary"] == "identical"
+
+
+def test_resume_to_a_live_runner_keeps_the_witness_it_was_started_with(tmp_path: Path) -> None:
+    """A --wait runner, paused and idle at tick 1, has published that head; `resume
+    --witness` sent to it says the runner keeps its own witness, which gets the end."""
+    data = scenario_dict(schedule=[{"tick": 1, "command": "pause-all", "reason": "hold"}])
+    scenario, storage = write_scenario(tmp_path / "s.yaml", data), tmp_path / "storage"
+    witness, other = tmp_path / "witness.ndjson", tmp_path / "other.ndjson"
+    runner = start("run", str(scenario), "--wait", "--witness", str(witness),
+                   "--storage", str(storage))  # fmt: skip
+    try:
+        wait_for(storage / "checkpoint.json")
+        deadline = time.monotonic() + 30
+        while len(witness.read_bytes().splitlines()) < 2:  # seq 1, then the paused tick 1
+            assert time.monotonic() < deadline, witness.read_bytes()
+            time.sleep(0.05)
+        resumed = agijobs("resume", "--witness", str(other), "--storage", str(storage))
+        assert resumed.returncode == 0, resumed.stderr
+        assert resumed.stderr == (
+            f"Notice: --witness {other}: a runner is live; it publishes to the witness it was "
+            "started with\n"
+        )
+        assert runner.wait(timeout=30) == 0
+    finally:
+        runner.kill()
+    assert not other.exists()
+    held = [orjson.loads(line) for line in witness.read_bytes().splitlines()]
+    assert [(r["tick"], r["ended"]) for r in held[:2]] == [(0, False), (1, False)]
+    summary = orjson.loads((storage / "summary.json").read_bytes())
+    assert (held[-1]["seq"], held[-1]["ended"]) == (summary["seq"], True)
 
 
 # ------------------------------------------------------------------ PostgreSQL
