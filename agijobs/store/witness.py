@@ -80,7 +80,7 @@ def open_witness(spec: str, storage: str, *, reading: bool = False) -> Witness:
             return StreamWitness("<stdin>", identity, sys.stdin.buffer)
         return StreamWitness("<stdout>", identity, sys.stdout)
     if is_database_url(spec):
-        return DatabaseWitness(spec, storage, identity)
+        return DatabaseWitness(spec, storage, identity, reading=reading)
     return FileWitness(Path(spec), storage, identity, reading=reading)
 
 
@@ -271,7 +271,7 @@ class DatabaseWitness:
     committed as it is inserted. Grant the runner INSERT and SELECT on it, not UPDATE or
     DELETE, and not even its own credentials can take a head back."""
 
-    def __init__(self, url: str, storage: str, identity: str) -> None:
+    def __init__(self, url: str, storage: str, identity: str, *, reading: bool) -> None:
         import psycopg
 
         from .postgres import redact
@@ -285,7 +285,8 @@ class DatabaseWitness:
                 conninfo, autocommit=True, application_name="agijobs-witness"
             )
             exists = self._conn.execute("SELECT to_regclass('agijobs_witness')").fetchone()
-            if exists is None or exists[0] is None:  # an INSERT-only role needs no CREATE
+            missing = exists is None or exists[0] is None
+            if missing and not reading:  # an INSERT-only role needs no CREATE
                 with self._conn.transaction():
                     self._conn.execute("SELECT pg_advisory_xact_lock(%s)", (_SCHEMA_LOCK,))
                     self._conn.execute(_SCHEMA)
@@ -295,6 +296,12 @@ class DatabaseWitness:
                 "check the URL, that the server is up and that the user may read and insert "
                 "into agijobs_witness",
             ) from None
+        if missing and reading:
+            self._conn.close()
+            raise BadInput(
+                f"--witness: {self.name} has no table agijobs_witness",
+                "name the database the run published its heads to",
+            )
 
     def publish(self, record: dict[str, Any]) -> None:
         import psycopg

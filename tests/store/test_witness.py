@@ -316,6 +316,25 @@ def test_a_postgresql_witness(scenario: Path, tmp_path: Path, pg_server: str) ->
     )
 
 
+def test_a_postgresql_witness_with_no_heads_table_is_bad_input_to_audit(
+    scenario: Path, tmp_path: Path, pg_server: str
+) -> None:
+    import psycopg
+
+    with psycopg.connect(pg_server, autocommit=True) as conn:
+        conn.execute("DROP DATABASE IF EXISTS witness_none")
+        conn.execute("CREATE DATABASE witness_none")
+    witness = pg_server.rsplit("/", 1)[0] + "/witness_none"
+    storage = tmp_path / "storage"
+    assert cli("run", str(scenario), "--storage", str(storage)).exit_code == 0
+    result = cli("audit", "--witness", witness, "--storage", str(storage))
+    assert result.exit_code == 2, result.output
+    assert result.stderr == (
+        f"Error: --witness: {witness} has no table agijobs_witness — name the database the "
+        "run published its heads to\n"
+    )
+
+
 def test_a_postgresql_witness_in_the_storage_database_is_refused(
     scenario: Path, pg_url: str
 ) -> None:
