@@ -3,7 +3,8 @@
 The exit-code table is part of the CLI contract (README, "Exit codes"):
 
     0 ok · 1 expectations failed · 2 bad input · 3 integrity failure ·
-    4 conflict · 5 refused by owner authority · 6 live runner did not acknowledge
+    4 conflict (or a witness that cannot be written) · 5 refused by owner authority ·
+    6 live runner did not acknowledge
 """
 
 from __future__ import annotations
@@ -54,6 +55,14 @@ class Conflict(AgijobsError):
 
     exit_code = 4
     code = "conflict"
+
+
+class WitnessUnavailable(AgijobsError):
+    """The witness `--witness` names cannot be opened or written: a run stops at its last
+    durable checkpoint rather than go on with heads nobody outside the storage holds."""
+
+    exit_code = 4
+    code = "witness"
 
 
 class Refused(AgijobsError):

@@ -16,8 +16,9 @@ Nothing is opened, read or imported until a method needs it: `Fabric(...)` is fr
 
 from __future__ import annotations
 
+import contextlib
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -30,6 +31,7 @@ if TYPE_CHECKING:
     from .run.runner import Outcome, Progress, RunOptions
     from .run.status import Follower
     from .store import Store
+    from .store.witness import Witness
 
 DEFAULT_STORAGE = "storage"
 Notices = Callable[[str], None]  # told what a reference or apply file had that is ignored
@@ -100,14 +102,17 @@ class Fabric:
         bridge: str | None = None,
         bridge_timeout: float | None = None,
         runner_key: str | None = None,
+        witness: str | None = None,
         progress: Progress | None = None,
         notices: Notices | None = None,
     ) -> Outcome:
         """Run a scenario or plan from tick 0 into this (empty) storage; `fresh` archives a
-        run it holds first. `progress` is called after every tick; `notices` is told what a
-        reference file had that agijobs ignores, before the run starts. On a fabric that
-        declares keys, `runner_key` names the key that signs its checkpoints (default:
-        $AGIJOBS_RUNNER_KEY, else the runner key's name under the key directory)."""
+        run it holds first. `witness` (a file, `-` for stdout, or a postgresql:// URL of
+        another database) is given each checkpoint's head once it is durable. `progress` is
+        called after every tick; `notices` is told what a reference file had that agijobs
+        ignores, before the run starts. On a fabric that declares keys, `runner_key` names
+        the key that signs its checkpoints (default: $AGIJOBS_RUNNER_KEY, else the runner
+        key's name under the key directory)."""
         from .run.lifecycle import start_run
         from .scenario.loading import check_fresh, load_plan
 
@@ -121,7 +126,9 @@ class Fabric:
             stop_after_ticks, tick_ms, wait, executor, bridge, bridge_timeout, progress
         )
         options.runner_key = runner_key
-        return start_run(self.store, plan, str(scenario), options, fresh=fresh)
+        with self._witness(witness) as opened:
+            options.witness = opened
+            return start_run(self.store, plan, str(scenario), options, fresh=fresh)
 
     def resume(
         self,
@@ -138,15 +145,23 @@ class Fabric:
         bridge: str | None = None,
         bridge_timeout: float | None = None,
         runner_key: str | None = None,
+        witness: str | None = None,
         progress: Progress | None = None,
+        notices: Notices | None = None,
     ) -> Outcome | CommandResult:
         """Bring the fabric back to live. With a live runner: send it a `resume` command
-        (its result). Without one: verify, recover from a crash, lift the pause (unless
-        `keep_paused`) and continue the run here (its outcome)."""
+        (its result; `notices` is told that `witness` stays the one it was started with).
+        Without one: verify, recover from a crash, lift the pause (unless `keep_paused`)
+        and continue the run here (its outcome), publishing heads to `witness`."""
         from .run.sessions import runner_is_live
 
         store = self.store
         if runner_is_live(store):
+            if witness is not None and notices is not None:
+                notices(
+                    f"--witness {witness}: a runner is live; it publishes to the witness it "
+                    "was started with"
+                )
             if keep_paused:
                 from .errors import Conflict
 
@@ -164,9 +179,11 @@ class Fabric:
             stop_after_ticks, tick_ms, wait, executor, bridge, bridge_timeout, progress
         )
         options.runner_key = runner_key
-        return resume_run(
-            store, options, reason=reason, keep_paused=keep_paused, actor=actor, key=key
-        )
+        with self._witness(witness) as opened:
+            options.witness = opened
+            return resume_run(
+                store, options, reason=reason, keep_paused=keep_paused, actor=actor, key=key
+            )
 
     # -------------------------------------------------------------- owner commands
 
@@ -289,15 +306,18 @@ class Fabric:
         executor: str = "inprocess",
         bridge: str | None = None,
         bridge_timeout: float | None = None,
+        witness: str | None = None,
     ) -> AuditReport:
         """Prove the stored run: re-make it from its plan and recorded owner commands and
         compare every event, the checkpoint and the summary, byte for byte; re-check owner
         authority. `quick` checks only the chain, the counters and authority, and its report
-        says what that leaves unproved."""
+        says what that leaves unproved. With `witness` (where the run published its heads;
+        `-` reads standard input), it also proves the log extends every head held there."""
         from .audit.verify import audit
 
         settings = executor_settings(executor, bridge, bridge_timeout)
-        return audit(self.store, quick=quick, bridge=settings)
+        with self._witness(witness, reading=True) as opened:  # a bad one fails before the work
+            return audit(self.store, quick=quick, bridge=settings, witness=opened)
 
     # ------------------------------------------------------------------- copies
 
@@ -313,6 +333,20 @@ class Fabric:
         from .run.transfer import copy_run
 
         return copy_run(Fabric(source).store, self.store)
+
+    @contextlib.contextmanager
+    def _witness(self, spec: str | None, *, reading: bool = False) -> Iterator[Witness | None]:
+        """The witness `spec` names, open for the duration (None for none)."""
+        if spec is None:
+            yield None
+            return
+        from .store.witness import open_witness
+
+        witness = open_witness(spec, self.storage, reading=reading)
+        try:
+            yield witness
+        finally:
+            witness.close()
 
     def _default_plan_path(self) -> Path:
         from .store import is_database_url

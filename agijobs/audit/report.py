@@ -9,6 +9,12 @@ from typing import Any
 from ..views.describe import outcome_of
 from .authority import AuthorityCheck
 
+# What re-making a run cannot prove in open mode; a witness's heads close it up to them.
+OPEN_MODE_GAP = (
+    "who issued each owner command, and why (open mode: unsigned, as recorded); a log "
+    "rewritten with other commands re-makes as well: a witness holds its heads"
+)
+
 
 @dataclass(slots=True)
 class AuditReport:
@@ -29,6 +35,9 @@ class AuditReport:
     mode: str = "derived"  # or "quick"
     proved: list[str] = field(default_factory=list)
     not_proved: list[str] = field(default_factory=list)
+    # What `audit --witness` checked: the witness, its records of this run, the highest seq
+    # proved (audit.witness); None without one.
+    witness: dict[str, Any] | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -49,6 +58,7 @@ class AuditReport:
             "replay": self.replay,
             "notes": self.notes,
             "authority": self.authority,
+            "witness": self.witness,
         }
 
 

@@ -24,18 +24,22 @@ from ..run.loading import LoadedRun, load_run
 from ..run.sessions import runner_is_live
 from ..store import Store
 from ..store.files import EVENTS
+from ..store.witness import Witness
 from .authority import AuthorityCheck
 from .chain import ChainCheck
-from .report import AuditReport, authority_summary
+from .report import OPEN_MODE_GAP, AuditReport, authority_summary
 from .walk import Walk, compare_counters, walk_inputs, walk_log
+from .witness import check_witness
 
 
-def audit(store: Store, *, quick: bool = False, bridge: Any = None) -> AuditReport:
+def audit(
+    store: Store, *, quick: bool = False, bridge: Any = None, witness: Witness | None = None
+) -> AuditReport:
     """Verify `store`: by derivation (with `bridge`, a BridgeSettings, when the run used an
-    external executor), or with `quick`, by the chain, the counters and authority only."""
-    if not quick:
-        return _derived(store, bridge)
-    return _quick(store)
+    external executor), or with `quick`, by the chain, the counters and authority only;
+    then, with `witness`, that the log extends every head it holds for this run."""
+    report = _quick(store) if quick else _derived(store, bridge)
+    return report if witness is None else check_witness(store, report, witness)
 
 
 def _derived(store: Store, bridge: Any) -> AuditReport:
@@ -122,10 +126,7 @@ def _not_proved(keyed: bool, after: int, live: bool) -> list[str]:
     """What even the derivation takes as stored."""
     gaps = []
     if not keyed:
-        gaps.append(
-            "who issued each owner command, and why (open mode: unsigned, as recorded); a "
-            "log rewritten with other commands re-makes as well: a witness holds its heads"
-        )
+        gaps.append(OPEN_MODE_GAP)
     if after:
         gaps.append(
             f"the {after} event(s) after the checkpoint ("

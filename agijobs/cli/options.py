@@ -77,6 +77,18 @@ BridgeTimeout = Annotated[
     float | None, Opt("--bridge-timeout", "Seconds per bridge call (default 5).", low=0.01)
 ]
 
+# A witness outside the storage: run and resume publish to it, audit reads it
+Witness = Annotated[
+    str | None,
+    Opt(
+        "--witness",
+        "Keep each checkpoint's head outside the storage: an append-only file, - (stdout; "
+        "stdin for audit) or postgresql://USER@HOST/OTHER_DB. run and resume publish to "
+        "it; audit proves the log extends every head it holds (env AGIJOBS_WITNESS).",
+        envvar="AGIJOBS_WITNESS",
+    ),
+]
+
 # Running
 StopAfter = Annotated[
     int | None, Opt("--stop-after-ticks", "Stop (resumably) after this many ticks.", low=0)

@@ -2,7 +2,16 @@
 
 from typing import Annotated
 
-from .options import DEFAULT_STORAGE, Bridge, BridgeTimeout, Executor, Json, Opt, Storage
+from .options import (
+    DEFAULT_STORAGE,
+    Bridge,
+    BridgeTimeout,
+    Executor,
+    Json,
+    Opt,
+    Storage,
+    Witness,
+)
 from .output import guard, print_json
 
 
@@ -63,6 +72,7 @@ def audit(
     executor: Executor = "inprocess",
     bridge: Bridge = None,
     bridge_timeout: BridgeTimeout = None,
+    witness: Witness = None,
     storage: Storage = DEFAULT_STORAGE,
     as_json: Json = False,
 ) -> None:
@@ -71,6 +81,8 @@ def audit(
 
     Prints what it proved, what it could not, and the governance timeline (tick, command,
     actor, reason, effect). Exit 3 on any difference, naming the first line or field.
+    --witness also proves the log extends every head the run published there (nothing
+    rewritten, deleted, or appended after the end); exit 3 naming the record and the line.
 
     Example: agijobs audit --quick
     """
@@ -78,7 +90,11 @@ def audit(
         from ..service import Fabric
 
         report = Fabric(storage).audit(
-            quick=quick, executor=executor, bridge=bridge, bridge_timeout=bridge_timeout
+            quick=quick,
+            executor=executor,
+            bridge=bridge,
+            bridge_timeout=bridge_timeout,
+            witness=witness,
         )
         if as_json:
             print_json(report.to_json())

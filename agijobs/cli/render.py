@@ -332,6 +332,14 @@ def render_audit(report: Any) -> None:
         f"{totals['cancelled'][0]} + queued {totals['queued'][0]} + in-flight "
         f"{totals['in_flight'][0]} (value {totals['submitted'][1]})"
     )
+    witness = report.witness
+    if witness is not None:
+        end = f"; the run's end at seq {witness['ended_seq']}" if witness["ended_seq"] else ""
+        out.print(
+            f"witness: {witness['source']} — {witness['records']} head(s) of this run, up to "
+            f"seq {witness['proved_seq']}{end}: the log extends every one",
+            markup=False,
+        )
     for note in report.notes:
         out.print(f"note: {note}")
     authority = report.authority

@@ -1,6 +1,7 @@
 """plan, run and resume: the commands that start and continue a fabric run."""
 
 import contextlib
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated, Any
@@ -22,6 +23,7 @@ from .options import (
     TickMs,
     Timeout,
     Wait,
+    Witness,
     argument,
 )
 from .output import guard, notice, print_json
@@ -149,13 +151,16 @@ def run(
     bridge: Bridge = None,
     bridge_timeout: BridgeTimeout = None,
     runner_key: RunnerKey = None,
+    witness: Witness = None,
     storage: Storage = DEFAULT_STORAGE,
     as_json: Json = False,
 ) -> None:
     """Run a scenario or plan from tick 0 into an empty storage directory.
 
     Exit 1 when the scenario's expectations fail; 4 when the storage holds another run
-    (use --fresh) or is in use.
+    (use --fresh) or is in use, or when the witness cannot be written (the run stops at
+    its last checkpoint; resume continues). With --witness -, the witness records are
+    standard output and the summary goes to stderr.
 
     Example: agijobs run scenarios/planetary.yaml --storage ./storage --fresh
     """
@@ -163,6 +168,7 @@ def run(
         from ..service import Fabric
         from .render import progress_printer
 
+        records_on_stdout = witness_on_stdout(witness, as_json)
         with live_view(progress_printer(quiet=False)) as progress:
             outcome = Fabric(storage).run(
                 scenario,
@@ -176,10 +182,12 @@ def run(
                 bridge=bridge,
                 bridge_timeout=bridge_timeout,
                 runner_key=runner_key,
+                witness=witness,
                 progress=progress,
                 notices=notice,
             )
-        finish(outcome, as_json)
+        with human_output(records_on_stdout):
+            finish(outcome, as_json)
 
 
 def resume(
@@ -197,14 +205,16 @@ def resume(
     bridge: Bridge = None,
     bridge_timeout: BridgeTimeout = None,
     runner_key: RunnerKey = None,
+    witness: Witness = None,
     storage: Storage = DEFAULT_STORAGE,
     as_json: Json = False,
 ) -> None:
     """Bring the fabric back to live: verify, recover from a crash, lift the pause, continue.
 
-    With a live runner, sends it a resume command. Without one, verifies checkpoint and
-    event chain (exit 3 on mismatch), drops events a crashed process wrote after the
-    checkpoint and continues the run in the foreground from the checkpoint.
+    With a live runner, sends it a resume command (it keeps the witness it was started
+    with). Without one, verifies checkpoint and event chain (exit 3 on mismatch), drops
+    events a crashed process wrote after the checkpoint and continues the run in the
+    foreground from the checkpoint, publishing its heads to --witness.
 
     Example: agijobs resume --reason "calibration complete"
     """
@@ -212,6 +222,7 @@ def resume(
         from ..service import Fabric
         from .render import progress_printer
 
+        records_on_stdout = witness_on_stdout(witness, as_json)
         with live_view(progress_printer(quiet=False)) as progress:
             result = Fabric(storage).resume(
                 reason=reason,
@@ -226,14 +237,37 @@ def resume(
                 bridge=bridge,
                 bridge_timeout=bridge_timeout,
                 runner_key=runner_key,
+                witness=witness,
                 progress=progress,
+                notices=notice,
             )
-        if hasattr(result, "summary"):  # the run continued here (else a live runner's answer)
-            finish(result, as_json)
-        else:
-            from .owner import show_acknowledgement
+        with human_output(records_on_stdout):
+            if hasattr(result, "summary"):  # the run continued here (else a live runner's)
+                finish(result, as_json)
+            else:
+                from .owner import show_acknowledgement
 
-            show_acknowledgement(result, as_json)
+                show_acknowledgement(result, as_json)
+
+
+def witness_on_stdout(witness: str | None, as_json: bool) -> bool:
+    """Whether the witness records take standard output (`--witness -`, for CI to keep);
+    the human summary then goes to stderr. With --json both would take it: refused."""
+    if witness != "-":
+        return False
+    if as_json:
+        from ..errors import BadInput
+
+        raise BadInput(
+            "--witness -: not with --json (both would take standard output)",
+            "publish to a file (--witness FILE), or drop --json",
+        )
+    return True
+
+
+def human_output(to_stderr: bool) -> contextlib.AbstractContextManager[object]:
+    """Where the summary is printed: stdout, or stderr when stdout carries the witness."""
+    return contextlib.redirect_stdout(sys.stderr) if to_stderr else contextlib.nullcontext()
 
 
 @contextlib.contextmanager

@@ -5,6 +5,7 @@ the Prometheus textfile kept beside them (not part of the chain: derived views).
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from ..fabric.engine import Engine
@@ -54,6 +55,8 @@ class Recorder:
         # A derivation of the state alone (`resume`'s check): events are counted, not
         # encoded, and no checkpoint is written; the caller reads the engine it ends in.
         self.state_only = False
+        # Told each checkpoint's sealed bytes once they are durable (the runner's witness).
+        self.witness: Callable[[bytes], None] | None = None
 
     def write(self, tick: int, events: list[tuple[str, dict[str, Any]]]) -> None:
         if self.state_only:
@@ -88,18 +91,17 @@ class Recorder:
             observer.rows = []  # resume trims what a crash left past the checkpoint
         state, table = jobtable.split(self.engine.snapshot())
         signer = self.signer
-        self.store.write_checkpoint(
-            encode_checkpoint(
-                inputs_id=self.plan.inputs_id,
-                seq=self.seq,
-                head=self.head,
-                state=state,
-                events=(self.log_bytes, self.digest.hexdigest()),
-                sign=None if signer is None else signer.signer(self.seq, self.head),
-            ),
-            jobtable.digest(state),
-            table,
+        checkpoint = encode_checkpoint(
+            inputs_id=self.plan.inputs_id,
+            seq=self.seq,
+            head=self.head,
+            state=state,
+            events=(self.log_bytes, self.digest.hexdigest()),
+            sign=None if signer is None else signer.signer(self.seq, self.head),
         )
+        self.store.write_checkpoint(checkpoint, jobtable.digest(state), table)
+        if self.witness is not None:  # only once durable: a witness never holds a lost head
+            self.witness(checkpoint)
         if observer is not None:
             self.store.write_document(PROMETHEUS, prometheus_text(self.plan.name, self.engine))
 

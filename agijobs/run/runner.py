@@ -17,13 +17,14 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from ..errors import Refused
+from ..errors import IntegrityError, Refused, WitnessUnavailable
 from ..fabric.engine import Engine
 from ..fabric.inputs import CommandInput
 from ..ledger.canonical import GENESIS_HASH, dumps
 from ..ledger.journal import seal_entries
 from ..scenario.plan import Plan
 from ..store import Store, crashpoints
+from ..store.witness import Witness, head_record
 from ..views.summary import build_summary, check_expectations, fabric_view
 from .acyclic import rarely_collected
 from .journal import refusal
@@ -55,6 +56,9 @@ class RunOptions:
     # The runner's key on a fabric that declares keys: a name under the key directory or a
     # path (`--runner-key`); None: $AGIJOBS_RUNNER_KEY, else the name the plan declares.
     runner_key: str | None = None
+    # Where each checkpoint's head is published, outside the storage (store.witness); the
+    # caller opens and closes it.
+    witness: Witness | None = None
 
 
 @dataclass(slots=True)
@@ -100,6 +104,10 @@ class Runner:
         self.lift_pause: CommandInput | None = None
         self.proposal: dict[str, Any] | None = None
         self._published = 0.0
+        # The witness failed: the loop stops at once, cleanly, and `loop` raises this.
+        self.unwitnessed: WitnessUnavailable | None = None
+        if options.witness is not None:
+            self.recorder.witness = self._witness_checkpoint
 
     # ----------------------------------------------------------- live inbox
 
@@ -160,10 +168,13 @@ class Runner:
         previous = _install_stop_handler(self)
         try:
             with rarely_collected():  # the ticks' millions of acyclic objects (acyclic.py)
-                return self._tick_until_stopped()
+                outcome = self._tick_until_stopped()
         finally:
             _restore_stop_handler(previous)
             self.recorder.close()
+        if self.unwitnessed is not None:
+            raise self._unwitnessed_stop(self.unwitnessed)
+        return outcome
 
     def _tick_until_stopped(self) -> Outcome:
         engine, state, options = self.engine, self.engine.state, self.options
@@ -171,7 +182,10 @@ class Runner:
         budget = options.stop_after_ticks
         ran = 0
         while True:
+            if self.unwitnessed is not None:
+                return self.stop("stopped", "witness-unavailable")
             for command in self.scripted_rest.pop(state.tick, ()):
+                self._check_not_over(command, max_ticks)
                 try:
                     self.recorder.write(state.tick, engine.apply_at_rest(command))
                 except Refused:  # a recorded refusal replays as the same event
@@ -200,6 +214,8 @@ class Runner:
                 # Waiting may last hours: let status and what-ifs see this very tick.
                 self.recorder.checkpoint()
                 self._publish(force=True)
+                if self.unwitnessed is not None:
+                    continue  # never wait for hours on heads nobody outside holds
                 if not self._wait_for_command():
                     return self.stop("stopped", "interrupted")
             tick = state.tick + 1
@@ -284,6 +300,20 @@ class Runner:
                 )
         return engine.end_tick()
 
+    def _check_not_over(self, command: CommandInput, max_ticks: int) -> None:
+        """A command at rest being re-applied (a derivation) must be one `agijobs` could
+        have applied: none is, once the run has ended, but `resume`'s lift of a pause (a run
+        that ended paused and stopped before its summary was written)."""
+        engine = self.engine
+        if command.name == "resume" or not (engine.is_done() or engine.state.tick >= max_ticks):
+            return
+        raise IntegrityError(
+            f"events.ndjson: {command.name} by {command.actor} is recorded at rest at tick "
+            f"{engine.state.tick}, after the run had ended there: owner commands at rest are "
+            "refused once a run has ended",
+            "it was added to the log after the run: restore the log from a backup",
+        )
+
     def _lift_pause(self, command: CommandInput) -> Refused | None:
         """`agijobs resume`'s lift of the pause: an owner action outside the journal, made
         durable at once. On a fabric with keys it may become a proposal, or be refused."""
@@ -317,6 +347,39 @@ class Runner:
         if state.governance is not None:  # `agijobs approve` reads pending proposals here
             view["governance"] = state.governance.to_json()
         self.store.write_document("live.json", dumps(view))
+
+    def _witness_checkpoint(self, checkpoint: bytes) -> None:
+        """Publish a checkpoint the recorder has made durable to the witness. A witness that
+        fails is not tried again: the loop stops at its next step, as a clean stop does."""
+        witness = self.options.witness
+        if witness is None or self.unwitnessed is not None:
+            return
+        engine = self.engine
+        ended = engine.is_done() or engine.state.tick >= self.plan.inputs.max_ticks
+        record = head_record(
+            witness.storage,
+            engine.run_id,
+            self.recorder.seq,
+            self.recorder.head,
+            engine.state.tick,
+            checkpoint,
+            ended,
+        )
+        try:
+            witness.publish(record)
+        except WitnessUnavailable as failure:
+            self.unwitnessed = failure
+
+    def _unwitnessed_stop(self, failure: WitnessUnavailable) -> WitnessUnavailable:
+        """What the operator is told when the run stopped because its witness failed."""
+        witness = self.options.witness
+        name = "" if witness is None else f" {witness.name}"
+        return WitnessUnavailable(
+            f"{failure.message}; the run stopped at tick {self.engine.state.tick}, its checkpoint "
+            f"(seq {self.recorder.seq}, head {self.recorder.head}) durable in the storage but "
+            "not in the witness",
+            f"mend the witness, then `agijobs resume --witness{name}` continues the run",
+        )
 
     def _inputs_remain(self) -> bool:
         return bool(self.replay or self.scripted_live or self.scripted_rest)

@@ -111,18 +111,18 @@ def parse_url(url: str) -> tuple[str, str, str]:
     fabrics = [value for key, value in query if key == "fabric"]
     if len(fabrics) != 1:
         raise BadInput(
-            f"--storage: {_redact(url)} names no fabric"
+            f"--storage: {redact(url)} names no fabric"
             if not fabrics
-            else f"--storage: {_redact(url)} names {len(fabrics)} fabrics",
+            else f"--storage: {redact(url)} names {len(fabrics)} fabrics",
             "add exactly one ?fabric=NAME (several fabrics can share a database)",
         )
-    fabric = _fabric_name(fabrics[0], _redact(url))
+    fabric = _fabric_name(fabrics[0], redact(url))
     rest = urlencode([(key, value) for key, value in query if key != "fabric"])
     conninfo = urlunsplit(parts._replace(query=rest))
-    return conninfo, fabric, _redact(url)
+    return conninfo, fabric, redact(url)
 
 
-def _redact(url: str) -> str:
+def redact(url: str) -> str:
     """The URL without its password (in the authority or as ?password=): locations appear
     in messages and reports."""
     parts = urlsplit(url)
