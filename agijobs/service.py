@@ -69,6 +69,7 @@ class Fabric:
         prediction and notices."""
         from .run.planning import make_plan
 
+        _refuse_unfit_text([("--intent", text) for text in intents])
         return make_plan(
             Path(scenario),
             Path(out) if out is not None else self._default_plan_path(),
@@ -84,6 +85,7 @@ class Fabric:
         sentences); writes nothing but `out`, when given."""
         from .run.planning import what_if
 
+        _refuse_unfit_text([("--intent", text) for text in intents])
         return what_if(self.store, intents, _path(out))
 
     def run(
@@ -140,6 +142,7 @@ class Fabric:
         `keep_paused`) and continue the run here (its outcome)."""
         from .run.sessions import runner_is_live
 
+        _refuse_unfit_text([("--reason", reason), ("--actor", actor)])
         store = self.store
         if runner_is_live(store):
             if keep_paused:
@@ -178,6 +181,7 @@ class Fabric:
         that declares owner keys it is signed with `key`."""
         if not reason.strip():
             raise BadInput("--reason: must not be empty", "say why, e.g. --reason 'incident 42'")
+        _refuse_unfit_text([("--reason", reason), ("--actor", actor)])
         from .run.delivery import issue_command
 
         return issue_command(self.store, name, args, reason, actor, timeout, key)
@@ -206,6 +210,7 @@ class Fabric:
         the configured targets."""
         from .scenario.command_input import reroute_args
 
+        _refuse_unfit_text([("--reason", reason), ("--actor", actor)])
         args = reroute_args(reason, source, target, backlog, job, clear)
         return self.command("reroute", args, reason, actor, key, timeout)
 
@@ -221,6 +226,7 @@ class Fabric:
         """Change a shard's latency budget; routers assign only to nodes within it."""
         from .scenario.command_input import validate_command
 
+        _refuse_unfit_text([("--reason", reason), ("--actor", actor)])
         args = validate_command(
             {"command": "set-latency", "shard": shard, "ms": ms, "reason": reason}
         )
@@ -261,6 +267,7 @@ class Fabric:
     ) -> CommandResult:
         """Add `key`'s signature to a pending proposal (its id, or the command name of the
         only one pending for it); at the threshold its command is applied."""
+        _refuse_unfit_text([("PROPOSAL", proposal)])
         args = {"proposal": proposal}
         return self.command("approve", args, reason or f"approve {proposal}", None, key, timeout)
 
@@ -389,6 +396,23 @@ def _key_document(name: str, key: Any, role: str) -> dict[str, Any]:
         "fingerprint": key.fingerprint,
         "config_line": config_line(name, key.public_key, role),
     }
+
+
+def _refuse_unfit_text(values: Sequence[tuple[str, str | None]]) -> None:
+    """Text that is recorded and printed again later holds no control characters and is
+    valid UTF-8 (see agijobs.scenario.text); an empty --actor names nobody."""
+    from .scenario.text import text_problem
+
+    for option, value in values:
+        if value is None:
+            continue
+        if option == "--actor" and not value.strip():
+            raise BadInput(
+                "--actor: must not be empty", "name who issues the command, or drop --actor"
+            )
+        problem = text_problem(value)
+        if problem is not None:
+            raise BadInput(f"{option}: {problem}", "write plain text on one line, in UTF-8")
 
 
 def _path(value: str | Path | None) -> Path | None:

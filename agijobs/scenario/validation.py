@@ -11,7 +11,6 @@ from pydantic import BaseModel, ValidationError
 
 from ..errors import BadInput, did_you_mean
 from ..fabric.commands import COMMAND_NAMES
-from .base import MAX_TICKS
 from .commands import (
     COMMAND_MODELS,
     JobCancel,
@@ -27,7 +26,9 @@ from .commands import (
     ShardResume,
     ShardUpdate,
 )
+from .limits import INT64_MAX, MAX_TICKS
 from .models import ApplyEntry, Scenario, ScheduleEntry, WorkGroup
+from .text import text_problem
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -61,9 +62,37 @@ def _describe(path: Path, error: Any, model: type[BaseModel], prefix: Sequence[s
     if kind == "missing":
         return f"{path}: {where}: required key is missing"
     got = error.get("input")
-    shown = "" if isinstance(got, dict | list) else f" (got {got!r})"
+    shown = "" if isinstance(got, dict | list) else f" (got {shown_input(got)})"
+    return f"{path}: {where}: {message_of(error)}{shown}"
+
+
+def message_of(error: Any) -> str:
+    """Pydantic's message, said for the input that was refused: strict numbers refuse a
+    boolean, a string or a float where an integer belongs, and say why."""
     message = str(error["msg"]).removeprefix("Value error, ")
-    return f"{path}: {where}: {message}{shown}"
+    got = error.get("input")
+    if error["type"] == "int_type":
+        if isinstance(got, bool):
+            return f"{message}, not a boolean"
+        if isinstance(got, str):
+            return f"{message}, not a string (write the number without quotes)"
+        if isinstance(got, float) and got.is_integer() and abs(got) > INT64_MAX:
+            return "Input should be an integer of at most 64 bits"
+        if isinstance(got, float) and got.is_integer():
+            return f"{message}, written without a decimal point"
+    if error["type"] == "string_unicode" and isinstance(got, str):
+        return f"{text_problem(got)}; write plain text on one line"
+    if error["type"] in {"float_type", "bool_type"} and isinstance(got, str):
+        return f"{message}, not a string (write it without quotes)"
+    return message
+
+
+def shown_input(got: Any) -> str:
+    """The refused input as the message shows it: its repr, cut short when long."""
+    if isinstance(got, int) and not isinstance(got, bool) and got.bit_length() > 256:
+        return f"an integer of {got.bit_length()} bits"
+    text = repr(got)
+    return text if len(text) <= 80 else f"{text[:60]}… ({len(text)} characters)"
 
 
 def is_union_tag(part: Any) -> bool:
