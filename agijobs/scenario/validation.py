@@ -26,7 +26,7 @@ from .commands import (
     ShardResume,
     ShardUpdate,
 )
-from .limits import INT64_MAX, MAX_TICKS
+from .limits import INT64_MAX, MAX_JOBS, MAX_TICKS, MAX_TOTAL_VALUE, price_problem
 from .models import ApplyEntry, Scenario, ScheduleEntry, WorkGroup
 from .text import text_problem
 
@@ -193,6 +193,7 @@ def check_references(path: Path, scenario: Scenario) -> None:
             )
         explicit_ids[group.id] = i
     problems.extend(_check_schedule(path, scenario, set(shard_ids), set(node_ids)))
+    problems.extend(_check_totals(path, scenario))
     if problems:
         raise BadInput("\n".join(problems), "fix the reference(s) named above")
 
@@ -297,4 +298,46 @@ def _check_schedule(path: Path, scenario: Scenario, shards: set[str], nodes: set
                 problems.append(f"{base} -> job: no job `{command.job}` in the workload")
             if isinstance(command, JobReroute):
                 shard("to", command.to)
+    return problems
+
+
+def _check_totals(path: Path, scenario: Scenario) -> list[str]:
+    """What the run adds up must fit where it is kept: the number of jobs, the sum of their
+    values, and the cost of the most expensive node completing every one of them (cost is
+    kept in nano-units, a 64-bit integer). Checked here, before any storage is made,
+    rather than found by the run mid-way."""
+    problems: list[str] = []
+    jobs = value = 0
+    for i, group in enumerate(scenario.workload):
+        jobs += group.count
+        # The values are value, value + step, …: count of them, evenly spaced.
+        value += group.count * group.value + group.value_step * group.count * (group.count - 1) // 2
+        if value > MAX_TOTAL_VALUE:
+            problems.append(
+                f"{path}: workload -> {i}: the values of the jobs up to this group add up to "
+                f"{value:,}, more than {MAX_TOTAL_VALUE:,}"
+            )
+            break
+    if jobs > MAX_JOBS:
+        problems.append(
+            f"{path}: workload: {jobs:,} jobs in all, more than {MAX_JOBS:,} "
+            '(docs/scenario-format.md, "Limits")'
+        )
+    prices = [
+        (f"fabric -> nodes -> {i} -> price_per_job", node.price_per_job)
+        for i, node in enumerate(scenario.fabric.nodes)
+    ]
+    for i, entry in enumerate(scenario.schedule):
+        command = entry.command
+        if isinstance(command, NodeRegister):
+            prices.append((f"schedule -> {i} -> node -> price_per_job", command.node.price_per_job))
+        elif isinstance(command, NodeUpdate):
+            prices.append(
+                (f"schedule -> {i} -> update -> price_per_job", command.update.price_per_job)
+            )
+    for where, price in prices:
+        problem = None if price is None else price_problem(price, jobs)
+        if problem is not None:
+            problems.append(f"{path}: {where}: {problem}")
+            break
     return problems
