@@ -40,6 +40,10 @@ class Fabric:
 
     def __init__(self, storage: str | os.PathLike[str] = DEFAULT_STORAGE) -> None:
         self.storage = os.fspath(storage)
+        if not self.storage:  # Path("") is the current directory: never meant
+            raise BadInput("--storage: empty", "name a directory, e.g. --storage ./storage")
+        if "\x00" in self.storage:  # possible from the library, not from a shell
+            raise BadInput("--storage: holds a NUL character", "name a directory")
         self._store: Store | None = None
 
     @property
@@ -305,13 +309,13 @@ class Fabric:
         which must hold no run."""
         from .run.transfer import copy_run
 
-        return copy_run(self.store, Fabric(destination).store)
+        return copy_run(self.store, _other(destination, "DESTINATION").store)
 
     def import_from(self, source: str | os.PathLike[str]) -> dict[str, Any]:
         """Copy the verified run in `source` into this storage, which must hold no run."""
         from .run.transfer import copy_run
 
-        return copy_run(Fabric(source).store, self.store)
+        return copy_run(_other(source, "SOURCE").store, self.store)
 
     def _default_plan_path(self) -> Path:
         from .store import is_database_url
@@ -396,6 +400,13 @@ def _key_document(name: str, key: Any, role: str) -> dict[str, Any]:
         "fingerprint": key.fingerprint,
         "config_line": config_line(name, key.public_key, role),
     }
+
+
+def _other(storage: str | os.PathLike[str], name: str) -> Fabric:
+    """The other side of an export or import, named as the command line names it."""
+    if not os.fspath(storage):
+        raise BadInput(f"{name}: empty", "name a directory, or postgresql://…?fabric=NAME")
+    return Fabric(storage)
 
 
 def _refuse_unfit_text(values: Sequence[tuple[str, str | None]]) -> None:

@@ -57,7 +57,13 @@ def typer_command(module: ModuleType, name: str) -> Callable[..., None]:
 def _typer_parameter(declared: Opt) -> Any:
     if declared.flag is None:
         return typer.Argument(help=declared.help)
-    return typer.Option(declared.flag, help=declared.help, envvar=declared.envvar, min=declared.low)
+    return typer.Option(
+        declared.flag,
+        help=declared.help,
+        envvar=declared.envvar,
+        min=declared.low,
+        max=declared.high,
+    )
 
 
 groups = {name: typer.Typer(help=text, no_args_is_help=True) for name, text in GROUPS.items()}
