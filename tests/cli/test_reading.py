@@ -56,3 +56,25 @@ def test_audit_prints_the_governance_timeline(scenario_file: Path, storage: Path
     assert human.exit_code == 0, human.output
     assert "pause-all" in human.stdout and "drill over" in human.stdout
     assert "replay: matches" in human.stdout
+
+
+def test_recorded_text_is_shown_as_written_never_obeyed(stopped: Path) -> None:
+    # Brackets are text: Rich must neither style "[blink]" nor fail on "[/bold]".
+    given = cli(
+        "pause-all", "--reason", "[/bold] closing tag", "--actor", "[blink]ops", "--storage",
+        str(stopped),
+    )  # fmt: skip
+    assert given.exit_code == 0, given.output
+    # Text recorded before control characters were refused at input (or written by hand):
+    # the audit shows each one escaped, and the terminal receives none.
+    from agijobs.run.delivery import issue_command
+    from agijobs.store import open_store
+
+    issue_command(open_store(str(stopped)), "resume", {}, "x\x1b[2Jy\u202e", "ops\x9b", 5.0)
+    for command in ("audit", "status"):
+        result = cli(command, "--storage", str(stopped))
+        assert result.exit_code == 0, result.output
+        assert not any(c in result.stdout for c in "\x1b\x9b\u202e"), command
+    audit = cli("audit", "--storage", str(stopped)).stdout
+    assert "[/bold] closing tag" in audit and "[blink]ops" in audit
+    assert "x\\x1b[2Jy\\u202e" in audit and "ops\\x9b" in audit
