@@ -17,6 +17,7 @@ from ..scenario.plan import Plan
 from ..store import Store
 from ..store.files import RUN_PLAN
 from ..views.summary import planned_jobs
+from .capacity import check_memory
 from .loading import load_run, read_json
 from .runner import Outcome, Runner, RunOptions
 from .sessions import LIFECYCLE, default_actor, record_recovery, run_info, session_record, wall_now
@@ -31,6 +32,7 @@ def start_run(
 ) -> Outcome:
     """`agijobs run`: a new run from tick 0 into an empty storage."""
     check_plan_signatures(plan)  # before anything is written
+    check_memory(plan, source)
     with _executor(options, plan):  # a bridge that cannot shake hands writes nothing
         return _start_run(store, plan, source, options, fresh=fresh)
 

@@ -20,6 +20,7 @@ from ..store import Store
 from ..store.files import RUN_PLAN, atomic_write
 from ..store.memory import MemoryStore
 from ..views.summary import check_expectations
+from .capacity import check_memory
 from .keys import LoadedKey, load_key
 from .lifecycle import simulate
 from .loading import load_run
@@ -48,6 +49,7 @@ def make_plan(
     writable_file("--out", out)
     if emit_scenario is not None:
         writable_file("--emit-scenario", emit_scenario)
+    check_memory(plan, str(source))  # the dry run holds the jobs as the run would
     outcome = simulate(plan)
     if outcome.schedule_rejections:
         # A command that is well-formed but would not apply when it comes due (a locator
