@@ -1,10 +1,16 @@
 """The bad-input corpus (tests/bad_inputs/cases.yaml): a clear error, the documented exit
-code, and a storage directory that is byte for byte what it was."""
+code, no traceback and no hang, and a storage directory that is byte for byte what it was."""
 
 from __future__ import annotations
 
+import contextlib
 import copy
+import json
+import os
+import resource
 import shutil
+import signal
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -42,9 +48,52 @@ def mutate(document: dict[str, Any], changes: dict[str, Any]) -> dict[str, Any]:
     return result
 
 
+def nested(spec: dict[str, Any]) -> str:
+    """`prefix`, then `open` and `close` each `depth` times, then `suffix`: a document
+    nested deeper than any parser should recurse."""
+    depth = spec["depth"]
+    return (
+        spec.get("prefix", "")
+        + spec["open"] * depth
+        + spec["close"] * depth
+        + spec.get("suffix", "")
+    )
+
+
+@contextlib.contextmanager
+def deadline(seconds: int) -> Iterator[None]:
+    """Fail rather than hang: a read of a FIFO that blocks is a defect, not a stuck suite."""
+
+    def expire(signum: int, frame: Any) -> None:
+        raise TimeoutError(f"no answer within {seconds} s: a hang")
+
+    previous = signal.signal(signal.SIGALRM, expire)
+    signal.alarm(seconds)
+    try:
+        yield
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+@contextlib.contextmanager
+def memory_cap(extra: int) -> Iterator[None]:
+    """Fail rather than exhaust the machine: a read of /dev/zero that does not stop is a
+    defect, not a reason to wake the OOM killer on a shared host."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_AS)
+    with open("/proc/self/statm") as statm:
+        used = int(statm.read().split()[0]) * resource.getpagesize()
+    cap = used + extra if hard == resource.RLIM_INFINITY else min(used + extra, hard)
+    resource.setrlimit(resource.RLIMIT_AS, (cap, hard))
+    try:
+        yield
+    finally:
+        resource.setrlimit(resource.RLIMIT_AS, (soft, hard))
+
+
 def test_the_corpus_is_large_and_unique() -> None:
     ids = [case["id"] for case in CASES]
-    assert len(ids) >= 40
+    assert len(ids) >= 110
     assert len(set(ids)) == len(ids)
 
 
@@ -61,29 +110,66 @@ def stopped_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return storage
 
 
+def write_input(case: dict[str, Any], scenario: Path) -> None:
+    """The case's input file at `scenario` (a FIFO, a changed base.yaml, raw text…)."""
+    if case.get("fifo") is True:
+        os.mkfifo(scenario)
+    elif "set" in case:
+        document = mutate(BASE, case["set"])
+        if scenario.suffix == ".json":
+            scenario.write_text(json.dumps(document), encoding="utf-8")
+        else:
+            scenario.write_text(yaml.safe_dump(document), encoding="utf-8")
+    elif "raw" in case:
+        scenario.write_text(case["raw"], encoding="utf-8")
+    elif "copy" in case:  # a file of the repository, e.g. a reference demo file
+        shutil.copy(HERE.parent.parent / case["copy"], scenario)
+    elif "nest" in case:
+        scenario.write_text(nested(case["nest"]), encoding="utf-8")
+    elif "bytes_hex" in case:
+        scenario.write_bytes(bytes.fromhex(case["bytes_hex"]))
+    elif case.get("directory"):
+        scenario.mkdir()
+    else:
+        assert case.get("missing") or "cli" in case or "path" in case, (
+            f"case {case['id']} says nothing about its input"
+        )
+    if isinstance(case.get("fifo"), str):  # a FIFO beside it, which it names
+        os.mkfifo(scenario.parent / case["fifo"])
+
+
 @pytest.mark.parametrize("case", CASES, ids=[case["id"] for case in CASES])
 def test_bad_input_is_refused_and_changes_nothing(
-    case: dict[str, Any], stopped_run: Path, tmp_path: Path
+    case: dict[str, Any], stopped_run: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     storage = tmp_path / "storage"
     shutil.copytree(stopped_run, storage)
-    scenario = tmp_path / case.get("name", "s.yaml")
+    scenario = Path(case["path"]) if "path" in case else tmp_path / case.get("name", "s.yaml")
+    if "path" not in case:
+        write_input(case, scenario)
+
+    def filled(text: str) -> str:
+        return text.replace("{file}", str(scenario)).replace("{dir}", str(tmp_path))
+
+    given = case.get("storage", str(storage))
     if "cli" in case:
-        args = [*case["cli"], "--storage", str(storage)]
+        args = list(map(filled, case["cli"]))
+        if given is not False:  # `keys` takes no storage
+            args += ["--storage", given]
     else:
-        if "set" in case:
-            scenario.write_text(yaml.safe_dump(mutate(BASE, case["set"])), encoding="utf-8")
-        elif "raw" in case:
-            scenario.write_text(case["raw"], encoding="utf-8")
-        elif "bytes_hex" in case:
-            scenario.write_bytes(bytes.fromhex(case["bytes_hex"]))
-        elif case.get("directory"):
-            scenario.mkdir()
-        else:
-            assert case.get("missing"), f"case {case['id']} says nothing about its input"
-        args = ["run", str(scenario), "--storage", str(storage)]
+        args = ["run", str(scenario), "--storage", given]
+    if "memory_available" in case:
+        monkeypatch.setattr(
+            "agijobs.run.capacity.memory_available", lambda: case["memory_available"]
+        )
     before = file_hashes(storage)
-    result = CliRunner().invoke(app, args, env=case.get("env"))
+    with deadline(60), memory_cap(2 << 30):
+        result = CliRunner().invoke(app, args, env=case.get("env"), input=case.get("stdin"))
     assert result.exit_code == case["exit"], result.output
-    assert case["message"].replace("{file}", str(scenario)) in result.stderr
+    # Refused through the one way out (a SystemExit with the code), never a traceback.
+    assert isinstance(result.exception, SystemExit), result.exception
+    messages = case["message"] if isinstance(case["message"], list) else [case["message"]]
+    for message in messages:
+        assert filled(message) in result.stderr
+    assert "Traceback" not in result.output
     assert file_hashes(storage) == before
