@@ -10,12 +10,16 @@ import os
 import resource
 import shutil
 import signal
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+from unittest import mock
 
 import pytest
 import yaml
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 from agijobs.cli import app
@@ -173,3 +177,109 @@ def test_bad_input_is_refused_and_changes_nothing(
         assert filled(message) in result.stderr
     assert "Traceback" not in result.output
     assert file_hashes(storage) == before
+
+
+# ------------------------------------------------------------------ anything at all
+#
+# Whatever the bytes, `agijobs plan` answers with a plan (exit 0) or a refusal (exit 2),
+# through the one way out: never a traceback, never a hang. The machine is said to have
+# little memory, so that a valid scenario the fuzzing makes large is refused rather than
+# planned for minutes.
+
+FUZZ = settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+TOKENS = [
+    *"-:[]{}&*!|>'\"#%@`,? \n\t.0123456789",
+    "name", "fabric", "workload", "shards", "nodes", "seed", "count", "x", "e", "\x1b",
+    "\u202e", "é", "!!int", "!!set", "!!binary", "&a", "*a", "<<", "null", "true", ".inf",
+    "99999999999999999999999", "- ", ": ", "\n  ", "---", "...",
+]  # fmt: skip
+# The values that found defects before: the edges of 64 bits, what strict types refuse,
+# what is not finite, and text a terminal would obey.
+EDGES = st.sampled_from(
+    [
+        2**63 - 1, 2**63, -(2**63) - 1, 2**64, 10**30, 10**300, -1, 0, 1, 10_000_001,
+        float("inf"), float("-inf"), float("nan"), 6.0, 1e300, True, False, "6", "",
+        "all", "earth", "luna", "earth.a", "pause-all", "\x1b[2J", "\u202e", "a\nb", "[/bold]",
+    ]
+)  # fmt: skip
+SCALARS = (
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.floats()
+    | st.text(alphabet=st.characters(blacklist_categories=["Cs"]), max_size=12)
+    | EDGES
+)
+JSON_VALUES = st.recursive(
+    SCALARS,
+    lambda children: (
+        st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=8), children, max_size=4)
+    ),
+    max_leaves=16,
+)
+
+
+def leaf_paths(value: Any, prefix: str = "") -> list[str]:
+    if isinstance(value, dict):
+        found = [f"{prefix}{key}" for key in value]
+        for key, child in value.items():
+            found += leaf_paths(child, f"{prefix}{key}.")
+        return found
+    if isinstance(value, list):
+        found = [f"{prefix}{index}" for index in range(len(value))]
+        for index, child in enumerate(value):
+            found += leaf_paths(child, f"{prefix}{index}.")
+        return found
+    return []
+
+
+# Every key of base.yaml but max_ticks, which would let a valid run last 10,000,000 ticks.
+PATHS = [path for path in leaf_paths(BASE) if path != "run.max_ticks"]
+
+
+def plan_answers(name: str, data: bytes) -> None:
+    with tempfile.TemporaryDirectory(prefix="wt-fuzz-") as folder:
+        scenario = Path(folder) / name
+        scenario.write_bytes(data)
+        args = ["plan", str(scenario), "--out", f"{folder}/plan.json", "--storage", folder]
+        with (
+            mock.patch("agijobs.run.capacity.memory_available", lambda: 52 << 20),
+            deadline(60),
+            memory_cap(2 << 30),
+        ):
+            result = CliRunner().invoke(app, args)
+    assert result.exit_code in (0, 2), result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit), (
+        repr(result.exception),
+        result.output,
+    )
+
+
+@FUZZ
+@given(st.binary(max_size=400), st.sampled_from(["s.yaml", "s.json"]))
+def test_any_bytes(data: bytes, name: str) -> None:
+    plan_answers(name, data)
+
+
+@FUZZ
+@given(st.lists(st.sampled_from(TOKENS), max_size=60).map("".join))
+def test_any_yaml_ish_text(text: str) -> None:
+    plan_answers("s.yaml", text.encode("utf-8", "surrogatepass"))
+
+
+@FUZZ
+@given(JSON_VALUES, st.sampled_from(["s.yaml", "s.json"]))
+def test_any_json_value(value: Any, name: str) -> None:
+    plan_answers(name, json.dumps(value).encode())
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.dictionaries(st.sampled_from(PATHS), EDGES | JSON_VALUES, min_size=1, max_size=2))
+def test_base_yaml_with_any_values(changes: dict[str, Any]) -> None:
+    # Deepest first: a change below a key another change replaces would find nothing.
+    ordered = dict(sorted(changes.items(), key=lambda item: -item[0].count(".")))
+    try:
+        document = mutate(BASE, ordered)
+    except (KeyError, IndexError, TypeError, ValueError):
+        return  # a path inside a value an earlier change replaced
+    plan_answers("s.yaml", yaml.safe_dump(document).encode())
