@@ -42,6 +42,10 @@ class Fabric:
 
     def __init__(self, storage: str | os.PathLike[str] = DEFAULT_STORAGE) -> None:
         self.storage = os.fspath(storage)
+        if not self.storage:  # Path("") is the current directory: never meant
+            raise BadInput("--storage: empty", "name a directory, e.g. --storage ./storage")
+        if "\x00" in self.storage:  # possible from the library, not from a shell
+            raise BadInput("--storage: holds a NUL character", "name a directory")
         self._store: Store | None = None
 
     @property
@@ -71,6 +75,7 @@ class Fabric:
         prediction and notices."""
         from .run.planning import make_plan
 
+        _refuse_unfit_text([("--intent", text) for text in intents])
         return make_plan(
             Path(scenario),
             Path(out) if out is not None else self._default_plan_path(),
@@ -86,6 +91,7 @@ class Fabric:
         sentences); writes nothing but `out`, when given."""
         from .run.planning import what_if
 
+        _refuse_unfit_text([("--intent", text) for text in intents])
         return what_if(self.store, intents, _path(out))
 
     def run(
@@ -155,6 +161,7 @@ class Fabric:
         and continue the run here (its outcome), publishing heads to `witness`."""
         from .run.sessions import runner_is_live
 
+        _refuse_unfit_text([("--reason", reason), ("--actor", actor)])
         store = self.store
         if runner_is_live(store):
             if witness is not None and notices is not None:
@@ -201,6 +208,7 @@ class Fabric:
         that declares owner keys it is signed with `key`."""
         if not reason.strip():
             raise BadInput("--reason: must not be empty", "say why, e.g. --reason 'incident 42'")
+        _refuse_unfit_text([("--reason", reason), ("--actor", actor)])
         from .run.delivery import issue_command
 
         return issue_command(self.store, name, args, reason, actor, timeout, key)
@@ -229,6 +237,7 @@ class Fabric:
         the configured targets."""
         from .scenario.command_input import reroute_args
 
+        _refuse_unfit_text([("--reason", reason), ("--actor", actor)])
         args = reroute_args(reason, source, target, backlog, job, clear)
         return self.command("reroute", args, reason, actor, key, timeout)
 
@@ -244,6 +253,7 @@ class Fabric:
         """Change a shard's latency budget; routers assign only to nodes within it."""
         from .scenario.command_input import validate_command
 
+        _refuse_unfit_text([("--reason", reason), ("--actor", actor)])
         args = validate_command(
             {"command": "set-latency", "shard": shard, "ms": ms, "reason": reason}
         )
@@ -284,6 +294,7 @@ class Fabric:
     ) -> CommandResult:
         """Add `key`'s signature to a pending proposal (its id, or the command name of the
         only one pending for it); at the threshold its command is applied."""
+        _refuse_unfit_text([("PROPOSAL", proposal)])
         args = {"proposal": proposal}
         return self.command("approve", args, reason or f"approve {proposal}", None, key, timeout)
 
@@ -326,13 +337,13 @@ class Fabric:
         which must hold no run."""
         from .run.transfer import copy_run
 
-        return copy_run(self.store, Fabric(destination).store)
+        return copy_run(self.store, _other(destination, "DESTINATION").store)
 
     def import_from(self, source: str | os.PathLike[str]) -> dict[str, Any]:
         """Copy the verified run in `source` into this storage, which must hold no run."""
         from .run.transfer import copy_run
 
-        return copy_run(Fabric(source).store, self.store)
+        return copy_run(_other(source, "SOURCE").store, self.store)
 
     @contextlib.contextmanager
     def _witness(self, spec: str | None, *, reading: bool = False) -> Iterator[Witness | None]:
@@ -431,6 +442,30 @@ def _key_document(name: str, key: Any, role: str) -> dict[str, Any]:
         "fingerprint": key.fingerprint,
         "config_line": config_line(name, key.public_key, role),
     }
+
+
+def _other(storage: str | os.PathLike[str], name: str) -> Fabric:
+    """The other side of an export or import, named as the command line names it."""
+    if not os.fspath(storage):
+        raise BadInput(f"{name}: empty", "name a directory, or postgresql://…?fabric=NAME")
+    return Fabric(storage)
+
+
+def _refuse_unfit_text(values: Sequence[tuple[str, str | None]]) -> None:
+    """Text that is recorded and printed again later holds no control characters and is
+    valid UTF-8 (see agijobs.scenario.text); an empty --actor names nobody."""
+    from .scenario.text import text_problem
+
+    for option, value in values:
+        if value is None:
+            continue
+        if option == "--actor" and not value.strip():
+            raise BadInput(
+                "--actor: must not be empty", "name who issues the command, or drop --actor"
+            )
+        problem = text_problem(value)
+        if problem is not None:
+            raise BadInput(f"{option}: {problem}", "write plain text on one line, in UTF-8")
 
 
 def _path(value: str | Path | None) -> Path | None:

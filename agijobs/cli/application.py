@@ -62,6 +62,7 @@ def _typer_parameter(declared: Opt) -> Any:
         help=declared.help,
         envvar=declared.envvar,
         min=declared.low,
+        max=declared.high,
         hidden=declared.hidden,
     )
 

@@ -63,7 +63,7 @@ def table(function: Callable[..., None]) -> Table | None:
         kind = _kind(hint.__origin__)
         if not isinstance(declared, Opt) or declared.flag is None or kind is None:
             return None
-        options[declared.flag] = Option(name, kind, declared.envvar, declared.low)
+        options[declared.flag] = Option(name, kind, declared.envvar, declared.low, declared.high)
         if index >= first_default:
             defaults[name] = given[index - first_default]
         else:

@@ -10,6 +10,9 @@ from pathlib import Path
 from typing import Annotated, NamedTuple
 
 DEFAULT_STORAGE = "storage"
+# As agijobs.scenario.limits.MAX_TICKS (a test holds them equal): the command line imports
+# no scenario module.
+MAX_TICKS = 10_000_000
 
 
 class Opt(NamedTuple):
@@ -19,6 +22,7 @@ class Opt(NamedTuple):
     help: str
     envvar: str | None = None
     low: float | None = None  # the least value a number may take
+    high: float | None = None  # and the greatest: sleeps, waits and counts stay in range
     hidden: bool = False  # kept working for scripts, no longer shown in --help
 
 
@@ -57,7 +61,8 @@ RunnerKey = Annotated[
     ),
 ]
 Timeout = Annotated[
-    float, Opt("--timeout", "Seconds to wait for a live runner to acknowledge.", low=0)
+    float,
+    Opt("--timeout", "Seconds to wait for a live runner to acknowledge.", low=0, high=86_400),
 ]
 
 # Who runs the jobs
@@ -74,7 +79,8 @@ Bridge = Annotated[
     str | None, Opt("--bridge", "Bridge command line (default: env AGIJOBS_BRIDGE).")
 ]
 BridgeTimeout = Annotated[
-    float | None, Opt("--bridge-timeout", "Seconds per bridge call (default 5).", low=0.01)
+    float | None,
+    Opt("--bridge-timeout", "Seconds per bridge call (default 5).", low=0.01, high=3600),
 ]
 
 # A witness outside the storage: run and resume publish to it, audit reads it
@@ -91,9 +97,13 @@ Witness = Annotated[
 
 # Running
 StopAfter = Annotated[
-    int | None, Opt("--stop-after-ticks", "Stop (resumably) after this many ticks.", low=0)
+    int | None,
+    Opt("--stop-after-ticks", "Stop (resumably) after this many ticks.", low=0, high=MAX_TICKS),
 ]
-TickMs = Annotated[int, Opt("--tick-ms", "Pace the run: sleep this long after each tick.", low=0)]
+TickMs = Annotated[
+    int,
+    Opt("--tick-ms", "Pace the run: sleep this long after each tick.", low=0, high=3_600_000),
+]
 Wait = Annotated[bool, Opt("--wait", "When paused and idle, wait for live owner commands.")]
 Blueprint = Annotated[
     Path | None,

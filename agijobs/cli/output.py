@@ -10,6 +10,8 @@ from typing import Any, NoReturn
 
 import orjson
 
+from ..views.text import visible
+
 
 def print_json(document: Any) -> None:
     sys.stdout.write(orjson.dumps(document, option=orjson.OPT_INDENT_2).decode() + "\n")
@@ -18,14 +20,15 @@ def print_json(document: Any) -> None:
 def notice(text: str) -> None:
     """What an input had that agijobs ignores or defaults: said on stderr, so a --json
     document on stdout stays one document."""
-    sys.stderr.write(f"Notice: {text}\n")
+    sys.stderr.write(f"Notice: {visible(text)}\n")
 
 
 def fail(code: int, kind: str, message: str, as_json: bool) -> NoReturn:
     if as_json:
         print_json({"error": {"code": kind, "exit_code": code, "message": message}})
     else:
-        sys.stderr.write(f"Error: {message}\n")
+        # The message may quote the input it refuses: shown, not obeyed, by the terminal.
+        sys.stderr.write(f"Error: {visible(message, keep_newlines=True)}\n")
     raise SystemExit(code)
 
 

@@ -187,6 +187,10 @@ def show_acknowledgement(result: Any, as_json: bool) -> None:
 def _print_acknowledgement(result: Any) -> None:
     """A line per command applied, in plain text: no Rich for an owner command at rest."""
     from ..views.describe import describe_effect
+    from ..views.text import visible
+
+    def say(line: str) -> None:
+        print(visible(line))  # names and effects come from the fabric's storage
 
     name = result.command
     where = "live run" if result.mode == "live" else "fabric at rest"
@@ -194,19 +198,19 @@ def _print_acknowledgement(result: Any) -> None:
         applied = entry["event"].removeprefix("owner.")
         effect = entry["effect"]
         if applied == "proposal":
-            print(
+            say(
                 f"{name}: proposal {effect['proposal']} recorded, {effect['approvals']} of "
                 f"{effect['needed']} approvals (tick {result.tick}, {where}; expires at tick "
                 f"{effect['expires_tick']})"
             )
-            print(f"approve with: agijobs approve {effect['proposal']} --key NAME")
+            say(f"approve with: agijobs approve {effect['proposal']} --key NAME")
             continue
         if applied == "approval":
             met = "threshold met, applying" if effect["threshold_met"] else "waiting for more"
-            print(
+            say(
                 f"approval of {effect['proposal']} ({effect['command']}): {effect['approvals']} "
                 f"of {effect['needed']} approvals — {met} (tick {result.tick}, {where})"
             )
             continue
         described = describe_effect(applied, effect)
-        print(f"{applied}: {described} (tick {result.tick}, {where})")
+        say(f"{applied}: {described} (tick {result.tick}, {where})")

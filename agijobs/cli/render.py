@@ -8,9 +8,11 @@ import time
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from ..views.describe import describe_effect
+from ..views.text import visible
 
 # Off a terminal Rich assumes 80 columns; tables for logs and tickets read better wider.
 _WIDTH = None if sys.stdout.isatty() else 140
@@ -27,6 +29,20 @@ class _Console(Console):
 
 out = _Console(highlight=False, soft_wrap=True, width=_WIDTH)
 err = _Console(stderr=True, highlight=False, soft_wrap=True)
+
+
+def _plain(value: Any) -> Any:
+    """`value` (a document from storage or a file: dicts, lists, strings, numbers) as text
+    Rich prints as written: control characters in their visible form (\\x1b), and every
+    `[` that would open Rich markup escaped, so a reason such as "[/bold]" is shown, not
+    obeyed (nor refused by Rich with a MarkupError)."""
+    if isinstance(value, str):
+        return escape(visible(value))
+    if isinstance(value, dict):
+        return {_plain(key): _plain(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(item) for item in value]
+    return value
 
 
 def _shard_table(shards: dict[str, dict[str, Any]], title: str) -> Table:
@@ -57,7 +73,8 @@ def _shard_table(shards: dict[str, dict[str, Any]], title: str) -> Table:
 
 
 def render_outcome(outcome: Any) -> None:
-    summary = outcome.summary
+    summary = _plain(outcome.summary)
+    report = _plain(outcome.report)
     jobs = summary["jobs"]
     out.print(_shard_table(summary["shards"], f"{summary['name']} — tick {summary['tick']}"))
     out.print(
@@ -71,11 +88,11 @@ def render_outcome(outcome: Any) -> None:
     )
     out.print(f"events: {summary['seq']} · chain head: {summary['head']}")
     out.print(f"events digest: {summary['events_digest']}")
-    if outcome.report and "://" in outcome.report:
+    if report and "://" in report:
         out.print("report: stored with the run (`agijobs export DIR` writes DIR/report.html)")
-    elif outcome.report:
-        out.print(f"report: {outcome.report} (open it in a browser; report.md beside it)")
-    proposal = getattr(outcome, "proposal", None)
+    elif report:
+        out.print(f"report: {report} (open it in a browser; report.md beside it)")
+    proposal = _plain(getattr(outcome, "proposal", None))
     if proposal is not None:
         out.print(
             f"resume: proposal {proposal['proposal']} recorded, {proposal['approvals']} of "
@@ -95,13 +112,14 @@ def render_outcome(outcome: Any) -> None:
         for note in summary["expect"]["skipped"]:
             out.print(note)
         if outcome.expect_failures:
-            for failure in outcome.expect_failures:
+            for failure in _plain(outcome.expect_failures):
                 err.print(f"expectation failed: {failure}")
         else:
             out.print("expectations held")
 
 
 def render_plan(result: dict[str, Any]) -> None:
+    result = _plain(result)
     _render_intents(result.get("intents") or [])
     predicted = result["predicted"]
     out.print(_shard_table(predicted["shards"], f"plan {result['name']} — predicted outcome"))
@@ -137,6 +155,7 @@ def _render_intents(intents: list[dict[str, Any]]) -> None:
 
 
 def render_what_if(report: dict[str, Any]) -> None:
+    report = _plain(report)
     _render_intents(report["intents"])
     without, with_ = report["without"], report["with"]
     table = Table(
@@ -188,6 +207,7 @@ def _tick_or_never(value: Any) -> str:
 
 
 def render_status(report: dict[str, Any]) -> None:
+    report = _plain(report)
     if report["state"] == "no run":
         out.print(f"no run in {report['storage']}")
         return
@@ -316,14 +336,20 @@ def _node_table(nodes: list[dict[str, Any]]) -> Table:
 
 
 def render_audit(report: Any) -> None:
+    governance, sessions, notes = (
+        _plain(report.governance),
+        _plain(report.sessions),
+        _plain(report.notes),
+    )
+    authority = _plain(report.authority)
     how = "re-made from its inputs" if report.mode == "derived" else "quick: not re-made"
     out.print(
         f"audit ({how}): {report.events} events · checkpoint seq {report.checkpoint_seq}, "
         f"tick {report.checkpoint_tick} · head {report.head}"
     )
-    for line in report.proved:
+    for line in _plain(report.proved):
         out.print(f"proved: {line}", markup=False)
-    for line in report.not_proved:
+    for line in _plain(report.not_proved):
         out.print(f"not proved: {line}", markup=False)
     totals = report.conservation["totals"]
     out.print(
@@ -336,13 +362,12 @@ def render_audit(report: Any) -> None:
     if witness is not None:
         end = f"; the run's end at seq {witness['ended_seq']}" if witness["ended_seq"] else ""
         out.print(
-            f"witness: {witness['source']} — {witness['records']} head(s) of this run, up to "
-            f"seq {witness['proved_seq']}{end}: the log extends every one",
+            f"witness: {_plain(witness['source'])} — {witness['records']} head(s) of this run, "
+            f"up to seq {witness['proved_seq']}{end}: the log extends every one",
             markup=False,
         )
-    for note in report.notes:
+    for note in notes:
         out.print(f"note: {note}")
-    authority = report.authority
     if authority.get("authenticated"):
         out.print(
             f"authority: every governance signature verified · plan signed by "
@@ -354,7 +379,7 @@ def render_audit(report: Any) -> None:
         columns.insert(3, "signed by")
     for column in columns:
         table.add_column(column)
-    for entry in report.governance:
+    for entry in governance:
         row = [
             str(entry["tick"]),
             _command_line(entry),
@@ -369,7 +394,7 @@ def render_audit(report: Any) -> None:
             row.insert(3, "plan: " + ", ".join(plan) if plan else ", ".join(signed) or "-")
         table.add_row(*row)
     out.print(table)
-    lifecycle = [s for s in report.sessions if s.get("event") != "command"]
+    lifecycle = [s for s in sessions if s.get("event") != "command"]
     if lifecycle:
         out.print(
             "sessions: " + ", ".join(f"{s['event']}@{s.get('tick', 0)}" for s in lifecycle[-8:])
@@ -461,7 +486,7 @@ def _last_action(events: list[Any], tick: int) -> str | None:
             command = data["input"]
             outcome = kind.removeprefix("owner.") if kind != "governance.refused" else "refused"
             verb = command["command"] if outcome == command["command"] else outcome
-            return f"{verb} by {command['actor']} @{tick} — {command['reason']}"
+            return escape(visible(f"{verb} by {command['actor']} @{tick} — {command['reason']}"))
     return None
 
 
@@ -531,6 +556,7 @@ class Watch:
         err.print(f"no live run in {self.location} to follow; its status:")
 
     def show(self, view: dict[str, Any]) -> bool:
+        view = _plain(view)
         if self.tty:
             table = _watch_table(view)
             if self.live is None:

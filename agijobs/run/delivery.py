@@ -16,7 +16,8 @@ from typing import Any
 
 from ..errors import BadInput, Conflict, NotAcknowledged, Refused
 from ..fabric.commands import JOBLESS
-from ..fabric.inputs import CommandInput
+from ..fabric.inputs import BATCH, CommandInput
+from ..scenario.limits import price_problem
 from ..store import Store
 from ..store.files import RUN_PLAN
 from .journal import pending_entries
@@ -60,12 +61,37 @@ def issue_command(
         .isoformat(timespec="milliseconds")
         .replace("+00:00", "Z")
     )
+    _check_prices(store, name, args)
     auth, actor, notices = _authenticate(store, name, args, reason, actor, issued_at, key)
     command = CommandInput(name, args, reason, actor, "at-rest", issued_at, auth=auth)
     result = _deliver(store, command, issued_ns, timeout)
     result.notices = notices
     result.command = name
     return result
+
+
+def _check_prices(store: Store, name: str, args: dict[str, Any]) -> None:
+    """A node given a price (node.register, node.update, alone or in a batch) must not be
+    able to overflow the run's cost: checked against the stored plan's number of jobs, as
+    `plan` checks a scenario's prices, before anything is sent or applied."""
+    commands = args["commands"] if name == BATCH else [{"command": name, "args": args}]
+    prices = []
+    for index, command in enumerate(commands):
+        where = f"commands -> {index} -> " if name == BATCH else ""
+        if command["command"] == "node.register":
+            prices.append((f"{where}node -> price_per_job", command["args"]["node"]))
+        elif command["command"] == "node.update":
+            prices.append((f"{where}update -> price_per_job", command["args"]["update"]))
+    prices = [(where, spec["price_per_job"]) for where, spec in prices if spec.get("price_per_job")]
+    if not prices:
+        return
+    document = read_json(store, RUN_PLAN) or {}
+    workload = (document.get("scenario") or {}).get("workload") or []
+    jobs = sum(int(group.get("count", 0)) for group in workload)
+    for where, price in prices:
+        problem = price_problem(price, jobs)
+        if problem is not None:
+            raise BadInput(f"{where}: {problem}", "set a lower price_per_job")
 
 
 def _deliver(store: Store, command: CommandInput, issued_ns: int, timeout: float) -> CommandResult:

@@ -23,6 +23,7 @@ from ..ledger.signing import (
     public_bytes,
     sign_note,
 )
+from ..scenario.documents import read_input_file
 from ..scenario.plan import Plan, runner_key_of
 
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
@@ -115,12 +116,14 @@ def load_key(reference: str, option: str = "--key") -> LoadedKey:
     path = resolve(reference)
     try:
         mode = path.stat().st_mode
-        data = path.read_bytes()
     except FileNotFoundError:
         raise BadInput(
             f"{option} {reference}: no key file at {path}",
             f"create one with `agijobs keys new {path.stem}`, or pass the key file's path",
         ) from None
+    except OSError as exc:
+        raise BadInput(f"{option} {reference}: cannot read {path} ({exc.strerror})") from None
+    data = read_input_file(path, f"{option} {reference}: {path}")  # never a FIFO
     if mode & (stat.S_IRWXG | stat.S_IRWXO):
         raise BadInput(
             f"{option} {reference}: {path} is readable by others (mode {stat.S_IMODE(mode):04o})",

@@ -15,6 +15,7 @@ from ..ledger.journal import journal_head
 from ..scenario.plan import Plan
 from ..store import Store
 from ..store.files import RUN_PLAN
+from .capacity import check_memory
 from .derivation import verify_state
 from .journal import pending_entries
 from .keys import HeadSigner, runner_key
@@ -33,6 +34,7 @@ def start_run(
     """`agijobs run`: a new run from tick 0 into an empty storage."""
     check_plan_signatures(plan)  # before anything is written
     key = runner_key(plan, options.runner_key)
+    check_memory(plan, source)
     with bridge_started(options, plan):  # a bridge that cannot shake hands writes nothing
         return _start_run(store, plan, source, options, key, fresh=fresh)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import stat
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -19,6 +20,7 @@ from ..store import Store
 from ..store.files import RUN_PLAN, atomic_write
 from ..store.memory import MemoryStore
 from ..views.summary import check_expectations
+from .capacity import check_memory
 from .keys import LoadedKey, load_key
 from .loading import load_run
 from .runner import Runner, RunOptions
@@ -44,6 +46,10 @@ def make_plan(
             f"--emit-scenario: {source} is already an agijobs scenario or plan",
             "--emit-scenario translates a reference mission plan or fabric config",
         )
+    writable_file("--out", out)
+    if emit_scenario is not None:
+        writable_file("--emit-scenario", emit_scenario)
+    check_memory(plan, str(source))  # the dry run holds the jobs as the run would
     outcome = simulate(plan)
     if outcome.schedule_rejections:
         # A command that is well-formed but would not apply when it comes due (a locator
@@ -104,6 +110,25 @@ def make_plan(
     }
 
 
+def writable_file(option: str, path: Path) -> None:
+    """Refuse an output path that is not a regular file or a new one: the plan is written
+    beside it and renamed over it, which would replace a device or FIFO (as root, even
+    /dev/null) with a plain file."""
+    try:
+        mode = path.stat().st_mode
+    except FileNotFoundError:
+        return
+    except OSError as exc:
+        raise BadInput(f"{option}: {path}: {exc.strerror}", "choose another path") from None
+    if stat.S_ISDIR(mode):
+        raise BadInput(f"{option}: {path} is a directory", f"name a file, e.g. {path}/plan.json")
+    if not stat.S_ISREG(mode):
+        raise BadInput(
+            f"{option}: {path} is not a regular file (a device, FIFO or socket)",
+            "name a file to write; use --json to print the result",
+        )
+
+
 def _signatures(plan: Plan, plan_id: str, signers: list[LoadedKey]) -> list[dict[str, Any]]:
     """The plan's owner signatures: those it already had (re-planning a plan keeps them:
     the same content gives the same plan_id) and one per `signers` key."""
@@ -156,6 +181,8 @@ def what_if(store: Store, intents: Sequence[str], out: Path | None = None) -> di
         raise BadInput(
             "--from-storage: no --intent given", "say what to try, e.g. --intent 'resume now'"
         )
+    if out is not None:
+        writable_file("--out", out)
     loaded = load_run(store)
     plan = loaded.plan
     state = None if loaded.checkpoint is None else loaded.full_state()

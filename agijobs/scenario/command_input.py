@@ -19,8 +19,9 @@ from .base import Model, NonNegativeInt
 from .commands import OwnerCommand
 from .compile import command_args
 from .documents import read_commands_document
+from .limits import INT64_MAX
 from .models import ApplyEntry
-from .validation import is_union_tag, validate
+from .validation import is_union_tag, message_of, shown_input, validate
 
 Part = tuple[str, dict[str, Any], str]  # (command, arguments, reason)
 
@@ -90,11 +91,11 @@ def validate_command(raw: dict[str, Any]) -> dict[str, Any]:
         for error in exc.errors():
             loc = [str(p) for p in error["loc"] if not is_union_tag(p)]
             option = f"--{loc[-1].replace('_', '-')}: " if loc else ""
-            message = str(error["msg"]).removeprefix("Value error, ")
+            message = message_of(error)
             for field, flag in _FLAGS.items():
                 message = message.replace(field, flag)
             got = error.get("input")
-            shown = f" (got {got!r})" if loc and not isinstance(got, dict) else ""
+            shown = f" (got {shown_input(got)})" if loc and not isinstance(got, dict) else ""
             problems.append(f"{option}{message}{shown}")
         raise BadInput(
             "; ".join(problems), "see `agijobs " + str(raw["command"]) + " --help`"
@@ -123,10 +124,18 @@ def reroute_args(
 
 
 def _backlog_count(text: str) -> int:
-    if not text.isdigit():
+    # ASCII digits only: str.isdigit() also takes "²", which int() does not.
+    if not (text.isascii() and text.isdigit()):
         raise BadInput(
-            f"--backlog: expected 'all' or a whole number of jobs, 0 or more (got {text!r})",
+            f"--backlog: expected 'all' or a whole number of jobs, 0 or more "
+            f"(got {shown_input(text)})",
             "e.g. --backlog 500",
+        )
+    if len(text) > 19 or int(text) > INT64_MAX:  # int() is never asked for 5,000 digits
+        raise BadInput(
+            f"--backlog: more jobs than a shard can hold (at most {INT64_MAX}; got a number "
+            f"of {len(text)} digits)",
+            "--backlog all moves every queued job the target can take",
         )
     return int(text)
 

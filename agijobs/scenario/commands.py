@@ -6,17 +6,29 @@ The vocabulary itself (which commands exist, in which order) is the fabric's
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 from pydantic import Field, model_validator
 
-from .base import Model, Name, NonNegativeInt, PositiveInt, Skills
+from .base import (
+    Flag,
+    Metadata,
+    Model,
+    Name,
+    NonNegativeInt,
+    PositiveInt,
+    Price,
+    RequiredText,
+    Skills,
+    Text,
+    Ticks,
+)
 from .topology import NodeSpec, OwnerKey, ShardSpec, SpilloverPolicy
 
 
 class CommandBase(Model):
-    reason: str = Field(min_length=1)
-    actor: str | None = None
+    reason: RequiredText
+    actor: RequiredText | None = None
 
 
 class PauseAll(CommandBase):
@@ -33,7 +45,7 @@ class Reroute(CommandBase):
     to: Name | None = None
     backlog: Literal["all"] | NonNegativeInt | None = None
     job: Name | None = None
-    clear: bool = False
+    clear: Flag = False
 
     @model_validator(mode="after")
     def _shape(self) -> Reroute:
@@ -52,7 +64,7 @@ class Reroute(CommandBase):
 class SetLatency(CommandBase):
     command: Literal["set-latency"]
     shard: Name
-    ms: Annotated[int, Field(gt=0, le=3_600_000)]
+    ms: Annotated[int, Field(strict=True, gt=0, le=3_600_000)]
 
 
 class ShardPause(CommandBase):
@@ -92,7 +104,7 @@ class ShardDeregister(CommandBase):
 
 
 class ShardChanges(Model):
-    name: str | None = None
+    name: Text | None = None
     latency_budget_ms: PositiveInt | None = None
     max_queue: PositiveInt | None = None
     alert_threshold: PositiveInt | None = None
@@ -120,9 +132,9 @@ class NodeChanges(Model):
     slots: PositiveInt | None = None
     skills: Skills | None = None
     latency_ms: NonNegativeInt | None = None
-    heartbeat_ticks: PositiveInt | None = None
-    price_per_job: Annotated[float, Field(ge=0)] | None = None
-    metadata: dict[str, Any] | None = None
+    heartbeat_ticks: Ticks | None = None
+    price_per_job: Price | None = None
+    metadata: Metadata | None = None
 
     @model_validator(mode="after")
     def _not_empty(self) -> NodeChanges:
@@ -149,7 +161,7 @@ class Locator(Model):
     kind: Literal["tail"]
     shard: Name
     offset: NonNegativeInt
-    include_in_flight: bool = False
+    include_in_flight: Flag = False
 
 
 class JobCommand(CommandBase):
@@ -178,7 +190,7 @@ class CheckpointSave(CommandBase):
 
 class CheckpointConfigure(CommandBase):
     command: Literal["checkpoint.configure"]
-    every: PositiveInt
+    every: Ticks
 
 
 class ReportingConfigure(CommandBase):
@@ -193,7 +205,7 @@ class GovernanceUpdate(CommandBase):
     keys: list[OwnerKey] | None = None
     approvals: dict[str, PositiveInt] | None = None
     operator_may: list[str] | None = None
-    proposal_expiry_ticks: PositiveInt | None = None
+    proposal_expiry_ticks: Ticks | None = None
 
     @model_validator(mode="after")
     def _something(self) -> GovernanceUpdate:

@@ -22,7 +22,7 @@ from typing import Any
 from ..errors import BadInput, Conflict
 from ..ledger.canonical import dumps, sha256_hex
 from .commands import NodeRegister, ShardRegister
-from .documents import read_document
+from .documents import read_document, read_input_file
 from .models import Expectations, Scenario, ScenarioFile
 from .plan import PLAN_FORMAT, Plan, ScenarioSource, check_identity, check_signatures, decode_plan
 from .topology import FabricSpec
@@ -214,14 +214,14 @@ def build_plan(
 
 
 def source_digest(path: Path) -> dict[str, str]:
-    return {"path": str(path), "sha256": sha256_hex(path.read_bytes())}
+    return {"path": str(path), "sha256": sha256_hex(read_input_file(path))}
 
 
 def check_fresh(plan: Plan, label: Path) -> None:
     """`run PLAN` refuses a plan whose source files changed since planning (exit 4)."""
     for source in plan.sources:
         path = Path(source["path"])
-        if path.is_file() and sha256_hex(path.read_bytes()) != source["sha256"]:
+        if path.is_file() and sha256_hex(read_input_file(path)) != source["sha256"]:
             raise Conflict(
                 f"{label}: plan is stale: {path} changed since it was planned",
                 f"re-run `agijobs plan {plan.sources[0]['path']}`",

@@ -9,16 +9,22 @@ from pydantic import Field, model_serializer, model_validator
 from ..fabric.commands import canonical_name
 from ..fabric.inputs import arrivals_per_tick, first_arrival_tick
 from .base import (
-    MAX_JOBS_PER_GROUP,
-    MAX_TICKS,
+    Amount,
+    Flag,
+    Int,
     Model,
     Name,
     NonNegativeInt,
     PositiveInt,
+    Ratio,
+    RequiredText,
     Skills,
+    Text,
     Tick,
+    Ticks,
 )
 from .commands import OwnerCommand
+from .limits import MAX_JOBS_PER_GROUP
 from .topology import FabricSpec
 
 DEFAULT_MAX_ATTEMPTS = 3
@@ -33,13 +39,13 @@ class WorkGroup(Model):
     prefix: Name
     # A group of one job may name it exactly; otherwise jobs are `{prefix}-{n:06d}`.
     id: Name | None = None
-    note: str | None = None
+    note: Text | None = None
     shard: Name
     skills: Skills
-    count: Annotated[int, Field(gt=0, le=MAX_JOBS_PER_GROUP)]
-    duration: Annotated[int, Field(gt=0, le=MAX_TICKS)]
+    count: Annotated[int, Field(strict=True, gt=0, le=MAX_JOBS_PER_GROUP)]
+    duration: Ticks
     value: NonNegativeInt = 0
-    value_step: int = 0
+    value_step: Int = 0
     arrive: Arrival = Arrival()
 
     @model_validator(mode="after")
@@ -111,9 +117,9 @@ class ScheduleEntry(Model):
 
     tick: Tick | None = None
     when: Trigger | None = None
-    repeat: bool = False
+    repeat: Flag = False
     command: OwnerCommand
-    note: str | None = None
+    note: Text | None = None
 
     @model_validator(mode="before")
     @classmethod
@@ -159,10 +165,10 @@ class ApplyEntry(Model):
 
 
 class RunSettings(Model):
-    max_ticks: Annotated[int, Field(gt=0, le=MAX_TICKS)] = 10_000
-    checkpoint_every: PositiveInt = 20
+    max_ticks: Ticks = 10_000
+    checkpoint_every: Ticks = 20
     # `agijobs run` stops (resumably) after this many ticks, as if given --stop-after-ticks.
-    stop_after_ticks: PositiveInt | None = None
+    stop_after_ticks: Ticks | None = None
     # An external executor may reject a dispatch; the job fails at this many rejections.
     max_attempts: PositiveInt = DEFAULT_MAX_ATTEMPTS
 
@@ -180,13 +186,13 @@ class Reporting(Model):
 
 
 class Expectations(Model):
-    min_completed_ratio: Annotated[float, Field(ge=0, le=1)] | None = None
-    max_failed_ratio: Annotated[float, Field(ge=0, le=1)] | None = None
-    events_digest: Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")] | None = None
+    min_completed_ratio: Ratio | None = None
+    max_failed_ratio: Ratio | None = None
+    events_digest: Annotated[str, Field(strict=True, pattern=r"^[0-9a-f]{64}$")] | None = None
     # Every job done (completed, failed or cancelled) by this tick.
     drained_by_tick: Tick | None = None
     # Spend: each node's price_per_job × the jobs it completed, summed.
-    max_cost: Annotated[float, Field(ge=0)] | None = None
+    max_cost: Amount | None = None
 
     @model_serializer(mode="wrap")
     def _compact(self, handler: Any) -> Any:
@@ -200,7 +206,7 @@ class Expectations(Model):
 
 class Scenario(Model):
     name: Name
-    seed: int = 0
+    seed: Int = 0
     fabric: FabricSpec
     workload: list[WorkGroup] = []
     faults: list[Fault] = []
@@ -215,4 +221,4 @@ class ScenarioFile(Scenario):
     expect: Expectations = Expectations()
     # Operator sentences (`agijobs plan --intent` reads the same): translated into schedule
     # entries, triggers, faults and expectations when the file is loaded.
-    intents: list[str] = []
+    intents: list[RequiredText] = []

@@ -8,7 +8,18 @@ from pydantic import Field, model_serializer, model_validator
 
 from ..fabric.authority import governance_problems
 from ..fabric.commands import COMMAND_NAMES, canonical_name
-from .base import Model, Name, NonNegativeInt, PositiveInt, Skills
+from .base import (
+    Metadata,
+    Model,
+    Name,
+    NonNegativeInt,
+    PositiveInt,
+    Price,
+    RequiredText,
+    Skills,
+    Text,
+    Ticks,
+)
 
 Role = Literal["owner", "operator", "runner"]
 DEFAULT_PROPOSAL_EXPIRY = 100
@@ -37,14 +48,14 @@ class Owner(Model):
     """Who may change the fabric. With `keys`, only signed commands do (see
     docs/owner-authority.md); without, the fabric runs in open mode: unauthenticated."""
 
-    name: str = Field(min_length=1)
+    name: RequiredText
     # Anything else the operator keeps about the owner (addresses, roles): shown, not used.
-    metadata: dict[str, Any] = {}
+    metadata: Metadata = {}
     keys: list[OwnerKey] = []
     # Owner signatures each command needs: command name (or `default`) -> count.
     approvals: dict[str, PositiveInt] = {}
     operator_may: list[str] = []  # break-glass: commands an operator key may issue alone
-    proposal_expiry_ticks: PositiveInt = DEFAULT_PROPOSAL_EXPIRY
+    proposal_expiry_ticks: Ticks = DEFAULT_PROPOSAL_EXPIRY
 
     @model_validator(mode="before")
     @classmethod
@@ -99,7 +110,7 @@ class SpilloverPolicy(Model):
 
 class ShardSpec(Model):
     id: Name
-    name: str | None = None
+    name: Text | None = None
     latency_budget_ms: PositiveInt
     max_queue: PositiveInt
     alert_threshold: PositiveInt | None = None
@@ -132,9 +143,9 @@ class NodeSpec(Model):
     slots: PositiveInt
     skills: Skills
     latency_ms: NonNegativeInt = 0
-    heartbeat_ticks: PositiveInt = 1
-    price_per_job: Annotated[float, Field(ge=0)] | None = None
-    metadata: dict[str, Any] = {}
+    heartbeat_ticks: Ticks = 1
+    price_per_job: Price | None = None
+    metadata: Metadata = {}
 
 
 class FabricSpec(Model):

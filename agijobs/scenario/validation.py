@@ -11,7 +11,6 @@ from pydantic import BaseModel, ValidationError
 
 from ..errors import BadInput, did_you_mean
 from ..fabric.commands import COMMAND_NAMES
-from .base import MAX_TICKS
 from .commands import (
     COMMAND_MODELS,
     JobCancel,
@@ -27,7 +26,9 @@ from .commands import (
     ShardResume,
     ShardUpdate,
 )
+from .limits import INT64_MAX, MAX_JOBS, MAX_TICKS, MAX_TOTAL_VALUE, price_problem
 from .models import ApplyEntry, Scenario, ScheduleEntry, WorkGroup
+from .text import text_problem
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -76,9 +77,37 @@ def _describe(
     if kind == "missing":
         return f"{path}: {where}: required key is missing"
     got = error.get("input")
-    shown = "" if isinstance(got, dict | list) else f" (got {got!r})"
+    shown = "" if isinstance(got, dict | list) else f" (got {shown_input(got)})"
+    return f"{path}: {where}: {message_of(error)}{shown}"
+
+
+def message_of(error: Any) -> str:
+    """Pydantic's message, said for the input that was refused: strict numbers refuse a
+    boolean, a string or a float where an integer belongs, and say why."""
     message = str(error["msg"]).removeprefix("Value error, ")
-    return f"{path}: {where}: {message}{shown}"
+    got = error.get("input")
+    if error["type"] == "int_type":
+        if isinstance(got, bool):
+            return f"{message}, not a boolean"
+        if isinstance(got, str):
+            return f"{message}, not a string (write the number without quotes)"
+        if isinstance(got, float) and got.is_integer() and abs(got) > INT64_MAX:
+            return "Input should be an integer of at most 64 bits"
+        if isinstance(got, float) and got.is_integer():
+            return f"{message}, written without a decimal point"
+    if error["type"] == "string_unicode" and isinstance(got, str):
+        return f"{text_problem(got)}; write plain text on one line"
+    if error["type"] in {"float_type", "bool_type"} and isinstance(got, str):
+        return f"{message}, not a string (write it without quotes)"
+    return message
+
+
+def shown_input(got: Any) -> str:
+    """The refused input as the message shows it: its repr, cut short when long."""
+    if isinstance(got, int) and not isinstance(got, bool) and got.bit_length() > 256:
+        return f"an integer of {got.bit_length()} bits"
+    text = repr(got)
+    return text if len(text) <= 80 else f"{text[:60]}… ({len(text)} characters)"
 
 
 def is_union_tag(part: Any) -> bool:
@@ -179,6 +208,7 @@ def check_references(path: Path, scenario: Scenario) -> None:
             )
         explicit_ids[group.id] = i
     problems.extend(_check_schedule(path, scenario, set(shard_ids), set(node_ids)))
+    problems.extend(_check_totals(path, scenario))
     if problems:
         raise BadInput("\n".join(problems), "fix the reference(s) named above")
 
@@ -283,4 +313,46 @@ def _check_schedule(path: Path, scenario: Scenario, shards: set[str], nodes: set
                 problems.append(f"{base} -> job: no job `{command.job}` in the workload")
             if isinstance(command, JobReroute):
                 shard("to", command.to)
+    return problems
+
+
+def _check_totals(path: Path, scenario: Scenario) -> list[str]:
+    """What the run adds up must fit where it is kept: the number of jobs, the sum of their
+    values, and the cost of the most expensive node completing every one of them (cost is
+    kept in nano-units, a 64-bit integer). Checked here, before any storage is made,
+    rather than found by the run mid-way."""
+    problems: list[str] = []
+    jobs = value = 0
+    for i, group in enumerate(scenario.workload):
+        jobs += group.count
+        # The values are value, value + step, …: count of them, evenly spaced.
+        value += group.count * group.value + group.value_step * group.count * (group.count - 1) // 2
+        if value > MAX_TOTAL_VALUE:
+            problems.append(
+                f"{path}: workload -> {i}: the values of the jobs up to this group add up to "
+                f"{value:,}, more than {MAX_TOTAL_VALUE:,}"
+            )
+            break
+    if jobs > MAX_JOBS:
+        problems.append(
+            f"{path}: workload: {jobs:,} jobs in all, more than {MAX_JOBS:,} "
+            '(docs/scenario-format.md, "Limits")'
+        )
+    prices = [
+        (f"fabric -> nodes -> {i} -> price_per_job", node.price_per_job)
+        for i, node in enumerate(scenario.fabric.nodes)
+    ]
+    for i, entry in enumerate(scenario.schedule):
+        command = entry.command
+        if isinstance(command, NodeRegister):
+            prices.append((f"schedule -> {i} -> node -> price_per_job", command.node.price_per_job))
+        elif isinstance(command, NodeUpdate):
+            prices.append(
+                (f"schedule -> {i} -> update -> price_per_job", command.update.price_per_job)
+            )
+    for where, price in prices:
+        problem = None if price is None else price_problem(price, jobs)
+        if problem is not None:
+            problems.append(f"{path}: {where}: {problem}")
+            break
     return problems

@@ -96,6 +96,18 @@ def _row_tick(row: bytes) -> int:
         return 1 << 62  # a torn row: dropped with the rest of the tail
 
 
+@contextlib.contextmanager
+def naming(path: Path) -> Iterator[None]:
+    """An OSError from writing `path` names it: a full disk (ENOSPC) surfaces at a write
+    or fsync, whose error says which device is full but not which file it was for."""
+    try:
+        yield
+    except OSError as error:
+        if error.filename is None:
+            error.filename = str(path)
+        raise
+
+
 def atomic_write(
     path: Path, data: bytes, crash_point: str | None = None, *, durable: bool = True
 ) -> None:
@@ -104,7 +116,7 @@ def atomic_write(
     leave a mix, which is all derived files need."""
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
-        with open(tmp, "wb") as handle:
+        with naming(path), open(tmp, "wb") as handle:
             handle.write(data)
             if durable:
                 handle.flush()
@@ -123,7 +135,7 @@ def atomic_write(
 
 
 def append_durably(path: Path, data: bytes) -> None:
-    with open(path, "ab") as handle:
+    with naming(path), open(path, "ab") as handle:
         handle.write(data)
         handle.flush()
         os.fsync(handle.fileno())
@@ -151,6 +163,7 @@ def _drop_torn_tail(path: Path) -> None:
 
 class FileEventSink:
     def __init__(self, path: Path, keep_bytes: int) -> None:
+        self.path = path
         self._handle: IO[bytes] = open(path, "r+b" if path.exists() else "w+b")  # noqa: SIM115
         self._handle.truncate(keep_bytes)
         self._handle.seek(keep_bytes)
@@ -164,17 +177,21 @@ class FileEventSink:
             self._handle.write(chunk[: len(chunk) // 2])
             self._handle.flush()
             crashpoints.kill()
-        self._handle.write(chunk)
+        with naming(self.path):
+            self._handle.write(chunk)
 
     def flush(self) -> None:
-        self._handle.flush()
+        with naming(self.path):
+            self._handle.flush()
 
     def sync(self) -> None:
-        self._handle.flush()
-        os.fsync(self._handle.fileno())
+        with naming(self.path):
+            self._handle.flush()
+            os.fsync(self._handle.fileno())
 
     def close(self) -> None:
-        self._handle.close()
+        with naming(self.path):
+            self._handle.close()
 
 
 class FileStore:
@@ -272,7 +289,7 @@ class FileStore:
     def append_metrics(self, rows: list[bytes]) -> None:
         # Derived from the log, so not fsynced: a process crash keeps what the OS holds,
         # and resume trims the series back to the checkpoint either way.
-        with open(self.root / METRICS, "ab") as handle:
+        with naming(self.root / METRICS), open(self.root / METRICS, "ab") as handle:
             handle.write(b"\n".join(rows) + b"\n")
 
     def read_metrics(self) -> bytes:
@@ -321,12 +338,20 @@ class FileStore:
         return None
 
     def lock_is_held(self) -> bool:
-        if not (self.root / "run.lock").exists():
+        """Whether a process holds the run lock. Asked by readers (status, audit), so it
+        only reads: a storage on read-only media is evidence that must still verify."""
+        try:
+            descriptor = os.open(self.root / "run.lock", os.O_RDONLY | os.O_NOFOLLOW)
+        except FileNotFoundError:
             return False
-        held = _flock(self.root / "run.lock", 0.0)
-        if held is None:
+        try:
+            # A shared lock is refused while a holder keeps the exclusive one, and needs
+            # no write access to take.
+            fcntl.flock(descriptor, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except BlockingIOError:
             return True
-        os.close(held)
+        finally:
+            os.close(descriptor)
         return False
 
     # ------------------------------------------------------------- the inbox

@@ -56,3 +56,29 @@ def test_audit_prints_the_governance_timeline(scenario_file: Path, storage: Path
     assert human.exit_code == 0, human.output
     assert "pause-all" in human.stdout and "drill over" in human.stdout
     assert "proved: events 1-" in human.stdout
+
+
+def test_recorded_text_is_shown_as_written_never_obeyed(stopped: Path) -> None:
+    # Brackets are text: Rich must neither style "[blink]" nor fail on "[/bold]".
+    given = cli(
+        "pause-all", "--reason", "[/bold] closing tag", "--actor", "[blink]ops", "--storage",
+        str(stopped),
+    )  # fmt: skip
+    assert given.exit_code == 0, given.output
+    # Text recorded before control characters were refused at input (or written by hand):
+    # the audit shows each one escaped, and the terminal receives none.
+    from agijobs.run.delivery import issue_command
+    from agijobs.store import open_store
+
+    audit = cli("audit", "--storage", str(stopped)).stdout
+    assert "[/bold] closing tag" in audit and "[blink]ops" in audit
+    issue_command(open_store(str(stopped)), "resume", {}, "x\x1b[2Jy\u202e", "ops\x9b", 5.0)
+    status = cli("status", "--storage", str(stopped))
+    assert status.exit_code == 0, status.output
+    assert not any(c in status.stdout for c in "\x1b\x9b\u202e")
+    # The audit re-applies recorded commands only as the command line would have sent them:
+    # it refuses this one, naming it, and prints no control character either.
+    refused = cli("audit", "--storage", str(stopped))
+    assert refused.exit_code == 3, refused.output
+    assert "data -> input -> reason: contains the control character \\x1b" in refused.stderr
+    assert not any(c in refused.stderr for c in "\x1b\x9b\u202e")

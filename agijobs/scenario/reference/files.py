@@ -22,22 +22,16 @@ def read_reference(path: Path) -> Any:
 
 
 def read(path: Path, named_by: At | None) -> Any:
-    hint = "paths are relative to the folder of the file that names them"
-    if path.is_dir():
-        where = f"{named_by}: {path}" if named_by else str(path)
-        raise BadInput(f"{where} is a directory", "name a reference file")
-    try:
-        data = path.read_bytes()
-    except FileNotFoundError:
-        if named_by is not None:
-            raise BadInput(f"{named_by}: no such file {path}", hint) from None
-        raise BadInput(f"{path}: no such file", "check the path") from None
-    except OSError as exc:
-        raise BadInput(f"{path}: cannot read ({exc.strerror})", "check the path") from None
-    from ..documents import parse_document
+    from ..documents import parse_document, read_input_file
 
-    # The same reader as scenario files: JSON by suffix, else YAML (of which JSON is a
-    # subset), duplicate keys refused, errors with line and column.
+    if named_by is not None and not path.exists():
+        raise BadInput(
+            f"{named_by}: no such file {path}",
+            "paths are relative to the folder of the file that names them",
+        )
+    # The same reader as scenario files: regular files only, JSON by suffix, else YAML (of
+    # which JSON is a subset), duplicate keys refused, errors with line and column.
+    data = read_input_file(path, f"{named_by}: {path}" if named_by else None)
     return parse_document(path, data)
 
 
