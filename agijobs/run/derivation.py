@@ -429,10 +429,12 @@ def _compare_summary(store: Store, loaded: LoadedRun, derived: dict[str, Any]) -
         stored = None
     if not isinstance(stored, dict):
         raise IntegrityError(f"{store.location}/summary.json: not a JSON object", _SUMMARY_FIX)
-    if stored.get("seq") != loaded.seq:
+    if (stored.get("seq"), stored.get("tick")) != (loaded.seq, loaded.engine_tick):
+        # An earlier stop's (ticks without events leave the seq where it was).
         return (
-            f"it describes seq {stored.get('seq')!r}, the checkpoint seq {loaded.seq} (written "
-            "before a crash; the next clean stop rewrites it)"
+            f"it describes seq {stored.get('seq')!r} at tick {stored.get('tick')!r}, the "
+            f"checkpoint seq {loaded.seq} at tick {loaded.engine_tick} (written before a "
+            "crash; the next clean stop rewrites it)"
         )
     status, reason = stored.get("status"), stored.get("reason")
     expected = {**derived, "status": status, "reason": reason}

@@ -89,7 +89,8 @@ ZERO = {"command": "set-latency", "args": {"shard": "earth", "ms": 0}}
         ),
         (
             issued("set-latency", {"shard": "earth", "ms": "85"}),
-            "command -> args -> ms: not in the form `agijobs set-latency` gives it (got '85')",
+            "command -> args -> ms: Input should be a valid integer, not a string (write the "
+            "number without quotes) (got '85')",
         ),
         (
             issued("set-latency", {"shard": "earth"}),
