@@ -116,16 +116,17 @@ def derive(
     return Derivation(tick, sink.seq, sink.head, dict(sorted(counts.items())), over, compared)
 
 
-def verify_state(store: Store, loaded: LoadedRun, bridge: Any = None) -> None:
+def verify_state(store: Store, loaded: LoadedRun, bridge: Any = None) -> Engine | None:
     """`resume`'s proof, before it acts: the checkpoint's state is what the owner commands
     the log records, applied to the plan, give. The run is re-made to the checkpoint's
     tick without encoding a single event (the log's bytes before the checkpoint are held
     to the digest the checkpoint records, as every load does; `audit` compares them one by
     one), and its state compared with the checkpoint's: exit 3 naming the first field
-    that differs."""
+    that differs. Returns the engine re-made (None without a checkpoint): it is the
+    checkpoint's state."""
     checkpoint = loaded.checkpoint
     if checkpoint is None:
-        return  # nothing to act on: the run starts again from tick 0
+        return None  # nothing to act on: the run starts again from tick 0
     name = f"{store.location}/{EVENTS}"
     recorded, executed = recorded_inputs(
         prefix_pieces(loaded), loaded.seq, loaded.plan.inputs.keyed, name
@@ -162,6 +163,8 @@ def verify_state(store: Store, loaded: LoadedRun, bridge: Any = None) -> None:
             f"(re-derived to seq {loaded.seq}, tick {loaded.engine_tick})",
             _ALTERED,
         )
+    engine.schedule_rejections = []  # the refusals of the history re-made, not of this run
+    return engine
 
 
 _ALTERED = (

@@ -8,9 +8,10 @@ from collections import deque
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
-from ..errors import Conflict, Refused
+from ..errors import Conflict, IntegrityError, Refused
 from ..fabric.engine import Engine
 from ..fabric.inputs import CommandInput
+from ..ledger import jobtable
 from ..ledger.journal import journal_head
 from ..scenario.plan import Plan
 from ..store import Store
@@ -19,7 +20,7 @@ from .capacity import check_memory
 from .derivation import verify_state
 from .journal import pending_entries
 from .keys import HeadSigner, runner_key
-from .loading import load_run, read_json
+from .loading import LoadedRun, load_run, read_json
 from .runner import Outcome, Runner, RunOptions
 from .sessions import LIFECYCLE, default_actor, record_recovery, run_info, session_record, wall_now
 from .simulation import bridge_started, started_event
@@ -140,23 +141,22 @@ def _resume_run(
     # An at-rest owner command may hold the lock for a moment: wait for it, briefly.
     with store.run_lock(wait=5.0):
         loaded = load_run(store)
-        engine = loaded.engine()  # every job row of the checkpoint checked as it is read
+        at_rest = loaded.engine(jobs=False)  # the state without its job rows: cheap
         plan = loaded.plan
         journal = store.read_journal()  # verified, and what is pending checked, or exit 3
-        pending_replay = pending_entries(store, journal, engine, plan)
-        over = (engine.is_done() and not pending_replay) or (
-            engine.state.tick >= plan.scenario.run.max_ticks
-        )
+        pending_replay = pending_entries(store, journal, at_rest, plan)
+        done = _done(loaded)
+        over = (done and not pending_replay) or at_rest.state.tick >= plan.scenario.run.max_ticks
         lifecycle = [s for s in store.read_sessions() if s.get("event") in LIFECYCLE]
         stopped_cleanly = bool(lifecycle) and lifecycle[-1]["event"] == "stopped"
         if over and stopped_cleanly and store.read_document("summary.json") is not None:
-            ending = "finished" if engine.is_done() else "reached max_ticks"
+            ending = "finished" if done else "reached max_ticks"
             raise Conflict(
-                f"the run in {store.location} {ending} at tick {engine.state.tick}; "
+                f"the run in {store.location} {ending} at tick {at_rest.state.tick}; "
                 "there is nothing to resume",
                 "start a new one with `agijobs run SCENARIO --fresh`",
             )
-        verify_state(store, loaded, options.bridge)  # never act on a state the log does not imply
+        engine = _verified_engine(store, loaded, options)
         key = runner_key(plan, options.runner_key)
         # Over but not cleanly stopped (died writing its summary): the loop stops at once
         # and writes the same checkpoint, summary and session a clean stop would have.
@@ -180,6 +180,27 @@ def _resume_run(
         if loaded.scan.count > loaded.seq or loaded.scan.torn_bytes:
             runner.recorder.checkpoint()
         return runner.loop()
+
+
+def _done(loaded: LoadedRun) -> bool:
+    """`Engine.is_done` of the checkpoint's state, read without its job rows."""
+    if loaded.checkpoint is None:
+        return False
+    state = loaded.checkpoint["state"]
+    return not jobtable.holds_jobs(state) and state["tick"] >= loaded.plan.inputs.last_input_tick
+
+
+def _verified_engine(store: Store, loaded: LoadedRun, options: RunOptions) -> Engine:
+    """The engine to continue with: the run re-made to the checkpoint, once its state is
+    proved equal to the checkpoint's (never act on a state the log does not imply), so the
+    checkpoint's job rows need not be restored too. When they differ, a malformed row is
+    named as restoring it names it."""
+    try:
+        derived = verify_state(store, loaded, options.bridge)
+    except IntegrityError:
+        loaded.engine()  # raises its own error for a job row of the wrong shape
+        raise
+    return derived if derived is not None else loaded.engine()
 
 
 def _lift_command(
