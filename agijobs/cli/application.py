@@ -29,6 +29,29 @@ app = typer.Typer(
 )
 
 
+def _print_version(wanted: bool) -> None:
+    if wanted:
+        from .. import __version__
+
+        typer.echo(f"agijobs {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version",
+            help="Print agijobs' version and exit.",
+            is_eager=True,
+            callback=_print_version,
+        ),
+    ] = False,
+) -> None:
+    pass
+
+
 def typer_command(module: ModuleType, name: str) -> Callable[..., None]:
     """The command function `name` of `module`, with each declared option as Typer's: the
     same parameters, defaults and help. It is looked up when the command runs, as the fast

@@ -18,7 +18,7 @@ from ..errors import BadInput, Conflict, NotAcknowledged, Refused
 from ..fabric.commands import JOBLESS
 from ..fabric.inputs import BATCH, CommandInput
 from ..scenario.limits import price_problem
-from ..store import Store
+from ..store import Store, no_run
 from ..store.files import RUN_PLAN
 from .journal import pending_entries
 from .keys import HeadSigner, runner_key
@@ -54,7 +54,7 @@ def issue_command(
     directory, or a path); unsigned, it is refused and the refusal recorded. `approve` signs
     the pending proposal's bytes instead of its own."""
     if not store.has_run():
-        raise Conflict(f"no run in {store.location}", "start one with `agijobs run SCENARIO`")
+        raise no_run(store)
     issued_ns = time.time_ns()
     issued_at = (
         datetime.fromtimestamp(issued_ns / 1e9, UTC)

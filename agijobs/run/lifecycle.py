@@ -14,7 +14,7 @@ from ..fabric.inputs import CommandInput
 from ..ledger import jobtable
 from ..ledger.journal import journal_head
 from ..scenario.plan import Plan
-from ..store import Store
+from ..store import Store, no_run
 from ..store.files import RUN_PLAN
 from .capacity import check_memory
 from .derivation import verify_state
@@ -119,7 +119,7 @@ def resume_run(
 ) -> Outcome:
     """`agijobs resume` with no live runner: verify, recover, lift the pause, continue."""
     if not store.has_run():
-        raise Conflict(f"no run in {store.location}", "start one with `agijobs run SCENARIO`")
+        raise no_run(store)
     from .keys import load_key
 
     signer = None if key is None else load_key(key)  # a bad --key changes nothing

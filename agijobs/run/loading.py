@@ -12,14 +12,14 @@ from typing import Any
 
 import orjson
 
-from ..errors import BadInput, Conflict, IntegrityError
+from ..errors import BadInput, IntegrityError
 from ..fabric.engine import Engine
 from ..fabric.snapshot import check_state
 from ..ledger import jobtable
 from ..ledger.chain import ChainScan, scan_events, scan_from_checkpoint, verify_against_chain
 from ..ledger.checkpoint import decode_checkpoint
 from ..scenario.plan import Plan, runner_key_of, stored_plan
-from ..store import Store
+from ..store import Store, no_run
 from ..store.files import CHECKPOINT, EVENTS, RUN_PLAN
 from .acyclic import uncollected
 
@@ -87,7 +87,7 @@ def load_run(
             raise IntegrityError(
                 f"{store.location}/{RUN_PLAN}: missing", "the storage is incomplete; re-run"
             )
-        raise Conflict(f"no run in {store.location}", "start one with `agijobs run SCENARIO`")
+        raise no_run(store)
     try:
         label = f"{store.location}/{RUN_PLAN}"
         if check_plan:

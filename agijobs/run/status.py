@@ -11,7 +11,7 @@ from __future__ import annotations
 import time
 from typing import Any, Protocol
 
-from ..store import Store
+from ..store import Store, no_run
 from ..views.summary import fabric_view
 from .loading import load_run, read_json
 from .sessions import LIFECYCLE, runner_is_live
@@ -35,6 +35,8 @@ def run_state(
 
 def status(store: Store) -> dict[str, Any]:
     if not store.has_run():
+        if not store.exists():
+            raise no_run(store)  # a mistyped --storage, not an empty fabric
         return {"storage": store.location, "state": "no run"}
     loaded = load_run(store, check_plan=False)  # status never ticks
     engine = loaded.engine(jobs=False)  # status reads counts, never a job

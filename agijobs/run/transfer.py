@@ -12,7 +12,7 @@ from typing import Any
 
 from ..errors import Conflict, IntegrityError
 from ..ledger import jobtable
-from ..store import Store
+from ..store import Store, no_run
 from .loading import load_run
 
 # What belongs to a live process, not to the run: never copied.
@@ -28,7 +28,7 @@ def copy_run(source: Store, target: Store) -> dict[str, Any]:
     if the target holds a run, both before anything is written; a copy that fails halfway
     is removed from the target."""
     if not source.has_run():
-        raise Conflict(f"no run in {source.location}", "check --storage")
+        raise no_run(source, "check --storage")
     loaded = load_run(source)
     raw_checkpoint, table = loaded.checkpoint_bytes, loaded.job_table
     if loaded.checkpoint is None or raw_checkpoint is None or table is None:

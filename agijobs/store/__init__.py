@@ -11,6 +11,8 @@ from collections.abc import Iterator
 from contextlib import AbstractContextManager
 from typing import Any, Protocol
 
+from ..errors import Conflict
+
 
 class EventSink(Protocol):
     # `chunk`, when given, is the lines joined, each ending in a newline (the runner
@@ -33,6 +35,9 @@ class Store(Protocol):
     def ensure(self) -> None: ...
     def close(self) -> None: ...
     def has_run(self) -> bool: ...
+    # Whether the storage itself is there (a directory that exists; a database always is):
+    # a mistyped --storage is told apart from an empty one.
+    def exists(self) -> bool: ...
     def read_events(self) -> bytes: ...
     def read_event_chunks(self, size: int) -> Iterator[bytes]: ...
     # The log after its first `offset` bytes (its first `seq` lines), a torn tail included.
@@ -72,6 +77,18 @@ class Store(Protocol):
     def wait_ack(self, command_id: str, timeout: float) -> dict[str, Any] | None: ...
     def archive(self, run_id: str) -> str: ...
     def discard(self) -> None: ...  # remove the run entirely (a copy that failed halfway)
+
+
+def no_run(store: Store, fix: str = "start one with `agijobs run SCENARIO`") -> Conflict:
+    """The error for a command that needs a run where there is none: a storage that does
+    not exist at all (a mistyped --storage) is named as such, never taken for an empty one."""
+    if not store.exists():
+        return Conflict(
+            f"storage {store.location} does not exist",
+            "check --storage (or AGIJOBS_STORAGE); `agijobs run SCENARIO --storage PATH` "
+            "creates one",
+        )
+    return Conflict(f"no run in {store.location}", fix)
 
 
 def is_database_url(storage: str) -> bool:

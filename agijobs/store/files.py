@@ -210,6 +210,9 @@ class FileStore:
     def close(self) -> None:
         pass
 
+    def exists(self) -> bool:
+        return self.root.is_dir()
+
     def has_run(self) -> bool:
         return (self.root / EVENTS).exists() or (self.root / CHECKPOINT).exists()
 

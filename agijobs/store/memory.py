@@ -39,6 +39,9 @@ class MemoryStore:
     def close(self) -> None:
         pass
 
+    def exists(self) -> bool:
+        return True
+
     def has_run(self) -> bool:
         return False
 

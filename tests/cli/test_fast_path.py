@@ -193,7 +193,8 @@ def test_pause_all_at_rest_never_imports_typer_or_pydantic_and_ends_as_the_typer
     missing = agijobs("pause-all", "--reason", "drill", "--storage", str(tmp_path / "none"))
     assert missing.returncode == 4, missing.stdout + missing.stderr
     assert missing.stderr == (
-        f"Error: no run in {tmp_path / 'none'} — start one with `agijobs run SCENARIO`\n"
+        f"Error: storage {tmp_path / 'none'} does not exist — check --storage (or "
+        "AGIJOBS_STORAGE); `agijobs run SCENARIO --storage PATH` creates one\n"
     )
 
 

@@ -177,7 +177,8 @@ def test_commands_on_no_run_or_a_finished_run_exit_4(scenario_file: Path, storag
     result = cli("pause-all", "--reason", "r", "--storage", str(storage))
     assert result.exit_code == 4, result.output
     assert result.stderr == (
-        f"Error: no run in {storage} — start one with `agijobs run SCENARIO`\n"
+        f"Error: storage {storage} does not exist — check --storage (or AGIJOBS_STORAGE); "
+        "`agijobs run SCENARIO --storage PATH` creates one\n"
     )
     ran = cli("run", str(scenario_file), "--storage", str(storage))
     assert ran.exit_code == 0, ran.output

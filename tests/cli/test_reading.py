@@ -3,11 +3,13 @@ from __future__ import annotations
 from pathlib import Path
 
 import orjson
+import pytest
 
 from ..helpers import cli
 
 
 def test_status_of_an_empty_storage(storage: Path) -> None:
+    storage.mkdir()  # one that does not exist is an error (below)
     result = cli("status", "--storage", str(storage))
     assert result.exit_code == 0, result.output
     assert result.stdout == f"no run in {storage}\n"
@@ -82,3 +84,32 @@ def test_recorded_text_is_shown_as_written_never_obeyed(stopped: Path) -> None:
     assert refused.exit_code == 3, refused.output
     assert "data -> input -> reason: contains the control character \\x1b" in refused.stderr
     assert not any(c in refused.stderr for c in "\x1b\x9b\u202e")
+
+
+def test_version_prints_the_package_version() -> None:
+    from agijobs import __version__
+
+    result = cli("--version")
+    assert result.exit_code == 0, result.output
+    assert result.stdout == f"agijobs {__version__}\n"
+
+
+@pytest.mark.parametrize("command", [["status"], ["audit"], ["pause-all", "--reason", "x"]])
+def test_a_storage_that_does_not_exist_is_named_not_taken_for_an_empty_one(
+    tmp_path: Path, command: list[str]
+) -> None:
+    typo = tmp_path / "storag"
+    result = cli(*command, "--storage", str(typo))
+    assert result.exit_code == 4, result.output
+    assert result.stderr == (
+        f"Error: storage {typo} does not exist — check --storage (or AGIJOBS_STORAGE); "
+        "`agijobs run SCENARIO --storage PATH` creates one\n"
+    )
+    assert not typo.exists()
+    as_json = cli(*command, "--storage", str(typo), "--json")
+    assert as_json.exit_code == 4, as_json.output
+    assert orjson.loads(as_json.stdout)["error"]["message"].startswith(f"storage {typo} does not")
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    if command == ["status"]:  # an empty storage is a fabric with no run yet
+        assert cli("status", "--storage", str(empty)).stdout == f"no run in {empty}\n"

@@ -169,7 +169,8 @@ def test_resume_of_a_missing_storage_creates_nothing(tmp_path: Path) -> None:
     result = agijobs("resume", "--storage", str(tmp_path / "nowhere"))
     assert result.returncode == 4, result.stdout + result.stderr
     assert result.stderr == (
-        f"Error: no run in {tmp_path / 'nowhere'} — start one with `agijobs run SCENARIO`\n"
+        f"Error: storage {tmp_path / 'nowhere'} does not exist — check --storage (or "
+        "AGIJOBS_STORAGE); `agijobs run SCENARIO --storage PATH` creates one\n"
     )
     assert not (tmp_path / "nowhere").exists()
 

@@ -83,7 +83,7 @@ def test_export_of_a_run_whose_journal_does_not_verify_writes_nothing(
 def test_export_of_an_empty_storage_is_a_conflict(tmp_path: Path) -> None:
     result = cli("export", "--storage", str(tmp_path / "none"), str(tmp_path / "out"))
     assert result.exit_code == 4, result.output
-    assert result.stderr.startswith(f"Error: no run in {tmp_path / 'none'}")
+    assert result.stderr.startswith(f"Error: storage {tmp_path / 'none'} does not exist")
     assert not (tmp_path / "out").exists()
 
 
