@@ -11,7 +11,6 @@ from typing import TYPE_CHECKING
 from ..errors import Conflict, IntegrityError, Refused
 from ..fabric.engine import Engine
 from ..fabric.inputs import CommandInput
-from ..ledger import jobtable
 from ..ledger.journal import journal_head
 from ..scenario.plan import Plan
 from ..store import Store, no_run
@@ -145,7 +144,7 @@ def _resume_run(
         plan = loaded.plan
         journal = store.read_journal()  # verified, and what is pending checked, or exit 3
         pending_replay = pending_entries(store, journal, at_rest, plan)
-        done = _done(loaded)
+        done = loaded.checkpoint is not None and at_rest.is_done()  # jobless: it knows
         over = (done and not pending_replay) or at_rest.state.tick >= plan.scenario.run.max_ticks
         lifecycle = [s for s in store.read_sessions() if s.get("event") in LIFECYCLE]
         stopped_cleanly = bool(lifecycle) and lifecycle[-1]["event"] == "stopped"
@@ -180,14 +179,6 @@ def _resume_run(
         if loaded.scan.count > loaded.seq or loaded.scan.torn_bytes:
             runner.recorder.checkpoint()
         return runner.loop()
-
-
-def _done(loaded: LoadedRun) -> bool:
-    """`Engine.is_done` of the checkpoint's state, read without its job rows."""
-    if loaded.checkpoint is None:
-        return False
-    state = loaded.checkpoint["state"]
-    return not jobtable.holds_jobs(state) and state["tick"] >= loaded.plan.inputs.last_input_tick
 
 
 def _verified_engine(store: Store, loaded: LoadedRun, options: RunOptions) -> Engine:
