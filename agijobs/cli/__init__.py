@@ -58,7 +58,8 @@ def main() -> None:
         from .output import print_json
 
         print_json(
-            {"error": {"code": "usage", "exit_code": exit_code, "message": str(format_message())}}
+            "Error",
+            {"error": {"code": "usage", "exit_code": exit_code, "message": str(format_message())}},
         )
         sys.exit(exit_code)
     sys.exit(code if isinstance(code, int) else 0)

@@ -44,7 +44,7 @@ def import_(
 
 def _print(report: dict[str, Any], verb: str, as_json: bool) -> None:
     if as_json:
-        print_json(report)
+        print_json("Transfer", report)
         return
     checkpoint = report["checkpoint"]
     print(

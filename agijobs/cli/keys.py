@@ -49,7 +49,7 @@ def show(
 
 def _print(document: dict[str, Any], as_json: bool) -> None:
     if as_json:
-        print_json(document)
+        print_json("Key", document)
         return
     sys.stderr.write(
         f"# {document['path']} ({document['fingerprint']}); paste under fabric -> owner -> keys:\n"

@@ -12,8 +12,19 @@ import orjson
 
 from ..views.text import visible
 
+# The machine contract's version: every --json document says which contract it keeps
+# (docs/json-contract.md says what may change within it).
+API_VERSION = "agijobs/v1"
 
-def print_json(document: Any) -> None:
+
+def print_json(kind: str, document: dict[str, Any]) -> None:
+    """Print one --json document of `kind` (its schema's name), versioned."""
+    versioned = {"api_version": API_VERSION, "kind": kind, **document}
+    sys.stdout.write(orjson.dumps(versioned, option=orjson.OPT_INDENT_2).decode() + "\n")
+
+
+def print_raw_json(document: Any) -> None:
+    """Print a JSON document that is not one of agijobs' outputs (a JSON Schema)."""
     sys.stdout.write(orjson.dumps(document, option=orjson.OPT_INDENT_2).decode() + "\n")
 
 
@@ -25,7 +36,7 @@ def notice(text: str) -> None:
 
 def fail(code: int, kind: str, message: str, as_json: bool) -> NoReturn:
     if as_json:
-        print_json({"error": {"code": kind, "exit_code": code, "message": message}})
+        print_json("Error", {"error": {"code": kind, "exit_code": code, "message": message}})
     else:
         # The message may quote the input it refuses: shown, not obeyed, by the terminal.
         sys.stderr.write(f"Error: {visible(message, keep_newlines=True)}\n")

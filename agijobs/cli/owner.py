@@ -179,7 +179,7 @@ def show_acknowledgement(result: Any, as_json: bool) -> None:
     if name == "batch":
         document["results"] = result.results
     if as_json:
-        print_json(document)
+        print_json("Acknowledgement", document)
         return
     _print_acknowledgement(result)
 

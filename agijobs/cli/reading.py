@@ -12,7 +12,7 @@ from .options import (
     Storage,
     Witness,
 )
-from .output import guard, print_json
+from .output import guard, print_json, print_raw_json
 
 
 def status(
@@ -51,7 +51,7 @@ def status(
             finally:
                 watching.close()
         if as_json:
-            print_json(report)
+            print_json("Status", report)
         else:
             from .render import render_status
 
@@ -97,7 +97,7 @@ def audit(
             witness=witness,
         )
         if as_json:
-            print_json(report.to_json())
+            print_json("Audit", report.to_json())
         else:
             from .render import render_audit
 
@@ -114,4 +114,4 @@ def schema() -> None:
     with guard(False):
         from ..service import scenario_schema
 
-        print_json(scenario_schema())
+        print_raw_json(scenario_schema())

@@ -102,7 +102,7 @@ def plan(
                 )
             report = fabric.what_if(intent or [], out)
             if as_json:
-                print_json(report)
+                print_json("WhatIf", report)
             else:
                 from .render import render_what_if
 
@@ -125,7 +125,7 @@ def plan(
             for told in result["notices"]:
                 notice(told)
             if as_json:
-                print_json(result)
+                print_json("Plan", result)
             else:
                 from .render import render_plan
 
@@ -284,11 +284,12 @@ def finish(outcome: Any, as_json: bool) -> None:
     """Print the outcome; exit 1 when the scenario's expectations failed."""
     if as_json:
         print_json(
+            "RunOutcome",
             {
                 **outcome.summary,
                 "expect_failures": outcome.expect_failures,
                 "report": outcome.report,
-            }
+            },
         )
     else:
         from .render import render_outcome
