@@ -1,10 +1,11 @@
-"""Owner commands that touch no job (pause-all, resume) are applied at rest by an engine
+"""Owner commands that touch no job (pause-all, set-latency, …) are applied at rest by an engine
 restored without its jobs (the checkpoint without its job table); the result must be the
 very bytes a fully restored engine gives, naming the very job table it was restored from."""
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import orjson
 import pytest
@@ -22,9 +23,22 @@ from ..helpers import agijobs
 SCENARIOS = sorted((Path(__file__).parents[2] / "scenarios").glob("*.yaml"))
 
 
-def _applied(engine: Engine, name: str) -> tuple[bytes, bytes, bytes | None]:
+def _arguments(name: str, state: dict[str, Any]) -> dict[str, Any]:
+    """Arguments that change something, for each command `JOBLESS` names."""
+    shard = state["shards"][-1]
+    given: dict[str, dict[str, Any]] = {
+        "set-latency": {"shard": shard["id"], "ms": 1},  # every node out of budget
+        "shard.pause": {"shard": shard["id"]},
+        "shard.resume": {"shard": shard["id"]},
+        "checkpoint.configure": {"every": 7},
+        "reporting.configure": {"label": "drill"},
+    }
+    return given.get(name, {})
+
+
+def _applied(engine: Engine, name: str, args: dict[str, Any]) -> tuple[bytes, bytes, bytes | None]:
     """The command's events, then the checkpoint state and job table it leaves."""
-    command = CommandInput(name, {}, "drill", "oncall", "at-rest", "2026-11-25T00:00:00.000Z")
+    command = CommandInput(name, args, "drill", "oncall", "at-rest", "2026-11-25T00:00:00.000Z")
     events = engine.apply_at_rest(command)
     state, table = jobtable.split(engine.snapshot())
     return dumps(events), dumps(state), table
@@ -32,7 +46,7 @@ def _applied(engine: Engine, name: str) -> tuple[bytes, bytes, bytes | None]:
 
 @pytest.mark.parametrize("ticks", [3, 40, 120])
 @pytest.mark.parametrize("scenario", SCENARIOS, ids=lambda p: p.stem)
-def test_a_jobless_restore_applies_pause_and_resume_to_the_same_bytes(
+def test_a_jobless_restore_applies_each_jobless_command_to_the_same_bytes(
     scenario: Path, ticks: int, tmp_path: Path
 ) -> None:
     storage = tmp_path / "storage"
@@ -55,6 +69,7 @@ def test_a_jobless_restore_applies_pause_and_resume_to_the_same_bytes(
         jobless = Engine.restore(plan.inputs, orjson.loads(dumps(split)), jobs=False)
         assert jobless.state.jobs == {}
         assert jobless.is_done() == full.is_done()
-        events, after, kept = _applied(jobless, name)
+        args = _arguments(name, state)
+        events, after, kept = _applied(jobless, name, args)
         assert kept is None  # it names the stored table, and writes none
-        assert (events, after, table) == _applied(full, name)
+        assert (events, after, table) == _applied(full, name, args)
