@@ -95,6 +95,22 @@ def is_database_url(storage: str) -> bool:
     return storage.startswith(("postgresql://", "postgres://"))
 
 
+def require_driver(option: str, url: str) -> None:
+    """The PostgreSQL driver is an extra (`agijobs[postgresql]`): without it a postgresql://
+    storage or witness is refused, naming what to install (exit 4, as for a database that
+    cannot be reached: the command is right, this installation cannot reach it)."""
+    try:
+        import psycopg  # noqa: F401
+    except ImportError:
+        from .postgres_url import redact
+
+        raise Conflict(
+            f"{option}: {redact(url)} needs the PostgreSQL driver (psycopg), which is not "
+            "installed",
+            "install it: pip install 'agijobs[postgresql]'",
+        ) from None
+
+
 def open_store(storage: str) -> Store:
     """The backend --storage names: a postgresql:// URL, else a directory path. The crash
     drills the environment asks for (`crashpoints`) are armed for the stores it opens."""
@@ -102,6 +118,7 @@ def open_store(storage: str) -> Store:
 
     crashpoints.arm_from_environment()
     if is_database_url(storage):
+        require_driver("--storage", storage)
         from .postgres import PostgresStore  # psycopg loads only for a database
 
         return PostgresStore(storage)
