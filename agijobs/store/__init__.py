@@ -83,6 +83,10 @@ def no_run(store: Store, fix: str = "start one with `agijobs run SCENARIO`") -> 
     """The error for a command that needs a run where there is none: a storage that does
     not exist at all (a mistyped --storage) is named as such, never taken for an empty one."""
     if not store.exists():
+        missing = getattr(store, "missing", None)  # a database names the fabrics it holds
+        if missing is not None:
+            found: Conflict = missing()
+            return found
         return Conflict(
             f"storage {store.location} does not exist",
             "check --storage (or AGIJOBS_STORAGE); `agijobs run SCENARIO --storage PATH` "

@@ -40,10 +40,11 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 import orjson
 import psycopg
 
-from ..errors import Conflict, IntegrityError
+from ..errors import Conflict, IntegrityError, did_you_mean
 from ..ledger.canonical import dumps
 from ..ledger.journal import encode_entry, verify_journal
 from . import crashpoints
+from .postgres_url import database_location
 from .postgres_url import parse_url as parse_url  # re-exported: its home before
 from .postgres_url import redact as redact
 
@@ -242,7 +243,47 @@ class PostgresStore:
         return None if row is None else row[0]
 
     def exists(self) -> bool:
-        return True  # the database answered; its fabrics are rows in shared tables
+        """Whether this fabric was ever used: it holds rows, or runs set aside under
+        NAME@RUN_ID. A fabric is rows in shared tables, so a mistyped ?fabric= name is one
+        that holds none (`missing` lists those there are)."""
+        prefix = f"{self.fabric}@"
+        return bool(
+            self._one(
+                "SELECT EXISTS (SELECT 1 FROM agijobs_documents WHERE fabric = %s OR "
+                "left(fabric, %s) = %s) OR EXISTS (SELECT 1 FROM agijobs_sessions WHERE "
+                "fabric = %s) OR EXISTS (SELECT 1 FROM agijobs_events WHERE fabric = %s)",
+                (self.fabric, len(prefix), prefix, self.fabric, self.fabric),
+            )
+        )
+
+    def fabric_names(self) -> list[str]:
+        """Every fabric of this database (runs set aside as NAME@RUN_ID included), sorted."""
+        rows = (
+            self.aux()
+            .execute(
+                "SELECT fabric FROM agijobs_documents UNION SELECT fabric FROM agijobs_sessions "
+                "UNION SELECT fabric FROM agijobs_events ORDER BY 1"
+            )
+            .fetchall()
+        )
+        return [str(row[0]) for row in rows]
+
+    def missing(self) -> Conflict:
+        """The error for a fabric this database does not hold: the ones it holds, the
+        closest first when one is close."""
+        names = [name for name in self.fabric_names() if "@" not in name]
+        database = database_location(self.location)
+        if not names:
+            return Conflict(
+                f"fabric `{self.fabric}` does not exist in {database}: it holds no fabric yet",
+                "`agijobs run SCENARIO --storage URL?fabric=NAME` creates one",
+            )
+        shown = ", ".join(names[:20]) + (f" and {len(names) - 20} more" if len(names) > 20 else "")
+        return Conflict(
+            f"fabric `{self.fabric}` does not exist in {database}; it holds {shown}"
+            f"{did_you_mean(self.fabric, names)}",
+            f"check ?fabric= (`agijobs fabrics --storage {database}` lists them)",
+        )
 
     def has_run(self) -> bool:
         return bool(

@@ -49,3 +49,17 @@ def redact(url: str) -> str:
         hidden = [(key, "***" if key == "password" else value) for key, value in query]
         return urlunsplit(parts._replace(netloc=netloc, query=urlencode(hidden, safe="*@")))
     return urlunsplit(parts._replace(netloc=netloc))
+
+
+def with_fabric(url: str, fabric: str) -> str:
+    """`url` naming `fabric` (in place of the one it names, if any)."""
+    parts = urlsplit(url)
+    query = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if k != "fabric"]
+    return urlunsplit(parts._replace(query=urlencode([*query, ("fabric", fabric)], safe="*@")))
+
+
+def database_location(url: str) -> str:
+    """The database `url` names, printable: without its password and without ?fabric=."""
+    parts = urlsplit(url)
+    query = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if k != "fabric"]
+    return redact(urlunsplit(parts._replace(query=urlencode(query, safe="*@"))))
