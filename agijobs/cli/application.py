@@ -127,8 +127,7 @@ def reflowed(doc: str) -> str:
     every line break of the source), but an `Examples:` block line by line."""
     paragraphs = inspect.cleandoc(doc).split("\n\n")
     return "\n\n".join(
-        text if text.startswith("Examples:") else " ".join(text.split("\n"))
-        for text in paragraphs
+        text if text.startswith("Examples:") else " ".join(text.split("\n")) for text in paragraphs
     )
 
 
