@@ -57,6 +57,9 @@ app = typer.Typer(
     help=(
         "Operate a planetary orchestrator fabric: deterministic runs, hash-chained events, "
         "owner governance.\n\n"
+        "Every command that works on a fabric takes --storage (a directory, or "
+        "postgresql://USER@HOST/DB?fabric=NAME; env AGIJOBS_STORAGE) and --json; "
+        "`agijobs COMMAND --help` shows its options and examples.\n\n"
         "Examples:\n"
         "  # Run a scenario into ./storage, then prove it\n"
         "  agijobs run scenarios/planetary.yaml --fresh\n"

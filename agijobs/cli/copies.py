@@ -38,6 +38,9 @@ def import_(
 ) -> None:
     """Copy the run in SOURCE into --storage, which must hold no run (export's reverse).
 
+    SOURCE is verified first (exit 3 if it fails; nothing written); exit 4 if --storage
+    already holds a run.
+
     Examples:
       # Bring a copied run back into an empty database fabric
       agijobs import ./earth-copy --storage "postgresql://ops@db/fabrics?fabric=earth"

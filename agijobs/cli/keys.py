@@ -43,6 +43,9 @@ def show(
 ) -> None:
     """Print a key's public key, fingerprint and config line (never the private key).
 
+    KEY is a name under $AGIJOBS_KEY_DIR (default ~/.config/agijobs/keys/) or a path;
+    --role is the role the printed config line gives it.
+
     Examples:
       # The config line of a key you have
       agijobs keys show alice

@@ -25,6 +25,13 @@ def test_help_shows_no_bool_metavar_and_no_braces(command: tuple[str, ...]) -> N
     assert "<bool>" not in result.stdout
     usage = next(line for line in result.stdout.splitlines() if "Usage:" in line)
     assert "{" not in usage and "}" not in usage
+    # Examples keep their indentation under their heading (Typer dedents a text whose
+    # first line is the heading: a paragraph of prose must come before it).
+    lines = result.stdout.splitlines()
+    heading = next((i for i, line in enumerate(lines) if line.strip() == "Examples:"), None)
+    if command != ("keys",):
+        assert heading is not None, result.stdout
+        assert lines[heading + 1].startswith(" " * 3 + "# "), lines[heading + 1]
 
 
 def _declared_flags(name: str) -> set[str]:
