@@ -74,7 +74,7 @@ def test_the_stdout_witness_is_refused_with_json(scenario: Path, tmp_path: Path)
             "exit_code": 2,
             "message": "--witness -: not with --json (both would take standard output) — "
             "publish to a file (--witness FILE), or drop --json",
-        }
+        },
     }
     assert not storage.exists()
 
