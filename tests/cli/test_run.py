@@ -50,7 +50,7 @@ def test_run_refuses_a_storage_holding_another_run(scenario_file: Path, storage:
     result = cli("run", str(scenario_file), "--storage", str(storage))
     assert result.exit_code == 4, result.output
     assert result.stderr == (
-        f"Error: storage {storage} holds run {run_id} — continue it with `agijobs resume`, "
+        f"Error: storage {storage} holds run {run_id} — continue it with `agijobs runner start`, "
         "or start over with `--fresh` (moves it to archive/)\n"
     )
     assert file_hashes(storage) == before
@@ -133,8 +133,10 @@ def test_stop_after_ticks_then_resume_equals_uninterrupted(
     assert ran.exit_code == 0, ran.output
     stopped = cli("run", str(scenario_file), "--storage", str(pieces), "--stop-after-ticks", "6")
     assert stopped.exit_code == 0, stopped.output
-    assert "stopped at tick 6 (stop-after-ticks); agijobs resume continues" in stopped.stdout
-    resumed = cli("resume", "--storage", str(pieces), "--keep-paused")
+    assert (
+        "stopped at tick 6 (stop-after-ticks); `agijobs runner start` continues" in stopped.stdout
+    )
+    resumed = cli("runner", "start", "--storage", str(pieces))
     assert resumed.exit_code == 0, resumed.output
     for name in ("events.ndjson", "checkpoint.json", "summary.json"):
         assert sha(whole / name) == sha(pieces / name), name
