@@ -288,6 +288,9 @@ def main(argv: list[str]) -> int:
         f"{len(paused)} of them inside paused stretches, {sum(r.equal for r in paused)} "
         "identical (the pause in force through every restart)"
     )
+    for scenario in sorted({r.scenario for r in paused}):
+        at = [r for r in paused if r.scenario == scenario]
+        print(f"  {scenario}: {len(at)} paused, {sum(r.equal for r in at)} identical")
     print(
         f"{len(killed)} kill points across {len(paths)} scenario(s), {len(bad)} mismatches, "
         f"{time.monotonic() - started:.1f} s"
