@@ -136,14 +136,9 @@ class Fabric:
             options.witness = opened
             return start_run(self.store, plan, str(scenario), options, fresh=fresh)
 
-    def resume(
+    def start_runner(
         self,
         *,
-        reason: str | None = None,
-        keep_paused: bool = False,
-        actor: str | None = None,
-        key: str | None = None,
-        timeout: float = 10.0,
         stop_after_ticks: int | None = None,
         tick_ms: int = 0,
         wait: bool = False,
@@ -153,44 +148,22 @@ class Fabric:
         runner_key: str | None = None,
         witness: str | None = None,
         progress: Progress | None = None,
-        notices: Notices | None = None,
-    ) -> Outcome | CommandResult:
-        """Bring the fabric back to live. With a live runner: send it a `resume` command
-        (its result; `notices` is told that `witness` stays the one it was started with).
-        Without one: verify, recover from a crash, lift the pause (unless `keep_paused`)
-        and continue the run here (its outcome), publishing heads to `witness`."""
-        from .run.sessions import runner_is_live
+    ) -> Outcome:
+        """Continue the stored run here, exactly as it would have gone: verify it, recover
+        from a crash (events written after the checkpoint are dropped) and run on, a pause
+        in force still in force (lifting it is `resume`, an owner command), publishing
+        heads to `witness`. A runner already live on the storage is refused (`Conflict`),
+        as is a run that has ended."""
+        from .run.lifecycle import continue_run, refuse_live_runner
 
-        _refuse_unfit_text([("--reason", reason), ("--actor", actor)])
-        store = self.store
-        if runner_is_live(store):
-            if witness is not None and notices is not None:
-                notices(
-                    f"--witness {witness}: a runner is live; it publishes to the witness it "
-                    "was started with"
-                )
-            if keep_paused:
-                from .errors import Conflict
-
-                raise Conflict(
-                    f"a runner is live on {store.location}; it is already running",
-                    "see `agijobs status`; plain `agijobs resume` lifts its pause",
-                )
-            from .run.delivery import issue_command
-
-            why = reason or "resumed by operator"
-            return issue_command(store, "resume", {}, why, actor, timeout, key)
-        from .run.lifecycle import resume_run
-
+        refuse_live_runner(self.store)  # before the witness is opened (a file is created)
         options = _run_options(
             stop_after_ticks, tick_ms, wait, executor, bridge, bridge_timeout, progress
         )
         options.runner_key = runner_key
         with self._witness(witness) as opened:
             options.witness = opened
-            return resume_run(
-                store, options, reason=reason, keep_paused=keep_paused, actor=actor, key=key
-            )
+            return continue_run(self.store, options)
 
     # -------------------------------------------------------------- owner commands
 
@@ -216,8 +189,21 @@ class Fabric:
     def pause_all(
         self, reason: str, actor: str | None = None, key: str | None = None, timeout: float = 10.0
     ) -> CommandResult:
-        """Pause every router: no assignment, no spillover; in-flight jobs finish."""
+        """Pause every router: no assignment, no spillover; in-flight jobs finish. The
+        pause stays in force, across restarts of the runner, until `resume` lifts it."""
         return self.command("pause-all", {}, reason, actor, key, timeout)
+
+    def resume(
+        self,
+        reason: str,
+        actor: str | None = None,
+        key: str | None = None,
+        timeout: float = 10.0,
+    ) -> CommandResult:
+        """Lift the fabric-wide pause (the seed's `system.resume`): an owner command, sent
+        to the live runner or applied at rest and recorded, signed with `key` on a fabric
+        that declares keys. It never runs the fabric: `start_runner` does."""
+        return self.command("resume", {}, reason, actor, key, timeout)
 
     def reroute(
         self,

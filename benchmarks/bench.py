@@ -13,7 +13,7 @@ real CLI in child processes and prints one table, also written to benchmarks/lat
                         median of each run's wall / its raw loop's
   RSS MB                peak resident memory of the run process
   events MB, ckpt MB    on disk after the run (ckpt: checkpoint.json and its job table)
-  resume s              `agijobs resume --stop-after-ticks 1` from a mid-run checkpoint (it
+  resume s              `agijobs runner start --stop-after-ticks 1` from a mid-run checkpoint (it
                         re-makes the state up to there and compares it with the checkpoint's)
   audit s, audit/run    `agijobs audit` on the finished storage (it re-makes the whole run and
                         compares every byte), and its wall over the run's
@@ -360,11 +360,13 @@ def signed_overhead(jobs: int, tmp: Path, repeat: int) -> dict[str, Any]:
 
 
 def resume_copy(storage: Path, tmp: Path, *options: str) -> float:
-    """Wall of `agijobs resume --stop-after-ticks 1` on a fresh copy of `storage`."""
+    """Wall of `agijobs runner start --stop-after-ticks 1` on a fresh copy of `storage`."""
     copy = tmp / "resumed"
     shutil.copytree(storage, copy)
     try:
-        return agijobs("resume", "--storage", str(copy), "--stop-after-ticks", "1", *options)[0]
+        return agijobs(
+            "runner", "start", "--storage", str(copy), "--stop-after-ticks", "1", *options
+        )[0]
     finally:
         shutil.rmtree(copy)
 

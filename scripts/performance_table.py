@@ -56,7 +56,7 @@ CLI_COMMANDS = [
     ("help", "`agijobs --help`"),
     ("status", "`agijobs status`"),
     ("pause_all_at_rest", "`agijobs pause-all`, at rest"),
-    ("resume_all_active", "`agijobs resume`, to the first tick with the jobs active"),
+    ("resume_all_active", "`agijobs runner start`, to the first tick with the jobs active"),
 ]
 BACKLOG_COLUMNS = [
     ("jobs", "jobs"),

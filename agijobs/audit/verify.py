@@ -59,7 +59,10 @@ def _derivation(store: Store, bridge: Any) -> AuditReport:
     loaded = load_run(store, derived=True)
     checkpoint = loaded.checkpoint
     if checkpoint is None:
-        raise IntegrityError(f"{store.location}: no checkpoint", "resume or re-run the scenario")
+        raise IntegrityError(
+            f"{store.location}: no checkpoint",
+            "continue it with `agijobs runner start`, or re-run the scenario",
+        )
     loaded.engine()  # restorable: every job row of the checkpoint is checked as it is read
     authority = AuthorityCheck(loaded.plan, loaded.run_id)
     inputs = walk_inputs(stored_prefix(store, loaded.scan.mark_bytes), loaded.seq, authority)
@@ -133,7 +136,7 @@ def _not_proved(keyed: bool, after: int, live: bool) -> list[str]:
             + (
                 "the live runner's, not yet checkpointed)"
                 if live
-                else "a crash's debris, which `agijobs resume` drops)"
+                else "a crash's debris, which `agijobs runner start` drops)"
             )
         )
     gaps.append("sessions.ndjson and run.json (operational records, outside the chain)")
@@ -181,7 +184,10 @@ def _walked(store: Store, loaded: LoadedRun) -> AuditReport:
     the counters it derives against the checkpoint's, authority."""
     checkpoint = loaded.checkpoint
     if checkpoint is None:
-        raise IntegrityError(f"{store.location}: no checkpoint", "resume or re-run the scenario")
+        raise IntegrityError(
+            f"{store.location}: no checkpoint",
+            "continue it with `agijobs runner start`, or re-run the scenario",
+        )
     loaded.engine()  # restorable: every job row of the checkpoint is checked as it is read
     authority = AuthorityCheck(loaded.plan, loaded.run_id)
     walk = walk_log(loaded.events, loaded.scan.mark_bytes, loaded.seq, authority)
@@ -245,7 +251,7 @@ def _report(
     elif report.after_checkpoint or report.torn_bytes:
         report.notes.append(
             f"a crashed process left {report.after_checkpoint} event(s) and {report.torn_bytes} "
-            f"torn byte(s) after the checkpoint (seq {loaded.seq}); `agijobs resume` drops "
+            f"torn byte(s) after the checkpoint (seq {loaded.seq}); `agijobs runner start` drops "
             "and regenerates them"
         )
     if not authority.keyed:

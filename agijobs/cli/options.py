@@ -84,13 +84,13 @@ BridgeTimeout = Annotated[
     Opt("--bridge-timeout", "Seconds per bridge call (default 5).", low=0.01, high=3600),
 ]
 
-# A witness outside the storage: run and resume publish to it, audit reads it
+# A witness outside the storage: run and runner start publish to it, audit reads it
 Witness = Annotated[
     str | None,
     Opt(
         "--witness",
         "Keep each checkpoint's head outside the storage: an append-only file, - (stdout; "
-        "stdin for audit) or postgresql://USER@HOST/OTHER_DB. run and resume publish to "
+        "stdin for audit) or postgresql://USER@HOST/OTHER_DB. run and runner start publish to "
         "it; audit proves the log extends every head it holds (env AGIJOBS_WITNESS).",
         envvar="AGIJOBS_WITNESS",
     ),
@@ -99,7 +99,12 @@ Witness = Annotated[
 # Running
 StopAfter = Annotated[
     int | None,
-    Opt("--stop-after-ticks", "Stop (resumably) after this many ticks.", low=0, high=MAX_TICKS),
+    Opt(
+        "--stop-after-ticks",
+        "Stop after this many ticks (`agijobs runner start` continues).",
+        low=0,
+        high=MAX_TICKS,
+    ),
 ]
 TickMs = Annotated[
     int,
@@ -116,6 +121,22 @@ OwnerCommands = Annotated[
 ]
 
 
+# `resume` once also became the runner. Its runner options stay accepted, hidden, so that a
+# script typing one is told what to use now instead of failing on an unknown option; each is
+# refused (exit 2). No environment variable: a runner's settings in the environment must
+# never make `resume` refuse.
+_RETIRED = "Retired: `resume` no longer restarts the runner (see `agijobs runner start`)."
+RetiredKeepPaused = Annotated[bool, Opt("--keep-paused", _RETIRED, hidden=True)]
+RetiredStopAfter = Annotated[int | None, Opt("--stop-after-ticks", _RETIRED, hidden=True)]
+RetiredTickMs = Annotated[int | None, Opt("--tick-ms", _RETIRED, hidden=True)]
+RetiredWait = Annotated[bool, Opt("--wait", _RETIRED, hidden=True)]
+RetiredExecutor = Annotated[str | None, Opt("--executor", _RETIRED, hidden=True)]
+RetiredBridge = Annotated[str | None, Opt("--bridge", _RETIRED, hidden=True)]
+RetiredBridgeTimeout = Annotated[float | None, Opt("--bridge-timeout", _RETIRED, hidden=True)]
+RetiredRunnerKey = Annotated[str | None, Opt("--runner-key", _RETIRED, hidden=True)]
+RetiredWitness = Annotated[str | None, Opt("--witness", _RETIRED, hidden=True)]
+
+
 class Command(NamedTuple):
     """A command: where its function lives, and whether the fast path may take it."""
 
@@ -129,8 +150,9 @@ class Command(NamedTuple):
 COMMANDS: dict[str, Command] = {
     "plan": Command("running", "plan"),
     "run": Command("running", "run"),
-    "resume": Command("running", "resume", fast=True),
+    "runner start": Command("running", "start_runner"),
     "pause-all": Command("owner", "pause_all", fast=True),
+    "resume": Command("owner", "resume", fast=True),
     "reroute": Command("owner", "reroute", fast=True),
     "set-latency": Command("owner", "set_latency", fast=True),
     "apply": Command("owner", "apply"),
@@ -144,4 +166,7 @@ COMMANDS: dict[str, Command] = {
     "export": Command("copies", "export"),
     "import": Command("copies", "import_"),
 }
-GROUPS = {"keys": "Owner keys (Ed25519): create one, or print the config line of one you have."}
+GROUPS = {
+    "runner": "The process that runs the fabric: start it again to continue a stored run.",
+    "keys": "Owner keys (Ed25519): create one, or print the config line of one you have.",
+}

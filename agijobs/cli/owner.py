@@ -1,5 +1,4 @@
-"""Owner commands: pause-all, reroute, set-latency, apply, approve (resume lives with the
-commands that run a fabric).
+"""Owner commands: pause-all, resume, reroute, set-latency, apply, approve.
 
 With a live runner the command goes to its inbox and the CLI waits for the acknowledgement;
 with none, it is applied to the checkpoint at rest under the run lock.
@@ -8,7 +7,26 @@ with none, it is applied to the checkpoint at rest under the run lock.
 import sys
 from typing import Annotated, Any
 
-from .options import DEFAULT_STORAGE, Actor, Json, Key, Opt, Reason, Storage, Timeout, argument
+from .options import (
+    DEFAULT_STORAGE,
+    Actor,
+    Json,
+    Key,
+    Opt,
+    Reason,
+    RetiredBridge,
+    RetiredBridgeTimeout,
+    RetiredExecutor,
+    RetiredKeepPaused,
+    RetiredRunnerKey,
+    RetiredStopAfter,
+    RetiredTickMs,
+    RetiredWait,
+    RetiredWitness,
+    Storage,
+    Timeout,
+    argument,
+)
 from .output import guard, notice, print_json
 
 
@@ -34,6 +52,77 @@ def pause_all(
         from ..service import Fabric
 
         result = Fabric(storage).pause_all(reason, actor, key, timeout)
+        show_result(result, as_json)
+
+
+def resume(
+    reason: Annotated[
+        str | None, Opt("--reason", "Why the pause is lifted (required; recorded in the log).")
+    ] = None,
+    actor: Actor = None,
+    key: Key = None,
+    timeout: Timeout = 10.0,
+    keep_paused: RetiredKeepPaused = False,
+    stop_after_ticks: RetiredStopAfter = None,
+    tick_ms: RetiredTickMs = None,
+    wait: RetiredWait = False,
+    executor: RetiredExecutor = None,
+    bridge: RetiredBridge = None,
+    bridge_timeout: RetiredBridgeTimeout = None,
+    runner_key: RetiredRunnerKey = None,
+    witness: RetiredWitness = None,
+    storage: Storage = DEFAULT_STORAGE,
+    as_json: Json = False,
+) -> None:
+    """Lift the fabric-wide pause (the seed's system.resume): routers assign and spill again.
+
+    An owner command like pause-all: sent to the live runner and acknowledged with its
+    tick, or applied at rest and recorded; signed on a fabric that declares keys. It never
+    runs the fabric: a stopped or crashed runner is restarted with `agijobs runner start`,
+    which leaves a pause in force. Idempotent: lifting no pause exits 0 ("not paused").
+
+    Examples:
+      # Lift the pause of a live fabric, or of one at rest (recorded with its reason)
+      agijobs resume --reason "INC-4711: batch cleared" --actor alice
+      # On a fabric that declares owner keys: signed
+      agijobs resume --reason "INC-4711: batch cleared" --key alice
+    """
+    with guard(as_json):
+        from ..errors import BadInput
+
+        runner_options = {
+            "--keep-paused": keep_paused,
+            "--stop-after-ticks": stop_after_ticks is not None,
+            "--tick-ms": tick_ms is not None,
+            "--wait": wait,
+            "--executor": executor is not None,
+            "--bridge": bridge is not None,
+            "--bridge-timeout": bridge_timeout is not None,
+            "--runner-key": runner_key is not None,
+            "--witness": witness is not None,
+        }
+        given = next((flag for flag, used in runner_options.items() if used), None)
+        if given == "--keep-paused":
+            raise BadInput(
+                "--keep-paused: resume no longer restarts the runner",
+                "restart it with `agijobs runner start` (a pause in force stays in force)",
+            )
+        if given is not None:
+            raise BadInput(
+                f"{given}: a runner option; resume no longer restarts the runner",
+                f"restart it with `agijobs runner start {given} …` (a pause in force stays "
+                "in force); `agijobs resume --reason R` only lifts the pause",
+            )
+        if reason is None:
+            raise BadInput(
+                "--reason: missing; resume lifts the fabric's pause, an owner action that is "
+                "recorded",
+                "say why, e.g. --reason 'INC-4711: batch cleared'; to restart a stopped or "
+                "crashed runner (the pause staying in force), use `agijobs runner start`",
+            )
+        from ..service import Fabric
+
+        result = Fabric(storage).resume(reason, actor, key, timeout)
         show_result(result, as_json)
 
 

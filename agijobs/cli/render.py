@@ -92,19 +92,15 @@ def render_outcome(outcome: Any) -> None:
         out.print("report: stored with the run (`agijobs export DIR` writes DIR/report.html)")
     elif report:
         out.print(f"report: {report} (open it in a browser; report.md beside it)")
-    proposal = _plain(getattr(outcome, "proposal", None))
-    if proposal is not None:
-        out.print(
-            f"resume: proposal {proposal['proposal']} recorded, {proposal['approvals']} of "
-            f"{proposal['needed']} approvals (expires at tick {proposal['expires_tick']}); the "
-            f"fabric stays paused until `agijobs approve {proposal['proposal']} --key NAME`"
-        )
     if summary["status"] == "paused":
-        out.print(f"paused at tick {summary['tick']}; agijobs resume continues")
+        out.print(
+            f"paused at tick {summary['tick']}, nothing left to do until the pause is lifted: "
+            "`agijobs resume --reason R`, then `agijobs runner start` continues"
+        )
     elif summary["status"] == "stopped":
         out.print(
             f"stopped at tick {summary['tick']} ({summary['reason']})"
-            + ("; agijobs resume continues" if summary["reason"] != "max-ticks" else "")
+            + ("; `agijobs runner start` continues" if summary["reason"] != "max-ticks" else "")
         )
     else:
         out.print(f"finished at tick {summary['tick']}")
@@ -242,10 +238,11 @@ def render_status(report: dict[str, Any]) -> None:
     if report["state"] == "crashed":
         out.print(
             f"{report['name']}: crashed after tick {report['last_event_tick']}; "
-            f"agijobs resume continues from the checkpoint at tick {report['tick']}"
+            f"`agijobs runner start` continues from the checkpoint at tick {report['tick']}"
         )
     else:
         out.print(f"{report['name']}: {report['state']}{pid} at tick {report['tick']}")
+    _render_pauses(report)
     table = Table(title="shards", title_justify="left")
     for column in (
         "shard",
@@ -293,6 +290,26 @@ def render_status(report: dict[str, Any]) -> None:
             "sessions: "
             + ", ".join(f"{s['event']}@{s.get('tick', 0)} ({s.get('at', '?')})" for s in lifecycle)
         )
+
+
+def _render_pauses(report: dict[str, Any]) -> None:
+    """Every pause in force: since when, by whom, why; a restart leaves each in force."""
+    if report["paused"]:
+        out.print("fabric " + _pause_words(report.get("pause")))
+        out.print("  lifting it is an owner action: agijobs resume --reason '…'")
+    for shard in report["shards"]:
+        if shard.get("pause") is not None:
+            out.print(f"shard {shard['id']} " + _pause_words(shard["pause"]))
+
+
+def _pause_words(pause: dict[str, Any] | None) -> str:
+    if pause is None:  # a checkpoint written before agijobs kept who paused
+        return "paused (who paused it is not recorded in this checkpoint)"
+    issued = f", issued {pause['issued_at']}" if pause.get("issued_at") else ""
+    return (
+        f"paused since tick {pause['tick']} by {pause['actor']} ({pause['source']}"
+        f"{issued}): {pause['reason']}"
+    )
 
 
 def _render_authority(authority: dict[str, Any] | None) -> None:

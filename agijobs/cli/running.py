@@ -1,4 +1,4 @@
-"""plan, run and resume: the commands that start and continue a fabric run."""
+"""plan, run and runner start: the commands that start and continue a fabric run."""
 
 import contextlib
 import sys
@@ -8,20 +8,17 @@ from typing import Annotated, Any
 
 from .options import (
     DEFAULT_STORAGE,
-    Actor,
     Blueprint,
     Bridge,
     BridgeTimeout,
     Executor,
     Json,
-    Key,
     Opt,
     OwnerCommands,
     RunnerKey,
     StopAfter,
     Storage,
     TickMs,
-    Timeout,
     Wait,
     Witness,
     argument,
@@ -165,13 +162,13 @@ def run(
 
     Exit 1 when the scenario's expectations fail; 4 when the storage holds another run
     (use --fresh) or is in use, or when the witness cannot be written (the run stops at
-    its last checkpoint; resume continues). With --witness -, the witness records are
-    standard output and the summary goes to stderr.
+    its last checkpoint; `agijobs runner start` continues). With --witness -, the witness
+    records are standard output and the summary goes to stderr.
 
     Examples:
       # Run a scenario from tick 0, setting aside a run the storage holds
       agijobs run scenarios/planetary.yaml --storage ./storage --fresh
-      # Stop after 30 ticks, at rest, for owner commands (resume continues)
+      # Stop after 30 ticks, at rest, for owner commands (runner start continues)
       agijobs run scenarios/earth-backlog-reroute.yaml --fresh --stop-after-ticks 30
       # Run a reviewed plan, publishing each checkpoint's head outside the storage
       agijobs run plan.json --witness heads.ndjson
@@ -202,17 +199,10 @@ def run(
             finish(outcome, as_json)
 
 
-def resume(
-    reason: Annotated[str | None, Opt("--reason", "Why the pause is lifted (recorded).")] = None,
-    keep_paused: Annotated[
-        bool, Opt("--keep-paused", "Continue the run but leave the pause on.")
-    ] = False,
+def start_runner(
     stop_after_ticks: StopAfter = None,
     tick_ms: TickMs = 0,
     wait: Wait = False,
-    actor: Actor = None,
-    key: Key = None,
-    timeout: Timeout = 10.0,
     executor: Executor = "inprocess",
     bridge: Bridge = None,
     bridge_timeout: BridgeTimeout = None,
@@ -221,20 +211,19 @@ def resume(
     storage: Storage = DEFAULT_STORAGE,
     as_json: Json = False,
 ) -> None:
-    """Bring the fabric back to live: verify, recover from a crash, lift the pause, continue.
+    """Continue the stored run, exactly as it would have gone: after a crash or a stop.
 
-    With a live runner, sends it a resume command (it keeps the witness it was started
-    with). Without one, verifies checkpoint and event chain (exit 3 on mismatch), drops
-    events a crashed process wrote after the checkpoint and continues the run in the
-    foreground from the checkpoint, publishing its heads to --witness.
+    Verifies checkpoint and event chain (exit 3 on mismatch), drops the events a crashed
+    process wrote after its checkpoint, and runs on in the foreground from the checkpoint,
+    publishing its heads to --witness. A pause in force stays in force: lifting it is an
+    owner action of its own (`agijobs resume --reason`). Exit 4 when a runner is live on
+    the storage already, or when the run has ended.
 
     Examples:
-      # Lift the pause and continue a stopped run in the foreground
-      agijobs resume --reason "calibration complete"
-      # Continue a crashed run, leaving the pause on
-      agijobs resume --keep-paused
-      # Lift a live runner's pause, from another terminal
-      agijobs resume --reason "INC-4711 resolved" --actor alice
+      # Continue a stopped or crashed run in the foreground (a pause stays in force)
+      agijobs runner start --storage ./storage
+      # Continue it paced, waiting for live owner commands while paused and idle
+      agijobs runner start --tick-ms 100 --wait
     """
     with guard(as_json):
         from ..service import Fabric
@@ -242,12 +231,7 @@ def resume(
 
         records_on_stdout = witness_on_stdout(witness, as_json)
         with live_view(progress_printer(quiet=False)) as progress:
-            result = Fabric(storage).resume(
-                reason=reason,
-                keep_paused=keep_paused,
-                actor=actor,
-                key=key,
-                timeout=timeout,
+            outcome = Fabric(storage).start_runner(
                 stop_after_ticks=stop_after_ticks,
                 tick_ms=tick_ms,
                 wait=wait,
@@ -257,15 +241,9 @@ def resume(
                 runner_key=runner_key,
                 witness=witness,
                 progress=progress,
-                notices=notice,
             )
         with human_output(records_on_stdout):
-            if hasattr(result, "summary"):  # the run continued here (else a live runner's)
-                finish(result, as_json)
-            else:
-                from .owner import show_acknowledgement
-
-                show_acknowledgement(result, as_json)
+            finish(outcome, as_json)
 
 
 def witness_on_stdout(witness: str | None, as_json: bool) -> bool:
@@ -313,7 +291,5 @@ def finish(outcome: Any, as_json: bool) -> None:
         from .render import render_outcome
 
         render_outcome(outcome)
-    if outcome.refusal is not None:
-        raise outcome.refusal
     if outcome.expect_failures:
         raise SystemExit(1)

@@ -16,7 +16,16 @@ from typing import TYPE_CHECKING, Any
 from ..errors import BadInput
 from .authority import governance_problems
 from .inputs import BATCH, CommandInput
-from .state import RUNNING, Job, Shard, by_qseq, refill_queues, remove_queued, take_queued
+from .state import (
+    RUNNING,
+    Job,
+    PauseRecord,
+    Shard,
+    by_qseq,
+    refill_queues,
+    remove_queued,
+    take_queued,
+)
 from .topology import (
     FollowUps,
     cancel_job,
@@ -132,16 +141,18 @@ def _job(engine: Moves, args: dict[str, Any], where: str = "job") -> Job:
 
 
 def _pause_all(engine: Moves, command: CommandInput, follow_ups: FollowUps) -> dict[str, Any]:
-    return _set_paused(engine, True)
+    return _set_paused(engine, command, True)
 
 
 def _resume(engine: Moves, command: CommandInput, follow_ups: FollowUps) -> dict[str, Any]:
-    return _set_paused(engine, False)
+    return _set_paused(engine, command, False)
 
 
-def _set_paused(engine: Moves, paused: bool) -> dict[str, Any]:
-    before = engine.state.paused
-    engine.state.paused = paused
+def _set_paused(engine: Moves, command: CommandInput, paused: bool) -> dict[str, Any]:
+    state = engine.state
+    before = state.paused
+    state.paused = paused
+    state.pause = pause_record(engine, command, state.pause) if paused else None
     return {"paused": [before, paused], "changed": before != paused}
 
 
@@ -150,9 +161,25 @@ def _shard_paused(paused: bool) -> Handler:
         shard = shard_named(engine, command.args["shard"], "shard")
         before = shard.paused
         shard.paused = paused
+        shard.pause = pause_record(engine, command, shard.pause) if paused else None
         return {"shard": shard.id, "paused": [before, paused], "changed": before != paused}
 
     return handler
+
+
+def pause_record(engine: Moves, command: CommandInput, in_force: PauseRecord | None) -> PauseRecord:
+    """What `status` says of a pause: the one in force stays (pausing again changes nothing,
+    not even since when); a new one is this command's."""
+    if in_force is not None:
+        return in_force
+    return {
+        "tick": engine.state.tick,
+        "command": command.name,
+        "actor": command.actor,
+        "reason": command.reason,
+        "source": command.source,
+        "issued_at": command.issued_at,
+    }
 
 
 def _set_latency(engine: Moves, command: CommandInput, follow_ups: FollowUps) -> dict[str, Any]:

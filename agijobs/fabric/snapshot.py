@@ -54,6 +54,7 @@ def snapshot(engine: Moves) -> dict[str, Any]:
                 "policies": [p.to_json() for p in shard.policies],
                 "reroute_target": shard.reroute_target,
                 "paused": shard.paused,
+                **({} if shard.pause is None else {"pause": shard.pause}),
                 "next_back": shard.next_back,
                 "next_front": shard.next_front,
                 "cost_nano": shard.cost_nano,
@@ -95,6 +96,7 @@ def snapshot(engine: Moves) -> dict[str, Any]:
         "job_columns": JOB_COLUMNS,
         "shards": shards,
         "nodes": nodes,
+        **({} if state.pause is None else {"pause": state.pause}),
         **({} if state.governance is None else {"governance": state.governance.to_json()}),
         **({"triggers": list(state.triggers_armed)} if state.triggers_armed else {}),
         **({"attempts": _live_attempts(state)} if state.attempts else {}),
@@ -135,6 +137,7 @@ def restore(
             ],
             reroute_target=raw["reroute_target"],
             paused=raw["paused"],
+            pause=raw.get("pause"),
             retired=raw["retired"],
             forward_to=raw["forward_to"],
             next_back=raw["next_back"],
@@ -168,6 +171,7 @@ def restore(
         nodes=nodes,
         jobs={},
         paused=snapshot["paused"],
+        pause=snapshot.get("pause"),
         next_ordinal=snapshot["next_ordinal"],
         checkpoint_every=snapshot["checkpoint_every"],
         report_label=snapshot["report_label"],
@@ -385,6 +389,16 @@ POLICY = {
     "required_skills": ListOf(str),
 }
 TALLY_SHAPES = dict.fromkeys(TALLIES, TALLY)
+# A pause in force (fabric.state.PauseRecord); absent when not paused, and in checkpoints
+# written before agijobs kept it
+PAUSE = {
+    "tick": int,
+    "command": str,
+    "actor": str,
+    "reason": str,
+    "source": str,
+    "issued_at": Nullable(str),
+}
 SHARD = {
     "id": str,
     "name": str,
@@ -396,6 +410,7 @@ SHARD = {
     "policies": ListOf(POLICY),
     "reroute_target": Nullable(str),
     "paused": bool,
+    "pause": Omittable(PAUSE),
     "next_back": int,
     "next_front": int,
     "cost_nano": int,
@@ -439,6 +454,7 @@ SNAPSHOT = {
     "format": int,
     "tick": int,
     "paused": bool,
+    "pause": Omittable(PAUSE),
     "next_ordinal": int,
     "checkpoint_every": int,
     "report_label": str,

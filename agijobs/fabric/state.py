@@ -22,6 +22,11 @@ if TYPE_CHECKING:
 # Queues are kept per (skills, hop history): a spillover target can then take or refuse a
 # whole class at once, instead of rescanning jobs that have already visited it every tick.
 QueueKey = tuple[SkillKey, tuple[str, ...]]
+# A pause in force, as the command that made it recorded it: the tick it took effect at,
+# the command, its actor, reason and source (schedule, live or at-rest) and, from outside
+# the schedule, when it was issued. Kept in the state (and so in the checkpoint) so that
+# `status` shows it without reading the log.
+PauseRecord = dict[str, Any]
 
 QUEUED = 0
 RUNNING = 1
@@ -97,6 +102,7 @@ class Shard:
     policies: list[Policy]
     reroute_target: str | None = None
     paused: bool = False
+    pause: PauseRecord | None = None  # who paused the shard, when, why (while paused)
     # A deregistered shard keeps its counters (its history stays in the totals); jobs still
     # arriving for it go to `forward_to`, or are cancelled when that is None.
     retired: bool = False
@@ -181,6 +187,7 @@ class FabricState:
     nodes: dict[str, Node]  # in id order
     jobs: dict[str, Job]  # live (queued or running) jobs by id
     paused: bool = False
+    pause: PauseRecord | None = None  # who paused the fabric, when, why (while paused)
     next_ordinal: int = 1
     topology_dirty: bool = False  # deferred jobs are re-examined at the next routing
     checkpoint_every: int = 20  # ticks between checkpoints (checkpoint.configure changes it)

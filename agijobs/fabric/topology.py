@@ -182,6 +182,7 @@ def shard_deregister(engine: Moves, command: CommandInput, follow_ups: FollowUps
             cancel_job(engine, shard, job, follow_ups)
             cancelled.append(job.id)
     shard.retired, shard.forward_to, shard.paused = True, target.id if target else None, False
+    shard.pause = None
     shard.reroute_target = None
     policies_removed = []
     for other in state.shards.values():

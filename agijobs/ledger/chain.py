@@ -1,7 +1,7 @@
 """The event chain: scan and verify events.ndjson, and hold a checkpoint against it.
 
 A crash can leave one torn last line (no trailing newline): that is the normal crash case,
-reported as ``torn`` and dropped by `resume`. Any other damage — a changed byte, a missing,
+reported as ``torn`` and dropped by `runner start`. Any other damage — a changed byte, a missing,
 duplicated or reordered line, a line re-hashed after editing — breaks the chain at the first
 bad line and is an `IntegrityError` naming its seq and line number.
 """
@@ -90,7 +90,7 @@ def scan_events(
     """Verify every complete line (after `start`: byte offset, seq and chain head of a
     prefix already verified); remember head and offset at `mark_seq`.
 
-    This is the hot path of resume, status and audit, so it works on bytes with C-level
+    This is the hot path of runner start, status and audit, so it works on bytes with C-level
     find and hashing, never decoding or parsing JSON.
     """
     scan = ChainScan(mark_seq=mark_seq)

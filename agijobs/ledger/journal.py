@@ -1,7 +1,7 @@
 """The journal of live commands: entries hash-chained like the event log, encoded and verified.
 
 A live runner journals each owner command it takes from its inbox, durably, before it
-acknowledges it; `resume` re-applies the entries its checkpoint has not applied yet. An
+acknowledges it; `runner start` re-applies the entries its checkpoint has not applied yet. An
 entry is the canonical encoding of ``{command, hash, id, index, tick}``: the command as it
 was issued, the id the inbox gave it, its place in the journal (0, 1, …) and the tick it
 applies at. ``hash`` is ``sha256(previous entry's hash + the entry's canonical encoding

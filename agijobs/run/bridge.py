@@ -131,8 +131,8 @@ class BridgeExecutor:
         if not answer.get("ok"):
             raise ExecutorFailed(
                 f"the bridge refused tick {tick}: {answer.get('error', 'no reason given')}",
-                "fix the bridge, then `agijobs resume --executor bridge` continues from the last "
-                "checkpoint",
+                "fix the bridge, then `agijobs runner start --executor bridge` continues from "
+                "the last checkpoint",
             )
         receipts = answer.get("receipts")
         _check_receipts(tick, dispatch, receipts)
@@ -163,7 +163,7 @@ class BridgeExecutor:
             f"bridge `{shlex.join(settings.command)}`: {problem} "
             f"({settings.retries} retr{'y' if settings.retries == 1 else 'ies'} failed)",
             ("fix the bridge or raise --bridge-timeout" if slow else "fix the bridge")
-            + ", then `agijobs resume --executor bridge` continues from the last checkpoint",
+            + ", then `agijobs runner start --executor bridge` continues from the last checkpoint",
         )
 
     def _ensure_started(self) -> None:

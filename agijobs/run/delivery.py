@@ -221,7 +221,7 @@ def _apply_at_rest(store: Store, command: CommandInput) -> CommandResult:
             f"the run in {store.location} finished at tick {engine.state.tick}",
             "owner commands change a live or unfinished fabric; start a new run",
         )
-    # Checked as `resume` checks it: a journal it would refuse is refused here too (exit 3).
+    # Checked as `runner start` checks it: a journal it would refuse is refused here too (exit 3).
     unreplayed = len(pending_entries(store, store.read_journal(), engine, loaded.plan))
     if loaded.checkpoint is None or unreplayed:
         what = (
@@ -231,7 +231,8 @@ def _apply_at_rest(store: Store, command: CommandInput) -> CommandResult:
         )
         raise Conflict(
             f"the run in {store.location} stopped abnormally with {what}",
-            "run `agijobs resume --keep-paused` to recover it first, then issue the command",
+            "recover it with `agijobs runner start` first (a pause in force stays in force), "
+            "then issue the command",
         )
     refusal = None
     try:

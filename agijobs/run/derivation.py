@@ -1,4 +1,4 @@
-"""A stored run re-made from its inputs and compared byte for byte: `audit` and `resume`.
+"""A stored run re-made from its inputs and compared byte for byte: `audit` and `runner start`.
 
 The plan is run again from tick 0 on a store that keeps nothing, with the owner commands
 the log records as inputs, at their ticks, up to the checkpoint's tick. Each event it
@@ -117,7 +117,7 @@ def derive(
 
 
 def verify_state(store: Store, loaded: LoadedRun, bridge: Any = None) -> Engine | None:
-    """`resume`'s proof, before it acts: the checkpoint's state is what the owner commands
+    """`runner start`'s proof, before it acts: the checkpoint's state is what the owner commands
     the log records, applied to the plan, give. The run is re-made to the checkpoint's
     tick without encoding a single event (the log's bytes before the checkpoint are held
     to the digest the checkpoint records, as every load does; `audit` compares them one by
@@ -135,7 +135,7 @@ def verify_state(store: Store, loaded: LoadedRun, bridge: Any = None) -> Engine 
         raise Conflict(
             f"the run in {store.location} used an external executor whose answers are on "
             "record: resuming it in process would answer differently",
-            "resume it with --executor bridge (and the same bridge)",
+            "continue it with `agijobs runner start --executor bridge` (and the same bridge)",
         )
     engine = Engine(loaded.plan.inputs)
     outcome = simulate(
@@ -168,7 +168,7 @@ def verify_state(store: Store, loaded: LoadedRun, bridge: Any = None) -> Engine 
 
 
 _ALTERED = (
-    "the checkpoint was altered: restore it from a backup, or run `agijobs resume` from an "
+    "the checkpoint was altered: restore it from a backup, or run `agijobs runner start` from an "
     "unaltered copy"
 )
 

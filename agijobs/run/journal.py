@@ -1,9 +1,9 @@
-"""The journal of live commands as a runner takes them and as `resume` reads them back.
+"""The journal of live commands as a runner takes them and as `runner start` reads them back.
 
 The store verifies each entry's frame and chain (`agijobs.ledger.journal`). Here the
 journal is held against the checkpoint, and every command in it against the rules the
 command line applies before it sends one (`scenario.command_input.check_issued`): a live
-runner journals only commands that pass them, so `resume` refuses — before anything is
+runner journals only commands that pass them, so `runner start` refuses — before anything is
 applied or written — an entry it has not applied yet that does not.
 """
 
@@ -66,7 +66,7 @@ def pending_entries(
 
 def refusal(raw: Any, command_id: str) -> str | None:
     """Why a live runner will not take a command from its inbox (None: it takes it): the
-    checks `resume` holds a journaled command to, so a journal holds only commands that
+    checks `runner start` holds a journaled command to, so a journal holds only commands that
     pass them."""
     try:
         _check(raw, f"command {command_id}", (), command_id)

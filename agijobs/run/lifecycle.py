@@ -1,5 +1,5 @@
-"""Starting, continuing and simulating runs: `agijobs run`, `agijobs resume` at rest, and
-the dry runs of `plan` and `audit --replay`. Each sets a runner up and lets it loop."""
+"""Starting and continuing runs: `agijobs run` and `agijobs runner start`. Each sets a
+runner up and lets it loop."""
 
 from __future__ import annotations
 
@@ -10,10 +10,9 @@ from typing import TYPE_CHECKING
 
 from ..errors import Conflict, IntegrityError, Refused
 from ..fabric.engine import Engine
-from ..fabric.inputs import CommandInput
 from ..ledger.journal import journal_head
 from ..scenario.plan import Plan
-from ..store import Store, no_run
+from ..store import Store, crashpoints, no_run
 from ..store.files import RUN_PLAN
 from .capacity import check_memory
 from .derivation import verify_state
@@ -21,7 +20,14 @@ from .journal import pending_entries
 from .keys import HeadSigner, runner_key
 from .loading import LoadedRun, load_run, read_json
 from .runner import Outcome, Runner, RunOptions
-from .sessions import LIFECYCLE, default_actor, record_recovery, run_info, session_record, wall_now
+from .sessions import (
+    LIFECYCLE,
+    host,
+    record_recovery,
+    run_info,
+    runner_is_live,
+    session_record,
+)
 from .simulation import bridge_started, started_event
 
 if TYPE_CHECKING:
@@ -104,8 +110,9 @@ def check_plan_signatures(plan: Plan) -> list[str]:
 
 
 def _holds_run(store: Store, run_id: str) -> Conflict:
-    """`run` into a storage that holds a run: resume continues one that is not over; one
-    that ended (finished, or at max_ticks, and stopped cleanly) has nothing to resume."""
+    """`run` into a storage that holds a run: `runner start` continues one that is not
+    over; one that ended (finished, or at max_ticks, and stopped cleanly) has nothing to
+    continue."""
     summary = read_json(store, "summary.json") or {}
     lifecycle = [s for s in store.read_sessions() if s.get("event") in LIFECYCLE]
     ended = summary.get("status") == "finished" or summary.get("reason") == "max-ticks"
@@ -119,40 +126,38 @@ def _holds_run(store: Store, run_id: str) -> Conflict:
         )
     return Conflict(
         f"storage {store.location} holds run {run_id}",
-        "continue it with `agijobs resume`, or start over with `--fresh` (moves it to archive/)",
+        "continue it with `agijobs runner start`, or start over with `--fresh` (moves it to "
+        "archive/)",
     )
 
 
-def resume_run(
-    store: Store,
-    options: RunOptions,
-    *,
-    reason: str | None,
-    keep_paused: bool,
-    actor: str | None,
-    key: str | None = None,
-) -> Outcome:
-    """`agijobs resume` with no live runner: verify, recover, lift the pause, continue."""
+def continue_run(store: Store, options: RunOptions) -> Outcome:
+    """`agijobs runner start`: verify, recover from a crash, and continue the stored run
+    exactly as it would have gone, a pause in force still in force."""
     if not store.has_run():
         raise no_run(store)
-    from .keys import load_key
-
-    signer = None if key is None else load_key(key)  # a bad --key changes nothing
+    refuse_live_runner(store)
     if options.bridge is None:
-        return _resume_run(store, options, reason, keep_paused, actor, signer)
+        return _continue_run(store, options)
     plan = load_run(store).plan  # the seed the bridge's backoff derives from
     with bridge_started(options, plan):
-        return _resume_run(store, options, reason, keep_paused, actor, signer)
+        return _continue_run(store, options)
 
 
-def _resume_run(
-    store: Store,
-    options: RunOptions,
-    reason: str | None,
-    keep_paused: bool,
-    actor: str | None,
-    signer: LoadedKey | None,
-) -> Outcome:
+def refuse_live_runner(store: Store) -> None:
+    """A runner already holds the run: a second one is refused, naming the first."""
+    if not runner_is_live(store):
+        return
+    info = read_json(store, "run.json") or {}
+    where = f" on {info['host']}" if info.get("host") and info.get("host") != host() else ""
+    raise Conflict(
+        f"a runner is live on {store.location} (pid {info.get('pid')}{where}); it is "
+        "already running the fabric",
+        "see `agijobs status`; owner commands reach it as they are",
+    )
+
+
+def _continue_run(store: Store, options: RunOptions) -> Outcome:
     # An at-rest owner command may hold the lock for a moment: wait for it, briefly.
     with store.run_lock(wait=5.0):
         loaded = load_run(store)
@@ -168,7 +173,7 @@ def _resume_run(
             ending = "finished" if done else "reached max_ticks"
             raise Conflict(
                 f"the run in {store.location} {ending} at tick {at_rest.state.tick}; "
-                "there is nothing to resume",
+                "there is nothing to continue",
                 "start a new one with `agijobs run SCENARIO --fresh`",
             )
         engine = _verified_engine(store, loaded, options)
@@ -181,7 +186,9 @@ def _resume_run(
         scenario = str(info.get("scenario", ""))
         store.write_document("run.json", run_info(store, plan, run_id, scenario))
         store.append_session(session_record("resumed", run_id=run_id, tick=engine.state.tick))
-        runner = Runner(store, plan, engine, options, loaded)
+        runner = Runner(store, plan, engine, options, loaded)  # the log cut to the checkpoint
+        if crashpoints.reached("recovery"):
+            crashpoints.kill()
         if key is not None:
             runner.recorder.signer = HeadSigner(plan.name, run_id, key)
         runner.replay = deque(pending_replay)
@@ -190,8 +197,6 @@ def _resume_run(
         if loaded.checkpoint is None:  # died before its first checkpoint: start over
             runner.recorder.write(0, [started_event(plan)])
             runner.recorder.checkpoint()
-        if not keep_paused:
-            runner.lift_pause = _lift_command(engine, reason, actor, signer, run_id)
         if loaded.scan.count > loaded.seq or loaded.scan.torn_bytes:
             runner.recorder.checkpoint()
         return runner.loop()
@@ -208,19 +213,3 @@ def _verified_engine(store: Store, loaded: LoadedRun, options: RunOptions) -> En
         loaded.engine()  # raises its own error for a job row of the wrong shape
         raise
     return derived if derived is not None else loaded.engine()
-
-
-def _lift_command(
-    engine: Engine, reason: str | None, actor: str | None, key: LoadedKey | None, run_id: str
-) -> CommandInput:
-    """`resume`'s lift of the pause; signed with `key` on a fabric that declares keys."""
-    why, issued_at = reason or "resumed by operator", wall_now()
-    governance = engine.state.governance
-    if governance is None or key is None:
-        return CommandInput("resume", {}, why, actor or default_actor(), "at-rest", issued_at)
-    from .keys import sign_command
-
-    known = governance.keys.get(key.fingerprint)
-    name = actor or (known.name if known else key.path.stem)
-    auth = sign_command(key, name, "resume", {}, why, issued_at, run_id)
-    return CommandInput("resume", {}, why, name, "at-rest", issued_at, auth=auth)

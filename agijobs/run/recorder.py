@@ -52,7 +52,7 @@ class Recorder:
             store.trim_metrics(loaded.engine_tick)
         self.counts: dict[str, int] | None = None  # events by type, kept only by derivations
         self.signer: HeadSigner | None = None  # signs each checkpoint on a keyed fabric
-        # A derivation of the state alone (`resume`'s check): events are counted, not
+        # A derivation of the state alone (`runner start`'s check): events are counted, not
         # encoded, and no checkpoint is written; the caller reads the engine it ends in.
         self.state_only = False
         # Told each checkpoint's sealed bytes once they are durable (the runner's witness).
@@ -88,7 +88,7 @@ class Recorder:
         observer = self.observer
         if observer is not None and observer.rows:
             self.store.append_metrics(observer.rows)  # never ahead of a checkpoint for long:
-            observer.rows = []  # resume trims what a crash left past the checkpoint
+            observer.rows = []  # runner start trims what a crash left past the checkpoint
         state, table = jobtable.split(self.engine.snapshot())
         signer = self.signer
         checkpoint = encode_checkpoint(

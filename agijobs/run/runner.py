@@ -69,8 +69,6 @@ class Outcome:
     expect_failures: list[str] = field(default_factory=list)
     # (entry index, tick, error) of schedule entries refused when they came due
     schedule_rejections: list[tuple[int, int, str]] = field(default_factory=list)
-    refusal: Refused | None = None  # the owner authority refused `resume`'s lift of the pause
-    proposal: dict[str, Any] | None = None  # ... or recorded it as a proposal (its effect)
     report: str | None = None  # where report.html was written
 
 
@@ -99,10 +97,6 @@ class Runner:
         self.scripted_live: dict[int, list[CommandInput]] = {}
         self.scripted_rest: dict[int, list[CommandInput]] = {}
         self.until_tick: int | None = None
-        # `agijobs resume` lifts the pause once the acknowledged live commands a crashed
-        # runner left in its journal have been re-applied at their ticks.
-        self.lift_pause: CommandInput | None = None
-        self.proposal: dict[str, Any] | None = None
         self._published = 0.0
         # The witness failed: the loop stops at once, cleanly, and `loop` raises this.
         self.unwitnessed: WitnessUnavailable | None = None
@@ -125,7 +119,7 @@ class Runner:
                 if command_id in self.journaled:  # journaled just before a crash
                     self.store.drop_pending(command_id)
                     continue
-                problem = refusal(raw, command_id)  # as `resume` checks the journal
+                problem = refusal(raw, command_id)  # as `runner start` checks the journal
                 if problem is not None:
                     refused.append((command_id, problem))
                     continue
@@ -190,14 +184,6 @@ class Runner:
                     self.recorder.write(state.tick, engine.apply_at_rest(command))
                 except Refused:  # a recorded refusal replays as the same event
                     self.recorder.write(state.tick, engine.events)
-            if self.lift_pause is not None and not self.replay:
-                if state.paused:
-                    refusal = self._lift_pause(self.lift_pause)
-                    if refusal is not None:
-                        outcome = self.stop("paused", "resume refused")
-                        outcome.refusal = refusal
-                        return outcome
-                self.lift_pause = None
             if self.until_tick is not None and state.tick >= self.until_tick:
                 return self.stop("stopped", "replayed")
             if engine.is_done() and not self._inputs_remain():
@@ -302,8 +288,9 @@ class Runner:
 
     def _check_not_over(self, command: CommandInput, max_ticks: int) -> None:
         """A command at rest being re-applied (a derivation) must be one `agijobs` could
-        have applied: none is, once the run has ended, but `resume`'s lift of a pause (a run
-        that ended paused and stopped before its summary was written)."""
+        have applied: none is, once the run has ended, but the lift of a pause that
+        `resume` made when it still restarted runners (logs written before `runner start`:
+        a run that ended paused and stopped before its summary was written)."""
         engine = self.engine
         if command.name == "resume" or not (engine.is_done() or engine.state.tick >= max_ticks):
             return
@@ -313,23 +300,6 @@ class Runner:
             "refused once a run has ended",
             "it was added to the log after the run: restore the log from a backup",
         )
-
-    def _lift_pause(self, command: CommandInput) -> Refused | None:
-        """`agijobs resume`'s lift of the pause: an owner action outside the journal, made
-        durable at once. On a fabric with keys it may become a proposal, or be refused."""
-        tick = self.engine.state.tick
-        try:
-            events = self.engine.apply_at_rest(command)
-        except Refused as refusal:
-            self.recorder.write(tick, self.engine.events)  # the refused attempt is on record
-            self.recorder.checkpoint()
-            return refusal
-        self.recorder.write(tick, events)
-        self.recorder.checkpoint()
-        for kind, data in events:
-            if kind == "owner.proposal":
-                self.proposal = data["effect"]
-        return None
 
     def _publish(self, *, force: bool) -> None:
         """Tell `status` where the live run is now (not part of the run's record)."""
@@ -341,6 +311,7 @@ class Runner:
         view = {
             "tick": state.tick,
             "paused": state.paused,
+            "pause": state.pause,
             "seq": self.recorder.seq,
             **fabric_view(self.engine),
         }
@@ -378,7 +349,7 @@ class Runner:
             f"{failure.message}; the run stopped at tick {self.engine.state.tick}, its checkpoint "
             f"(seq {self.recorder.seq}, head {self.recorder.head}) durable in the storage but "
             "not in the witness",
-            f"mend the witness, then `agijobs resume --witness{name}` continues the run",
+            f"mend the witness, then `agijobs runner start --witness{name}` continues the run",
         )
 
     def _inputs_remain(self) -> bool:
@@ -430,7 +401,6 @@ class Runner:
             summary,
             failures,
             self.engine.schedule_rejections,
-            proposal=self.proposal,
             report=report,
         )
 

@@ -1,5 +1,5 @@
 """A run re-made in memory: the dry runs of `plan` and the derivations of `audit` and
-`resume`. It is the runner itself on a store that keeps nothing (or compares), so what it
+`runner start`. It is the runner itself on a store that keeps nothing (or compares), so what it
 writes is what a real run writes, byte for byte."""
 
 from __future__ import annotations

@@ -43,6 +43,7 @@ def status(store: Store) -> dict[str, Any]:
     view: dict[str, Any] = {
         "tick": engine.state.tick,
         "paused": engine.state.paused,
+        "pause": engine.state.pause,
         "seq": loaded.seq,
         **fabric_view(engine),
     }
@@ -62,6 +63,8 @@ def status(store: Store) -> dict[str, Any]:
         "name": loaded.plan.name,
         "tick": view["tick"],
         "paused": view["paused"],
+        # Who paused the fabric, when and why, while it is paused (shards: each its own)
+        "pause": view.get("pause"),
         "shards": view["shards"],
         "nodes": view["nodes"],
         "checkpoint": {"tick": engine.state.tick, "seq": loaded.seq},

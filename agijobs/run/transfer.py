@@ -24,7 +24,7 @@ def copy_run(source: Store, target: Store) -> dict[str, Any]:
 
     The copy is of exactly the checkpoint and log bytes that were verified, read once: a
     live source is copied as of its last checkpoint (and reads as a crashed run that
-    `resume` continues). Raises IntegrityError if the source does not verify and Conflict
+    `runner start` continues). Raises IntegrityError if the source does not verify and Conflict
     if the target holds a run, both before anything is written; a copy that fails halfway
     is removed from the target."""
     if not source.has_run():
@@ -33,7 +33,8 @@ def copy_run(source: Store, target: Store) -> dict[str, Any]:
     raw_checkpoint, table = loaded.checkpoint_bytes, loaded.job_table
     if loaded.checkpoint is None or raw_checkpoint is None or table is None:
         raise Conflict(
-            f"the run in {source.location} has no checkpoint yet", "resume it first, then copy"
+            f"the run in {source.location} has no checkpoint yet",
+            "continue it with `agijobs runner start` first, then copy",
         )
     events = loaded.events[: loaded.scan.valid_bytes]  # a torn last line is not copied
     journal = source.read_journal()  # verified, like the rest, before anything is written

@@ -11,6 +11,8 @@
     checkpoint-renamed  after the Nth checkpoint rename, before the directory fsync
                         (PostgreSQL: right after that commit)
     ack                 after the Nth batch of live commands is journaled, before they apply
+    recovery            in `runner start`, once the log is cut back to the checkpoint, before
+                        the recovered run's first checkpoint (a crash of the recovery itself)
 
 These are process-level fault injections in the storage and runner layers (like
 FoundationDB's buggify); the deterministic core never sees them. Disarmed, `reached` is one
@@ -25,7 +27,7 @@ from typing import NoReturn
 
 from ..errors import BadInput
 
-POINTS = ("tick", "append", "checkpoint", "checkpoint-renamed", "ack")
+POINTS = ("tick", "append", "checkpoint", "checkpoint-renamed", "ack", "recovery")
 _armed: dict[str, int] = {}
 _seen: dict[str, int] = {}
 

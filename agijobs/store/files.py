@@ -291,7 +291,7 @@ class FileStore:
 
     def append_metrics(self, rows: list[bytes]) -> None:
         # Derived from the log, so not fsynced: a process crash keeps what the OS holds,
-        # and resume trims the series back to the checkpoint either way.
+        # and runner start trims the series back to the checkpoint either way.
         with naming(self.root / METRICS), open(self.root / METRICS, "ab") as handle:
             handle.write(b"\n".join(rows) + b"\n")
 

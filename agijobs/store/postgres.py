@@ -17,7 +17,7 @@ Promises, and how they are kept:
 
 - Events and the checkpoint that covers them commit in one transaction on the runner's
   connection: a checkpoint never exists without its events, and events past the latest
-  checkpoint are never committed. A crash loses only uncommitted ticks, which `resume`
+  checkpoint are never committed. A crash loses only uncommitted ticks, which `runner start`
   regenerates byte for byte from the checkpoint and the journal.
 - The run lock is a session-level advisory lock held by that connection: PostgreSQL
   releases it when the runner's session ends, however it ends. No stale locks.
@@ -153,7 +153,7 @@ class PostgresEventSink:
 
     def sync(self) -> None:
         # Durable with the next checkpoint's commit; until then a crash loses these ticks
-        # and `resume` regenerates them (acknowledged commands are in the committed journal).
+        # and `runner start` regenerates them (acknowledged commands are in the committed journal).
         self.flush()
 
     def close(self) -> None:
@@ -578,7 +578,7 @@ class PostgresStore:
                 raise Conflict(
                     f"storage {self.location}: this runner lost the run lock (its database "
                     "session ended)",
-                    "see `agijobs status`; `agijobs resume` continues the run",
+                    "see `agijobs status`; `agijobs runner start` continues the run",
                 )
         with conn.cursor() as cursor:
             cursor.executemany(

@@ -1,7 +1,7 @@
 """What operators watch: the per-tick metrics series and the Prometheus textfile.
 
 `metrics.ndjson` holds one compact row per tick, written with each checkpoint (and trimmed
-back to the checkpoint by a resume, like the event log): the charts of `report.html` read
+back to the checkpoint by `runner start`, like the event log): the charts of `report.html` read
 it. The few events a report lists are noted as they are written, so a report never
 rescans a log of millions of lines: spillovers as per-tick counts per (from, to) pair in the
 tick's row, node outages and governance events as rows of their own ({t, n} and {t, g}).

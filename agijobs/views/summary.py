@@ -120,6 +120,7 @@ def fabric_view(engine: Engine) -> dict[str, list[dict[str, Any]]]:
             "max_queue": shard.max_queue,
             "health": shard.health,
             "paused": shard.paused or state.paused,
+            "pause": shard.pause,  # the shard's own pause (the fabric's is beside the shards)
             "first_target": shard.reroute_target,
         }
         for shard in state.shards.values()

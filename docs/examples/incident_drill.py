@@ -1,11 +1,11 @@
 """An incident drill through the library: what `agijobs run`, `pause-all`, `reroute`,
-`status`, `resume` and `audit` do, from a script.
+`status`, `resume`, `runner start` and `audit` do, from a script.
 
     python docs/examples/incident_drill.py [STORAGE]
 
 Runs the shipped Earth-backlog scenario to tick 30 in STORAGE (default: a new temporary
-directory), pauses the fabric, reroutes Earth's backlog to Luna, resumes to the end and
-proves the run with a replaying audit.
+directory), pauses the fabric, reroutes Earth's backlog to Luna, lifts the pause, starts
+the runner again to the end and proves the run with a replaying audit.
 """
 
 from __future__ import annotations
@@ -33,7 +33,8 @@ def main(storage: str) -> None:
     earth = next(shard for shard in status["shards"] if shard["id"] == "earth")
     print(f"status: {status['state']}, earth queue {earth['queued']}")
 
-    finished = fabric.resume(reason="drill over", actor="alice").summary  # no live runner
+    fabric.resume("drill over", actor="alice")  # no live runner: lifted at rest
+    finished = fabric.start_runner().summary
     print(f"finished at tick {finished['tick']}: {finished['jobs']['completed']} jobs completed")
 
     report = fabric.audit().to_json()

@@ -246,7 +246,7 @@ def test_tampering_makes_audit_resume_and_status_exit_3(storage: Path, name: str
     audit = cli("audit", "--storage", str(storage))
     assert audit.exit_code == 3, audit.output
     assert message in audit.stderr
-    resume = cli("resume", "--storage", str(storage))
+    resume = cli("runner", "start", "--storage", str(storage))
     assert resume.exit_code == 3, resume.output
     assert resume.stderr.startswith("Error: ") and message in resume.stderr
     status = cli("status", "--storage", str(storage))
@@ -281,7 +281,7 @@ def test_torn_last_line_is_the_normal_crash_case(storage: Path) -> None:
     report = orjson.loads(audit.stdout)
     assert report["torn_bytes"] == len(b'{"data":{"job":"earth-fin')
     assert "drops and regenerates them" in report["notes"][0]
-    resumed = cli("resume", "--storage", str(storage), "--stop-after-ticks", "1")
+    resumed = cli("runner", "start", "--storage", str(storage), "--stop-after-ticks", "1")
     assert resumed.exit_code == 0, resumed.output
     assert b"earth-fin\n" not in path.read_bytes()
     audited = cli("audit", "--storage", str(storage))
@@ -299,8 +299,8 @@ def test_untouched_run_audits_and_replays_clean(storage: Path) -> None:
 def test_a_lost_checkpoint_is_an_integrity_failure_not_a_restart(storage: Path) -> None:
     (storage / "checkpoint.json").unlink()
     before = file_hashes(storage)
-    for command in ("resume", "status", "audit"):
-        result = cli(command, "--storage", str(storage))
+    for command in (["runner", "start"], ["status"], ["audit"]):
+        result = cli(*command, "--storage", str(storage))
         assert result.exit_code == 3, (command, result.output)
         assert "checkpoint.json: missing, but the log holds" in result.stderr
     assert file_hashes(storage) == before
@@ -363,7 +363,7 @@ def test_every_corruption_is_reported_and_stops_resume(
 def test_a_checkpoint_with_the_same_content_in_other_bytes_is_refused(storage: Path) -> None:
     path = storage / "checkpoint.json"
     path.write_bytes(path.read_bytes().replace(b"{", b"{ ", 1))
-    result = cli("resume", "--storage", str(storage))
+    result = cli("runner", "start", "--storage", str(storage))
     assert result.exit_code == 3, result.output
     assert "checkpoint.json: not in canonical form (edited after it was written)" in (result.stderr)
 
@@ -372,7 +372,7 @@ def test_a_storage_that_is_a_symlink_is_refused(storage: Path, tmp_path: Path) -
     link = tmp_path / "link"
     link.symlink_to(storage)
     before = file_hashes(storage)
-    for command in (["status"], ["pause-all", "--reason", "r"], ["resume"]):
+    for command in (["status"], ["pause-all", "--reason", "r"], ["runner", "start"]):
         result = cli(*command, "--storage", str(link))
         assert result.exit_code == 2, result.output
         assert result.stderr == (
@@ -398,14 +398,14 @@ def test_a_full_disk_during_a_checkpoint_is_a_clear_error_and_keeps_the_last_one
         original(fd)
 
     monkeypatch.setattr(files.os, "fsync", full_disk)
-    result = cli("resume", "--storage", str(storage), "--stop-after-ticks", "30")
+    result = cli("runner", "start", "--storage", str(storage), "--stop-after-ticks", "30")
     assert result.exit_code == 4, result.output
     assert "storage error" in result.stderr and "No space left on device" in result.stderr
     assert (storage / "checkpoint.json").read_bytes() == before
     assert not list(storage.glob(".checkpoint.json.*.tmp"))
     monkeypatch.undo()
     # Space is back: the run resumes from the checkpoint it kept.
-    resumed = cli("resume", "--storage", str(storage), "--keep-paused")
+    resumed = cli("runner", "start", "--storage", str(storage))
     assert resumed.exit_code == 0, resumed.output
     audited = cli("audit", "--replay", "--storage", str(storage))
     assert audited.exit_code == 0, audited.output

@@ -43,8 +43,8 @@ WORKLOAD = [
 @pytest.fixture(scope="module")
 def witnessed(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A finished run that published its heads to `witness.ndjson` beside its storage: run
-    to tick 2, `pause-all` at rest by alice (open mode: its actor is as claimed), resumed to
-    the end."""
+    to tick 2, `pause-all` at rest by alice (open mode: its actor is as claimed), lifted at rest,
+    and the runner started again to the end."""
     root = tmp_path_factory.mktemp("witnessed")
     scenario = write_scenario(root / "scenario.yaml", scenario_dict(workload=WORKLOAD))
     storage, witness = str(root / "storage"), str(root / "witness.ndjson")
@@ -52,9 +52,10 @@ def witnessed(tmp_path_factory: pytest.TempPathFactory) -> Path:
         ("run", str(scenario), "--stop-after-ticks", "2"),
         ("pause-all", "--reason", "drill", "--actor", "alice"),
         ("resume", "--reason", "drill over"),
+        ("runner", "start"),
     ]
     for step in steps:
-        extra = ("--witness", witness) if step[0] != "pause-all" else ()
+        extra = ("--witness", witness) if step[0] in ("run", "runner") else ()
         result = cli(*step, *extra, "--storage", storage)
         assert result.exit_code == 0, result.output
     return root
@@ -86,9 +87,8 @@ def test_the_runner_published_a_head_at_every_checkpoint(run: Path) -> None:
     run_id = orjson.loads((run / "storage" / "run.json").read_bytes())["run_id"]
     assert [(r["seq"], r["tick"], r["ended"]) for r in held] == [
         (1, 0, False),  # run.started
-        (15, 2, False),  # stopped after tick 2
-        (17, 2, False),  # resume lifted the pause (after alice's pause-all, seq 16)
-        (41, 5, False),
+        (15, 2, False),  # stopped after tick 2 (alice's pause-all and its lift, 16 and 17,
+        (41, 5, False),  # at rest, are held from the next head the runner publishes)
         (81, 10, False),
         (93, 13, True),  # finished: the last head
     ]
@@ -113,18 +113,18 @@ def test_an_untouched_run_audits_against_its_witness(run: Path) -> None:
     result = witnessed_audit(run)
     assert result.exit_code == 0, result.output
     assert (
-        f"witness: {run}/witness.ndjson — 6 head(s) of this run, up to seq 93; the run's end "
+        f"witness: {run}/witness.ndjson — 5 head(s) of this run, up to seq 93; the run's end "
         "at seq 93: the log extends every one\n"
     ) in result.stdout
     assert (
-        "proved: the log extends every head the witness holds for this run (6 record(s), up "
+        "proved: the log extends every head the witness holds for this run (5 record(s), up "
         "to seq 93); nothing follows the end it holds\n"
     ) in result.stdout
     report = orjson.loads(witnessed_audit(run, "--json").stdout)
     assert report["witness"] == {
         "source": f"{run}/witness.ndjson",
         "run_id": records(run)[0]["run_id"],
-        "records": 6,
+        "records": 5,
         "proved_seq": 93,
         "ended_seq": 93,
         "other_runs_records": 0,
@@ -144,13 +144,13 @@ def test_a_rewritten_owner_command_derives_but_breaks_a_witnessed_head(run: Path
     assert "│ 2    │ pause-all │ alicex │ drill" in plain.stdout
     result = witnessed_audit(run)
     assert result.exit_code == 3, result.output
-    forged = events(storage)[16]["hash"]
+    forged = events(storage)[40]["hash"]
     head = records(run)[2]["head"]
     assert result.stderr == (
-        f"Error: {storage}/events.ndjson: line 17 has hash {forged}, but the witness "
-        f"{run}/witness.ndjson line 3 holds head {head} at seq 17 (tick 2): a line from 16 to "
-        "17 was rewritten after that head was published — restore the log from a backup "
-        "whose line 17 hashes to that head (lines 1 to 15 match the witness)\n"
+        f"Error: {storage}/events.ndjson: line 41 has hash {forged}, but the witness "
+        f"{run}/witness.ndjson line 3 holds head {head} at seq 41 (tick 5): a line from 16 to "
+        "41 was rewritten after that head was published — restore the log from a backup "
+        "whose line 41 hashes to that head (lines 1 to 15 match the witness)\n"
     )
 
 
@@ -226,7 +226,7 @@ def test_records_of_other_runs_are_ignored_with_a_note(run: Path) -> None:
         result.stdout
     )
     report = orjson.loads(witnessed_audit(run, "--json").stdout)
-    assert (report["witness"]["records"], report["witness"]["other_runs_records"]) == (6, 1)
+    assert (report["witness"]["records"], report["witness"]["other_runs_records"]) == (5, 1)
 
 
 def test_a_witness_with_no_head_of_this_run_is_refused(run: Path) -> None:
@@ -238,7 +238,7 @@ def test_a_witness_with_no_head_of_this_run_is_refused(run: Path) -> None:
     run_id = orjson.loads((run / "storage" / "run.json").read_bytes())["run_id"]
     assert result.stderr == (
         f"Error: the witness {witness} holds no head of run {run_id}, which "
-        f"{run}/storage/run.json names (6 record(s) of other runs) — audit with the witness "
+        f"{run}/storage/run.json names (5 record(s) of other runs) — audit with the witness "
         "this run published to; if it is that one, the run was replaced or its run.json "
         "rewritten\n"
     )

@@ -3,11 +3,11 @@
 The table below is the walk: in a state (no storage, an empty one, a stopped, finished,
 crashed or live run, a mistyped PostgreSQL fabric), a command prints a hint naming another
 command; run as the operator would type it, in the state the first command left, that one
-must succeed (exit 0), not fail again. A row marked `restart` continues a stopped run: it
-names whatever command main has for that (today `agijobs resume`).
+must succeed (exit 0), not fail again. A row marked `restart` continues a stopped run with
+`agijobs runner start`.
 
 The hints come from the `— ` fix texts in agijobs/ (grep "agijobs " in their second halves)
-and the lines the commands print after a stop (`agijobs resume continues`).
+and the lines the commands print after a stop (`agijobs runner start` continues).
 """
 
 from __future__ import annotations
@@ -37,20 +37,20 @@ TABLE = [
     Hint(
         "empty", ("pause-all", "--reason", "x"), "start one with `agijobs run SCENARIO`", ("run",)
     ),
-    Hint("empty", ("resume",), "start one with `agijobs run SCENARIO`", ("run",)),
+    Hint("empty", ("runner", "start"), "start one with `agijobs run SCENARIO`", ("run",)),
     Hint("empty", ("audit",), "start one with `agijobs run SCENARIO`", ("run",)),
     Hint(
         "empty",
         ("run", "--stop-after-ticks", "2"),
-        "stopped at tick 2 (stop-after-ticks); agijobs resume continues",
-        ("resume",),
+        "stopped at tick 2 (stop-after-ticks); `agijobs runner start` continues",
+        ("runner", "start"),
         restart=True,
     ),
     Hint(
         "stopped",
         ("run",),
-        "continue it with `agijobs resume`, or start over with `--fresh`",
-        ("resume",),
+        "continue it with `agijobs runner start`, or start over with `--fresh`",
+        ("runner", "start"),
         restart=True,
     ),
     Hint("stopped", ("run",), "or start over with `--fresh`", ("run", "--fresh")),
@@ -66,15 +66,15 @@ TABLE = [
     Hint("finished", ("run",), "or prove it with `agijobs audit`", ("audit",)),
     Hint(
         "finished",
-        ("resume",),
+        ("runner", "start"),
         "start a new one with `agijobs run SCENARIO --fresh`",
         ("run", "--fresh"),
     ),
     Hint(
         "crashed",
         ("status",),
-        "agijobs resume continues from the checkpoint",
-        ("resume",),
+        "`agijobs runner start` continues from the checkpoint",
+        ("runner", "start"),
         restart=True,
     ),
     Hint("live", ("run",), "see `agijobs status`", ("status",)),
@@ -84,9 +84,13 @@ TABLE = [
         "a live run takes owner commands (pause-all, reroute, …)",
         ("pause-all", "--reason", "hint"),
     ),
-    # The owner command `resume` sent to a live runner (it lifts the pause), not a restart.
+    # `resume` is the owner command that lifts the pause; a runner option names runner start.
     Hint(
-        "live", ("resume", "--keep-paused"), "plain `agijobs resume` lifts its pause", ("resume",)
+        "stopped",
+        ("resume", "--keep-paused"),
+        "restart it with `agijobs runner start`",
+        ("runner", "start"),
+        restart=True,
     ),
     Hint(
         "pg-typo",

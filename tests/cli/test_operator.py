@@ -86,7 +86,7 @@ def test_values_are_escaped_in_the_report(tmp_path: Path) -> None:
     applied = cli("pause-all", "--reason", hostile, "--actor", '"><img src=x onerror=alert(1)>',
                   "--storage", str(storage))  # fmt: skip
     assert applied.exit_code == 0, applied.output
-    resumed = cli("resume", "--storage", str(storage), "--stop-after-ticks", "3")
+    resumed = cli("runner", "start", "--storage", str(storage), "--stop-after-ticks", "3")
     assert resumed.exit_code == 0, resumed.output
     html = (storage / "report.html").read_text()
     assert hostile not in html and "<img" not in html
@@ -104,7 +104,7 @@ def test_a_crash_leaves_no_duplicate_metrics_rows_after_resume(tmp_path: Path) -
         check=False,
     )
     assert crashed.returncode == -9, (crashed.stdout + crashed.stderr).decode()
-    resumed = agijobs("resume", "--storage", str(storage))
+    resumed = agijobs("runner", "start", "--storage", str(storage))
     assert resumed.returncode == 0, resumed.stderr
     rows = [orjson.loads(r) for r in (storage / "metrics.ndjson").read_bytes().splitlines()]
     ticks = [row["t"] for row in rows if "q" in row]

@@ -30,22 +30,28 @@ def test_pause_all_at_rest_then_again_is_idempotent(stopped: Path) -> None:
     assert audited.exit_code == 0, audited.output
 
 
-def test_resume_lifts_the_pause_and_runs_to_the_end(stopped: Path) -> None:
+def test_resume_lifts_the_pause_at_rest_and_runner_start_runs_to_the_end(stopped: Path) -> None:
     cli("pause-all", "--reason", "hold", "--storage", str(stopped))
     result = cli("resume", "--reason", "all clear", "--storage", str(stopped))
     assert result.exit_code == 0, result.output
-    assert "finished at tick" in result.stdout
+    assert result.stdout == "resume: pause lifted (tick 2, fabric at rest)\n"
     commands = [(e["type"], e["data"]["input"]["source"]) for e in owner_events(stopped)]
     assert commands[:2] == [("owner.pause-all", "at-rest"), ("owner.resume", "at-rest")]
+    started = cli("runner", "start", "--storage", str(stopped))
+    assert started.exit_code == 0, started.output
+    assert "finished at tick" in started.stdout
 
 
-def test_keep_paused_continues_without_lifting(scenario_file: Path, storage: Path) -> None:
+def test_runner_start_leaves_a_pause_in_force(scenario_file: Path, storage: Path) -> None:
     # Stop after the scenario's own pause/resume (ticks 4 and 8) and its last arrival (10).
     cli("run", str(scenario_file), "--storage", str(storage), "--stop-after-ticks", "10")
     cli("pause-all", "--reason", "hold", "--storage", str(storage))
-    result = cli("resume", "--keep-paused", "--storage", str(storage))
+    result = cli("runner", "start", "--storage", str(storage))
     assert result.exit_code == 0, result.output
-    assert "agijobs resume continues" in result.stdout
+    assert result.stdout.endswith(
+        "paused at tick 11, nothing left to do until the pause is lifted: `agijobs resume "
+        "--reason R`, then `agijobs runner start` continues\n"
+    )
     summary = orjson.loads((storage / "summary.json").read_bytes())
     assert (summary["status"], summary["paused"]) == ("paused", True)
     assert summary["jobs"]["pending"] > 0  # queued behind the pause, nothing in flight
@@ -189,9 +195,9 @@ def test_commands_on_no_run_or_a_finished_run_exit_4(scenario_file: Path, storag
     assert error["code"] == "conflict"
     assert error["message"].startswith(f"the run in {storage} finished at tick")
     assert file_hashes(storage) == before
-    resumed = cli("resume", "--storage", str(storage))
+    resumed = cli("runner", "start", "--storage", str(storage))
     assert resumed.exit_code == 4, resumed.output
-    assert "finished at tick" in resumed.stderr and "nothing to resume" in resumed.stderr
+    assert "finished at tick" in resumed.stderr and "nothing to continue" in resumed.stderr
 
 
 def test_live_runner_that_does_not_acknowledge_gives_exit_6_and_keeps_the_command(
@@ -207,8 +213,8 @@ def test_live_runner_that_does_not_acknowledge_gives_exit_6_and_keeps_the_comman
     assert "did not acknowledge pause-all within 0.2s" in result.stderr
     pending = list((stopped / "inbox" / "pending").glob("*.json"))
     assert len(pending) == 1
-    # The next runner takes it: resume applies it at its first tick.
-    resumed = cli("resume", "--keep-paused", "--storage", str(stopped))
+    # The next runner takes it: it applies it at its first tick.
+    resumed = cli("runner", "start", "--storage", str(stopped))
     assert resumed.exit_code == 0, resumed.output
     live = [e for e in owner_events(stopped) if e["data"]["input"]["source"] == "live"]
     assert [(e["type"], e["tick"]) for e in live] == [("owner.pause-all", 3)]
@@ -219,7 +225,9 @@ def test_golden_digest_is_not_checked_once_an_owner_intervened(storage: Path) ->
     scenario = Path(__file__).parents[2] / "scenarios" / "incident-pause.yaml"
     cli("run", str(scenario), "--storage", str(storage), "--stop-after-ticks", "10")
     cli("pause-all", "--reason", "drill", "--storage", str(storage))
-    result = cli("resume", "--reason", "drill over", "--storage", str(storage))
+    lifted = cli("resume", "--reason", "drill over", "--storage", str(storage))
+    assert lifted.exit_code == 0, lifted.output
+    result = cli("runner", "start", "--storage", str(storage))
     assert result.exit_code == 0, result.output
     assert (
         "events_digest not checked: 2 owner command(s) came from outside the scenario's schedule"

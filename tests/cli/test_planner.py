@@ -158,7 +158,9 @@ def test_what_if_leaves_the_storage_untouched_and_predicts_what_happens(paused: 
     moved = cli("reroute", "--from", "earth", "--to", "luna", "--backlog", "all",
                 "--reason", "real", "--storage", str(paused))  # fmt: skip
     assert moved.exit_code == 0, moved.output
-    real = cli("resume", "--reason", "real", "--storage", str(paused), "--json")
+    lifted = cli("resume", "--reason", "real", "--storage", str(paused))
+    assert lifted.exit_code == 0, lifted.output
+    real = cli("runner", "start", "--storage", str(paused), "--json")
     assert real.exit_code == 0, real.output
     assert outcome(orjson.loads(real.stdout)) == outcome(predicted)
     assert predicted["shards"]["earth"]["drained_at"] == predicted["tick"]
@@ -210,7 +212,7 @@ def test_a_trigger_fires_at_the_same_tick_after_a_resume_and_in_a_replay(
     assert ran.exit_code == 1, ran.output  # golden moved
     first = cli("run", str(scenario), "--storage", str(split), "--stop-after-ticks", "37")
     assert first.exit_code == 0, first.output
-    resumed = cli("resume", "--storage", str(split))
+    resumed = cli("runner", "start", "--storage", str(split))
     assert resumed.exit_code == 1, resumed.output
     events = (straight / "events.ndjson").read_bytes()
     assert (split / "events.ndjson").read_bytes() == events

@@ -22,7 +22,7 @@ def test_status_after_stop_and_finish(scenario_file: Path, storage: Path) -> Non
     earth = next(s for s in report["shards"] if s["id"] == "earth")
     assert earth["budget_ms"] == 120
     assert report["checkpoint"]["tick"] == 5
-    cli("resume", "--keep-paused", "--storage", str(storage))
+    cli("runner", "start", "--storage", str(storage))
     human = cli("status", "--storage", str(storage))
     assert human.exit_code == 0, human.output
     assert human.stdout.startswith("unit: finished at tick")

@@ -58,13 +58,13 @@ def test_run_refuses_a_storage_holding_another_run(scenario_file: Path, storage:
     assert file_hashes(storage) == before
 
 
-def test_run_on_a_stopped_run_suggests_resume(scenario_file: Path, stopped: Path) -> None:
+def test_run_on_a_stopped_run_suggests_runner_start(scenario_file: Path, stopped: Path) -> None:
     run_id = orjson.loads((stopped / "run.json").read_bytes())["run_id"]
     result = cli("run", str(scenario_file), "--storage", str(stopped))
     assert result.exit_code == 4, result.output
     assert result.stderr == (
-        f"Error: storage {stopped} holds run {run_id} — continue it with `agijobs resume`, "
-        "or start over with `--fresh` (moves it to archive/)\n"
+        f"Error: storage {stopped} holds run {run_id} — continue it with `agijobs runner "
+        "start`, or start over with `--fresh` (moves it to archive/)\n"
     )
 
 
@@ -145,8 +145,10 @@ def test_stop_after_ticks_then_resume_equals_uninterrupted(
     assert ran.exit_code == 0, ran.output
     stopped = cli("run", str(scenario_file), "--storage", str(pieces), "--stop-after-ticks", "6")
     assert stopped.exit_code == 0, stopped.output
-    assert "stopped at tick 6 (stop-after-ticks); agijobs resume continues" in stopped.stdout
-    resumed = cli("resume", "--storage", str(pieces), "--keep-paused")
+    assert (
+        "stopped at tick 6 (stop-after-ticks); `agijobs runner start` continues" in stopped.stdout
+    )
+    resumed = cli("runner", "start", "--storage", str(pieces))
     assert resumed.exit_code == 0, resumed.output
     for name in ("events.ndjson", "checkpoint.json", "summary.json"):
         assert sha(whole / name) == sha(pieces / name), name

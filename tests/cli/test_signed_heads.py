@@ -33,9 +33,9 @@ def refused(at_rest: Path) -> Path:
 
 
 def refuses_everywhere(storage: Path, message: str) -> None:
-    """audit, status and resume each exit 3 with `message`, changing nothing."""
+    """audit, status and runner start each exit 3 with `message`, changing nothing."""
     before = file_hashes(storage)
-    for args in (["audit"], ["audit", "--quick"], ["status"], ["resume", "--keep-paused"]):
+    for args in (["audit"], ["audit", "--quick"], ["status"], ["runner", "start"]):
         result = cli(*args, "--storage", str(storage))
         assert result.exit_code == 3, (args, result.output)
         assert message in result.stderr, (args, result.stderr)

@@ -66,11 +66,9 @@ def test_a_jobless_command_at_rest_keeps_the_stored_table_and_a_tick_replaces_it
     assert (storage / "checkpoint.json").read_bytes() != checkpoint
     assert _named(storage) == named  # the new checkpoint names the very same table...
     assert (table.stat().st_ino, table.read_bytes()) == before  # ...which was not rewritten
-    result = agijobs(
-        "resume", "--storage", str(storage), "--keep-paused", "--stop-after-ticks", "1"
-    )
+    result = agijobs("runner", "start", "--storage", str(storage), "--stop-after-ticks", "1")
     assert result.returncode == 0, result.stderr
-    result = agijobs("resume", "--storage", str(storage), "--stop-after-ticks", "1")
+    result = agijobs("runner", "start", "--storage", str(storage), "--stop-after-ticks", "1")
     assert result.returncode == 0, result.stderr
     assert _named(storage) != named
     assert [p.name for p in (storage / "jobs").iterdir()] == [f"{_named(storage)}.json"]
@@ -86,7 +84,7 @@ def test_a_table_left_by_a_crash_before_its_checkpoint_goes_with_the_next_checkp
     orphan.write_bytes(b'{"format":1,"nodes":[],"shards":[]}')  # no checkpoint names it
     status = agijobs("status", "--storage", str(storage))
     assert status.returncode == 0, status.stderr
-    result = agijobs("resume", "--storage", str(storage), "--stop-after-ticks", "20")
+    result = agijobs("runner", "start", "--storage", str(storage), "--stop-after-ticks", "20")
     assert result.returncode == 0, result.stderr
     assert not orphan.exists()
     assert [p.name for p in (storage / "jobs").iterdir()] == [f"{_named(storage)}.json"]

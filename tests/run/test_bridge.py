@@ -80,7 +80,7 @@ def test_a_hung_bridge_times_out_retries_then_stops_the_run_resumably(tmp_path: 
     assert ran.returncode == 4, ran.stderr
     expected = f"bridge `{NODE_BRIDGE}`: no answer to tick 10 within 0.2s (3 retries failed)"
     assert f"Error: {expected}" in ran.stderr
-    resumed = agijobs("resume", "--storage", str(storage), "--executor", "bridge",
+    resumed = agijobs("runner", "start", "--storage", str(storage), "--executor", "bridge",
                       AGIJOBS_BRIDGE=NODE_BRIDGE)  # fmt: skip
     assert resumed.returncode == 0, resumed.stderr
     assert sha(storage / "events.ndjson") == golden(path)

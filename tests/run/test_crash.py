@@ -57,7 +57,7 @@ def test_sigkill_mid_run_then_resume_gives_the_uninterrupted_bytes(
 
     status = agijobs("status", "--storage", str(storage), "--json")
     assert '"state": "crashed"' in status.stdout, status.stdout + status.stderr
-    resumed = agijobs("resume", "--storage", str(storage))
+    resumed = agijobs("runner", "start", "--storage", str(storage))
     assert resumed.returncode == 0, resumed.stderr
     for name in OUTPUTS:
         assert sha(storage / name) == sha(uninterrupted / name), name
@@ -77,7 +77,7 @@ def test_crash_before_the_first_checkpoint_resumes_from_scratch(
     first = (storage / "events.ndjson").read_bytes().split(b"\n")[0] + b"\n"
     (storage / "events.ndjson").write_bytes(first + b'{"data":{"jo')
     (storage / "checkpoint.json").unlink()
-    resumed = agijobs("resume", "--storage", str(storage))
+    resumed = agijobs("runner", "start", "--storage", str(storage))
     assert resumed.returncode == 0, resumed.stderr
     for name in OUTPUTS:
         assert sha(storage / name) == sha(uninterrupted / name), name

@@ -1,4 +1,6 @@
-"""At least 200 kill points across the shipped scenarios resume to identical bytes.
+"""At least 200 kill points across the shipped scenarios restart to identical bytes: kills
+inside paused stretches (a scheduled pause, a pause made at rest) and kills of the recovery
+itself among them.
 
 The full sweep (more points per scenario, planetary included) is `make crash-sweep`.
 """
@@ -9,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from ..crash_harness import POINTS, Trial, sweep
+from ..crash_harness import AGAIN, POINTS, Trial, sweep
 
 SMALL = [
     Path(__file__).parents[2] / "scenarios" / name
@@ -27,7 +29,7 @@ def results() -> list[Trial]:
     return sweep(SMALL, per_point=13)
 
 
-def test_every_kill_point_resumes_to_the_uninterrupted_bytes(results: list[Trial]) -> None:
+def test_every_kill_point_restarts_to_the_uninterrupted_bytes(results: list[Trial]) -> None:
     killed = [r for r in results if r.killed]
     assert len(killed) >= 200
     mismatches = [f"{r.scenario} {r.point}:{r.n}" for r in killed if not r.equal]
@@ -37,4 +39,18 @@ def test_every_kill_point_resumes_to_the_uninterrupted_bytes(results: list[Trial
 def test_every_kind_of_kill_point_is_exercised_in_every_scenario(results: list[Trial]) -> None:
     for path in SMALL:
         kinds = {r.point for r in results if r.killed and r.scenario == path.stem}
-        assert kinds == {*POINTS, "tick+resume-tick"}, path.stem
+        assert kinds == {*POINTS, *AGAIN}, path.stem
+
+
+def test_kills_inside_paused_stretches_restart_with_the_pause_in_force(
+    results: list[Trial],
+) -> None:
+    """incident-pause.yaml between its scheduled pause (tick 20) and resume (60), and
+    crash-resume.yaml paused at rest at tick 30 then restarted: the bytes equal the
+    uninterrupted run's, so the pause was never lifted early."""
+    paused = [r for r in results if r.killed and r.paused]
+    scheduled = [r for r in paused if r.scenario == "incident-pause" and 20 <= r.n < 60]
+    at_rest = [r for r in paused if r.scenario == "crash-resume+at-rest-pause"]
+    assert len(scheduled) >= 10
+    assert {r.point for r in at_rest} == {"tick", "append", "checkpoint", "checkpoint-renamed"}
+    assert [f"{r.scenario} {r.point}:{r.n}" for r in paused if not r.equal] == []

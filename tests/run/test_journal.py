@@ -86,7 +86,7 @@ def name_of(backend: Backend) -> str:
 def refused(backend: Backend, message: str, hint: str = ALTERED) -> None:
     """`resume` exits 3 with exactly this message and fix, and changes nothing."""
     before = backend.snapshot()
-    result = agijobs("resume", "--storage", backend.storage)
+    result = agijobs("runner", "start", "--storage", backend.storage)
     assert result.returncode == 3, result.stdout + result.stderr
     assert result.stderr == f"Error: {name_of(backend)} {message} — {hint}\n"
     assert "Traceback" not in result.stderr and result.stdout == ""
@@ -241,7 +241,7 @@ def test_entries_the_checkpoint_applied_removed(backend: Backend, tmp_path: Path
     crash(backend, tmp_path, at_tick=7)  # the checkpoint at tick 5 has applied all three
     backend.write_journal([])
     before = backend.snapshot()
-    result = agijobs("resume", "--storage", backend.storage)
+    result = agijobs("runner", "start", "--storage", backend.storage)
     assert result.returncode == 3, result.stdout + result.stderr
     assert result.stderr == (
         f"Error: {name_of(backend)}: holds 0 entries, but the checkpoint has applied 3 "
@@ -275,7 +275,7 @@ def test_the_journal_must_agree_with_the_checkpoint(tmp_path: Path) -> None:
     backend.write_journal(resealed(lines, one_more_at(501)))
     refused(backend, "line 4: tick 501 is after the run's last tick 500")
     backend.write_journal(resealed(lines, one_more_at(9)))
-    resumed = cli("resume", "--storage", backend.storage)
+    resumed = cli("runner", "start", "--storage", backend.storage)
     assert resumed.exit_code == 0, resumed.output
     late = [e for e in backend.event_list() if e["data"].get("input", {}).get("id") == "late"]
     assert [(e["tick"], e["type"]) for e in late] == [(9, "owner.pause-all")]
@@ -286,7 +286,7 @@ def test_the_journal_must_agree_with_the_checkpoint(tmp_path: Path) -> None:
 
 def resume_and_compare(damaged: Path, whole: Path) -> None:
     for storage in (damaged, whole):
-        result = cli("resume", "--storage", str(storage))
+        result = cli("runner", "start", "--storage", str(storage))
         assert result.exit_code == 0, result.output
     for name in OUTPUTS:
         assert sha(damaged / name) == sha(whole / name), name
@@ -315,7 +315,7 @@ def test_a_command_for_an_unknown_shard_replays_as_the_rejection_it_was(
     seed(whole, seeds)
     ran = agijobs("run", str(scenario(tmp_path)), "--storage", whole.storage)
     assert ran.returncode == 0, ran.stderr
-    resumed = cli("resume", "--storage", crashed.storage)
+    resumed = cli("runner", "start", "--storage", crashed.storage)
     assert resumed.exit_code == 0, resumed.output
     for name in OUTPUTS:
         assert sha(crashed.root / name) == sha(whole.root / name), name
@@ -433,7 +433,7 @@ def test_any_one_change_is_accepted_or_refused_naming_its_line(
         shutil.copytree(pristine, backend.root)
         backend.write_journal([encode_entry(e) for e in seal_entries(GENESIS_HASH, entries)[0]])
         before = file_hashes(backend.root)
-        result = cli("resume", "--storage", backend.storage)  # a traceback fails the test
+        result = cli("runner", "start", "--storage", backend.storage)  # a traceback fails the test
         if result.exit_code == 0:
             return
         assert result.exit_code == 3, result.output

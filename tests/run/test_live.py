@@ -46,7 +46,7 @@ def test_wait_keeps_a_paused_idle_run_alive_until_resume(tmp_path: Path) -> None
         assert runner.poll() is None, "a --wait run must not exit while paused and idle"
         second = agijobs("run", str(scenario), "--storage", str(storage))
         assert second.returncode == 4, second.stderr
-        keep = agijobs("resume", "--keep-paused", "--storage", str(storage))
+        keep = agijobs("runner", "start", "--storage", str(storage))
         assert keep.returncode == 4, keep.stderr
         assert "already running" in keep.stderr
         resumed = agijobs(
@@ -93,7 +93,7 @@ def test_acknowledged_live_command_survives_a_crash_at_the_same_tick(
     assert ack["mode"] == "live"
     checkpoint = orjson.loads((storage / "checkpoint.json").read_bytes())
     assert checkpoint["tick"] < ack["tick"], "the kill should land before the checkpoint"
-    resumed = agijobs("resume", "--storage", str(storage))
+    resumed = agijobs("runner", "start", "--storage", str(storage))
     assert resumed.returncode == 0, resumed.stderr
     applied = [e for e in owner_events(storage) if e["type"] == "owner.set-latency"]
     assert [(e["tick"], e["data"]["input"]["source"]) for e in applied] == [(ack["tick"], "live")]
@@ -116,7 +116,7 @@ def test_ctrl_c_stops_a_run_cleanly_and_resumably(long_run: tuple[Path, Path]) -
     assert report["state"] == "stopped"
     summary = orjson.loads((storage / "summary.json").read_bytes())
     assert (summary["status"], summary["reason"]) == ("stopped", "interrupted")
-    resumed = agijobs("resume", "--storage", str(storage))
+    resumed = agijobs("runner", "start", "--storage", str(storage))
     assert resumed.returncode == 0, resumed.stdout + resumed.stderr
 
 
@@ -153,8 +153,8 @@ def test_an_at_rest_command_after_a_crash_recovers_the_run(tmp_path: Path) -> No
     assert crashed.returncode == -signal.SIGKILL, (crashed.stdout + crashed.stderr).decode()
     status = agijobs("status", "--storage", str(storage))
     assert status.stdout.startswith(
-        "crash-resume: crashed after tick 45; agijobs resume continues from the checkpoint at "
-        "tick 40"
+        "crash-resume: crashed after tick 45; `agijobs runner start` continues from the "
+        "checkpoint at tick 40"
     )
     paused = agijobs("pause-all", "--reason", "hold after crash", "--storage", str(storage))
     assert paused.returncode == 0, paused.stderr
@@ -165,8 +165,11 @@ def test_an_at_rest_command_after_a_crash_recovers_the_run(tmp_path: Path) -> No
     assert events[-4:] == ["crash-detected", "recovered", "command", "stopped"]
 
 
-def test_resume_of_a_missing_storage_creates_nothing(tmp_path: Path) -> None:
-    result = agijobs("resume", "--storage", str(tmp_path / "nowhere"))
+@pytest.mark.parametrize("command", [["resume", "--reason", "r"], ["runner", "start"]])
+def test_resume_or_runner_start_of_a_missing_storage_creates_nothing(
+    tmp_path: Path, command: list[str]
+) -> None:
+    result = agijobs(*command, "--storage", str(tmp_path / "nowhere"))
     assert result.returncode == 4, result.stdout + result.stderr
     assert result.stderr == (
         f"Error: storage {tmp_path / 'nowhere'} does not exist — check --storage (or "

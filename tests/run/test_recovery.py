@@ -18,7 +18,7 @@ from agijobs.errors import Conflict
 from agijobs.ledger.canonical import GENESIS_HASH
 from agijobs.ledger.journal import seal_entries
 from agijobs.run.delivery import issue_command
-from agijobs.run.lifecycle import resume_run, start_run
+from agijobs.run.lifecycle import continue_run, start_run
 from agijobs.run.runner import RunOptions
 from agijobs.scenario.loading import load_plan
 from agijobs.store.files import FileStore, atomic_write
@@ -52,7 +52,6 @@ def drive(
     scenario: dict[str, Any],
     inject: Inject,
     crash_after: int | None = None,
-    keep_paused: bool = False,
 ) -> FileStore:
     plan = load_plan(write_scenario(tmp / f"{name}.yaml", scenario))
     store = FileStore(tmp / name)
@@ -70,13 +69,7 @@ def drive(
         start_run(store, plan, "test", RunOptions(progress=progress))
     except Crash:
         crash_after = None
-        resume_run(
-            store,
-            RunOptions(progress=progress),
-            reason="after crash",
-            keep_paused=keep_paused,
-            actor="op",
-        )
+        continue_run(store, RunOptions(progress=progress))
     return store
 
 
@@ -115,21 +108,21 @@ def test_live_resume_acknowledged_before_a_crash_is_replayed_not_duplicated(
     ]
 
 
-def test_resume_lifts_a_pause_only_after_replaying_the_journal(tmp_path: Path) -> None:
+def test_a_restart_after_a_crash_leaves_a_live_pause_in_force(tmp_path: Path) -> None:
     crashed = drive(tmp_path, "crashed", scenario(), {6: [("c1", "pause-all", {})]}, crash_after=8)
-    assert owner_events(crashed) == [(7, "owner.pause-all", "live"), (7, "owner.resume", "at-rest")]
+    assert owner_events(crashed) == [(7, "owner.pause-all", "live")]
     summary = orjson.loads(crashed.read_document("summary.json") or b"")
-    assert summary["status"] == "finished"
+    assert (summary["status"], summary["paused"]) == ("paused", True)
 
 
-def test_keep_paused_after_a_crash_equals_the_uninterrupted_run(tmp_path: Path) -> None:
+def test_a_restart_after_a_crash_in_a_pause_equals_the_uninterrupted_run(tmp_path: Path) -> None:
     data = scenario()
     inject: Inject = {
         6: [("c1", "pause-all", {})],
         9: [("c2", "set-latency", {"shard": "earth", "ms": 85})],
     }
     whole = drive(tmp_path, "whole", data, inject)
-    crashed = drive(tmp_path, "crashed", data, inject, crash_after=11, keep_paused=True)
+    crashed = drive(tmp_path, "crashed", data, inject, crash_after=11)
     same_bytes(whole, crashed)
 
 
@@ -166,7 +159,7 @@ def test_a_torn_journal_entry_does_not_hide_later_ones(tmp_path: Path) -> None:
     assert store.read_journal() == entries
 
 
-def test_a_crash_while_writing_the_summary_is_finished_by_resume(
+def test_a_crash_while_writing_the_summary_is_finished_by_runner_start(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     whole = drive(tmp_path, "whole", scenario(), {})
@@ -183,11 +176,11 @@ def test_a_crash_while_writing_the_summary_is_finished_by_resume(
     with pytest.raises(Crash):
         start_run(store, plan, "test", RunOptions())
     monkeypatch.setattr(FileStore, "write_document", original)
-    outcome = resume_run(store, RunOptions(), reason=None, keep_paused=False, actor="op")
+    outcome = continue_run(store, RunOptions())
     assert outcome.status == "finished"
     same_bytes(whole, store)
-    with pytest.raises(Conflict, match="nothing to resume"):
-        resume_run(store, RunOptions(), reason=None, keep_paused=False, actor="op")
+    with pytest.raises(Conflict, match="nothing to continue"):
+        continue_run(store, RunOptions())
 
 
 def test_leftover_pending_file_of_a_journaled_command_is_removed(tmp_path: Path) -> None:
@@ -206,6 +199,6 @@ def test_leftover_pending_file_of_a_journaled_command_is_removed(tmp_path: Path)
 
     with pytest.raises(Crash):
         start_run(store, plan, "test", RunOptions(progress=progress))
-    resume_run(store, RunOptions(), reason=None, keep_paused=True, actor="op")
+    continue_run(store, RunOptions())
     assert not list((store.root / "inbox" / "pending").glob("*.json"))
     assert [e[:2] for e in owner_events(store)] == [(4, "owner.pause-all")]

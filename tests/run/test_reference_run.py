@@ -32,12 +32,12 @@ SCHEDULED = [
 @pytest.fixture(scope="module")
 def finished(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The mission plan run as an operator would: it stops at run.stopAfterTicks (240),
-    `agijobs resume` takes it to the end."""
+    `agijobs runner start` takes it to the end."""
     storage = tmp_path_factory.mktemp("reference") / "storage"
     first = cli("run", str(MISSION), "--storage", str(storage))
     assert first.exit_code == 0, first.output
     assert "stopped at tick 240 (stop-after-ticks)" in first.stdout
-    second = cli("resume", "--storage", str(storage))
+    second = cli("runner", "start", "--storage", str(storage))
     assert second.exit_code == 0, second.output
     return storage
 

@@ -11,7 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from agijobs.run.delivery import issue_command
-from agijobs.run.lifecycle import resume_run, start_run
+from agijobs.run.lifecycle import continue_run, start_run
 from agijobs.run.runner import RunOptions
 from agijobs.scenario.loading import build_plan, load_plan
 from agijobs.scenario.models import Expectations, Scenario
@@ -29,9 +29,7 @@ def run_to_end(storage: Path, scenario: Scenario, stop: int | None = None) -> No
     store = FileStore(storage)
     outcome = start_run(store, plan, "test", RunOptions(stop_after_ticks=stop))
     while outcome.reason == "stop-after-ticks":
-        outcome = resume_run(
-            store, RunOptions(stop_after_ticks=stop), reason=None, keep_paused=True, actor="test"
-        )
+        outcome = continue_run(store, RunOptions(stop_after_ticks=stop))
 
 
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])

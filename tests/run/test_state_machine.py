@@ -28,7 +28,7 @@ from hypothesis.stateful import (
 from agijobs.audit.verify import audit
 from agijobs.errors import Conflict
 from agijobs.run.delivery import issue_command
-from agijobs.run.lifecycle import resume_run, start_run
+from agijobs.run.lifecycle import continue_run, start_run
 from agijobs.run.loading import load_run
 from agijobs.run.runner import RunOptions
 from agijobs.run.status import status
@@ -126,9 +126,7 @@ class FabricMachine(RuleBasedStateMachine):
             self.started = True
             outcome = start_run(self.store, self.plan, "machine", options)
         else:
-            outcome = resume_run(
-                self.store, options, reason=None, keep_paused=True, actor="machine"
-            )
+            outcome = continue_run(self.store, options)
         self.over = outcome.status == "finished"
 
     @precondition(lambda self: not self.over)

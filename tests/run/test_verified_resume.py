@@ -31,6 +31,8 @@ def stopped(tmp_path_factory: pytest.TempPathFactory) -> Path:
 FORGERIES = {
     "node slots": (("nodes", 0, "slots"), "state -> nodes -> 0 (earth.core-alpha) -> slots"),
     "the pause flag": (("paused",), "state -> paused is false, but the log gives true"),
+    # What `status` says of the pause in force is held to the log like the rest.
+    "who paused": (("pause", "actor"), "state -> pause -> actor is"),
     "checkpoint_every": (("checkpoint_every",), "state -> checkpoint_every is 21"),
     "node latency": (("nodes", 2, "latency_ms"), "-> latency_ms is"),
     "node up": (("nodes", 1, "up"), "-> up is"),
@@ -54,7 +56,7 @@ def test_resume_refuses_a_resealed_state_the_log_does_not_imply(
     shutil.copytree(stopped, storage)
     forge_state(storage, path)
     before = file_hashes(storage)
-    resumed = cli("resume", "--storage", str(storage), "--stop-after-ticks", "1")
+    resumed = cli("runner", "start", "--storage", str(storage), "--stop-after-ticks", "1")
     assert resumed.exit_code == 3, resumed.output
     assert resumed.stderr.startswith(f"Error: {storage}/"), resumed.stderr
     assert message in resumed.stderr, resumed.stderr
@@ -68,7 +70,7 @@ def test_resume_refuses_a_checkpoint_a_tick_ahead_of_its_log(stopped: Path, tmp_
     forge_state(storage, ("tick",))
     reseal(storage, tick=state["tick"] + 1)
     before = file_hashes(storage)
-    resumed = cli("resume", "--storage", str(storage), "--stop-after-ticks", "1")
+    resumed = cli("runner", "start", "--storage", str(storage), "--stop-after-ticks", "1")
     assert resumed.exit_code == 3, resumed.output
     assert resumed.stderr.startswith(
         f"Error: {storage}/events.ndjson: the checkpoint is at seq "
@@ -81,5 +83,5 @@ def test_resume_refuses_a_checkpoint_a_tick_ahead_of_its_log(stopped: Path, tmp_
 def test_an_untouched_run_resumes_as_before(stopped: Path, tmp_path: Path) -> None:
     storage = tmp_path / "storage"
     shutil.copytree(stopped, storage)
-    resumed = cli("resume", "--storage", str(storage), "--stop-after-ticks", "1")
+    resumed = cli("runner", "start", "--storage", str(storage), "--stop-after-ticks", "1")
     assert resumed.exit_code == 0, resumed.output

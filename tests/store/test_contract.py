@@ -295,7 +295,7 @@ def test_a_crash_at_any_kill_point_resumes_to_the_uninterrupted_bytes(
     assert crashed.returncode == -signal.SIGKILL, crashed.stderr
     status = agijobs("status", "--storage", backend.storage, "--json")
     assert orjson.loads(status.stdout)["state"] == "crashed"
-    resumed = agijobs("resume", "--storage", backend.storage)
+    resumed = agijobs("runner", "start", "--storage", backend.storage)
     assert resumed.returncode == 0, resumed.stderr
     expected = reference["crash-resume"]
     assert backend.events() == (expected / "events.ndjson").read_bytes()
@@ -318,7 +318,7 @@ def test_sigkill_of_a_live_runner_then_resume_from_another_process(
     # The lock went with the process: another process sees a crashed run and resumes it.
     status = agijobs("status", "--storage", backend.storage, "--json")
     assert orjson.loads(status.stdout)["state"] == "crashed", status.stdout
-    resumed = agijobs("resume", "--storage", backend.storage)
+    resumed = agijobs("runner", "start", "--storage", backend.storage)
     assert resumed.returncode == 0, resumed.stderr
     expected = reference["crash-resume"]
     assert backend.events() == (expected / "events.ndjson").read_bytes()
@@ -333,7 +333,12 @@ def test_a_tampered_event_fails_the_audit_and_changes_nothing(backend: Backend) 
     audit = agijobs("audit", "--storage", backend.storage)
     assert audit.returncode == 3, audit.stdout + audit.stderr
     assert "line 12 (seq 12): hash does not match" in audit.stderr
-    for command in (["status"], ["pause-all", "--reason", "x"], ["resume"]):
+    for command in (
+        ["status"],
+        ["pause-all", "--reason", "x"],
+        ["resume", "--reason", "x"],
+        ["runner", "start"],
+    ):
         refused = agijobs(*command, "--storage", backend.storage)
         assert refused.returncode == 3, (command, refused.stdout + refused.stderr)
     assert backend.snapshot() == before

@@ -79,15 +79,15 @@ def test_the_stdout_witness_is_refused_with_json(scenario: Path, tmp_path: Path)
     assert not storage.exists()
 
 
-def test_resume_publishes_to_the_stdout_witness_too(scenario: Path, tmp_path: Path) -> None:
+def test_runner_start_publishes_to_the_stdout_witness_too(scenario: Path, tmp_path: Path) -> None:
     storage = str(tmp_path / "storage")
     first = cli("run", str(scenario), "--stop-after-ticks", "7", "--witness", "-",
                 "--storage", storage)  # fmt: skip
     assert first.exit_code == 0, first.output
-    rest = cli("resume", "--witness", "-", "--storage", storage)
+    rest = cli("runner", "start", "--witness", "-", "--storage", storage)
     assert rest.exit_code == 0, rest.output
-    # The stop at tick 7 is a head; the resumed run publishes from there (no new event
-    # before tick 10's checkpoint: resume lifts no pause here).
+    # The stop at tick 7 is a head; the restarted runner publishes from there (no new
+    # event before tick 10's checkpoint).
     assert heads(first.stdout.encode()) == [(1, 0, False), (39, 5, False), (55, 7, False)]
     assert heads(rest.stdout.encode()) == [(79, 10, False), (91, 13, True)]
     assert "finished at tick 13\n" in rest.stderr
@@ -173,7 +173,7 @@ def test_a_witness_that_cannot_be_written_stops_the_run_cleanly(
     scenario: Path, tmp_path: Path
 ) -> None:
     """Every write to /dev/full fails (ENOSPC): the run stops at its first checkpoint,
-    cleanly, and `resume` continues it once the witness is mended."""
+    cleanly, and `runner start` continues it once the witness is mended."""
     storage = tmp_path / "storage"
     result = cli("run", str(scenario), "--witness", "/dev/full", "--storage", str(storage))
     assert result.exit_code == 4, result.output
@@ -181,8 +181,8 @@ def test_a_witness_that_cannot_be_written_stops_the_run_cleanly(
     assert result.stderr == (
         "Error: witness /dev/full: cannot append (No space left on device); the run stopped "
         f"at tick 0, its checkpoint (seq 1, head {head}) durable in the storage but not in "
-        "the witness — mend the witness, then `agijobs resume --witness /dev/full` continues "
-        "the run\n"
+        "the witness — mend the witness, then `agijobs runner start --witness /dev/full` "
+        "continues the run\n"
     )
     summary = orjson.loads((storage / "summary.json").read_bytes())
     assert (summary["status"], summary["reason"], summary["seq"]) == (
@@ -193,7 +193,7 @@ def test_a_witness_that_cannot_be_written_stops_the_run_cleanly(
     status = orjson.loads(cli("status", "--json", "--storage", str(storage)).stdout)
     assert status["state"] == "stopped"
     witness = tmp_path / "mended.ndjson"
-    resumed = cli("resume", "--witness", str(witness), "--storage", str(storage))
+    resumed = cli("runner", "start", "--witness", str(witness), "--storage", str(storage))
     assert resumed.exit_code == 0, resumed.output
     assert heads(witness.read_bytes()) == HEADS[1:]
 
@@ -245,16 +245,17 @@ def test_a_witness_failing_mid_run_stops_it_at_that_checkpoint(
         ("started", None),
         ("stopped", "witness-unavailable"),
     ]
-    outcome = Fabric(str(storage)).resume()
+    outcome = Fabric(str(storage)).start_runner()
     assert isinstance(outcome, Outcome)
     assert (outcome.status, outcome.summary["seq"]) == ("finished", 91)
     replay = Fabric(str(storage)).audit().replay
     assert replay is not None and replay["summary"] == "identical"
 
 
-def test_resume_to_a_live_runner_keeps_the_witness_it_was_started_with(tmp_path: Path) -> None:
-    """A --wait runner, paused and idle at tick 1, has published that head; `resume
-    --witness` sent to it says the runner keeps its own witness, which gets the end."""
+def test_a_second_runner_is_refused_and_the_live_one_keeps_its_witness(tmp_path: Path) -> None:
+    """A --wait runner, paused and idle at tick 1, has published that head; `runner start
+    --witness OTHER` beside it is refused naming it (exit 4), and `resume` lifts its pause:
+    its own witness gets the end."""
     data = scenario_dict(schedule=[{"tick": 1, "command": "pause-all", "reason": "hold"}])
     scenario, storage = write_scenario(tmp_path / "s.yaml", data), tmp_path / "storage"
     witness, other = tmp_path / "witness.ndjson", tmp_path / "other.ndjson"
@@ -266,12 +267,15 @@ def test_resume_to_a_live_runner_keeps_the_witness_it_was_started_with(tmp_path:
         while len(witness.read_bytes().splitlines()) < 2:  # seq 1, then the paused tick 1
             assert time.monotonic() < deadline, witness.read_bytes()
             time.sleep(0.05)
-        resumed = agijobs("resume", "--witness", str(other), "--storage", str(storage))
-        assert resumed.returncode == 0, resumed.stderr
-        assert resumed.stderr == (
-            f"Notice: --witness {other}: a runner is live; it publishes to the witness it was "
-            "started with\n"
+        second = agijobs("runner", "start", "--witness", str(other), "--storage", str(storage))
+        assert second.returncode == 4, second.stdout + second.stderr
+        assert second.stdout == ""
+        assert second.stderr == (
+            f"Error: a runner is live on {storage} (pid {runner.pid}); it is already running "
+            "the fabric — see `agijobs status`; owner commands reach it as they are\n"
         )
+        resumed = agijobs("resume", "--reason", "go", "--storage", str(storage))
+        assert resumed.returncode == 0, resumed.stderr
         assert runner.wait(timeout=30) == 0
     finally:
         runner.kill()
