@@ -12,9 +12,11 @@ from .options import (
     Blueprint,
     Bridge,
     BridgeTimeout,
+    Detach,
     Executor,
     Json,
     Key,
+    Log,
     Opt,
     OwnerCommands,
     RunnerKey,
@@ -152,6 +154,8 @@ def run(
     bridge_timeout: BridgeTimeout = None,
     runner_key: RunnerKey = None,
     witness: Witness = None,
+    detach: Detach = False,
+    log: Log = None,
     storage: Storage = DEFAULT_STORAGE,
     as_json: Json = False,
 ) -> None:
@@ -159,12 +163,20 @@ def run(
 
     Exit 1 when the scenario's expectations fail; 4 when the storage holds another run
     (use --fresh) or is in use, or when the witness cannot be written (the run stops at
-    its last checkpoint; resume continues). With --witness -, the witness records are
-    standard output and the summary goes to stderr.
+    its last checkpoint; resume continues); 143 (130) when stopped by SIGTERM (Ctrl-C), at
+    a checkpoint. With --witness -, the witness records are standard output and the
+    summary goes to stderr. With --detach the runner goes to the background and this
+    command returns once it is live (`agijobs runner stop` stops it).
 
     Example: agijobs run scenarios/planetary.yaml --storage ./storage --fresh
     """
+    given = dict(locals())  # the options as given, before anything else is named here
+    from .background import detached, refuse_log_without_detach
+
+    if detach:
+        return detached("run", run, given, as_json)
     with guard(as_json):
+        refuse_log_without_detach(log, detach)
         from ..service import Fabric
         from .render import progress_printer
 
@@ -297,5 +309,7 @@ def finish(outcome: Any, as_json: bool) -> None:
         render_outcome(outcome)
     if outcome.refusal is not None:
         raise outcome.refusal
+    if outcome.signal is not None:  # stopped at a checkpoint, as a shell says: 128 + N
+        raise SystemExit(128 + outcome.signal)
     if outcome.expect_failures:
         raise SystemExit(1)

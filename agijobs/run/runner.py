@@ -72,6 +72,8 @@ class Outcome:
     refusal: Refused | None = None  # the owner authority refused `resume`'s lift of the pause
     proposal: dict[str, Any] | None = None  # ... or recorded it as a proposal (its effect)
     report: str | None = None  # where report.html was written
+    # The signal that stopped the run (SIGINT, SIGTERM), if one did: the CLI exits 128 + it.
+    signal: int | None = None
 
 
 class Runner:
@@ -95,6 +97,7 @@ class Runner:
         self.journaled: set[str] = set()
         self.journal_head = GENESIS_HASH  # the journal's chain head (ledger.journal)
         self.stop_requested = False
+        self.stop_signal: int | None = None  # the signal that asked for the stop
         # Replays re-apply recorded commands: live ones at their tick, at-rest ones after it.
         self.scripted_live: dict[int, list[CommandInput]] = {}
         self.scripted_rest: dict[int, list[CommandInput]] = {}
@@ -432,6 +435,7 @@ class Runner:
             self.engine.schedule_rejections,
             proposal=self.proposal,
             report=report,
+            signal=self.stop_signal if reason == "interrupted" else None,
         )
 
 
@@ -443,6 +447,7 @@ def _is_default_receipt(receipt: dict[str, Any]) -> bool:
 def _install_stop_handler(runner: Runner) -> Any:
     def request_stop(signum: int, frame: Any) -> None:
         runner.stop_requested = True
+        runner.stop_signal = signum
 
     # Ctrl-C and SIGTERM finish the current tick, write a checkpoint, the summary and a
     # "stopped" session, so the run is resumable and never looks crashed.
