@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import os
 import sys
 import time
@@ -422,10 +423,14 @@ def _command_line(entry: dict[str, Any]) -> str:
 
 def in_foreground(stream: Any) -> bool:
     """Whether this process is in the foreground process group of the terminal `stream`
-    is (False for a stream that is no terminal)."""
+    is (False for a stream that is no terminal). A terminal that is not this process's
+    controlling one (a pseudo-terminal a tool hands it) has no job control, hence no
+    prompt to draw over: the foreground."""
     try:
         return os.tcgetpgrp(stream.fileno()) == os.getpgrp()
-    except (OSError, ValueError, AttributeError):
+    except OSError as error:
+        return error.errno == errno.ENOTTY and stream.isatty()
+    except (ValueError, AttributeError):
         return False
 
 

@@ -287,14 +287,41 @@ def test_a_run_in_the_background_of_a_terminal_never_draws(
         view.close()
 
 
-def test_only_the_terminals_foreground_process_group_is_in_the_foreground() -> None:
+def test_a_terminal_without_job_control_is_the_foreground_and_a_file_is_not() -> None:
     with open(os.devnull) as nothing:
         assert not render.in_foreground(nothing)  # no terminal at all
     primary, secondary = os.openpty()
     try:
         with open(secondary, closefd=False) as stream:
-            # A terminal, but not this process's controlling one: no foreground to be in.
-            assert not render.in_foreground(stream)
+            # A terminal, but not this process's controlling one: no job control, no
+            # prompt to draw over (the live view on a pty a tool hands the run).
+            assert render.in_foreground(stream)
     finally:
         os.close(primary)
         os.close(secondary)
+
+
+def test_a_detached_runner_on_postgresql_logs_here_and_keeps_the_url_out_of_ps(
+    paced: tuple[Path, Path], pg_url: str, tmp_path: Path
+) -> None:
+    scenario, _ = paced
+    fabric = pg_url.rpartition("fabric=")[2]
+    started = agijobs(
+        "run", str(scenario), "--storage", pg_url, "--detach", "--wait", "--tick-ms", "20",
+        "--json", cwd=tmp_path,
+    )  # fmt: skip
+    try:
+        assert started.returncode == 0, started.stderr
+        document = orjson.loads(started.stdout)
+        assert (document["log"], document["live"]) == (f"agijobs-{fabric}.log", True)
+        assert (tmp_path / document["log"]).read_text(encoding="utf-8").startswith("--- ")
+        command = Path(f"/proc/{document['pid']}/cmdline").read_bytes().split(b"\0")
+        assert not [word for word in command if b"postgresql" in word], command
+        status = orjson.loads(agijobs("status", "--storage", pg_url, "--json").stdout)
+        assert (status["state"], status["pid"]) == ("running", document["pid"])
+    finally:
+        stopped = agijobs("runner", "stop", "--storage", pg_url, "--json")
+    assert stopped.returncode == 0, stopped.stderr
+    assert orjson.loads(stopped.stdout)["pid"] == document["pid"]
+    status = orjson.loads(agijobs("status", "--storage", pg_url, "--json").stdout)
+    assert status["state"] == "stopped"
