@@ -7,6 +7,7 @@ import os
 import re
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -325,3 +326,19 @@ def test_a_detached_runner_on_postgresql_logs_here_and_keeps_the_url_out_of_ps(
     assert orjson.loads(stopped.stdout)["pid"] == document["pid"]
     status = orjson.loads(agijobs("status", "--storage", pg_url, "--json").stdout)
     assert status["state"] == "stopped"
+
+
+def test_an_exited_runner_nobody_reaps_is_gone() -> None:
+    from agijobs.run.background import _running, _zombie
+
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    try:
+        while not _zombie(child.pid):  # until it has exited, unreaped
+            time.sleep(0.01)
+        assert Path(f"/proc/{child.pid}").exists()
+        os.kill(child.pid, 0)  # still signalable, as a zombie is
+        assert not _running(child.pid)
+    finally:
+        child.wait()
+    assert not _running(os.getpid() + 10_000_000)  # no such process
+    assert _running(os.getpid())
