@@ -61,13 +61,12 @@ def start_detached(
     timeout: float = START_TIMEOUT,
     tail: list[str] | None = None,
 ) -> dict[str, Any]:
-    """Start `agijobs COMMAND…` detached on `store` (`storage`, as given: the runner is told it
-    by its environment, so a database password never shows in its command line), its output
-    appended to `log`; return once it is
-    live (pid, storage, log, tick, live: True) or has exited 0 (live: False). A runner that
-    exits otherwise before it is live raises `RunnerExited` with its exit code and its log's
-    last lines put in `tail`; on bad input (exit 2) the log is left as it was, as the
-    storage is."""
+    """Start `agijobs COMMAND…` detached on `store` (`storage` as given, told to the runner
+    by its environment: a database password never shows in its command line), its output
+    appended to `log`. Returns once it is live (pid, storage, log, tick, live: True) or has
+    exited 0 (live: False). A runner that exits otherwise before it is live raises
+    `RunnerExited` with its exit code, its log's last lines put in `tail`; on bad input
+    (exit 2) the log is left as it was, as the storage is."""
     log = default_log(store) if log is None else log
     made_storage = _missing_directories(log.parent)
     log.parent.mkdir(parents=True, exist_ok=True)
@@ -92,13 +91,7 @@ def start_detached(
         if code is not None:
             break
         if _is_live(store, pid):
-            return {
-                "pid": pid,
-                "storage": store.location,
-                "log": str(log),
-                "tick": checkpoint_tick(store),
-                "live": True,
-            }
+            return _started(store, pid, log, live=True)
         if time.monotonic() >= deadline:
             raise NotAcknowledged(
                 f"the runner (pid {pid}) is not live after {timeout:g} s; it goes on "
@@ -107,13 +100,7 @@ def start_detached(
             )
         time.sleep(0.05)
     if code == 0:
-        return {
-            "pid": pid,
-            "storage": store.location,
-            "log": str(log),
-            "tick": checkpoint_tick(store),
-            "live": False,
-        }
+        return _started(store, pid, log, live=False)
     lines = log.read_bytes()[before or 0 :].decode(errors="replace").splitlines()
     if tail is not None:
         tail.extend(lines[-LOG_TAIL:])
@@ -156,6 +143,11 @@ def stop_runner(store: Store, timeout: float) -> dict[str, Any]:
             )
         time.sleep(0.05)
     return {"pid": pid, "tick": checkpoint_tick(store), "how": "SIGTERM"}
+
+
+def _started(store: Store, pid: int, log: Path, *, live: bool) -> dict[str, Any]:
+    tick = checkpoint_tick(store)
+    return {"pid": pid, "storage": store.location, "log": str(log), "tick": tick, "live": live}
 
 
 def checkpoint_tick(store: Store) -> int | None:
