@@ -4,7 +4,8 @@ The exit-code table is part of the CLI contract (README, "Exit codes"):
 
     0 ok · 1 expectations failed · 2 bad input · 3 integrity failure ·
     4 conflict (or a witness that cannot be written) · 5 refused by owner authority ·
-    6 live runner did not acknowledge
+    6 live runner did not acknowledge (or did not stop in time) ·
+    130 / 143 a run stopped by SIGINT / SIGTERM, at a checkpoint (128 + the signal)
 """
 
 from __future__ import annotations

@@ -165,6 +165,42 @@ class Fabric:
             options.witness = opened
             return continue_run(self.store, options)
 
+    # -------------------------------------------------------------- the runner as a service
+
+    def detach(
+        self,
+        command: Sequence[str],
+        *,
+        log: str | Path | None = None,
+        timeout: float | None = None,
+        tail: list[str] | None = None,
+    ) -> dict[str, Any]:
+        """Start `agijobs COMMAND…` (`run SCENARIO …`, without --detach) on this storage as a
+        background runner: its own session, no terminal, its output appended to `log`
+        (default STORAGE/runner.log; for a database ./agijobs-FABRIC.log). Returns once it is
+        live: pid, storage, log, tick (its checkpoint's), live True; or once it has exited 0
+        (live False). A runner that exits otherwise first raises `RunnerExited` (its exit
+        code), its log's last lines put in `tail`."""
+        from .run.background import START_TIMEOUT, start_detached
+
+        return start_detached(
+            self.store,
+            self.storage,
+            list(command),
+            _path(log),
+            timeout=START_TIMEOUT if timeout is None else timeout,
+            tail=tail,
+        )
+
+    def stop_runner(self, *, timeout: float = 30.0) -> dict[str, Any]:
+        """Stop the live runner cleanly (SIGTERM: it finishes its tick and writes its
+        checkpoint) and wait until it is gone: pid, tick, how ("SIGTERM"). No runner live:
+        pid None, how "none". Raises `NotAcknowledged` (exit 6) when it is still there after
+        `timeout` seconds, `Conflict` when it runs on another host."""
+        from .run.background import stop_runner
+
+        return stop_runner(self.store, timeout)
+
     # -------------------------------------------------------------- owner commands
 
     def command(

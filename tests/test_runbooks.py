@@ -276,16 +276,21 @@ def run_as_written(
     if wanted:  # the fabric its first line names, in the test session's PostgreSQL server
         server = request.getfixturevalue("pg_server")
         env["AGIJOBS_STORAGE"] = f"{server}?fabric={wanted.group(1)}"
-    for step in steps:
-        code, stdout, stderr = execute(step, cwd, env)
-        if code != step.exit:
-            pytest.fail(
-                failure(path, step, f"exited {code}, expected {step.exit}", stdout, stderr),
-                pytrace=False,
-            )
-        problem = step.expected and mismatch(step.expected, stdout.splitlines())
-        if problem:
-            pytest.fail(failure(path, step, problem, stdout, stderr), pytrace=False)
+    try:
+        for step in steps:
+            code, stdout, stderr = execute(step, cwd, env)
+            if code != step.exit:
+                pytest.fail(
+                    failure(path, step, f"exited {code}, expected {step.exit}", stdout, stderr),
+                    pytrace=False,
+                )
+            problem = step.expected and mismatch(step.expected, stdout.splitlines())
+            if problem:
+                pytest.fail(failure(path, step, problem, stdout, stderr), pytrace=False)
+    except BaseException:
+        # A drill that failed halfway may leave a detached runner live: stop it.
+        execute(Step(0, "agijobs runner stop", {}, ["agijobs", "runner", "stop"], 0), cwd, env)
+        raise
 
 
 # The matching rules themselves, without running anything.

@@ -79,6 +79,8 @@ def _kind(annotation: Any) -> str | None:
 
 def parse(argv: list[str]) -> tuple[Callable[..., None], dict[str, Any]] | None:
     """The command's function and its parameters, or None when Typer should handle `argv`."""
+    if argv and argv[0] not in COMMANDS:  # a group's command: `runner stop`
+        argv = [" ".join(argv[:2]), *argv[2:]]
     if not argv or argv[0] not in COMMANDS or not COMMANDS[argv[0]].fast:
         return None
     function = command_function(argv[0])

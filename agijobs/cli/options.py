@@ -111,6 +111,26 @@ TickMs = Annotated[
     Opt("--tick-ms", "Pace the run: sleep this long after each tick.", low=0, high=3_600_000),
 ]
 Wait = Annotated[bool, Opt("--wait", "When paused and idle, wait for live owner commands.")]
+# A runner as a background service (cli/background.py)
+Detach = Annotated[
+    bool,
+    Opt(
+        "--detach",
+        "Run in the background, in a session of its own: return once the runner is live, "
+        "its output appended to --log.",
+    ),
+]
+Log = Annotated[
+    str | None,
+    Opt(
+        "--log",
+        "With --detach: the runner's log (default STORAGE/runner.log; for a PostgreSQL "
+        "storage ./agijobs-FABRIC.log).",
+    ),
+]
+StopTimeout = Annotated[
+    float, Opt("--timeout", "Seconds to wait for the runner to stop.", low=0, high=86_400)
+]
 Blueprint = Annotated[
     Path | None,
     Opt("--blueprint", "Reference jobs blueprint, with a reference fabric config."),
@@ -161,12 +181,14 @@ COMMANDS: dict[str, Command] = {
     "fabrics": Command("reading", "fabrics"),
     "audit": Command("reading", "audit", fast=True),
     "schema": Command("reading", "schema"),
+    "runner stop": Command("background", "runner_stop", fast=True),
     "keys new": Command("keys", "new"),
     "keys show": Command("keys", "show"),
     "export": Command("copies", "export"),
     "import": Command("copies", "import_"),
 }
 GROUPS = {
-    "runner": "The process that runs the fabric: start it again to continue a stored run.",
+    "runner": "The process that runs the fabric: start it to continue a stored run, stop it "
+    "cleanly.",
     "keys": "Owner keys (Ed25519): create one, or print the config line of one you have.",
 }

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import os
 import sys
 import time
@@ -462,6 +463,19 @@ def _command_line(entry: dict[str, Any]) -> str:
     return f"{entry['command']} {args}".strip()
 
 
+def in_foreground(stream: Any) -> bool:
+    """Whether this process is in the foreground process group of the terminal `stream`
+    is (False for a stream that is no terminal). A terminal that is not this process's
+    controlling one (a pseudo-terminal a tool hands it) has no job control, hence no
+    prompt to draw over: the foreground."""
+    try:
+        return os.tcgetpgrp(stream.fileno()) == os.getpgrp()
+    except OSError as error:
+        return error.errno == errno.ENOTTY and stream.isatty()
+    except (ValueError, AttributeError):
+        return False
+
+
 def progress_printer(quiet: bool) -> LiveView | None:
     """The run's progress on stderr: a live view on a terminal, plain lines otherwise."""
     if quiet:
@@ -492,16 +506,15 @@ class LiveView:
         self.actions = actions
         if acted:
             self.last_action = _last_action(engine.events, state.tick) or self.last_action
+        if self.tty and not self._drawn_now(acted):
+            return
         if not self.tty:
             if acted:
                 err.print(f"tick {state.tick} · governance: {self.last_action}")
             if state.tick % self.every == 0:
                 err.print(_plain_line(engine, seq))
             return
-        now = time.monotonic()
-        if now - self.last_draw < 0.25 and not acted:
-            return
-        self.last_draw = now
+        now = self.last_draw
         completed = sum(s.completed.count for s in state.shards.values())
         then, before = self.rate_mark
         if now - then >= 1.0:
@@ -511,10 +524,22 @@ class LiveView:
         if self.live is None:
             from rich.live import Live
 
-            self.live = Live(view, console=err, refresh_per_second=4, transient=False)
-            self.live.start()
+            # Drawn here only, never by Rich's own thread: a run sent to the background
+            # (Ctrl-Z, bg) stops drawing at once.
+            self.live = Live(view, console=err, auto_refresh=False, transient=False)
+            self.live.start(refresh=True)
         else:
-            self.live.update(view)
+            self.live.update(view, refresh=True)
+
+    def _drawn_now(self, acted: bool) -> bool:
+        """Whether to draw now: a quarter of a second since the last time (at once after a
+        governance action), and only while the run is in the terminal's foreground — a run
+        in the background of a shell (`agijobs run … &`) never draws over its prompt."""
+        now = time.monotonic()
+        if now - self.last_draw < 0.25 and not acted:
+            return False
+        self.last_draw = now
+        return in_foreground(err.file)
 
     def close(self) -> None:
         if self.live is not None:

@@ -11,8 +11,10 @@ from .options import (
     Blueprint,
     Bridge,
     BridgeTimeout,
+    Detach,
     Executor,
     Json,
+    Log,
     Opt,
     OwnerCommands,
     RunnerKey,
@@ -155,6 +157,8 @@ def run(
     bridge_timeout: BridgeTimeout = None,
     runner_key: RunnerKey = None,
     witness: Witness = None,
+    detach: Detach = False,
+    log: Log = None,
     storage: Storage = DEFAULT_STORAGE,
     as_json: Json = False,
 ) -> None:
@@ -162,8 +166,10 @@ def run(
 
     Exit 1 when the scenario's expectations fail; 4 when the storage holds another run
     (use --fresh) or is in use, or when the witness cannot be written (the run stops at
-    its last checkpoint; `agijobs runner start` continues). With --witness -, the witness
-    records are standard output and the summary goes to stderr.
+    its last checkpoint; `agijobs runner start` continues); 143 (130) when stopped by
+    SIGTERM (Ctrl-C), at a checkpoint. With --witness -, the witness records are standard
+    output and the summary goes to stderr. With --detach the runner goes to the background
+    and this command returns once it is live (`agijobs runner stop` stops it).
 
     Examples:
       # Run a scenario from tick 0, setting aside a run the storage holds
@@ -173,7 +179,13 @@ def run(
       # Run a reviewed plan, publishing each checkpoint's head outside the storage
       agijobs run plan.json --witness heads.ndjson
     """
+    given = dict(locals())  # the options as given, before anything else is named here
+    from .background import detached, refuse_log_without_detach
+
+    if detach:
+        return detached("run", run, given, as_json)
     with guard(as_json):
+        refuse_log_without_detach(log, detach)
         from ..service import Fabric
         from .render import progress_printer
 
@@ -208,6 +220,8 @@ def start_runner(
     bridge_timeout: BridgeTimeout = None,
     runner_key: RunnerKey = None,
     witness: Witness = None,
+    detach: Detach = False,
+    log: Log = None,
     storage: Storage = DEFAULT_STORAGE,
     as_json: Json = False,
 ) -> None:
@@ -217,15 +231,24 @@ def start_runner(
     process wrote after its checkpoint, and runs on in the foreground from the checkpoint,
     publishing its heads to --witness. A pause in force stays in force: lifting it is an
     owner action of its own (`agijobs resume --reason`). Exit 4 when a runner is live on
-    the storage already, or when the run has ended.
+    the storage already, or when the run has ended. With --detach it goes to the
+    background and this command returns once it is live.
 
     Examples:
       # Continue a stopped or crashed run in the foreground (a pause stays in force)
       agijobs runner start --storage ./storage
       # Continue it paced, waiting for live owner commands while paused and idle
       agijobs runner start --tick-ms 100 --wait
+      # Continue it in the background, as a service (`agijobs runner stop` stops it)
+      agijobs runner start --detach --wait
     """
+    given = dict(locals())  # the options as given, before anything else is named here
+    from .background import detached, refuse_log_without_detach
+
+    if detach:
+        return detached("runner start", start_runner, given, as_json)
     with guard(as_json):
+        refuse_log_without_detach(log, detach)
         from ..service import Fabric
         from .render import progress_printer
 
@@ -291,5 +314,7 @@ def finish(outcome: Any, as_json: bool) -> None:
         from .render import render_outcome
 
         render_outcome(outcome)
+    if outcome.signal is not None:  # stopped at a checkpoint, as a shell says: 128 + N
+        raise SystemExit(128 + outcome.signal)
     if outcome.expect_failures:
         raise SystemExit(1)

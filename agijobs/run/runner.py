@@ -70,6 +70,8 @@ class Outcome:
     # (entry index, tick, error) of schedule entries refused when they came due
     schedule_rejections: list[tuple[int, int, str]] = field(default_factory=list)
     report: str | None = None  # where report.html was written
+    # The signal that stopped the run (SIGINT, SIGTERM), if one did: the CLI exits 128 + it.
+    signal: int | None = None
 
 
 class Runner:
@@ -93,6 +95,7 @@ class Runner:
         self.journaled: set[str] = set()
         self.journal_head = GENESIS_HASH  # the journal's chain head (ledger.journal)
         self.stop_requested = False
+        self.stop_signal: int | None = None  # the signal that asked for the stop
         # Replays re-apply recorded commands: live ones at their tick, at-rest ones after it.
         self.scripted_live: dict[int, list[CommandInput]] = {}
         self.scripted_rest: dict[int, list[CommandInput]] = {}
@@ -402,6 +405,7 @@ class Runner:
             failures,
             self.engine.schedule_rejections,
             report=report,
+            signal=self.stop_signal if reason == "interrupted" else None,
         )
 
 
@@ -413,6 +417,7 @@ def _is_default_receipt(receipt: dict[str, Any]) -> bool:
 def _install_stop_handler(runner: Runner) -> Any:
     def request_stop(signum: int, frame: Any) -> None:
         runner.stop_requested = True
+        runner.stop_signal = signum
 
     # Ctrl-C and SIGTERM finish the current tick, write a checkpoint, the summary and a
     # "stopped" session, so the run is resumable and never looks crashed.

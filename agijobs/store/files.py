@@ -16,6 +16,7 @@ Layout (docs/storage.md, "The storage directory"):
                       fsynced before acking
     inbox/acks/       the outcome of each taken command, read by the waiting CLI
     archive/<run id>/ earlier runs moved aside by `run --fresh`
+    runner.log        a detached runner's output (run/background.py): not part of the run
 
 Durability: event lines are buffered and fsynced at every checkpoint and at every stop;
 the checkpoint is written to a temporary file, fsynced, renamed over and the directory

@@ -102,14 +102,17 @@ def test_acknowledged_live_command_survives_a_crash_at_the_same_tick(
     assert "proved: events 1-" in audit.stdout
 
 
-def test_ctrl_c_stops_a_run_cleanly_and_resumably(long_run: tuple[Path, Path]) -> None:
+@pytest.mark.parametrize(("sent", "code"), [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
+def test_a_signal_stops_a_run_cleanly_and_resumably_with_128_plus_its_number(
+    long_run: tuple[Path, Path], sent: signal.Signals, code: int
+) -> None:
     scenario, storage = long_run
     runner = start("run", str(scenario), "--storage", str(storage), "--tick-ms", "10")
     try:
         wait_for(storage / "checkpoint.json")
         time.sleep(0.3)
-        runner.send_signal(signal.SIGINT)
-        assert runner.wait(timeout=30) == 0
+        runner.send_signal(sent)
+        assert runner.wait(timeout=30) == code
     finally:
         runner.kill()
     report = orjson.loads(agijobs("status", "--storage", str(storage), "--json").stdout)
