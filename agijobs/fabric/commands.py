@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 from ..errors import BadInput
 from .authority import governance_problems
 from .inputs import BATCH, CommandInput
+from .intake import job_submit
 from .state import RUNNING, Job, Shard, by_qseq, refill_queues, remove_queued, take_queued
 from .topology import (
     FollowUps,
@@ -360,6 +361,7 @@ HANDLERS: dict[str, Handler] = {
     "node.register": node_register,
     "node.update": node_update,
     "node.deregister": node_deregister,
+    "job.submit": job_submit,
     "job.cancel": _job_cancel,
     "job.reroute": _job_reroute,
     "checkpoint.save": _checkpoint_save,

@@ -50,6 +50,7 @@ class Engine(Moves):
             state = _initial_state(inputs.compiled().setup, inputs.trigger_count)
         super().__init__(state)
         self.inputs = inputs
+        self.planned = inputs.planned
         if len(self.state.triggers_armed) < inputs.trigger_count:
             # A what-if adds triggers to a stored run: they start armed.
             missing = inputs.trigger_count - len(self.state.triggers_armed)

@@ -25,6 +25,7 @@ from ..errors import IntegrityError
 from ..ledger import jobtable
 from .governance import Governance
 from .inputs import SkillKey
+from .intake import Intake
 from .state import QUEUED, RUNNING, TALLIES, FabricState, Job, Node, Policy, QueueKey, Shard
 
 if TYPE_CHECKING:
@@ -96,6 +97,7 @@ def snapshot(engine: Moves) -> dict[str, Any]:
         "shards": shards,
         "nodes": nodes,
         **({} if state.governance is None else {"governance": state.governance.to_json()}),
+        **({} if state.intake is None else {"intake": state.intake.to_json()}),
         **({"triggers": list(state.triggers_armed)} if state.triggers_armed else {}),
         **({"attempts": _live_attempts(state)} if state.attempts else {}),
     }
@@ -178,6 +180,8 @@ def restore(
     )
     if "governance" in snapshot:
         state.governance = Governance.from_json(snapshot["governance"])
+    if "intake" in snapshot:
+        state.intake = Intake.from_json(snapshot["intake"])
     state.triggers_armed = list(snapshot.get("triggers", ()))
     state.attempts = dict(snapshot.get("attempts", {}))
     if not jobs:
@@ -435,6 +439,12 @@ GOVERNANCE = {
     ),
     "nonces": ListOf(str),
 }
+INTAKE = {
+    "jobs": int,
+    "value": int,
+    "names": ListOf(str),
+    "ranges": MapOf(ListOf((int, int))),
+}
 SNAPSHOT = {
     "format": int,
     "tick": int,
@@ -451,6 +461,7 @@ SNAPSHOT = {
     "nodes": ListOf(NODE),
     "job_table": {"bytes": int, "sha256": str},
     "governance": Omittable(GOVERNANCE),  # absent in open mode
+    "intake": Omittable(INTAKE),  # absent until an owner submits jobs
     "triggers": Omittable(ListOf(bool)),  # absent without triggers
     "attempts": Omittable(MapOf(int)),  # absent until an executor rejects a job
 }
