@@ -3,6 +3,7 @@ each job id used once per run; recorded as an input, so that audit re-makes the 
 
 from __future__ import annotations
 
+import re
 import time
 from pathlib import Path
 
@@ -336,4 +337,33 @@ def test_a_live_runner_takes_the_jobs_at_the_tick_it_acknowledges(
     [event] = [e for e in owner_events(storage) if e["type"] == "owner.job.submit"]
     assert (event["tick"], event["data"]["input"]["source"]) == (acknowledged["tick"], "live")
     audit = cli("audit", "--storage", str(storage))
+    assert audit.exit_code == 0, audit.output
+
+
+# ------------------------------------------------------------------ a keyed fabric
+
+KEYED_JOBS = '{"shard": "mars", "skills": ["general"], "duration": 1, "prefix": "k", "count": 2}\n'
+
+
+def test_on_a_keyed_fabric_a_submission_follows_the_owners_policy(at_rest: Path) -> None:
+    before = file_hashes(at_rest)
+    unsigned = submit(at_rest, KEYED_JOBS)
+    assert unsigned.exit_code == 5, unsigned.output
+    assert unsigned.stderr == (
+        "Error: job.submit is not signed, and this fabric accepts only signed commands — pass "
+        "--key NAME (a key listed under owner.keys) or set AGIJOBS_KEY\n"
+    )
+    assert [e["type"] for e in events(at_rest)][-1] == "governance.refused"
+    # The policy's default threshold is two owners: alice proposes, bob's approval applies.
+    proposed = submit(at_rest, KEYED_JOBS, "--key", "alice")
+    assert proposed.exit_code == 0, proposed.output
+    pid = re.findall(r"p-[0-9a-f]{12}", proposed.stdout)[0]
+    assert proposed.stdout.startswith(f"job.submit: proposal {pid} recorded, 1 of 2 approvals")
+    approved = cli("approve", pid, "--key", "bob", "--storage", str(at_rest))
+    assert approved.exit_code == 0, approved.output
+    assert approved.stdout.splitlines()[-1] == (
+        "job.submit: 2 jobs accepted into mars (2): k-000001, k-000002 (tick 5, fabric at rest)"
+    )
+    assert file_hashes(at_rest) != before
+    audit = cli("audit", "--storage", str(at_rest))
     assert audit.exit_code == 0, audit.output
