@@ -374,6 +374,9 @@ HANDLERS: dict[str, Handler] = {
 COMMAND_NAMES = tuple(HANDLERS)
 # Owner commands that change no job, so an engine restored without its jobs can apply them.
 JOBLESS = frozenset({"pause-all", "resume"})
+# ... and commands that only add jobs at the back of their queues, which an engine restored
+# without its jobs can apply when it holds the job table (`snapshot` merges the rows).
+ADDS_JOBS = frozenset({"job.submit"})
 # The reference demo's names for the two fabric-wide commands.
 ALIASES = {"system.pause": "pause-all", "system.resume": "resume"}
 

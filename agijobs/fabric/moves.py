@@ -30,6 +30,7 @@ class Moves:
         # Set by `restore(..., jobs=False)`: the snapshot whose job rows were not rebuilt,
         # which `snapshot` writes back as they were (see `agijobs.fabric.snapshot`).
         self.unrestored: dict[str, Any] | None = None
+        self.unrestored_table: bytes | None = None  # the job table it names, if given
         self._serve_cache: dict[tuple[str, SkillKey], list[Node]] = {}
         self._capable_cache: dict[SkillKey, bool] = {}
         self._at_rest = False

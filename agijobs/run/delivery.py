@@ -17,11 +17,12 @@ from typing import Any
 import orjson
 
 from ..errors import BadInput, Conflict, NotAcknowledged, Refused
-from ..fabric.commands import JOBLESS
+from ..fabric.commands import ADDS_JOBS, JOBLESS
 from ..fabric.inputs import BATCH, CommandInput
 from ..scenario.limits import MAX_JOBS, MAX_TOTAL_VALUE, price_problem
 from ..store import Store, no_run
 from ..store.files import RUN_PLAN
+from .acyclic import uncollected
 from .journal import pending_entries
 from .keys import HeadSigner, runner_key
 from .loading import load_run, read_json
@@ -267,7 +268,8 @@ def _send_live(
 def _apply_at_rest(store: Store, command: CommandInput) -> CommandResult:
     loaded = load_run(store, check_plan=False)  # a command at rest never ticks
     key = runner_key(loaded.plan, None)  # a keyed fabric's checkpoints are signed: refuse now
-    engine = loaded.engine(jobs=command.name not in JOBLESS)
+    # A command that changes no job, or only adds some, never parses the backlog's rows.
+    engine = loaded.engine(jobs=command.name not in JOBLESS | ADDS_JOBS)
     if engine.is_done() or engine.state.tick >= loaded.plan.inputs.max_ticks:
         raise Conflict(
             f"the run in {store.location} finished at tick {engine.state.tick}",
@@ -294,9 +296,13 @@ def _apply_at_rest(store: Store, command: CommandInput) -> CommandResult:
     if key is not None:
         recorder.signer = HeadSigner(loaded.plan.name, str(loaded.run_id), key)
     crashed = record_recovery(store, loaded)
+    # Jobs added to an engine without its rows: the checkpoint decodes the stored rows to
+    # merge them (acyclic: the cycle collector would double what that costs).
+    merging = uncollected() if engine.unrestored is not None and engine.state.jobs else None
     try:
-        recorder.write(engine.state.tick, events)
-        recorder.checkpoint()
+        with merging or contextlib.nullcontext():
+            recorder.write(engine.state.tick, events)
+            recorder.checkpoint()
     finally:
         recorder.close()
     tick = engine.state.tick

@@ -19,11 +19,16 @@ from typing import Any
 import orjson
 
 from ..errors import AgijobsError, BadInput
-from .commands import JobSubmit
-from .compile import command_args
 from .documents import parse_document, read_input_file
-from .limits import MAX_DOCUMENT_BYTES, MAX_JOBS_PER_SUBMIT
-from .validation import validate
+from .limits import (
+    INT64_MAX,
+    MAX_DOCUMENT_BYTES,
+    MAX_JOBS_PER_SUBMIT,
+    MAX_NAME_CHARS,
+    MAX_TICKS,
+    MAX_TOTAL_VALUE,
+    NAME_PATTERN,
+)
 
 _JSON_LINES = (".ndjson", ".jsonl")
 _EXAMPLE = (
@@ -54,6 +59,18 @@ def read_jobs(source: str, data: bytes | None) -> tuple[dict[str, Any], list[str
             f"{label}: {len(entries):,} entries, more than {MAX_JOBS_PER_SUBMIT:,} jobs",
             "split the submission into several batches",
         )
+    args = plainly_valid(entries)
+    if args is None:
+        args = validated(label, entries, places)
+    return args, [f"{label}: {where}" for where in places]
+
+
+def validated(label: str, entries: list[Any], places: list[str]) -> dict[str, Any]:
+    """The entries held to `job.submit`'s model (`JobSubmit`), each message naming the
+    entry's place in the file; its arguments as the log records them."""
+    from .commands import JobSubmit
+    from .compile import command_args
+    from .validation import validate
 
     def place(loc: list[str], kind: str) -> list[str]:
         if len(loc) > 1 and loc[0] == "jobs":  # an entry: where it is in the file
@@ -62,7 +79,50 @@ def read_jobs(source: str, data: bytes | None) -> tuple[dict[str, Any], list[str
 
     body = {"command": "job.submit", "jobs": entries, "reason": "submitted"}
     model = validate(label, JobSubmit, body, prefix=(), place=place)
-    return command_args(model), [f"{label}: {where}" for where in places]
+    return command_args(model)
+
+
+_NAME = re.compile(NAME_PATTERN.removesuffix("$") + r"\Z")
+_KEYS = frozenset({"id", "prefix", "count", "shard", "skills", "duration", "value"})
+
+
+def plainly_valid(entries: list[Any]) -> dict[str, Any] | None:
+    """`validated`'s result for entries that are plainly valid, found without pydantic
+    (whose import is most of what a small submission at rest costs); None for anything
+    else, which `validated` then judges and names. It accepts only what the model accepts,
+    as the model writes it (a property test holds the two together)."""
+    jobs: list[dict[str, Any]] = []
+    count = value = 0
+    for entry in entries:
+        if type(entry) is not dict or not entry.keys() <= _KEYS:
+            return None
+        named = "id" in entry
+        if ("prefix" in entry) == named or ("count" in entry) == named:
+            return None
+        skills = entry.get("skills")
+        if type(skills) is not list or not skills:
+            return None
+        names = [entry.get("shard"), entry["id"] if named else entry["prefix"], *skills]
+        if not all(type(n) is str and len(n) <= MAX_NAME_CHARS and _NAME.match(n) for n in names):
+            return None
+        here = 1 if named else entry["count"]
+        job_value = entry.get("value", 0)
+        if not (
+            _whole(here, 1, MAX_JOBS_PER_SUBMIT)
+            and _whole(entry.get("duration"), 1, MAX_TICKS)
+            and _whole(job_value, 0, INT64_MAX)
+        ):
+            return None
+        count += here
+        value += here * job_value
+        jobs.append({**entry, "value": job_value})
+    if count > MAX_JOBS_PER_SUBMIT or value > MAX_TOTAL_VALUE:
+        return None
+    return {"jobs": jobs}
+
+
+def _whole(value: Any, low: int, high: int) -> bool:
+    return type(value) is int and low <= value <= high
 
 
 def _looks_like_json_lines(data: bytes) -> bool:

@@ -14,6 +14,10 @@ MAX_DOCUMENT_BYTES = 64 * 1024 * 1024
 MAX_DEPTH = 64  # levels of lists and mappings
 MAX_NODES = 4_000_000  # values in a YAML document once its aliases are expanded
 
+# A name (an id, a prefix, a skill): these characters, at most this long.
+NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:-]*$"
+MAX_NAME_CHARS = 200
+
 # What a scenario may ask for (agijobs.scenario.base, agijobs.scenario.validation).
 MAX_TICKS = 10_000_000
 MAX_JOBS_PER_GROUP = 100_000_000

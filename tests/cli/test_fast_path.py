@@ -35,8 +35,12 @@ def test_the_tables_are_the_typer_commands_parameters(name: str) -> None:
     assert table is not None
     command = get_command(app).commands[name]  # type: ignore[attr-defined]
     declared = {}
+    arguments = []
     for param in command.params:
         if param.name == "help":
+            continue
+        if param.param_type_name == "argument":  # given by position (submit's FILE)
+            arguments.append(param.name)
             continue
         annotation = param.type_descriptor.annotation  # type: ignore[attr-defined]
         kind = "flag" if param.is_flag else KINDS[annotation]  # type: ignore[attr-defined]
@@ -45,6 +49,7 @@ def test_the_tables_are_the_typer_commands_parameters(name: str) -> None:
         low, high = param.min, param.max  # type: ignore[attr-defined]
         declared[flag] = fast.Option(param.name, kind, param.envvar, low, high)
     assert table.options == declared
+    assert table.arguments == tuple(arguments)
     required = {p.name for p in command.params if p.required}
     assert table.required == required
     optional = {p.name: p.default for p in command.params if not p.required and p.name != "help"}
@@ -78,6 +83,8 @@ TAKEN = [
     ["resume"],
     ["resume", "--reason", "r", "--keep-paused", "--stop-after-ticks", "0", "--json"],
     ["resume", "--tick-ms=5", "--wait", "--actor", "oncall", "--key", "k", "--timeout", "2"],
+    ["submit", "-", "--reason", "r"],
+    ["submit", "--reason=r", "jobs.ndjson", "--json", "--actor", "oncall"],
 ]
 # Left to Typer (its messages): help, unknown or repeated options, missing values or
 # required options, values Typer would coerce or refuse, other commands.
@@ -107,6 +114,10 @@ LEFT = [
     ["resume", "--stop-after-ticks", "1.5"],
     ["resume", "--keep-paused", "--keep-paused"],
     ["run", "scenario.yaml"],
+    ["submit", "--reason", "r"],
+    ["submit", "a.ndjson", "b.ndjson", "--reason", "r"],
+    ["submit", "-x", "--reason", "r"],
+    ["submit", "--help"],
     [],
 ]
 

@@ -4,6 +4,8 @@ each job id used once per run; recorded as an input, so that audit re-makes the 
 from __future__ import annotations
 
 import re
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -367,3 +369,17 @@ def test_on_a_keyed_fabric_a_submission_follows_the_owners_policy(at_rest: Path)
     assert file_hashes(at_rest) != before
     audit = cli("audit", "--storage", str(at_rest))
     assert audit.exit_code == 0, audit.output
+
+
+def test_a_submission_at_rest_never_imports_typer_or_pydantic(stopped: Path) -> None:
+    """The fast path takes `submit FILE`, and plainly valid entries need no model."""
+    result = subprocess.run(
+        [sys.executable, "-X", "importtime", "-m", "agijobs", "submit", "-", "--reason", "r",
+         "--storage", str(stopped)],
+        input=JOBS, capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == ACCEPTED
+    imported = {line.split("|")[-1].strip() for line in result.stderr.splitlines()}
+    assert "agijobs.scenario.intake" in imported
+    assert not {"typer", "click", "rich", "pydantic", "yaml", "agijobs.scenario.models"} & imported

@@ -201,3 +201,51 @@ def test_claims_find_the_first_id_used_in_a_range() -> None:
     assert claims.find_range("p", 25, 99) == "p-000025"
     assert claims.find_range("p", 31, 40) is None
     assert claims.find_range("q", 10, 10) is None
+
+
+# ------------------------------------------------------ at rest, without the backlog's rows
+
+
+def test_a_submission_at_rest_without_the_rows_writes_what_a_full_restore_writes() -> None:
+    """At rest a submission never parses the backlog: the engine is restored without its
+    job rows and the stored rows are merged back, each class's new rows after them."""
+    from agijobs.fabric.commands import ADDS_JOBS
+    from agijobs.fabric.inputs import CommandInput
+    from agijobs.ledger import jobtable
+
+    assert {"job.submit"} == ADDS_JOBS
+    two = fabric(nodes=[node("earth.a", "earth", skills=["x", "y"]), node("luna.a", "luna")])
+    spec = scenario(
+        workload=[
+            {"prefix": "j", "shard": "earth", "skills": ["x"], "count": 6, "duration": 3},
+            {"prefix": "k", "shard": "earth", "skills": ["y"], "count": 4, "duration": 2},
+            {"prefix": "m", "shard": "luna", "skills": ["x"], "count": 3, "duration": 2},
+        ],
+        fabric_spec=two,
+    )
+    command = CommandInput(
+        "job.submit",
+        {
+            "jobs": [
+                job(prefix="s", count=2, skills=["y"]),
+                job(id="t", skills=["x", "y"]),
+                job(id="u", shard="luna"),
+            ]
+        },
+        "rest",
+        "ops",
+        "at-rest",
+        "2030-01-01T00:00:00Z",
+    )
+    for cut in range(0, 8):
+        engine = engine_of(spec)
+        run(engine, until=cut)
+        header, table = jobtable.split(orjson.loads(dumps(engine.snapshot())))
+        assert table is not None
+        full = Engine.restore(fabric_inputs(spec), jobtable.attach(header, table, "t"))
+        light = Engine.restore(fabric_inputs(spec), header, jobs=False, table=table)
+        assert dumps(full.apply_at_rest(command)) == dumps(light.apply_at_rest(command)), cut
+        assert jobtable.split(light.snapshot()) == jobtable.split(full.snapshot()), cut
+        # ... and it runs on as the full engine does.
+        again = Engine.restore(fabric_inputs(spec), orjson.loads(dumps(light.snapshot())))
+        assert dumps(run(again)) == dumps(run(full)), cut
