@@ -306,6 +306,29 @@ class Fabric:
             raise BadInput("reason: must not be empty", "say why, e.g. --reason 'incident 42'")
         return self.command(name, args, why, actor, key, timeout)
 
+    def submit(
+        self,
+        source: str | Path,
+        reason: str,
+        *,
+        data: bytes | None = None,
+        actor: str | None = None,
+        key: str | None = None,
+        timeout: float = 10.0,
+    ) -> CommandResult:
+        """Submit the jobs of a JSON-lines or YAML document (`source` names it, `-` for
+        `data` read from stdin) as one `job.submit`: all or none, each job id used once per
+        run. Live, the jobs join their queues at the tick the runner acknowledges; at rest,
+        at the tick the fabric rests at."""
+        from .scenario.intake import locate, read_jobs
+
+        _refuse_unfit_text([("--reason", reason), ("--actor", actor)])
+        args, places = read_jobs(str(source), data)
+        try:
+            return self.command("job.submit", args, reason, actor, key, timeout)
+        except BadInput as error:  # the fabric names an entry by its index: say its place
+            raise locate(error, places) from None
+
     def approve(
         self,
         proposal: str,

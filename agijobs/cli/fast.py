@@ -31,6 +31,7 @@ class Table(NamedTuple):
     options: dict[str, Option]  # by flag
     defaults: dict[str, Any]  # of the options not required
     required: frozenset[str]
+    arguments: tuple[str, ...] = ()  # parameters given by position (strings), in order
 
 
 _KINDS = {str: "str", int: "int", float: "float", bool: "flag"}
@@ -57,18 +58,25 @@ def table(function: Callable[..., None]) -> Table | None:
     options: dict[str, Option] = {}
     defaults: dict[str, Any] = {}
     required = set()
+    arguments = []
     for index, name in enumerate(names):
         hint = function.__annotations__[name]
         declared = hint.__metadata__[0]
         kind = _kind(hint.__origin__)
-        if not isinstance(declared, Opt) or declared.flag is None or kind is None:
+        if not isinstance(declared, Opt) or kind is None:
             return None
+        if declared.flag is None:  # an argument: a required string, given by position
+            if kind != "str" or index >= first_default:
+                return None
+            arguments.append(name)
+            required.add(name)
+            continue
         options[declared.flag] = Option(name, kind, declared.envvar, declared.low, declared.high)
         if index >= first_default:
             defaults[name] = given[index - first_default]
         else:
             required.add(name)
-    return Table(options, defaults, frozenset(required))
+    return Table(options, defaults, frozenset(required), tuple(arguments))
 
 
 def _kind(annotation: Any) -> str | None:
@@ -87,12 +95,18 @@ def parse(argv: list[str]) -> tuple[Callable[..., None], dict[str, Any]] | None:
     declared = table(function)
     if declared is None:
         return None
-    options, defaults, required = declared
+    options, defaults, required, arguments = declared
     values: dict[str, Any] = {}
     rest = argv[1:]
     at = 0
+    positions = list(arguments)
     while at < len(rest):
-        flag, inline, text = rest[at].partition("=")
+        token = rest[at]
+        if positions and (token == "-" or not token.startswith("-")):
+            values[positions.pop(0)] = token  # a file, or - for stdin
+            at += 1
+            continue
+        flag, inline, text = token.partition("=")
         spec = options.get(flag)
         if spec is None or spec.parameter in values:
             return None

@@ -176,6 +176,7 @@ COMMANDS: dict[str, Command] = {
     "reroute": Command("owner", "reroute", fast=True),
     "set-latency": Command("owner", "set_latency", fast=True),
     "apply": Command("owner", "apply"),
+    "submit": Command("owner", "submit", fast=True),
     "approve": Command("owner", "approve"),
     "status": Command("reading", "status", fast=True),
     "fabrics": Command("reading", "fabrics"),

@@ -1,4 +1,4 @@
-"""Owner commands: pause-all, resume, reroute, set-latency, apply, approve.
+"""Owner commands: pause-all, resume, reroute, set-latency, apply, submit, approve.
 
 With a live runner the command goes to its inbox and the CLI waits for the acknowledgement;
 with none, it is applied to the checkpoint at rest under the run lock.
@@ -214,9 +214,9 @@ def apply(
 ) -> None:
     """Apply owner commands given as YAML or JSON: one command, or a list applied together.
 
-    Any of the 18 owner commands (pause-all, resume, reroute, set-latency, shard.pause,
+    Any of the 19 owner commands (pause-all, resume, reroute, set-latency, shard.pause,
     shard.resume, shard.register, shard.deregister, shard.update, node.register,
-    node.update, node.deregister, job.cancel, job.reroute, checkpoint.save,
+    node.update, node.deregister, job.submit, job.cancel, job.reroute, checkpoint.save,
     checkpoint.configure, reporting.configure, governance.update), in agijobs form
     (`command: NAME`) or in the reference demo's form (`type: NAME`, camelCase). A list is
     all or none: if one command is invalid, none is applied and nothing changes.
@@ -233,6 +233,39 @@ def apply(
         data = sys.stdin.buffer.read() if source == "-" else None
         result = Fabric(storage).apply(
             source, reason, data=data, actor=actor, key=key, timeout=timeout, notices=notice
+        )
+        show_result(result, as_json)
+
+
+def submit(
+    source: Annotated[str, argument("JSON lines or YAML file of jobs, or - for stdin.")],
+    reason: Reason,
+    actor: Actor = None,
+    key: Key = None,
+    timeout: Timeout = 10.0,
+    storage: Storage = DEFAULT_STORAGE,
+    as_json: Json = False,
+) -> None:
+    """Submit jobs into the fabric, live or at rest: all of them, or none.
+
+    Each entry gives shard, skills, duration (ticks), value, and either id (one job) or
+    prefix and count (jobs PREFIX-000001, PREFIX-000002, ...). A shard that does not exist,
+    a skill no node has, or a job id this run has used before (by the workload, or by an
+    earlier submission) refuses the whole batch: exit 2, nothing changed. Live, the jobs
+    join their queues at the tick the runner acknowledges; at rest, at the fabric's tick.
+
+    Examples:
+      # Put the jobs of a JSON-lines file into the fabric, live or at rest
+      agijobs submit jobs.ndjson --reason "INC-4712: replay the lost batch"
+      # From a pipe: 50 jobs named hot-000001… on earth
+      agijobs submit - --reason "INC-4712: hot fixes" --json
+    """
+    with guard(as_json):
+        from ..service import Fabric
+
+        data = sys.stdin.buffer.read() if source == "-" else None
+        result = Fabric(storage).submit(
+            source, reason, data=data, actor=actor, key=key, timeout=timeout
         )
         show_result(result, as_json)
 

@@ -459,6 +459,9 @@ def _timeline_effect(entry: dict[str, Any]) -> str:
 
 
 def _command_line(entry: dict[str, Any]) -> str:
+    if entry["command"] == "job.submit":  # a batch of jobs: its entries, not their fields
+        entries = len(entry["args"]["jobs"])
+        return f"job.submit ({entries} entr{'y' if entries == 1 else 'ies'})"
     args = " ".join(f"--{k} {v}" for k, v in entry["args"].items())
     return f"{entry['command']} {args}".strip()
 

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 from ..errors import BadInput
 from .authority import governance_problems
 from .inputs import BATCH, CommandInput
+from .intake import job_submit
 from .state import (
     RUNNING,
     Job,
@@ -387,6 +388,7 @@ HANDLERS: dict[str, Handler] = {
     "node.register": node_register,
     "node.update": node_update,
     "node.deregister": node_deregister,
+    "job.submit": job_submit,
     "job.cancel": _job_cancel,
     "job.reroute": _job_reroute,
     "checkpoint.save": _checkpoint_save,
@@ -411,6 +413,9 @@ JOBLESS = frozenset(
         "reporting.configure",
     }
 )
+# ... and commands that only add jobs at the back of their queues, which an engine restored
+# without its jobs can apply when it holds the job table (`snapshot` merges the rows).
+ADDS_JOBS = frozenset({"job.submit"})
 # The reference demo's names for the two fabric-wide commands.
 ALIASES = {"system.pause": "pause-all", "system.resume": "resume"}
 

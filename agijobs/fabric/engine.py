@@ -50,6 +50,7 @@ class Engine(Moves):
             state = _initial_state(inputs.compiled().setup, inputs.trigger_count)
         super().__init__(state)
         self.inputs = inputs
+        self.planned = inputs.planned
         if len(self.state.triggers_armed) < inputs.trigger_count:
             # A what-if adds triggers to a stored run: they start armed.
             missing = inputs.trigger_count - len(self.state.triggers_armed)
@@ -422,13 +423,20 @@ class Engine(Moves):
 
     @classmethod
     def restore(
-        cls, inputs: FabricInputs, document: dict[str, Any], *, jobs: bool = True
+        cls,
+        inputs: FabricInputs,
+        document: dict[str, Any],
+        *,
+        jobs: bool = True,
+        table: bytes | None = None,
     ) -> Engine:
         """The engine at a snapshot (`jobs=False`: without its job rows, see
-        `agijobs.fabric.snapshot.restore`)."""
+        `agijobs.fabric.snapshot.restore`; `table`, the verified job table the snapshot
+        names, lets such an engine take jobs submitted at rest)."""
         state, unrestored = snapshot.restore(document, jobs=jobs)
         engine = cls(inputs, state)
         engine.unrestored = unrestored
+        engine.unrestored_table = table
         return engine
 
 

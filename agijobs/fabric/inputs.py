@@ -126,6 +126,14 @@ class Setup(NamedTuple):
     governance: dict[str, Any] | None
 
 
+class Planned(NamedTuple):
+    """The workload at a glance: each group's (name, count, named) — a named group is one
+    job whose id is its name, any other is `<name>-000001`… — and how many jobs it plans."""
+
+    groups: tuple[tuple[str, int, bool], ...] = ()
+    jobs: int = 0
+
+
 class Compiled(NamedTuple):
     setup: Setup
     timed: Timed
@@ -142,6 +150,7 @@ class FabricInputs:
         "last_input_tick",
         "max_ticks",
         "name",
+        "planned",
         "shard_ids",
         "trigger_count",
     )
@@ -156,6 +165,7 @@ class FabricInputs:
         last_input_tick: int,
         trigger_count: int,
         compile: Callable[[], Compiled],
+        planned: Planned = Planned(),
     ) -> None:
         self.name = name
         self.max_ticks = max_ticks
@@ -163,6 +173,7 @@ class FabricInputs:
         self.keyed = keyed  # whether the owner declares keys
         self.last_input_tick = last_input_tick
         self.trigger_count = trigger_count  # schedule entries with `when`
+        self.planned = planned  # the workload's job ids (submitted jobs must not reuse them)
         self._compile = compile
         self._compiled: Compiled | None = None
 

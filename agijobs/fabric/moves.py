@@ -10,10 +10,13 @@ events to `events`, which the tick hands to the runner.
 from __future__ import annotations
 
 from collections import deque
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from .inputs import SkillKey
+from .inputs import Planned, SkillKey
 from .state import QUEUED, RUNNING, FabricState, Job, Node, Shard
+
+if TYPE_CHECKING:
+    from .intake import Claims
 
 Event = tuple[str, dict[str, Any]]
 
@@ -27,6 +30,7 @@ class Moves:
         # Set by `restore(..., jobs=False)`: the snapshot whose job rows were not rebuilt,
         # which `snapshot` writes back as they were (see `agijobs.fabric.snapshot`).
         self.unrestored: dict[str, Any] | None = None
+        self.unrestored_table: bytes | None = None  # the job table it names, if given
         self._serve_cache: dict[tuple[str, SkillKey], list[Node]] = {}
         self._capable_cache: dict[SkillKey, bool] = {}
         self._at_rest = False
@@ -37,9 +41,20 @@ class Moves:
         # (`settle`) between routing and progress; in-process, nothing is collected.
         self.collect_dispatch = False
         self.dispatched: list[Job] = []
+        # The workload's job ids, which a submission must not reuse (`Engine` sets it).
+        self.planned = Planned()
+        self._planned_claims: Claims | None = None
 
     def emit(self, kind: str, data: dict[str, Any]) -> None:
         self.events.append((kind, data))
+
+    def planned_claims(self) -> Claims:
+        """The job ids the workload uses, arrived or to come (made on first use)."""
+        if self._planned_claims is None:
+            from .intake import planned_claims
+
+            self._planned_claims = planned_claims(self.planned)
+        return self._planned_claims
 
     # ------------------------------------------------------------- capabilities
 

@@ -25,6 +25,7 @@ from ..errors import IntegrityError
 from ..ledger import jobtable
 from .governance import Governance
 from .inputs import SkillKey
+from .intake import Intake
 from .state import QUEUED, RUNNING, TALLIES, FabricState, Job, Node, Policy, QueueKey, Shard
 
 if TYPE_CHECKING:
@@ -98,11 +99,16 @@ def snapshot(engine: Moves) -> dict[str, Any]:
         "nodes": nodes,
         **({} if state.pause is None else {"pause": state.pause}),
         **({} if state.governance is None else {"governance": state.governance.to_json()}),
+        **({} if state.intake is None else {"intake": state.intake.to_json()}),
         **({"triggers": list(state.triggers_armed)} if state.triggers_armed else {}),
         **({"attempts": _live_attempts(state)} if state.attempts else {}),
     }
     if engine.unrestored is not None:
-        _write_back_jobs(snapshot, engine.unrestored)
+        if state.jobs:  # jobs submitted at rest to a state restored without its rows
+            assert engine.unrestored_table is not None
+            _merge_jobs(snapshot, engine.unrestored, engine.unrestored_table)
+        else:
+            _write_back_jobs(snapshot, engine.unrestored)
     return snapshot
 
 
@@ -182,6 +188,8 @@ def restore(
     )
     if "governance" in snapshot:
         state.governance = Governance.from_json(snapshot["governance"])
+    if "intake" in snapshot:
+        state.intake = Intake.from_json(snapshot["intake"])
     state.triggers_armed = list(snapshot.get("triggers", ()))
     state.attempts = dict(snapshot.get("attempts", {}))
     if not jobs:
@@ -239,6 +247,34 @@ def _write_back_jobs(snapshot: dict[str, Any], unrestored: dict[str, Any]) -> No
     if "attempts" in unrestored:
         snapshot["attempts"] = unrestored["attempts"]
     snapshot[jobtable.TABLE_KEY] = unrestored[jobtable.TABLE_KEY]
+
+
+def _merge_jobs(snapshot: dict[str, Any], unrestored: dict[str, Any], table: bytes) -> None:
+    """Make the snapshot of an engine restored without its jobs, to which jobs were then
+    added (only ever at the back of their queue: `job.submit`), the state a full restore
+    would have given: the stored rows, each class's new rows after them. The stored rows are
+    written back as read (the table was verified against its digest); none is parsed into a
+    job, which is what makes a submission at rest cheap on a large backlog."""
+    stored = jobtable.attach(unrestored, table, "the checkpoint's job table")
+    shards = {raw["id"]: raw for raw in stored["shards"]}
+    for shard in snapshot["shards"]:
+        before = shards[shard["id"]]
+        for part in ("queue", "deferred"):
+            classes = {_class_key(key): list(rows) for key, rows in before[part]}
+            for key, rows in shard[part]:
+                classes.setdefault(_class_key(key), []).extend(rows)
+            shard[part] = [(key, classes[key]) for key in sorted(classes)]
+    nodes = {raw["id"]: raw for raw in stored["nodes"]}
+    for node in snapshot["nodes"]:
+        node["running"] = nodes[node["id"]]["running"] + node["running"]
+    snapshot.pop("attempts", None)
+    if "attempts" in unrestored:
+        snapshot["attempts"] = unrestored["attempts"]
+
+
+def _class_key(key: Any) -> QueueKey:
+    skills, visited = key
+    return (tuple(skills), tuple(visited))
 
 
 def _bad_row(where: str, index: int, error: Exception) -> IntegrityError:
@@ -450,6 +486,12 @@ GOVERNANCE = {
     ),
     "nonces": ListOf(str),
 }
+INTAKE = {
+    "jobs": int,
+    "value": int,
+    "names": ListOf(str),
+    "ranges": MapOf(ListOf((int, int))),
+}
 SNAPSHOT = {
     "format": int,
     "tick": int,
@@ -467,6 +509,7 @@ SNAPSHOT = {
     "nodes": ListOf(NODE),
     "job_table": {"bytes": int, "sha256": str},
     "governance": Omittable(GOVERNANCE),  # absent in open mode
+    "intake": Omittable(INTAKE),  # absent until an owner submits jobs
     "triggers": Omittable(ListOf(bool)),  # absent without triggers
     "attempts": Omittable(MapOf(int)),  # absent until an executor rejects a job
 }

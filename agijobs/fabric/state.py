@@ -18,6 +18,7 @@ from .inputs import SkillKey
 
 if TYPE_CHECKING:
     from .governance import Governance
+    from .intake import Intake
 
 # Queues are kept per (skills, hop history): a spillover target can then take or refuse a
 # whole class at once, instead of rescanning jobs that have already visited it every tick.
@@ -198,6 +199,8 @@ class FabricState:
     outside_commands: int = 0  # owner commands not from the schedule (live or at rest)
     # Keys, thresholds, proposals and used nonces; None in open mode (no keys declared).
     governance: Governance | None = None
+    # Jobs submitted by owners (`job.submit`) and the ids they used; None before the first.
+    intake: Intake | None = None
     # Per trigger (schedule entry with `when`, in file order): whether it may fire.
     triggers_armed: list[bool] = field(default_factory=list)
     # job id -> times an external executor rejected it (only jobs rejected at least once)

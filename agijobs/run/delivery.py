@@ -14,12 +14,15 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+import orjson
+
 from ..errors import BadInput, Conflict, NotAcknowledged, Refused
-from ..fabric.commands import JOBLESS
+from ..fabric.commands import ADDS_JOBS, JOBLESS
 from ..fabric.inputs import BATCH, CommandInput
-from ..scenario.limits import price_problem
+from ..scenario.limits import MAX_JOBS, MAX_TOTAL_VALUE, price_problem
 from ..store import Store, no_run
 from ..store.files import RUN_PLAN
+from .acyclic import uncollected
 from .journal import pending_entries
 from .keys import HeadSigner, runner_key
 from .loading import load_run, read_json
@@ -71,27 +74,77 @@ def issue_command(
 
 
 def _check_prices(store: Store, name: str, args: dict[str, Any]) -> None:
-    """A node given a price (node.register, node.update, alone or in a batch) must not be
-    able to overflow the run's cost: checked against the stored plan's number of jobs, as
-    `plan` checks a scenario's prices, before anything is sent or applied."""
+    """What a run adds up must stay where it is kept (docs/scenario-format.md, "Limits"),
+    checked before anything is sent or applied: jobs submitted (`job.submit`, alone or in a
+    batch) keep the run within its number of jobs and its total value, and no node's price
+    (given by node.register or node.update, or already in force) can overflow the run's cost
+    for all its jobs, the workload's and those submitted. The jobs submitted so far are the
+    last checkpoint's count: a live runner's latest batches may not be in it yet."""
     commands = args["commands"] if name == BATCH else [{"command": name, "args": args}]
     prices = []
+    submitted = submitted_value = 0
     for index, command in enumerate(commands):
         where = f"commands -> {index} -> " if name == BATCH else ""
         if command["command"] == "node.register":
             prices.append((f"{where}node -> price_per_job", command["args"]["node"]))
         elif command["command"] == "node.update":
             prices.append((f"{where}update -> price_per_job", command["args"]["update"]))
+        elif command["command"] == "job.submit":
+            for entry in command["args"]["jobs"]:
+                jobs = int(entry.get("count", 1))
+                submitted += jobs
+                submitted_value += jobs * int(entry["value"])
     prices = [(where, spec["price_per_job"]) for where, spec in prices if spec.get("price_per_job")]
-    if not prices:
+    if not prices and not submitted:
         return
     document = read_json(store, RUN_PLAN) or {}
     workload = (document.get("scenario") or {}).get("workload") or []
     jobs = sum(int(group.get("count", 0)) for group in workload)
+    if submitted:
+        state = _checkpoint_state(store)
+        intake = state.get("intake") or {}
+        jobs += int(intake.get("jobs", 0)) + submitted
+        value = (
+            int(intake.get("value", 0))
+            + submitted_value
+            + sum(_group_value(group) for group in workload)
+        )
+        if jobs > MAX_JOBS:
+            raise BadInput(
+                f"job.submit: the run would hold {jobs:,} jobs in all, more than {MAX_JOBS:,} "
+                '(docs/scenario-format.md, "Limits")',
+                "submit fewer jobs",
+            )
+        if value > MAX_TOTAL_VALUE:
+            raise BadInput(
+                f"job.submit: the values of the run's jobs would add up to {value:,}, more than "
+                f"{MAX_TOTAL_VALUE:,}",
+                "submit jobs of lower value",
+            )
+        in_force = max((int(n.get("price_nano", 0)) for n in state.get("nodes", ())), default=0)
+        if in_force:
+            prices.append(("job.submit: the price_per_job of a node in force", in_force / 1e9))
     for where, price in prices:
         problem = price_problem(price, jobs)
         if problem is not None:
             raise BadInput(f"{where}: {problem}", "set a lower price_per_job")
+
+
+def _checkpoint_state(store: Store) -> dict[str, Any]:
+    """The last checkpoint's state as stored (verified later, by the command's load)."""
+    raw = store.read_checkpoint()
+    try:
+        document = orjson.loads(raw) if raw is not None else None
+    except orjson.JSONDecodeError:
+        document = None
+    state = document.get("state") if isinstance(document, dict) else None
+    return state if isinstance(state, dict) else {}
+
+
+def _group_value(group: dict[str, Any]) -> int:
+    """The values of a workload group's jobs added up (value, value + step, …)."""
+    count, value, step = int(group["count"]), int(group["value"]), int(group["value_step"])
+    return count * value + step * count * (count - 1) // 2
 
 
 def _deliver(store: Store, command: CommandInput, issued_ns: int, timeout: float) -> CommandResult:
@@ -215,7 +268,8 @@ def _send_live(
 def _apply_at_rest(store: Store, command: CommandInput) -> CommandResult:
     loaded = load_run(store, check_plan=False)  # a command at rest never ticks
     key = runner_key(loaded.plan, None)  # a keyed fabric's checkpoints are signed: refuse now
-    engine = loaded.engine(jobs=command.name not in JOBLESS)
+    # A command that changes no job, or only adds some, never parses the backlog's rows.
+    engine = loaded.engine(jobs=command.name not in JOBLESS | ADDS_JOBS)
     if engine.is_done() or engine.state.tick >= loaded.plan.inputs.max_ticks:
         raise Conflict(
             f"the run in {store.location} finished at tick {engine.state.tick}",
@@ -243,9 +297,13 @@ def _apply_at_rest(store: Store, command: CommandInput) -> CommandResult:
     if key is not None:
         recorder.signer = HeadSigner(loaded.plan.name, str(loaded.run_id), key)
     crashed = record_recovery(store, loaded)
+    # Jobs added to an engine without its rows: the checkpoint decodes the stored rows to
+    # merge them (acyclic: the cycle collector would double what that costs).
+    merging = uncollected() if engine.unrestored is not None and engine.state.jobs else None
     try:
-        recorder.write(engine.state.tick, events)
-        recorder.checkpoint()
+        with merging or contextlib.nullcontext():
+            recorder.write(engine.state.tick, events)
+            recorder.checkpoint()
     finally:
         recorder.close()
     tick = engine.state.tick

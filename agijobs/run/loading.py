@@ -49,7 +49,8 @@ class LoadedRun:
                     message = error.message.replace("the checkpoint's job table", "", 1)
                     raise IntegrityError(f"{self.job_table_name}{message}", error.hint) from None
         else:
-            engine = Engine.restore(self.plan.inputs, self.checkpoint["state"], jobs=False)
+            state, table = self.checkpoint["state"], self.job_table
+            engine = Engine.restore(self.plan.inputs, state, jobs=False, table=table)
         engine.run_id = self.run_id
         return engine
 

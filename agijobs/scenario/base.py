@@ -15,7 +15,7 @@ from typing import Annotated, Any
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
-from .limits import INT64_MAX, MAX_PRICE_PER_JOB, MAX_TICKS
+from .limits import INT64_MAX, MAX_NAME_CHARS, MAX_PRICE_PER_JOB, MAX_TICKS, NAME_PATTERN
 from .text import text_problem
 
 Int = Annotated[int, Field(strict=True, ge=-INT64_MAX - 1, le=INT64_MAX)]
@@ -38,7 +38,7 @@ def _showable(text: str) -> str:
 
 Name = Annotated[
     str,
-    Field(strict=True, min_length=1, max_length=200, pattern=r"^[A-Za-z0-9][A-Za-z0-9._:-]*$"),
+    Field(strict=True, min_length=1, max_length=MAX_NAME_CHARS, pattern=NAME_PATTERN),
 ]
 Skills = Annotated[list[Name], Field(min_length=1)]
 # Free text that is recorded and printed again: a reason, an actor, a display name, a note.

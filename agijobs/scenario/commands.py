@@ -23,6 +23,7 @@ from .base import (
     Text,
     Ticks,
 )
+from .limits import MAX_JOBS_PER_SUBMIT, MAX_TOTAL_VALUE
 from .topology import NodeSpec, OwnerKey, ShardSpec, SpilloverPolicy
 
 
@@ -175,6 +176,51 @@ class JobCommand(CommandBase):
         return self
 
 
+class SubmittedJobs(Model):
+    """Jobs submitted by `job.submit`, as a workload group gives them (the same types and
+    bounds): one job named by `id`, or `count` jobs `<prefix>-000001`, `<prefix>-000002`…"""
+
+    id: Name | None = None
+    prefix: Name | None = None
+    count: Annotated[int, Field(strict=True, gt=0, le=MAX_JOBS_PER_SUBMIT)] | None = None
+    shard: Name
+    skills: Skills
+    duration: Ticks
+    value: NonNegativeInt = 0
+
+    @model_validator(mode="after")
+    def _one_form(self) -> SubmittedJobs:
+        if self.id is not None and (self.prefix is not None or self.count is not None):
+            raise ValueError("give either `id` (one job) or `prefix` and `count`, not both")
+        if self.id is None and (self.prefix is None or self.count is None):
+            raise ValueError("give `id` (one job), or `prefix` and `count` (count jobs)")
+        return self
+
+    @property
+    def jobs(self) -> int:
+        return 1 if self.count is None else self.count
+
+
+class JobSubmit(CommandBase):
+    """New jobs into the fabric, all or none: each joins the back of its shard's queue."""
+
+    command: Literal["job.submit"]
+    jobs: Annotated[list[SubmittedJobs], Field(min_length=1)]
+
+    @model_validator(mode="after")
+    def _within_limits(self) -> JobSubmit:
+        count = sum(entry.jobs for entry in self.jobs)
+        if count > MAX_JOBS_PER_SUBMIT:
+            raise ValueError(
+                f"{count:,} jobs in one submission, more than {MAX_JOBS_PER_SUBMIT:,} "
+                '(docs/scenario-format.md, "Limits"); split it'
+            )
+        value = sum(entry.jobs * entry.value for entry in self.jobs)
+        if value > MAX_TOTAL_VALUE:
+            raise ValueError(f"the jobs' values add up to {value:,}, more than {MAX_TOTAL_VALUE:,}")
+        return self
+
+
 class JobCancel(JobCommand):
     command: Literal["job.cancel"]
 
@@ -232,6 +278,7 @@ CommandModel = (
     | NodeRegister
     | NodeUpdate
     | NodeDeregister
+    | JobSubmit
     | JobCancel
     | JobReroute
     | CheckpointSave

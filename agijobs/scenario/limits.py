@@ -14,10 +14,16 @@ MAX_DOCUMENT_BYTES = 64 * 1024 * 1024
 MAX_DEPTH = 64  # levels of lists and mappings
 MAX_NODES = 4_000_000  # values in a YAML document once its aliases are expanded
 
+# A name (an id, a prefix, a skill): these characters, at most this long.
+NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:-]*$"
+MAX_NAME_CHARS = 200
+
 # What a scenario may ask for (agijobs.scenario.base, agijobs.scenario.validation).
 MAX_TICKS = 10_000_000
 MAX_JOBS_PER_GROUP = 100_000_000
-MAX_JOBS = 100_000_000  # across all groups of a workload
+MAX_JOBS = 100_000_000  # across all groups of a workload (and the jobs submitted to a run)
+# One `agijobs submit` (`job.submit`): its event lists every job id it adds.
+MAX_JOBS_PER_SUBMIT = 100_000
 # A price is kept in nano-units (price_per_job × 10^9) as a 64-bit integer.
 MAX_PRICE_PER_JOB = 1_000_000_000
 # The values of all jobs added up: exact in every JSON reader (JavaScript's integers end

@@ -19,7 +19,7 @@ import orjson
 
 from ..errors import BadInput, IntegrityError
 from ..fabric.governance import Governance
-from ..fabric.inputs import FabricInputs, arrivals_per_tick, first_arrival_tick
+from ..fabric.inputs import FabricInputs, Planned, arrivals_per_tick, first_arrival_tick
 from ..ledger.canonical import dumps, sha256_hex
 from .compile import authority_config, compile_scenario
 
@@ -193,6 +193,7 @@ class ScenarioSource:
             # Schedule entries with `when` (a tick entry's document has no `when`).
             trigger_count=sum(1 for entry in document["schedule"] if "when" in entry),
             compile=lambda: compile_scenario(self.model()),
+            planned=_planned(document),
         )
 
 
@@ -205,6 +206,14 @@ def governance_of(scenario: Scenario) -> Governance | None:
 def fabric_inputs(scenario: Scenario) -> FabricInputs:
     """What the engine reads of a validated scenario."""
     return ScenarioSource(scenario.model_dump(mode="json", by_alias=True), model=scenario).inputs()
+
+
+def _planned(document: dict[str, Any]) -> Planned:
+    groups = tuple(
+        (str(g.get("id") or g["prefix"]), int(g["count"]), g.get("id") is not None)
+        for g in document["workload"]
+    )
+    return Planned(groups, sum(count for _, count, _ in groups))
 
 
 def _last_input_tick(document: dict[str, Any]) -> int:

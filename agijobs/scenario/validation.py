@@ -11,10 +11,12 @@ from pydantic import BaseModel, ValidationError
 
 from ..errors import BadInput, did_you_mean
 from ..fabric.commands import COMMAND_NAMES
+from ..fabric.intake import parse_generated
 from .commands import (
     COMMAND_MODELS,
     JobCancel,
     JobReroute,
+    JobSubmit,
     NodeDeregister,
     NodeRegister,
     NodeUpdate,
@@ -215,11 +217,12 @@ def check_references(path: Path, scenario: Scenario) -> None:
 
 def _generated_by(job_id: str, groups: Sequence[WorkGroup]) -> int | None:
     """The index of the group whose generated ids include `job_id`, if any."""
-    prefix, _, number = job_id.rpartition("-")
-    if len(number) != 6 or not number.isdigit():
+    parsed = parse_generated(job_id)
+    if parsed is None:
         return None
+    prefix, number = parsed
     for i, group in enumerate(groups):
-        if group.id is None and group.prefix == prefix and 1 <= int(number) <= group.count:
+        if group.id is None and group.prefix == prefix and number <= group.count:
             return i
     return None
 
@@ -303,6 +306,9 @@ def _check_schedule(path: Path, scenario: Scenario, shards: set[str], nodes: set
             node("node", command.node)
             if isinstance(command, NodeDeregister):
                 nodes.discard(command.node)
+        elif isinstance(command, JobSubmit):
+            for j, submitted in enumerate(command.jobs):
+                shard(f"jobs -> {j} -> shard", submitted.shard)
         elif isinstance(command, JobCancel | JobReroute):
             if command.locator is not None:
                 shard("locator -> shard", command.locator.shard)
@@ -333,6 +339,17 @@ def _check_totals(path: Path, scenario: Scenario) -> list[str]:
                 f"{value:,}, more than {MAX_TOTAL_VALUE:,}"
             )
             break
+    for i, entry in enumerate(scenario.schedule):  # jobs a schedule submits count too
+        if isinstance(entry.command, JobSubmit):
+            for submitted in entry.command.jobs:
+                jobs += submitted.jobs
+                value += submitted.jobs * submitted.value
+            if value > MAX_TOTAL_VALUE:
+                problems.append(
+                    f"{path}: schedule -> {i}: the values of the jobs up to this entry add up "
+                    f"to {value:,}, more than {MAX_TOTAL_VALUE:,}"
+                )
+                break
     if jobs > MAX_JOBS:
         problems.append(
             f"{path}: workload: {jobs:,} jobs in all, more than {MAX_JOBS:,} "

@@ -93,6 +93,7 @@ _DESCRIBERS: dict[str, Callable[[dict[str, Any]], str]] = {
     "node.deregister": lambda e: (
         f"node {e['node']} deregistered; {len(e['requeued'])} running job(s) requeued"
     ),
+    "job.submit": lambda e: _submitted_text(e),
     "job.cancel": lambda e: f"job {e['job']} cancelled in {e['shard']}",
     "job.reroute": _describe_job_move,
     "checkpoint.save": lambda e: f"checkpoint written after tick {e['tick']}",
@@ -100,6 +101,15 @@ _DESCRIBERS: dict[str, Callable[[dict[str, Any]], str]] = {
     "reporting.configure": lambda e: f"report label {e['label'][0]} → {e['label'][1]}",
     "governance.update": lambda e: _governance_text(e),
 }
+
+
+def _submitted_text(effect: dict[str, Any]) -> str:
+    """`3 jobs accepted into earth (2), luna (1): web-000001 … hotfix-7`."""
+    count = effect["jobs"]
+    shards = ", ".join(f"{shard} ({n})" for shard, n in effect["shards"].items())
+    ids = effect["ids"]
+    shown = ", ".join(ids) if len(ids) <= 3 else f"{ids[0]}, {ids[1]} … {ids[-1]}"
+    return f"{count} job{'s' if count != 1 else ''} accepted into {shards}: {shown}"
 
 
 def _governance_text(effect: dict[str, Any]) -> str:

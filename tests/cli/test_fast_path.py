@@ -37,8 +37,12 @@ def test_the_tables_are_the_typer_commands_parameters(name: str) -> None:
     commands = get_command(app).commands  # type: ignore[attr-defined]
     command = commands[group].commands[word] if group else commands[name]
     declared = {}
+    arguments = []
     for param in command.params:
         if param.name == "help":
+            continue
+        if param.param_type_name == "argument":  # given by position (submit's FILE)
+            arguments.append(param.name)
             continue
         annotation = param.type_descriptor.annotation  # type: ignore[attr-defined]
         kind = "flag" if param.is_flag else KINDS[annotation]  # type: ignore[attr-defined]
@@ -47,6 +51,7 @@ def test_the_tables_are_the_typer_commands_parameters(name: str) -> None:
         low, high = param.min, param.max  # type: ignore[attr-defined]
         declared[flag] = fast.Option(param.name, kind, param.envvar, low, high)
     assert table.options == declared
+    assert table.arguments == tuple(arguments)
     required = {p.name for p in command.params if p.required}
     assert table.required == required
     optional = {p.name: p.default for p in command.params if not p.required and p.name != "help"}
@@ -81,6 +86,8 @@ TAKEN = [
     ["runner", "stop", "--timeout", "5", "--json", "--storage", "there"],
     ["resume", "--reason", "r", "--keep-paused", "--stop-after-ticks", "0", "--json"],
     ["resume", "--tick-ms=5", "--wait", "--actor", "oncall", "--key", "k", "--timeout", "2"],
+    ["submit", "-", "--reason", "r"],
+    ["submit", "--reason=r", "jobs.ndjson", "--json", "--actor", "oncall"],
 ]
 # Left to Typer (its messages): help, unknown or repeated options, missing values or
 # required options, values Typer would coerce or refuse, other commands.
@@ -112,6 +119,10 @@ LEFT = [
     ["run", "scenario.yaml"],
     ["runner"],
     ["runner", "stop", "--timeout", "-1"],
+    ["submit", "--reason", "r"],
+    ["submit", "a.ndjson", "b.ndjson", "--reason", "r"],
+    ["submit", "-x", "--reason", "r"],
+    ["submit", "--help"],
     [],
 ]
 

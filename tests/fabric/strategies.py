@@ -28,6 +28,7 @@ COMMANDS = [
     "node.register",
     "node.update",
     "node.deregister",
+    "job.submit",
     "job.cancel",
     "job.reroute",
     "checkpoint.save",
@@ -168,6 +169,26 @@ def scenarios(draw: Any) -> Scenario:
             )
         elif kind == "node.deregister":
             entry["node"] = draw(st.sampled_from(node_ids))
+        elif kind == "job.submit":
+            # Ids that may collide with the workload's (g0-000001…), with each other or with
+            # an earlier submission: the engine refuses such a batch whole.
+            jobs = []
+            for _ in range(draw(st.integers(1, 3))):
+                job: dict[str, Any] = {
+                    "shard": draw(st.sampled_from([*shard_ids, "spare"])),
+                    "skills": draw(
+                        st.lists(st.sampled_from(SKILLS), min_size=1, max_size=2, unique=True)
+                    ),
+                    "duration": draw(st.integers(1, 6)),
+                    "value": draw(st.integers(0, 100)),
+                }
+                if draw(st.booleans()):
+                    job["id"] = draw(st.sampled_from(["s-1", "s-2", "g0-000001", "g1-000099"]))
+                else:
+                    job["prefix"] = draw(st.sampled_from(["s", "sub", "g3"]))
+                    job["count"] = draw(st.integers(1, 12))
+                jobs.append(job)
+            entry["jobs"] = jobs
         elif kind in ("job.cancel", "job.reroute"):
             entry["locator"] = {
                 "kind": "tail",

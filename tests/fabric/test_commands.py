@@ -50,6 +50,7 @@ MINIMAL_ARGS: dict[str, dict[str, Any]] = {
     "node.register": {"node": node("earth.b", "earth")},
     "node.update": {"node": "earth.a", "update": {"slots": 2}},
     "node.deregister": {"node": "earth.a"},
+    "job.submit": {"jobs": [{"id": "s-1", "shard": "earth", "skills": ["x"], "duration": 1}]},
     "job.cancel": {"job": "j-000002"},
     "job.reroute": {"job": "j-000002", "to": "luna"},
     "checkpoint.save": {},
