@@ -95,6 +95,17 @@ Witness = Annotated[
     ),
 ]
 
+# A live runner's Prometheus endpoint (run, resume, and whatever else starts a runner)
+MetricsAddr = Annotated[
+    str | None,
+    Opt(
+        "--metrics-addr",
+        "Serve Prometheus /metrics on HOST:PORT while the runner runs (:PORT for every "
+        "interface; env AGIJOBS_METRICS_ADDR).",
+        envvar="AGIJOBS_METRICS_ADDR",
+    ),
+]
+
 # Running
 StopAfter = Annotated[
     int | None,
@@ -136,6 +147,7 @@ COMMANDS: dict[str, Command] = {
     "approve": Command("owner", "approve"),
     "status": Command("reading", "status", fast=True),
     "audit": Command("reading", "audit", fast=True),
+    "report": Command("reading", "report"),
     "schema": Command("reading", "schema"),
     "keys new": Command("keys", "new"),
     "keys show": Command("keys", "show"),

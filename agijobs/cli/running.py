@@ -15,6 +15,7 @@ from .options import (
     Executor,
     Json,
     Key,
+    MetricsAddr,
     Opt,
     OwnerCommands,
     RunnerKey,
@@ -152,15 +153,18 @@ def run(
     bridge_timeout: BridgeTimeout = None,
     runner_key: RunnerKey = None,
     witness: Witness = None,
+    metrics_addr: MetricsAddr = None,
     storage: Storage = DEFAULT_STORAGE,
     as_json: Json = False,
 ) -> None:
     """Run a scenario or plan from tick 0 into an empty storage directory.
 
     Exit 1 when the scenario's expectations fail; 4 when the storage holds another run
-    (use --fresh) or is in use, or when the witness cannot be written (the run stops at
-    its last checkpoint; resume continues). With --witness -, the witness records are
-    standard output and the summary goes to stderr.
+    (use --fresh) or is in use, when the witness cannot be written (the run stops at
+    its last checkpoint; resume continues), or when --metrics-addr is in use. With
+    --witness -, the witness records are standard output and the summary goes to stderr.
+    --metrics-addr serves Prometheus /metrics while the run goes (see
+    docs/operator-guide.md, "Metrics").
 
     Example: agijobs run scenarios/planetary.yaml --storage ./storage --fresh
     """
@@ -183,6 +187,7 @@ def run(
                 bridge_timeout=bridge_timeout,
                 runner_key=runner_key,
                 witness=witness,
+                metrics_addr=metrics_addr,
                 progress=progress,
                 notices=notice,
             )
@@ -206,6 +211,7 @@ def resume(
     bridge_timeout: BridgeTimeout = None,
     runner_key: RunnerKey = None,
     witness: Witness = None,
+    metrics_addr: MetricsAddr = None,
     storage: Storage = DEFAULT_STORAGE,
     as_json: Json = False,
 ) -> None:
@@ -238,6 +244,7 @@ def resume(
                 bridge_timeout=bridge_timeout,
                 runner_key=runner_key,
                 witness=witness,
+                metrics_addr=metrics_addr,
                 progress=progress,
                 notices=notice,
             )
