@@ -199,3 +199,14 @@ def test_an_address_not_of_this_machine_exits_2(paused_scenario: Path, tmp_path:
     assert result.exit_code == 2, result.output
     assert result.stderr.startswith("Error: --metrics-addr 192.0.2.1:9464: cannot listen there (")
     assert not storage.exists()
+
+
+def test_serving_metrics_changes_no_byte_of_the_run(tmp_path: Path) -> None:
+    scenario = write_scenario(tmp_path / "f.yaml", scenario_dict())
+    plain, served = tmp_path / "plain", tmp_path / "served"
+    assert cli("run", str(scenario), "--storage", str(plain)).exit_code == 0
+    result = cli("run", str(scenario), "--storage", str(served), "--metrics-addr", "127.0.0.1:0")
+    assert result.exit_code == 0, result.output
+    assert result.stderr.startswith("Notice: serving Prometheus metrics at http://127.0.0.1:")
+    for name in ("events.ndjson", "checkpoint.json", "metrics.prom", "metrics.ndjson"):
+        assert (served / name).read_bytes() == (plain / name).read_bytes(), name
