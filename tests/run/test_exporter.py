@@ -210,3 +210,16 @@ def test_serving_metrics_changes_no_byte_of_the_run(tmp_path: Path) -> None:
     assert result.stderr.startswith("Notice: serving Prometheus metrics at http://127.0.0.1:")
     for name in ("events.ndjson", "checkpoint.json", "metrics.prom", "metrics.ndjson"):
         assert (served / name).read_bytes() == (plain / name).read_bytes(), name
+
+
+def test_resume_serves_metrics_while_it_runs(tmp_path: Path) -> None:
+    scenario = write_scenario(tmp_path / "f.yaml", scenario_dict())
+    storage = tmp_path / "s"
+    stopped = cli("run", str(scenario), "--storage", str(storage), "--stop-after-ticks", "2")
+    assert stopped.exit_code == 0, stopped.output
+    resumed = cli("resume", "--storage", str(storage), "--metrics-addr", "127.0.0.1:0")
+    assert resumed.exit_code == 0, resumed.output
+    assert resumed.stderr.startswith("Notice: serving Prometheus metrics at http://127.0.0.1:")
+    assert 'agijobs_jobs_completed_total{fabric="unit",shard="earth"} 10\n' in (
+        (storage / "metrics.prom").read_text()
+    )
