@@ -107,8 +107,12 @@ class Exporter:
             self._server = _Server((host or str(bound[0]), port), family)
         except OSError as error:
             raise _bind_error(address, error) from None
+        # The loop looks for `shutdown` this often: the run's end waits for it, no longer.
         self._thread = threading.Thread(
-            target=self._server.serve_forever, name="agijobs-metrics", daemon=True
+            target=self._server.serve_forever,
+            args=(0.05,),
+            name="agijobs-metrics",
+            daemon=True,
         )
         self._thread.start()
 
