@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from .audit.report import AuditReport
     from .run.bridge import BridgeSettings
     from .run.delivery import CommandResult
+    from .run.exporter import Exporter
     from .run.runner import Outcome, Progress, RunOptions
     from .run.status import Follower
     from .store import Store
@@ -109,12 +110,15 @@ class Fabric:
         bridge_timeout: float | None = None,
         runner_key: str | None = None,
         witness: str | None = None,
+        metrics_addr: str | None = None,
         progress: Progress | None = None,
         notices: Notices | None = None,
     ) -> Outcome:
         """Run a scenario or plan from tick 0 into this (empty) storage; `fresh` archives a
         run it holds first. `witness` (a file, `-` for stdout, or a postgresql:// URL of
-        another database) is given each checkpoint's head once it is durable. `progress` is
+        another database) is given each checkpoint's head once it is durable. With
+        `metrics_addr` (HOST:PORT) the runner serves Prometheus `/metrics` there while it
+        runs (`notices` is told the URL). `progress` is
         called after every tick; `notices` is told what a reference file had that agijobs
         ignores, before the run starts. On a fabric that declares keys, `runner_key` names
         the key that signs its checkpoints (default: $AGIJOBS_RUNNER_KEY, else the runner
@@ -132,8 +136,8 @@ class Fabric:
             stop_after_ticks, tick_ms, wait, executor, bridge, bridge_timeout, progress
         )
         options.runner_key = runner_key
-        with self._witness(witness) as opened:
-            options.witness = opened
+        with self._witness(witness) as opened, _exporter(metrics_addr, notices) as exporter:
+            options.witness, options.exporter = opened, exporter
             return start_run(self.store, plan, str(scenario), options, fresh=fresh)
 
     def start_runner(
@@ -147,13 +151,15 @@ class Fabric:
         bridge_timeout: float | None = None,
         runner_key: str | None = None,
         witness: str | None = None,
+        metrics_addr: str | None = None,
         progress: Progress | None = None,
+        notices: Notices | None = None,
     ) -> Outcome:
         """Continue the stored run here, exactly as it would have gone: verify it, recover
         from a crash (events written after the checkpoint are dropped) and run on, a pause
         in force still in force (lifting it is `resume`, an owner command), publishing
-        heads to `witness`. A runner already live on the storage is refused (`Conflict`),
-        as is a run that has ended."""
+        heads to `witness` and serving `/metrics` on `metrics_addr`. A runner already live
+        on the storage is refused (`Conflict`), as is a run that has ended."""
         from .run.lifecycle import continue_run, refuse_live_runner
 
         refuse_live_runner(self.store)  # before the witness is opened (a file is created)
@@ -161,8 +167,8 @@ class Fabric:
             stop_after_ticks, tick_ms, wait, executor, bridge, bridge_timeout, progress
         )
         options.runner_key = runner_key
-        with self._witness(witness) as opened:
-            options.witness = opened
+        with self._witness(witness) as opened, _exporter(metrics_addr, notices) as exporter:
+            options.witness, options.exporter = opened, exporter
             return continue_run(self.store, options)
 
     # -------------------------------------------------------------- the runner as a service
@@ -383,6 +389,22 @@ class Fabric:
 
         return list_fabrics(self.storage)
 
+    def report(self, out: str | os.PathLike[str] | None = None) -> dict[str, Any]:
+        """Write the run's report.html, report.md and Prometheus textfile (metrics.prom),
+        from its checkpoint, into `out` (a directory, made if missing); without `out`,
+        into the storage directory. A database storage needs `out`. What was written."""
+        from .run.reporting import make_report
+        from .store import is_database_url
+
+        if out is None and is_database_url(self.storage):
+            raise BadInput(
+                "--out: needed when --storage is a database (a report is files you open)",
+                "add --out DIR, e.g. --out ./report",
+            )
+        if out is not None and not os.fspath(out):
+            raise BadInput("--out: empty", "name a directory, e.g. --out ./report")
+        return make_report(self.store, _path(os.fspath(out)) if out is not None else None)
+
     # ------------------------------------------------------------------- copies
 
     def export(self, destination: str | os.PathLike[str]) -> dict[str, Any]:
@@ -478,6 +500,24 @@ def _run_options(
 
     settings = executor_settings(executor, bridge, bridge_timeout)
     return RunOptions(stop_after_ticks, tick_ms, wait, progress, bridge=settings)
+
+
+@contextlib.contextmanager
+def _exporter(address: str | None, notices: Notices | None) -> Iterator[Exporter | None]:
+    """A live `/metrics` on `address`, bound before the run touches its storage (a bad
+    address exits 2, one in use 4), closed however the run ends."""
+    if address is None:
+        yield None
+        return
+    from .run.exporter import Exporter
+
+    exporter = Exporter(address)
+    if notices is not None:
+        notices(f"serving Prometheus metrics at {exporter.url}")
+    try:
+        yield exporter
+    finally:
+        exporter.close()
 
 
 def _check_role(role: str) -> None:

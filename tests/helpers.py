@@ -8,9 +8,12 @@ import copy
 import fcntl
 import hashlib
 import os
+import socket
 import subprocess
 import sys
 import time
+import urllib.error
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -183,3 +186,65 @@ def holding_lock(path: Path) -> Iterator[None]:
     with open(path, "a") as handle:
         fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         yield
+
+
+def free_port() -> int:
+    """A TCP port of 127.0.0.1 that nothing listens on now."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+    return port
+
+
+def scrape(url: str) -> str:
+    """What a Prometheus server would read from `url`."""
+    with urllib.request.urlopen(url, timeout=10) as answer:
+        assert answer.status == 200
+        assert answer.headers["Content-Type"] == "text/plain; version=0.0.4; charset=utf-8"
+        text: str = answer.read().decode("utf-8")
+    return text
+
+
+def samples(text: str) -> dict[tuple[str, frozenset[tuple[str, str]]], float]:
+    """The samples of a Prometheus text exposition: (name, labels) -> value."""
+    found = {}
+    for line in text.splitlines():
+        if not line or line.startswith("#"):
+            continue
+        series, _, value = line.rpartition(" ")
+        name, _, labels = series.partition("{")
+        pairs = frozenset(
+            (key, raw.strip('"'))
+            for key, _, raw in (item.partition("=") for item in labels.rstrip("}").split(","))
+            if key
+        )
+        assert (name, pairs) not in found, line
+        found[(name, pairs)] = float(value)
+    return found
+
+
+@contextlib.contextmanager
+def serving_metrics(scenario: Path, storage: Path, *options: str) -> Iterator[str]:
+    """`agijobs run` of `scenario` in a child process, serving /metrics on a free port of
+    127.0.0.1; yields the URL once it answers, and stops the runner when the block ends."""
+    port = free_port()
+    address = f"127.0.0.1:{port}"
+    runner = start("run", str(scenario), "--storage", str(storage), "--metrics-addr", address,
+                   *options)  # fmt: skip
+    url = f"http://{address}/metrics"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                scrape(url)
+                break
+            except OSError as error:  # not listening yet, or no sample yet (503)
+                if isinstance(error, urllib.error.HTTPError):
+                    error.close()
+                assert runner.poll() is None, f"the runner exited ({runner.returncode})"
+                assert time.monotonic() < deadline, f"{url} never answered"
+                time.sleep(0.05)
+        yield url
+    finally:
+        runner.terminate()
+        runner.wait(timeout=60)

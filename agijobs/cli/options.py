@@ -96,6 +96,17 @@ Witness = Annotated[
     ),
 ]
 
+# A live runner's Prometheus endpoint (run, resume, and whatever else starts a runner)
+MetricsAddr = Annotated[
+    str | None,
+    Opt(
+        "--metrics-addr",
+        "Serve Prometheus /metrics on HOST:PORT while the runner runs (:PORT for every "
+        "interface; env AGIJOBS_METRICS_ADDR).",
+        envvar="AGIJOBS_METRICS_ADDR",
+    ),
+]
+
 # Running
 StopAfter = Annotated[
     int | None,
@@ -181,6 +192,7 @@ COMMANDS: dict[str, Command] = {
     "status": Command("reading", "status", fast=True),
     "fabrics": Command("reading", "fabrics"),
     "audit": Command("reading", "audit", fast=True),
+    "report": Command("reading", "report"),
     "schema": Command("reading", "schema"),
     "runner stop": Command("background", "runner_stop", fast=True),
     "keys new": Command("keys", "new"),

@@ -1,4 +1,5 @@
-"""status, fabrics, audit and schema: what a stored run says, verified, and the scenario format."""
+"""status, fabrics, audit, report and schema: what a stored run says, verified, and the
+scenario format."""
 
 from typing import Annotated
 
@@ -142,6 +143,42 @@ def audit(
             from .render import render_audit
 
             render_audit(report)
+
+
+def report(
+    out: Annotated[
+        str | None,
+        Opt(
+            "--out",
+            "Directory to write into, made if missing (default: the storage directory; "
+            "needed for a database).",
+        ),
+    ] = None,
+    storage: Storage = DEFAULT_STORAGE,
+    as_json: Json = False,
+) -> None:
+    """Write the run's report (report.html, report.md) and Prometheus textfile (metrics.prom).
+
+    For any storage, from its last checkpoint, at any time: a PostgreSQL-stored run, a live
+    one, a crashed one. Nothing in the storage changes but the three files, when they are
+    written into it. Exit 3 if the storage fails verification.
+
+    Examples:
+      # Rewrite the report and textfile of a directory storage, in it
+      agijobs report --storage ./storage
+      # A PostgreSQL fabric's report, as files for the incident ticket
+      agijobs report --storage "postgresql://ops@db/agijobs?fabric=prod" --out ./report
+    """
+    with guard(as_json):
+        from ..service import Fabric
+
+        written = Fabric(storage).report(out)
+        if as_json:
+            print_json("Report", written)
+        else:
+            from .render import render_report
+
+            render_report(written)
 
 
 def schema() -> None:

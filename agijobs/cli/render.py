@@ -90,7 +90,7 @@ def render_outcome(outcome: Any) -> None:
     out.print(f"events: {summary['seq']} · chain head: {summary['head']}")
     out.print(f"events digest: {summary['events_digest']}")
     if report and "://" in report:
-        out.print("report: stored with the run (`agijobs export DIR` writes DIR/report.html)")
+        out.print("report: stored with the run (`agijobs report --out DIR` writes DIR/report.html)")
     elif report:
         out.print(f"report: {report} (open it in a browser; report.md beside it)")
     if summary["status"] == "paused":
@@ -149,6 +149,15 @@ def _render_intents(intents: list[dict[str, Any]]) -> None:
     for intent in intents:
         table.add_row(intent["text"], intent["kind"], intent["became"])
     out.print(table)
+
+
+def render_report(written: dict[str, Any]) -> None:
+    written = _plain(written)
+    out.print(
+        f"report: {written['out']}/report.html (open it in a browser; report.md beside it), "
+        f"{written['name']} at tick {written['tick']} ({written['status']})"
+    )
+    out.print(f"metrics: {written['out']}/metrics.prom (Prometheus textfile)")
 
 
 def render_what_if(report: dict[str, Any]) -> None:

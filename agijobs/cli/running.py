@@ -15,6 +15,7 @@ from .options import (
     Executor,
     Json,
     Log,
+    MetricsAddr,
     Opt,
     OwnerCommands,
     RunnerKey,
@@ -159,17 +160,20 @@ def run(
     witness: Witness = None,
     detach: Detach = False,
     log: Log = None,
+    metrics_addr: MetricsAddr = None,
     storage: Storage = DEFAULT_STORAGE,
     as_json: Json = False,
 ) -> None:
     """Run a scenario or plan from tick 0 into an empty storage directory.
 
     Exit 1 when the scenario's expectations fail; 4 when the storage holds another run
-    (use --fresh) or is in use, or when the witness cannot be written (the run stops at
-    its last checkpoint; `agijobs runner start` continues); 143 (130) when stopped by
-    SIGTERM (Ctrl-C), at a checkpoint. With --witness -, the witness records are standard
-    output and the summary goes to stderr. With --detach the runner goes to the background
-    and this command returns once it is live (`agijobs runner stop` stops it).
+    (use --fresh) or is in use, when the witness cannot be written (the run stops at its
+    last checkpoint; `agijobs runner start` continues), or when --metrics-addr is in use;
+    143 (130) when stopped by SIGTERM (Ctrl-C), at a checkpoint. With --witness -, the
+    witness records are standard output and the summary goes to stderr. With --detach the
+    runner goes to the background and this command returns once it is live (`agijobs
+    runner stop` stops it). --metrics-addr serves Prometheus /metrics while the run goes
+    (see docs/operator-guide.md, "Metrics").
 
     Examples:
       # Run a scenario from tick 0, setting aside a run the storage holds
@@ -204,6 +208,7 @@ def run(
                 bridge_timeout=bridge_timeout,
                 runner_key=runner_key,
                 witness=witness,
+                metrics_addr=metrics_addr,
                 progress=progress,
                 notices=notice,
             )
@@ -222,6 +227,7 @@ def start_runner(
     witness: Witness = None,
     detach: Detach = False,
     log: Log = None,
+    metrics_addr: MetricsAddr = None,
     storage: Storage = DEFAULT_STORAGE,
     as_json: Json = False,
 ) -> None:
@@ -263,7 +269,9 @@ def start_runner(
                 bridge_timeout=bridge_timeout,
                 runner_key=runner_key,
                 witness=witness,
+                metrics_addr=metrics_addr,
                 progress=progress,
+                notices=notice,
             )
         with human_output(records_on_stdout):
             finish(outcome, as_json)

@@ -145,6 +145,7 @@ class Engine(Moves):
             job.state = DONE
             job.node = None
             shard.failed.add(job.value)
+            self.state.nodes[node].failed += 1
             self.emit(
                 "job.failed", {"job": job.id, "shard": shard.id, "reason": f"executor: {reason}"}
             )
@@ -367,6 +368,7 @@ class Engine(Moves):
             tally.count += 1
             tally.value += value
             shard.cost_nano += node.price_nano
+            node.completed += 1
             emit(("job.completed", {"job": job_id, "node": node_id, "shard": shard.id}))
 
     def _heartbeats(self, tick: int) -> None:

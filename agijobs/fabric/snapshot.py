@@ -31,7 +31,7 @@ from .state import QUEUED, RUNNING, TALLIES, FabricState, Job, Node, Policy, Que
 if TYPE_CHECKING:
     from .moves import Moves
 
-SNAPSHOT_FORMAT = 2
+SNAPSHOT_FORMAT = 3  # 3: nodes count the jobs they completed and failed
 
 
 # ------------------------------------------------------------------ state <-> document
@@ -80,6 +80,8 @@ def snapshot(engine: Moves) -> dict[str, Any]:
                 "latency_ms": node.latency_ms,
                 "slots": node.slots,
                 "timer": [node.timer_kind, node.timer_tick],
+                "completed": node.completed,
+                "failed": node.failed,
                 "running": [make_job_row(j) for j in node.running.values()],
             }
         )
@@ -168,6 +170,8 @@ def restore(
             metadata=raw["metadata"],
             up=raw["up"],
             outages=raw["outages"],
+            completed=raw["completed"],
+            failed=raw["failed"],
         )
         nodes[node.id] = node
         shards[node.shard].nodes.append(node)
@@ -468,6 +472,8 @@ NODE = {
     "latency_ms": int,
     "slots": int,
     "timer": (str, int),
+    "completed": int,
+    "failed": int,
     "running_jobs": int,  # rows in the job table
 }
 GOVERNANCE = {

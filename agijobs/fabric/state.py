@@ -168,6 +168,10 @@ class Node:
     timer_kind: str = ""  # "down" (missed heartbeats check) or "up" (next heartbeat)
     timer_tick: int = 0
     running: dict[str, Job] = field(default_factory=dict)
+    # Jobs this node completed, and jobs that failed on it (an executor's last rejection):
+    # per-node series for operators (agijobs.views.metrics), kept in the checkpoint.
+    completed: int = 0
+    failed: int = 0
 
     @property
     def outage(self) -> bool:

@@ -15,7 +15,7 @@ from ..ledger.checkpoint import encode_checkpoint
 from ..scenario.plan import Plan
 from ..store import Store
 from ..store.files import PROMETHEUS
-from ..views.metrics import REPORTED, Observer, prometheus_text
+from ..views.metrics import REPORTED, Observer, Sample, prometheus_text, sample
 from .loading import LoadedRun
 
 if TYPE_CHECKING:
@@ -57,6 +57,8 @@ class Recorder:
         self.state_only = False
         # Told each checkpoint's sealed bytes once they are durable (the runner's witness).
         self.witness: Callable[[bytes], None] | None = None
+        # Told the metrics sample of each checkpoint (a live runner's /metrics).
+        self.metrics: Callable[[Sample], None] | None = None
 
     def write(self, tick: int, events: list[tuple[str, dict[str, Any]]]) -> None:
         if self.state_only:
@@ -102,8 +104,12 @@ class Recorder:
         self.store.write_checkpoint(checkpoint, jobtable.digest(state), table)
         if self.witness is not None:  # only once durable: a witness never holds a lost head
             self.witness(checkpoint)
-        if observer is not None:
-            self.store.write_document(PROMETHEUS, prometheus_text(self.plan.name, self.engine))
+        if observer is not None or self.metrics is not None:
+            now = sample(self.plan.name, self.engine, self.seq)
+            if observer is not None:
+                self.store.write_document(PROMETHEUS, prometheus_text(now))
+            if self.metrics is not None:
+                self.metrics(now)
 
     def close(self) -> None:
         self.sink.close()

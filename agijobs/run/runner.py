@@ -25,6 +25,7 @@ from ..ledger.journal import seal_entries
 from ..scenario.plan import Plan
 from ..store import Store, crashpoints
 from ..store.witness import Witness, head_record
+from ..views.metrics import sample
 from ..views.summary import build_summary, check_expectations, fabric_view
 from .acyclic import rarely_collected
 from .journal import refusal
@@ -34,6 +35,7 @@ from .sessions import host, session_record
 
 if TYPE_CHECKING:
     from .bridge import BridgeExecutor, BridgeSettings
+    from .exporter import Exporter
 
 
 Progress = Callable[[Engine, int], None]
@@ -59,6 +61,9 @@ class RunOptions:
     # Where each checkpoint's head is published, outside the storage (store.witness); the
     # caller opens and closes it.
     witness: Witness | None = None
+    # A live `/metrics` (`--metrics-addr`), fed a sample at each checkpoint and about once a
+    # second; the caller opens and closes it.
+    exporter: Exporter | None = None
 
 
 @dataclass(slots=True)
@@ -101,10 +106,13 @@ class Runner:
         self.scripted_rest: dict[int, list[CommandInput]] = {}
         self.until_tick: int | None = None
         self._published = 0.0
+        self._sampled = 0.0
         # The witness failed: the loop stops at once, cleanly, and `loop` raises this.
         self.unwitnessed: WitnessUnavailable | None = None
         if options.witness is not None:
             self.recorder.witness = self._witness_checkpoint
+        if options.exporter is not None:
+            self.recorder.metrics = options.exporter.publish
 
     # ----------------------------------------------------------- live inbox
 
@@ -311,7 +319,7 @@ class Runner:
             return
         self._published = now
         state = self.engine.state
-        view = {
+        view: dict[str, Any] = {
             "tick": state.tick,
             "paused": state.paused,
             "pause": state.pause,
@@ -320,6 +328,12 @@ class Runner:
         }
         if state.governance is not None:  # `agijobs approve` reads pending proposals here
             view["governance"] = state.governance.to_json()
+        exporter = self.options.exporter
+        if exporter is not None:
+            view["metrics"] = exporter.url
+            if force or now - self._sampled >= 1.0:  # a scraper asks every 15 s or so
+                self._sampled = now
+                exporter.publish(sample(self.plan.name, self.engine, self.recorder.seq))
         self.store.write_document("live.json", dumps(view))
 
     def _witness_checkpoint(self, checkpoint: bytes) -> None:
