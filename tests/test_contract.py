@@ -1,0 +1,196 @@
+"""The machine contract (agijobs.contract): every schema is valid JSON Schema, every event of
+every shipped scenario keeps it, and a document or event that changes shape fails it."""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import orjson
+import pytest
+
+from agijobs import Fabric, contract
+from agijobs.contract.build import API_VERSION
+
+from .contract_check import ContractBroken, check_document, check_output
+from .helpers import cli
+
+ROOT = Path(__file__).parent.parent
+SCENARIOS = sorted((ROOT / "scenarios").glob("*.yaml"))
+
+
+def every_schema() -> list[str]:
+    return contract.names()
+
+
+@pytest.mark.parametrize("name", every_schema())
+def test_every_schema_is_draft_2020_12(name: str) -> None:
+    schema = contract.schema(name)
+    assert schema is not None
+    jsonschema.Draft202012Validator.check_schema(schema)
+    assert schema["$schema"] == "https://json-schema.org/draft/2020-12/schema"
+
+
+def test_the_kinds_are_every_kind_the_cli_prints() -> None:
+    assert contract.kind_names() == [
+        "Acknowledgement",
+        "Audit",
+        "Error",
+        "Key",
+        "Plan",
+        "RunOutcome",
+        "Status",
+        "Transfer",
+        "WhatIf",
+    ]
+
+
+def _closed(schema: Any, where: str, found: list[str]) -> None:
+    """Every object that lists its properties allows no other and requires them (but those
+    it documents as optional): an added field fails until its schema says so."""
+    if isinstance(schema, dict):
+        listed = "properties" in schema and schema.get("type") == "object"
+        if listed and schema.get("additionalProperties") is not False:
+            found.append(where)
+        for key, value in schema.items():
+            _closed(value, f"{where}/{key}", found)
+    elif isinstance(schema, list):
+        for index, value in enumerate(schema):
+            _closed(value, f"{where}/{index}", found)
+
+
+@pytest.mark.parametrize("name", every_schema())
+def test_every_object_with_properties_is_closed(name: str) -> None:
+    found: list[str] = []
+    _closed(contract.schema(name), name, found)
+    assert found == []
+
+
+# ------------------------------------------------------------------ shipped scenarios
+
+
+@pytest.fixture(scope="module")
+def validators() -> dict[str, jsonschema.Draft202012Validator]:
+    return {
+        name: jsonschema.Draft202012Validator(contract.schema(name))
+        for name in contract.EVENT_TYPES
+    }
+
+
+@pytest.mark.parametrize("scenario", SCENARIOS, ids=[p.stem for p in SCENARIOS])
+def test_every_event_of_every_shipped_scenario_keeps_its_schema(
+    scenario: Path, tmp_path: Path, validators: dict[str, Any]
+) -> None:
+    storage = tmp_path / "storage"
+    Fabric(storage).run(scenario)
+    seen = set()
+    with open(storage / "events.ndjson", "rb") as lines:
+        for line in lines:
+            event = orjson.loads(line)
+            validator = validators.get(event["type"])
+            assert validator is not None, f"no schema for event type {event['type']}"
+            if not validator.is_valid(event):  # the fast check; the slow one says why
+                check_document(event, f"{scenario.name}: seq {event['seq']}")
+            seen.add(event["type"])
+    assert "run.started" in seen and "job.completed" in seen
+
+
+# ------------------------------------------------------------------ a change of shape
+
+
+def test_an_added_field_fails_until_the_schema_has_it(tmp_path: Path) -> None:
+    result = cli("keys", "new", "alice", "--out", str(tmp_path / "alice.key"), "--json")
+    assert result.exit_code == 0, result.output
+    document = orjson.loads(result.stdout)
+    assert document["api_version"] == API_VERSION and document["kind"] == "Key"
+    check_document(document)
+    for changed in (
+        {**document, "created_at": "2026-01-01"},  # a field the schema does not know
+        {k: v for k, v in document.items() if k != "fingerprint"},  # one it requires
+        {**document, "fingerprint": 7},  # another type
+        {**document, "api_version": "agijobs/v2"},
+    ):
+        with pytest.raises(ContractBroken, match="does not match its schema"):
+            check_document(changed)
+
+
+def test_an_event_that_changes_shape_fails() -> None:
+    event = {
+        "seq": 2,
+        "tick": 1,
+        "type": "job.submitted",
+        "hash": "0" * 64,
+        "data": {"job": "earth-finance-000001", "shard": "earth", "value": 2500},
+    }
+    check_document(event)
+    extra = copy.deepcopy(event)
+    extra["data"]["priority"] = 1
+    with pytest.raises(ContractBroken, match="data: Additional properties"):
+        check_document(extra)
+    unknown = {**event, "type": "job.teleported"}
+    with pytest.raises(ContractBroken, match="no published schema for event type"):
+        check_document(unknown)
+
+
+def test_a_kind_without_a_schema_fails() -> None:
+    with pytest.raises(ContractBroken, match="no published schema for kind 'Fabrics'"):
+        check_output(["fabrics", "--json"], '{"api_version": "agijobs/v1", "kind": "Fabrics"}')
+    with pytest.raises(ContractBroken, match="neither api_version and kind"):
+        check_output(["status", "--json"], '{"state": "no run"}')
+
+
+def test_ndjson_is_held_line_by_line() -> None:
+    line = orjson.dumps({"api_version": API_VERSION, "kind": "Error", "error": {}}).decode()
+    with pytest.raises(ContractBroken, match="error: 'code' is a required property"):
+        check_output(["status", "--json"], f"{line}\n{line}\n")
+
+
+# ------------------------------------------------------------------ effects, named
+
+
+def test_the_log_keeps_pairs_and_the_outputs_name_them() -> None:
+    effect = {"budget_ms": [120, 100], "changed": True, "ineligible": [], "eligible": []}
+    assert contract.named_effect("owner.set-latency", effect) == {
+        "budget_ms": {"before": 120, "after": 100},
+        "changed": True,
+        "ineligible": [],
+        "eligible": [],
+    }
+    update = {"node": "n", "changes": {"slots": [2, 4]}, "changed": True}
+    assert contract.named_effect("owner.node.update", update)["changes"] == {
+        "slots": {"before": 2, "after": 4}
+    }
+    # Lists that are not changes stay lists; an error text stays text.
+    moved = {"shard": "s", "nodes_removed": ["a", "b"], "jobs_moved": ["j1", "j2"]}
+    assert contract.named_effect("owner.shard.deregister", moved) == moved
+    assert contract.named_effect("owner.rejected", "no such shard") == "no such shard"
+    data = contract.event_schema("owner.set-latency")["$defs"]["owner.set-latency"]
+    budget = data["properties"]["effect"]["properties"]["budget_ms"]
+    assert [side["description"] for side in budget["prefixItems"]] == ["before", "after"]
+
+
+# ------------------------------------------------------------------ agijobs schema
+
+
+def test_schema_lists_and_prints_each_schema() -> None:
+    listed = cli("schema", "--list")
+    assert listed.exit_code == 0, listed.output
+    names = listed.stdout.splitlines()
+    assert names[:3] == ["scenario", "events", "Acknowledgement"]
+    assert names[1:] == contract.names()
+    status = cli("schema", "Status")
+    assert status.exit_code == 0, status.output
+    assert orjson.loads(status.stdout) == contract.schema("Status")
+    default = cli("schema")
+    assert orjson.loads(default.stdout)["title"] == "agijobs scenario"
+
+
+def test_schema_names_an_unknown_schema() -> None:
+    result = cli("schema", "Statu")
+    assert result.exit_code == 2
+    assert result.stderr == (
+        "Error: NAME: no schema named 'Statu'; did you mean `Status`? — see "
+        "`agijobs schema --list`\n"
+    )
