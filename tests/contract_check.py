@@ -8,6 +8,12 @@ document of a kind with no schema fails, as does one that does not match its sch
 command, or a field added to a document, needs its schema first (docs/json-contract.md).
 NDJSON streams are held line by line: each line by its kind, or, for an events.ndjson
 line, by its event type.
+
+It also wraps the recorder (`agijobs.run.recorder.Recorder.write`), through which every
+event a run in this process writes passes: each event of a rare type (owner, governance,
+executor, fault, trigger) and the first events of every other type are held to their type's
+schema, so the event types no shipped scenario produces are checked where the tests make
+them (tests/test_contract.py checks every event of the shipped scenarios).
 """
 
 from __future__ import annotations
@@ -22,6 +28,7 @@ import pytest
 from click.testing import CliRunner
 
 from agijobs import contract
+from agijobs.run.recorder import Recorder
 
 
 class ContractBroken(AssertionError):
@@ -66,6 +73,40 @@ def check_document(document: Any, where: str = "output") -> None:
         raise ContractBroken(
             f"{where}: the {what} document does not match its schema "
             f"(`agijobs schema {name}`):\n" + "\n".join(lines)
+        )
+
+
+@functools.cache
+def _data_validator(event_type: str) -> Any:
+    if event_type not in contract.EVENT_TYPES:
+        return None
+    _, data = contract.event_data_schema(event_type)
+    return jsonschema.Draft202012Validator(data)
+
+
+RARE = ("owner.", "governance.", "executor.", "fault.", "trigger.")
+SAMPLE = 50  # events of each frequent type checked per session (they have one shape each)
+_checked: dict[str, int] = {}
+
+
+def check_event(kind: str, data: Any) -> None:
+    """Hold one event's `data`, as the recorder is given it, to its type's schema."""
+    count = _checked.get(kind, 0)
+    if count >= SAMPLE and not kind.startswith(RARE):
+        return
+    _checked[kind] = count + 1
+    validator = _data_validator(kind)
+    if validator is None:
+        raise ContractBroken(
+            f"event type {kind!r} has no published schema: add it to DATA in "
+            "agijobs/contract/events.py (docs/json-contract.md)"
+        )
+    error = next(iter(validator.iter_errors(data)), None)
+    if error is not None:
+        where = "/".join(map(str, error.absolute_path)) or "(data)"
+        raise ContractBroken(
+            f"a {kind} event does not match its schema (`agijobs schema {kind}`): "
+            f"data/{where}: {error.message}"
         )
 
 
@@ -116,6 +157,14 @@ def _every_cli_output_keeps_the_contract() -> Iterator[None]:
         check_output([str(a) for a in argv], stdout)
         return result
 
+    write = Recorder.write
+
+    def recorded(self: Recorder, tick: int, events: list[tuple[str, Any]]) -> None:
+        for kind, data in events:
+            check_event(kind, data)
+        write(self, tick, events)
+
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(CliRunner, "invoke", checked)
+        patch.setattr(Recorder, "write", recorded)
         yield
