@@ -4,6 +4,7 @@ every shipped scenario keeps it, and a document or event that changes shape fail
 from __future__ import annotations
 
 import copy
+import re
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +16,7 @@ from agijobs import Fabric, contract
 from agijobs.contract.build import API_VERSION
 
 from .contract_check import ContractBroken, check_document, check_output
-from .helpers import cli
+from .helpers import cli, scenario_dict, write_scenario
 
 ROOT = Path(__file__).parent.parent
 SCENARIOS = sorted((ROOT / "scenarios").glob("*.yaml"))
@@ -45,6 +46,16 @@ def test_the_kinds_are_every_kind_the_cli_prints() -> None:
         "Transfer",
         "WhatIf",
     ]
+
+
+def test_every_kind_the_code_prints_has_a_schema() -> None:
+    """Each `print_json("Kind", …)` in the command line names a published kind, even one
+    no test prints with --json yet."""
+    printed = set()
+    for path in (ROOT / "agijobs" / "cli").glob("*.py"):
+        printed |= set(re.findall(r'print_json\(\s*"(\w+)"', path.read_text(encoding="utf-8")))
+    assert printed, "print_json calls not found"
+    assert printed <= set(contract.kind_names()), sorted(printed - set(contract.kind_names()))
 
 
 def _closed(schema: Any, where: str, found: list[str]) -> None:
@@ -194,3 +205,23 @@ def test_schema_names_an_unknown_schema() -> None:
         "Error: NAME: no schema named 'Statu'; did you mean `Status`? — see "
         "`agijobs schema --list`\n"
     )
+
+
+# ------------------------------------------------------------------ kinds few tests print
+
+
+def test_transfer_and_an_empty_status_keep_their_schemas(tmp_path: Path) -> None:
+    """Kinds the other tests print rarely or never with --json (each document is held to its
+    schema by tests/contract_check.py as it is printed)."""
+    scenario = write_scenario(tmp_path / "s.yaml", scenario_dict())
+    storage = tmp_path / "storage"
+    ran = cli("run", str(scenario), "--storage", str(storage), "--json")
+    assert ran.exit_code == 0, ran.output
+    assert orjson.loads(ran.stdout)["kind"] == "RunOutcome"
+    copied = cli("export", "--storage", str(storage), str(tmp_path / "copy"), "--json")
+    assert copied.exit_code == 0, copied.output
+    assert orjson.loads(copied.stdout)["kind"] == "Transfer"
+    (tmp_path / "empty").mkdir()
+    empty = cli("status", "--storage", str(tmp_path / "empty"), "--json")
+    assert empty.exit_code == 0, empty.output
+    assert orjson.loads(empty.stdout)["state"] == "no run"
