@@ -225,3 +225,51 @@ def test_transfer_and_an_empty_status_keep_their_schemas(tmp_path: Path) -> None
     empty = cli("status", "--storage", str(tmp_path / "empty"), "--json")
     assert empty.exit_code == 0, empty.output
     assert orjson.loads(empty.stdout)["state"] == "no run"
+
+
+def test_every_owner_effect_keeps_its_schema_in_the_log_and_named_in_the_output(
+    tmp_path: Path,
+) -> None:
+    """The owner commands the CLI tests seldom apply, applied at rest in one batch: their
+    events are held to the log's schema as they are recorded, the acknowledgement to its
+    own (tests/contract_check.py), with every change named."""
+    scenario = write_scenario(tmp_path / "s.yaml", scenario_dict())
+    storage = tmp_path / "storage"
+    ran = cli("run", str(scenario), "--storage", str(storage), "--stop-after-ticks", "2")
+    assert ran.exit_code == 0, ran.output
+    commands = [
+        {
+            "command": "shard.update",
+            "shard": "luna",
+            "update": {"name": "Luna", "max_queue": 90, "latency_budget_ms": 140},
+        },
+        {
+            "command": "node.update",
+            "node": "luna.c",
+            "update": {"slots": 3, "latency_ms": 100, "skills": ["general", "x"]},
+        },
+        {
+            "command": "job.reroute",
+            "locator": {"kind": "tail", "shard": "earth", "offset": 0, "include_in_flight": True},
+            "to": "luna",
+        },
+        {"command": "checkpoint.save"},
+        {"command": "checkpoint.configure", "every": 7},
+        {"command": "reporting.configure", "label": "drill"},
+        {
+            "command": "shard.deregister",
+            "shard": "luna",
+            "redistribution": {"mode": "spillover", "target": "earth"},
+        },
+    ]
+    source = tmp_path / "batch.json"
+    source.write_bytes(orjson.dumps(commands))
+    applied = cli("apply", str(source), "--reason", "drill", "--storage", str(storage), "--json")
+    assert applied.exit_code == 0, applied.output
+    results = orjson.loads(applied.stdout)["results"]
+    assert [r["event"] for r in results] == [f"owner.{c['command']}" for c in commands]
+    changes = results[0]["effect"]["changes"]
+    assert changes["max_queue"] == {"before": 100, "after": 90}
+    assert changes["latency_budget_ms"] == {"before": 180, "after": 140}
+    assert results[4]["effect"]["every"] == {"before": 5, "after": 7}
+    assert results[5]["effect"]["label"] == {"before": "latest", "after": "drill"}
