@@ -273,3 +273,9 @@ def test_every_owner_effect_keeps_its_schema_in_the_log_and_named_in_the_output(
     assert changes["latency_budget_ms"] == {"before": 180, "after": 140}
     assert results[4]["effect"]["every"] == {"before": 5, "after": 7}
     assert results[5]["effect"]["label"] == {"before": "latest", "after": "drill"}
+
+
+def test_schema_list_takes_no_name() -> None:
+    result = cli("schema", "Status", "--list")
+    assert result.exit_code == 2
+    assert result.stderr == "Error: NAME: 'Status' given with --list — drop one of them\n"

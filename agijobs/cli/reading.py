@@ -1,4 +1,5 @@
-"""status, audit and schema: what a stored run says, verified, and the scenario format."""
+"""status, audit and schema: what a stored run says, verified, and the published schemas
+(scenario files, the event log, each --json kind)."""
 
 import sys
 from typing import Annotated, Any
@@ -154,6 +155,10 @@ def schema(
         from ..service import schema as published
         from ..service import schema_names
 
+        if listing and name != "scenario":
+            from ..errors import BadInput
+
+            raise BadInput(f"NAME: {name!r} given with --list", "drop one of them")
         if listing:
             sys.stdout.write("".join(f"{found}\n" for found in schema_names()))
             return
