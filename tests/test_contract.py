@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import copy
 import re
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -279,3 +280,27 @@ def test_schema_list_takes_no_name() -> None:
     result = cli("schema", "Status", "--list")
     assert result.exit_code == 2
     assert result.stderr == "Error: NAME: 'Status' given with --list — drop one of them\n"
+
+
+@pytest.mark.skipif(shutil.which("node") is None, reason="node is not installed")
+def test_an_executors_events_keep_their_schemas(tmp_path: Path, validators: dict[str, Any]) -> None:
+    """executor.receipts, job.rejected, job.retimed and an executor's job.failed: what only a
+    bridge makes, held to their schemas."""
+    rules = tmp_path / "rules.json"
+    rules.write_text(
+        '{"reject": [{"skill": "gpu", "reason": "quarantined"}],'
+        ' "slow": [{"skill": "finance", "duration": 5}]}'
+    )
+    storage = tmp_path / "storage"
+    bridge = f"node {ROOT / 'bridge' / 'bridge.mjs'} --rules {rules}"
+    outcome = Fabric(storage).run(
+        ROOT / "scenarios" / "planetary.yaml", executor="bridge", bridge=bridge
+    )
+    assert outcome.expect_failures  # rejected gpu jobs fail, as they should
+    seen = set()
+    for line in (storage / "events.ndjson").read_bytes().splitlines():
+        event = orjson.loads(line)
+        if not validators[event["type"]].is_valid(event):
+            check_document(event, f"seq {event['seq']}")
+        seen.add(event["type"])
+    assert {"executor.receipts", "job.rejected", "job.retimed", "job.failed"} <= seen
