@@ -1,9 +1,10 @@
 """Every JSON document the suite's command lines print is held against its published schema
 (agijobs.contract): a pytest plugin, loaded by tests/conftest.py.
 
-It wraps `CliRunner.invoke` (the in-process CLI every test uses, directly or through
-tests.helpers.cli) for the whole session, and `check_output` is called by the helpers that
-run the CLI in a child process (tests.helpers.agijobs, the runbook and docs runner). A
+It wraps `CliRunner.invoke` (Typer's and Click's: the in-process CLI every test uses,
+directly or through tests.helpers.cli) for the whole session, and `check_output` is called
+by the helpers that run the CLI in a child process (tests.helpers.agijobs, the runbook and
+docs runner). A
 document of a kind with no schema fails, as does one that does not match its schema: a new
 command, or a field added to a document, needs its schema first (docs/json-contract.md).
 NDJSON streams are held line by line: each line by its kind, or, for an events.ndjson
@@ -25,7 +26,8 @@ from typing import Any
 import jsonschema
 import orjson
 import pytest
-from click.testing import CliRunner
+from click.testing import CliRunner as ClickRunner
+from typer.testing import CliRunner as TyperRunner
 
 from agijobs import contract
 from agijobs.run.recorder import Recorder
@@ -59,6 +61,7 @@ def check_document(document: Any, where: str = "output") -> None:
             f"seq, type and hash: {sorted(document)}"
         )
     validator = _validator(str(name))
+    _seen.add(str(name))
     if validator is None:
         raise ContractBroken(
             f"{where}: no published schema for {what}: add agijobs/contract/kinds/<kind>.py "
@@ -84,6 +87,9 @@ def _data_validator(event_type: str) -> Any:
     return jsonschema.Draft202012Validator(data)
 
 
+_seen: set[str] = set()  # kinds and event types held to their schemas this session
+
+
 RARE = ("owner.", "governance.", "executor.", "fault.", "trigger.")
 SAMPLE = 50  # events of each frequent type checked per session (they have one shape each)
 _checked: dict[str, int] = {}
@@ -95,6 +101,7 @@ def check_event(kind: str, data: Any) -> None:
     if count >= SAMPLE and not kind.startswith(RARE):
         return
     _checked[kind] = count + 1
+    _seen.add(kind)
     validator = _data_validator(kind)
     if validator is None:
         raise ContractBroken(
@@ -143,11 +150,8 @@ def check_output(args: Sequence[str], stdout: str) -> None:
                 check_document(document, f"agijobs {' '.join(args)}")
 
 
-@pytest.fixture(autouse=True, scope="session")
-def _every_cli_output_keeps_the_contract() -> Iterator[None]:
-    invoke = CliRunner.invoke
-
-    def checked(self: CliRunner, cli: Any, args: Any = None, *rest: Any, **kwargs: Any) -> Any:
+def _checking(invoke: Any) -> Any:
+    def checked(self: Any, cli: Any, args: Any = None, *rest: Any, **kwargs: Any) -> Any:
         result = invoke(self, cli, args, *rest, **kwargs)
         argv = args.split() if isinstance(args, str) else list(args or ())
         try:
@@ -157,6 +161,11 @@ def _every_cli_output_keeps_the_contract() -> Iterator[None]:
         check_output([str(a) for a in argv], stdout)
         return result
 
+    return checked
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _every_cli_output_keeps_the_contract() -> Iterator[None]:
     write = Recorder.write
 
     def recorded(self: Recorder, tick: int, events: list[tuple[str, Any]]) -> None:
@@ -165,6 +174,21 @@ def _every_cli_output_keeps_the_contract() -> Iterator[None]:
         write(self, tick, events)
 
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(CliRunner, "invoke", checked)
+        # Typer's runner has an invoke of its own (not Click's): both are held.
+        for runner in (ClickRunner, TyperRunner):
+            if "invoke" in vars(runner):
+                patch.setattr(runner, "invoke", _checking(vars(runner)["invoke"]))
         patch.setattr(Recorder, "write", recorded)
         yield
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    """Which schemas this session's documents and events exercised (none: nothing said)."""
+    if not _seen:
+        return
+    names = [*contract.kind_names(), *contract.EVENT_TYPES]
+    unseen = [name for name in names if name not in _seen]
+    terminalreporter.write_line(
+        f"contract: {len(names) - len(unseen)} of {len(names)} kinds and event types held "
+        f"to their schemas" + (f"; not exercised: {', '.join(unseen)}" if unseen else "")
+    )
