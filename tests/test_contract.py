@@ -257,6 +257,9 @@ def test_every_owner_effect_keeps_its_schema_in_the_log_and_named_in_the_output(
         {"command": "checkpoint.save"},
         {"command": "checkpoint.configure", "every": 7},
         {"command": "reporting.configure", "label": "drill"},
+        {"command": "shard.pause", "shard": "earth"},
+        {"command": "shard.resume", "shard": "earth"},
+        {"command": "node.deregister", "node": "earth.b"},
         {
             "command": "shard.deregister",
             "shard": "luna",
@@ -304,3 +307,21 @@ def test_an_executors_events_keep_their_schemas(tmp_path: Path, validators: dict
             check_document(event, f"seq {event['seq']}")
         seen.add(event["type"])
     assert {"executor.receipts", "job.rejected", "job.retimed", "job.failed"} <= seen
+
+
+def test_a_fault_for_a_node_no_longer_there_is_skipped_in_the_schema(tmp_path: Path) -> None:
+    data = scenario_dict(
+        faults=[{"tick": 6, "node": "earth.b", "kind": "outage", "until": 9}],
+        schedule=[{"tick": 3, "command": "node.deregister", "node": "earth.b", "reason": "gone"}],
+    )
+    scenario = write_scenario(tmp_path / "s.yaml", data)
+    ran = cli("run", str(scenario), "--storage", str(tmp_path / "storage"), "--json")
+    assert ran.exit_code == 0, ran.output
+    lines = (tmp_path / "storage" / "events.ndjson").read_bytes().splitlines()
+    skipped = [e for e in map(orjson.loads, lines) if e["type"] == "fault.skipped"]
+    assert [e["data"] for e in skipped] == [
+        {"node": "earth.b", "kind": "outage", "reason": "no-node"},
+        {"node": "earth.b", "kind": "outage", "reason": "no-node"},
+    ]
+    for event in skipped:
+        check_document(event)
