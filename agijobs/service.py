@@ -22,7 +22,7 @@ from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .errors import BadInput
+from .errors import BadInput, did_you_mean
 
 if TYPE_CHECKING:
     from .audit.report import AuditReport
@@ -470,6 +470,28 @@ def scenario_schema() -> dict[str, Any]:
     from .scenario.schema import scenario_schema as schema
 
     return schema()
+
+
+def schema_names() -> list[str]:
+    """What `schema` publishes: scenario, events, each --json kind, each event type."""
+    from .contract import names
+
+    return ["scenario", *names()]
+
+
+def schema(name: str = "scenario") -> dict[str, Any]:
+    """The JSON Schema (draft 2020-12) `name` (one of `schema_names()`)."""
+    if name == "scenario":
+        return scenario_schema()
+    from .contract import schema as contract_schema
+
+    found = contract_schema(name)
+    if found is None:
+        raise BadInput(
+            f"NAME: no schema named {name!r}{did_you_mean(name, schema_names())}",
+            "see `agijobs schema --list`",
+        )
+    return found
 
 
 def executor_settings(

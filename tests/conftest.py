@@ -9,7 +9,7 @@ import pytest
 
 from .backends import Backend, DirectoryBackend, PostgresBackend
 
-pytest_plugins = ["tests.pg_fixture"]
+pytest_plugins = ["tests.pg_fixture", "tests.contract_check"]
 
 
 @pytest.fixture(params=["directory", "postgresql"])

@@ -138,7 +138,7 @@ def agijobs(
 ) -> subprocess.CompletedProcess[str]:
     """Run the real CLI in a child process, as an operator's shell would (`env`: variables
     added to this process's environment)."""
-    return subprocess.run(
+    result = subprocess.run(
         [sys.executable, "-m", "agijobs", *args],
         capture_output=True,
         text=True,
@@ -147,6 +147,10 @@ def agijobs(
         env={**os.environ, **env} if env else None,
         cwd=cwd,
     )
+    from .contract_check import check_output  # a plugin: imported after pytest loads it
+
+    check_output(args, result.stdout)  # every --json document keeps its published schema
+    return result
 
 
 def start(*args: str) -> subprocess.Popen[bytes]:

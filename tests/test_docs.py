@@ -124,3 +124,43 @@ def test_check_prints_the_diff_and_the_command_to_regenerate(
     assert reference.main(["--out", str(out)]) == 0
     assert reference.main(["--check", "--out", str(out)]) == 0
     assert out.read_text(encoding="utf-8").endswith("new line\n")
+
+
+# --------------------------------------------------------------------------- json-contract.md
+
+
+@pytest.fixture(scope="module")
+def json_contract() -> ModuleType:
+    spec = importlib.util.spec_from_file_location(
+        "json_contract", ROOT / "scripts" / "json_contract.py"
+    )
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_json_contract_md_lists_every_published_schema(
+    json_contract: ModuleType, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The reference half of docs/json-contract.md is what the schemas say today."""
+    if json_contract.main(["--check"]) != 0:
+        pytest.fail(capsys.readouterr().out, pytrace=False)
+    page = (ROOT / "docs" / "json-contract.md").read_text(encoding="utf-8")
+    from agijobs import contract
+
+    for name in [*contract.kind_names(), *contract.EVENT_TYPES]:
+        assert f"\n#### {name}\n" in page
+
+
+def test_json_contract_check_prints_the_diff_and_the_remedy(
+    json_contract: ModuleType, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    page = tmp_path / "json-contract.md"
+    page.write_text("# prose kept\n", encoding="utf-8")
+    assert json_contract.main(["--check", "--out", str(page)]) == 1
+    assert "scripts/json_contract.py" in capsys.readouterr().out
+    assert page.read_text(encoding="utf-8") == "# prose kept\n"  # --check writes nothing
+    assert json_contract.main(["--out", str(page)]) == 0
+    assert json_contract.main(["--check", "--out", str(page)]) == 0
+    assert page.read_text(encoding="utf-8").startswith("# prose kept\n\n<!-- generated")

@@ -22,6 +22,8 @@ from pathlib import Path
 
 import pytest
 
+from .contract_check import check_output
+
 ROOT = Path(__file__).parent.parent
 RUNBOOKS = sorted(p for p in (ROOT / "runbooks").glob("*.md") if p.name != "README.md")
 DOCUMENTS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
@@ -218,6 +220,7 @@ def execute(step: Step, cwd: Path, env: dict[str, str]) -> tuple[int, str, str]:
         timeout=120,
         check=False,
     )
+    check_output(step.argv[1:], result.stdout)  # every --json document keeps its schema
     # A shell reports a process killed by signal N as 128 + N (SIGKILL: 137).
     code = 128 - result.returncode if result.returncode < 0 else result.returncode
     return code, result.stdout, result.stderr

@@ -311,21 +311,30 @@ def show_result(result: Any, as_json: bool) -> None:
 
 
 def show_acknowledgement(result: Any, as_json: bool) -> None:
-    name = result.command
+    if as_json:
+        print_json("Acknowledgement", acknowledgement(result))
+        return
+    _print_acknowledgement(result)
+
+
+def acknowledgement(result: Any) -> dict[str, Any]:
+    """The Acknowledgement document: each change of an effect named (`before`, `after`)."""
+    from ..contract import named_effect
+
     document = {
-        "command": name,
+        "command": result.command,
         "mode": result.mode,
         "tick": result.tick,
         "event": result.event,
-        "effect": result.effect,
+        "effect": named_effect(result.event, result.effect),
         "id": result.command_id,
     }
-    if name == "batch":
-        document["results"] = result.results
-    if as_json:
-        print_json("Acknowledgement", document)
-        return
-    _print_acknowledgement(result)
+    if result.command == "batch":
+        document["results"] = [
+            {"event": entry["event"], "effect": named_effect(entry["event"], entry["effect"])}
+            for entry in result.results
+        ]
+    return document
 
 
 def _print_acknowledgement(result: Any) -> None:

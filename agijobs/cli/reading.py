@@ -1,7 +1,8 @@
 """status, fabrics, audit, report and schema: what a stored run says, verified, and the
-scenario format."""
+published schemas (scenario files, the event log, each --json kind)."""
 
-from typing import Annotated
+import sys
+from typing import Annotated, Any
 
 from .options import (
     DEFAULT_STORAGE,
@@ -12,6 +13,7 @@ from .options import (
     Opt,
     Storage,
     Witness,
+    argument,
 )
 from .output import guard, print_json, print_raw_json
 
@@ -138,7 +140,7 @@ def audit(
             witness=witness,
         )
         if as_json:
-            print_json("Audit", report.to_json())
+            print_json("Audit", audit_document(report.to_json()))
         else:
             from .render import render_audit
 
@@ -181,16 +183,63 @@ def report(
             render_report(written)
 
 
-def schema() -> None:
-    """Print the JSON Schema of scenario files, for editors to validate and complete them.
+def audit_document(report: dict[str, Any]) -> dict[str, Any]:
+    """The Audit document: named effects in the timeline (`before`, `after`), and each
+    conservation total as its `count` and `value`."""
+    from ..contract import named_effect
 
-    Generated from the same pydantic models `plan` and `run` validate with.
+    timeline = [
+        {**entry, "effect": named_effect(f"owner.{entry['command']}", entry["effect"])}
+        if entry["outcome"] == "applied"
+        else entry
+        for entry in report["governance"]
+    ]
+    conservation = report["conservation"]
+    totals = {
+        name: {"count": count, "value": value}
+        for name, (count, value) in conservation["totals"].items()
+    }
+    return {
+        **report,
+        "governance": timeline,
+        "conservation": {**conservation, "totals": totals},
+    }
+
+
+def schema(
+    name: Annotated[
+        str,
+        argument(
+            "scenario (the default), events, a --json kind (e.g. Status) or an event type "
+            "(e.g. job.submitted)."
+        ),
+    ] = "scenario",
+    listing: Annotated[bool, Opt("--list", "List the schemas' names, one a line.")] = False,
+) -> None:
+    """Print a JSON Schema (draft 2020-12): scenario files, events.ndjson, a --json output.
+
+    `scenario` (the default) is generated from the pydantic models `plan` and `run`
+    validate with, for editors to validate and complete scenario files. `events` is the
+    event log's line, each event type's data in $defs; each --json kind (Status, Audit…)
+    is its document. docs/json-contract.md lists them and what may change within
+    agijobs/v1.
 
     Examples:
-      # Save the schema for an editor
+      # Save the scenario schema for an editor
       agijobs schema > agijobs-scenario.schema.json
+      # The schema of `agijobs status --json`, and the names of all of them
+      agijobs schema Status
+      agijobs schema --list
     """
     with guard(False):
-        from ..service import scenario_schema
+        from ..service import schema as published
+        from ..service import schema_names
 
-        print_raw_json(scenario_schema())
+        if listing and name != "scenario":
+            from ..errors import BadInput
+
+            raise BadInput(f"NAME: {name!r} given with --list", "drop one of them")
+        if listing:
+            sys.stdout.write("".join(f"{found}\n" for found in schema_names()))
+            return
+        print_raw_json(published(name))

@@ -93,8 +93,9 @@ def test_reroute_moves_and_reports(stopped: Path) -> None:
     )
     assert result.exit_code == 0, result.output
     document = orjson.loads(result.stdout)
-    assert document["effect"]["reroute_target"] == [None, "luna"]
-    assert document["effect"]["first_target"] == ["luna", "luna"]
+    # Each change is named in the output (the event log keeps its [before, after] pair).
+    assert document["effect"]["reroute_target"] == {"before": None, "after": "luna"}
+    assert document["effect"]["first_target"] == {"before": "luna", "after": "luna"}
     assert document["effect"]["moved"] == 1  # ticks 1-2 brought 6 jobs; 5 are running
     cleared = cli(
         "reroute",

@@ -24,6 +24,7 @@ from agijobs.ledger.signing import (
 from agijobs.run.keys import LoadedKey, sign_command, signed_auth
 from agijobs.scenario.models import Scenario
 
+from ..contract_check import check_event
 from ..helpers import engine_of
 
 RUN = "run-1"
@@ -235,6 +236,7 @@ def test_a_proposal_expires_after_its_ticks_and_cannot_be_approved() -> None:
             {"proposal": pid, "command": "set-latency", "signed_by": ["alice"], "needed": 2},
         )
     ]
+    check_event(*expired[0])  # as the log's schema has it (`agijobs schema governance.expired`)
     assert engine.state.tick == 3 + 5 + 1
     assert refusal(engine, approval(proposal, pid, "bob")) == "unknown-proposal"
 

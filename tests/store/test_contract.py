@@ -19,6 +19,7 @@ from typing import Any
 import orjson
 import pytest
 
+from agijobs.contract import named_effect
 from agijobs.errors import Conflict
 from agijobs.ledger.canonical import GENESIS_HASH, encode_event
 from agijobs.ledger.checkpoint import encode_checkpoint
@@ -377,7 +378,9 @@ def _check_exactly_once(backend: Backend, acks: list[dict[str, object]], mode: s
     by_actor = {e["data"]["input"]["actor"]: e for e in events}
     for i, ack in enumerate(acks):
         assert by_actor[f"op-{i:02d}"]["tick"] == ack["tick"]
-        assert by_actor[f"op-{i:02d}"]["data"]["effect"] == ack["effect"]
+        # The acknowledgement names the log's [before, after] pair.
+        effect = by_actor[f"op-{i:02d}"]["data"]["effect"]
+        assert named_effect("owner.set-latency", effect) == ack["effect"]
     budgets = [e["data"]["effect"]["budget_ms"] for e in events]
     for earlier, later in itertools.pairwise(budgets):
         assert later[0] == earlier[1]  # one total order

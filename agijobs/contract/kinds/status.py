@@ -1,0 +1,156 @@
+from ..build import (
+    BOOLEAN,
+    COUNT,
+    INTEGER,
+    NUMBER,
+    SHA256,
+    STRING,
+    TEXT_LIST,
+    array,
+    described,
+    document,
+    nullable,
+    obj,
+    one_of,
+    open_map,
+)
+from ..events import GOVERNANCE, INPUT
+from ..shapes import AUTHORITY_OPEN, HEALTH, SUMMARY
+
+KIND = "Status"
+DESCRIPTION = "`status`: the run's state, shards, nodes, checkpoint, chain head and authority."
+STATE = one_of(
+    "running",
+    "running, paused",
+    "paused",
+    "stopped",
+    "stopped at max_ticks",
+    "finished",
+    "crashed",
+)
+SHARD = obj(
+    {
+        "id": STRING,
+        "name": nullable(STRING),
+        "queued": COUNT,
+        "deferred": COUNT,
+        "in_flight": COUNT,
+        "completed": COUNT,
+        "failed": COUNT,
+        "cancelled": COUNT,
+        "cost": described(NUMBER, "USDC"),
+        "retired": described(BOOLEAN, "deregistered"),
+        "budget_ms": COUNT,
+        "max_queue": COUNT,
+        "health": HEALTH,
+        "paused": described(BOOLEAN, "the shard, or the whole fabric"),
+        "first_target": described(nullable(STRING), "the reroute target owners set"),
+    }
+)
+NODE = obj(
+    {
+        "id": STRING,
+        "shard": STRING,
+        "status": one_of("up", "down"),
+        "over_budget": BOOLEAN,
+        "latency_ms": COUNT,
+        "running": COUNT,
+        "slots": COUNT,
+        "price_per_job": described(NUMBER, "USDC"),
+        "metadata": open_map({}, "the operator's own metadata, as configured"),
+    }
+)
+SESSION = described(
+    obj(
+        {
+            "event": one_of(
+                "started",
+                "stopped",
+                "resumed",
+                "crash-detected",
+                "recovered",
+                "command",
+                "governance.payload",
+            ),
+            "at": described(STRING, "wall-clock time, UTC"),
+            "pid": INTEGER,
+            "run_id": STRING,
+            "scenario": STRING,
+            "archived_previous": nullable(STRING),
+            "tick": COUNT,
+            "status": STRING,
+            "reason": STRING,
+            "previous_pid": nullable(INTEGER),
+            "checkpoint_seq": COUNT,
+            "dropped_events": COUNT,
+            "torn_bytes": COUNT,
+            "command": STRING,
+            "actor": STRING,
+            "seq": COUNT,
+            "payload": described({}, "what the bridge's govern answered"),
+        },
+        optional=(
+            "run_id",
+            "scenario",
+            "archived_previous",
+            "tick",
+            "status",
+            "reason",
+            "previous_pid",
+            "checkpoint_seq",
+            "dropped_events",
+            "torn_bytes",
+            "command",
+            "actor",
+            "seq",
+            "payload",
+        ),
+    ),
+    "a record of sessions.ndjson (process lifecycle, outside the event chain); which "
+    "fields it has depends on its event",
+)
+AUTHORITY_SIGNED = obj(
+    {
+        "mode": {"const": "signed"},
+        "authenticated": {"const": True},
+        **GOVERNANCE["properties"],
+        "proposals": array(
+            obj(
+                {
+                    "id": STRING,
+                    "command": INPUT,
+                    "needed": COUNT,
+                    "expires_tick": COUNT,
+                    "signers": TEXT_LIST,
+                }
+            )
+        ),
+    }
+)
+SCHEMA = {
+    "oneOf": [
+        document(KIND, {"storage": STRING, "state": {"const": "no run"}}),
+        document(
+            KIND,
+            {
+                "storage": STRING,
+                "state": STATE,
+                "pid": described(nullable(INTEGER), "the live runner's"),
+                "host": described(nullable(STRING), "the live runner's"),
+                "run_id": nullable(STRING),
+                "name": STRING,
+                "tick": COUNT,
+                "paused": BOOLEAN,
+                "shards": array(SHARD),
+                "nodes": array(NODE),
+                "checkpoint": obj({"tick": COUNT, "seq": COUNT}),
+                "head": described(SHA256, "the chain head at the checkpoint"),
+                "events": COUNT,
+                "last_event_tick": COUNT,
+                "sessions": described(array(SESSION), "the last five"),
+                "summary": described(nullable(SUMMARY), "summary.json, once a run stopped"),
+                "authority": {"oneOf": [AUTHORITY_OPEN, AUTHORITY_SIGNED]},
+            },
+        ),
+    ]
+}

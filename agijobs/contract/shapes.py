@@ -1,0 +1,85 @@
+"""Shapes that several documents share: a run's summary (summary.json), its jobs, a shard's
+counters, an owner effect as the outputs print it."""
+
+from __future__ import annotations
+
+from .build import (
+    BOOLEAN,
+    COUNT,
+    INTEGER,
+    NUMBER,
+    SHA256,
+    STRING,
+    TEXT_LIST,
+    described,
+    obj,
+    one_of,
+    open_map,
+    render,
+)
+from .events import EFFECTS, GOVERNANCE
+
+HEALTH = one_of("healthy", "degraded", "critical")
+JOBS = obj(
+    {
+        "planned": COUNT,
+        "submitted": COUNT,
+        "completed": COUNT,
+        "failed": COUNT,
+        "cancelled": COUNT,
+        "pending": described(COUNT, "queued or in flight"),
+        "value_completed": INTEGER,
+    }
+)
+EXPECT = obj(
+    {
+        "held": BOOLEAN,
+        "failures": described(TEXT_LIST, "each expectation that failed, in words"),
+        "skipped": described(TEXT_LIST, "expectations not checked, and why"),
+    },
+    optional=("skipped",),
+)
+SHARD_TOTALS = obj(
+    {
+        "queued": COUNT,
+        "in_flight": COUNT,
+        "completed": COUNT,
+        "failed": COUNT,
+        "cancelled": COUNT,
+        "spilled_in": COUNT,
+        "spilled_out": COUNT,
+        "budget_ms": COUNT,
+        "health": HEALTH,
+        "cost": described(NUMBER, "USDC"),
+    }
+)
+RUN_STATUS = one_of("finished", "stopped", "paused", "interrupted")
+# summary.json, as a run leaves it (RunOutcome, and Status's `summary`).
+SUMMARY_FIELDS = {
+    "name": STRING,
+    "inputs_id": SHA256,
+    "status": RUN_STATUS,
+    "reason": described(STRING, "why the run stopped, e.g. all jobs done, max-ticks"),
+    "tick": COUNT,
+    "seq": COUNT,
+    "head": described(SHA256, "the chain head"),
+    "paused": BOOLEAN,
+    "jobs": JOBS,
+    "spillovers": COUNT,
+    "owner_actions": COUNT,
+    "outside_commands": described(COUNT, "owner commands from outside the schedule"),
+    "cost": described(NUMBER, "USDC"),
+    "shards": open_map(SHARD_TOTALS, "per shard id"),
+    "events_digest": described(SHA256, "sha256 of events.ndjson"),
+    "expect": described(EXPECT, "the scenario's expectations, once the run ended"),
+}
+SUMMARY = obj(SUMMARY_FIELDS, optional=("expect",))
+
+# An owner command's effect as the outputs print it: changes as {"before", "after"}.
+EFFECT = described(
+    {"anyOf": [render(effect, named=True) for effect in EFFECTS.values()]},
+    "the effect its owner.* event records (`agijobs schema events`), each change as "
+    '{"before": …, "after": …}',
+)
+AUTHORITY_OPEN = obj({"mode": {"const": "open"}, "authenticated": {"const": False}})
+KEYS_IN_FORCE = GOVERNANCE
