@@ -47,6 +47,7 @@ class Step:
     argv: list[str]  # empty: not an agijobs command, not executed
     exit: int
     expected: list[str] = field(default_factory=list)
+    shell: bool = False  # a `$ kill …` line: run by sh, the one non-agijobs command run
 
 
 class RunbookError(ValueError):
@@ -91,6 +92,8 @@ def _step(command: str, line: int, where: str) -> Step:
         env[name] = value
     match = EXIT.search(command)
     code = int(match.group(1)) if match else 0
+    if words and words[0] == "kill" and not env:  # the crash drill's real kill of a runner
+        return Step(line, command, env, ["sh", "-c", command], code, shell=True)
     if not words or words[0] != "agijobs":
         return Step(line, command, env, [], code)
     operators = SHELL_OPERATORS.intersection(words)
@@ -210,6 +213,11 @@ def prepare(tmp: Path) -> tuple[Path, dict[str, str]]:
 
 
 def execute(step: Step, cwd: Path, env: dict[str, str]) -> tuple[int, str, str]:
+    if step.shell:
+        result = subprocess.run(
+            step.argv, cwd=cwd, env=env, capture_output=True, text=True, timeout=120, check=False
+        )
+        return result.returncode, result.stdout, result.stderr
     result = subprocess.run(
         [sys.executable, "-m", "agijobs", *step.argv[1:]],
         cwd=cwd,
@@ -361,7 +369,7 @@ def test_the_format_is_enforced(tmp_path: Path) -> None:
     good = tmp_path / "good.md"
     good.write_text(
         "text\n```sh\n$ export X=1\n$ A=1 agijobs x --y 'a b'   # exit 2\nout\n\n"
-        "$ agijobs z\n```\n",
+        '$ agijobs z\n$ kill -9 "$(cat pid)"   # exit 1\n```\n',
         encoding="utf-8",
     )
     steps = parse(good)
@@ -369,7 +377,9 @@ def test_the_format_is_enforced(tmp_path: Path) -> None:
         (3, {}, [], 0, []),
         (4, {"A": "1"}, ["agijobs", "x", "--y", "a b"], 2, ["out"]),
         (7, {}, ["agijobs", "z"], 0, []),
+        (8, {}, ["sh", "-c", 'kill -9 "$(cat pid)"   # exit 1'], 1, []),
     ]
+    assert [s.shell for s in steps] == [False, False, False, True]
 
 
 def _transcript(path: Path) -> None:
