@@ -16,7 +16,7 @@ import types
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
-from .options import COMMANDS, Opt
+from .options import COMMANDS, GROUPS, Opt
 
 
 class Option(NamedTuple):
@@ -31,6 +31,7 @@ class Table(NamedTuple):
     options: dict[str, Option]  # by flag
     defaults: dict[str, Any]  # of the options not required
     required: frozenset[str]
+    arguments: tuple[str, ...] = ()  # positional (plain text), in order
 
 
 _KINDS = {str: "str", int: "int", float: "float", bool: "flag"}
@@ -46,7 +47,8 @@ def command_function(name: str) -> Callable[..., None]:
 
 def table(function: Callable[..., None]) -> Table | None:
     """The options `function` declares, as the fast path parses them; None when it takes
-    anything the fast path leaves to Typer (an argument, a path, a list). A function that
+    anything the fast path leaves to Typer (an argument other than text, a path, a list).
+    A function that
     wraps another (`functools.wraps`) declares what the one it wraps declares."""
     while hasattr(function, "__wrapped__"):
         function = function.__wrapped__
@@ -57,18 +59,25 @@ def table(function: Callable[..., None]) -> Table | None:
     options: dict[str, Option] = {}
     defaults: dict[str, Any] = {}
     required = set()
+    arguments = []
     for index, name in enumerate(names):
         hint = function.__annotations__[name]
         declared = hint.__metadata__[0]
         kind = _kind(hint.__origin__)
-        if not isinstance(declared, Opt) or declared.flag is None or kind is None:
+        if not isinstance(declared, Opt) or kind is None:
             return None
+        if declared.flag is None:
+            if kind != "str" or index >= first_default:
+                return None
+            arguments.append(name)
+            required.add(name)
+            continue
         options[declared.flag] = Option(name, kind, declared.envvar, declared.low, declared.high)
         if index >= first_default:
             defaults[name] = given[index - first_default]
         else:
             required.add(name)
-    return Table(options, defaults, frozenset(required))
+    return Table(options, defaults, frozenset(required), tuple(arguments))
 
 
 def _kind(annotation: Any) -> str | None:
@@ -79,18 +88,26 @@ def _kind(annotation: Any) -> str | None:
 
 def parse(argv: list[str]) -> tuple[Callable[..., None], dict[str, Any]] | None:
     """The command's function and its parameters, or None when Typer should handle `argv`."""
+    if argv and argv[0] in GROUPS:  # `describe job ID`: a group's command
+        argv = [" ".join(argv[:2]), *argv[2:]]
     if not argv or argv[0] not in COMMANDS or not COMMANDS[argv[0]].fast:
         return None
     function = command_function(argv[0])
     declared = table(function)
     if declared is None:
         return None
-    options, defaults, required = declared
+    options, defaults, required, arguments = declared
     values: dict[str, Any] = {}
     rest = argv[1:]
     at = 0
+    given = 0  # positional arguments taken
     while at < len(rest):
         flag, inline, text = rest[at].partition("=")
+        if not flag.startswith("-") and given < len(arguments):
+            values[arguments[given]] = rest[at]
+            given += 1
+            at += 1
+            continue
         spec = options.get(flag)
         if spec is None or spec.parameter in values:
             return None

@@ -115,6 +115,15 @@ OwnerCommands = Annotated[
 ]
 
 
+# Reading the log (events, describe, audit)
+SinceTick = Annotated[
+    int | None, Opt("--since-tick", "Only from this tick on.", low=0, high=MAX_TICKS)
+]
+UntilTick = Annotated[
+    int | None, Opt("--until-tick", "Only up to this tick.", low=0, high=MAX_TICKS)
+]
+
+
 class Command(NamedTuple):
     """A command: where its function lives, and whether the fast path may take it."""
 
@@ -136,10 +145,17 @@ COMMANDS: dict[str, Command] = {
     "approve": Command("owner", "approve"),
     "status": Command("reading", "status", fast=True),
     "audit": Command("reading", "audit", fast=True),
+    "events": Command("reading", "events"),
+    "describe job": Command("reading", "describe_job", fast=True),
+    "describe node": Command("reading", "describe_node", fast=True),
+    "describe shard": Command("reading", "describe_shard", fast=True),
     "schema": Command("reading", "schema"),
     "keys new": Command("keys", "new"),
     "keys show": Command("keys", "show"),
     "export": Command("copies", "export"),
     "import": Command("copies", "import_"),
 }
-GROUPS = {"keys": "Owner keys (Ed25519): create one, or print the config line of one you have."}
+GROUPS = {
+    "describe": "One job, node or shard: its state now and its history (kubectl describe).",
+    "keys": "Owner keys (Ed25519): create one, or print the config line of one you have.",
+}
