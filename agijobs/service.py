@@ -339,8 +339,21 @@ class Fabric:
                     "give a type (job.completed) or a prefix ending in '.' (owner.)",
                 )
         keep = EventFilter(tuple(types), job, node, shard, since_tick)
-        check_filter(self.store, keep)
-        return read_events(self.store, keep, follow=follow, idle=idle, on_no_runner=on_no_runner)
+        try:
+            check_filter(self.store, keep)
+        except BaseException:
+            self.store.close()
+            raise
+        return self._closing(
+            read_events(self.store, keep, follow=follow, idle=idle, on_no_runner=on_no_runner)
+        )
+
+    def _closing(self, lines: Iterator[Any]) -> Iterator[Any]:
+        """`lines`, then the store's connections closed (reopened if used again)."""
+        try:
+            yield from lines
+        finally:
+            self.store.close()
 
     def describe(self, kind: str, name: str) -> dict[str, Any]:
         """One job, node or shard (`kind`): its state now and its history, from the log and
@@ -350,7 +363,10 @@ class Fabric:
 
         _refuse_unfit_text([(kind.upper(), name)])
         describers = {"job": describe_job, "node": describe_node, "shard": describe_shard}
-        return describers[kind](self.store, name)
+        try:
+            return describers[kind](self.store, name)
+        finally:
+            self.store.close()
 
     def status_stream(self, emit: Callable[[str, dict[str, Any]], None]) -> dict[str, Any]:
         """Follow a live run until it stops (or Ctrl-C), handing `emit` a whole status

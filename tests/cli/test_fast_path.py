@@ -33,10 +33,17 @@ FAST = sorted(name for name, command in COMMANDS.items() if command.fast)
 def test_the_tables_are_the_typer_commands_parameters(name: str) -> None:
     table = fast.table(fast.command_function(name))
     assert table is not None
-    command = get_command(app).commands[name]  # type: ignore[attr-defined]
+    command = get_command(app)
+    for word in name.split():  # `describe job`: a group's command
+        command = command.commands[word]  # type: ignore[attr-defined]
     declared = {}
+    arguments = []
     for param in command.params:
         if param.name == "help":
+            continue
+        if param.param_type_name == "argument":
+            assert param.type_descriptor.annotation is str  # type: ignore[attr-defined]
+            arguments.append(param.name)
             continue
         annotation = param.type_descriptor.annotation  # type: ignore[attr-defined]
         kind = "flag" if param.is_flag else KINDS[annotation]  # type: ignore[attr-defined]
@@ -45,6 +52,7 @@ def test_the_tables_are_the_typer_commands_parameters(name: str) -> None:
         low, high = param.min, param.max  # type: ignore[attr-defined]
         declared[flag] = fast.Option(param.name, kind, param.envvar, low, high)
     assert table.options == declared
+    assert table.arguments == tuple(arguments)
     required = {p.name for p in command.params if p.required}
     assert table.required == required
     optional = {p.name: p.default for p in command.params if not p.required and p.name != "help"}
@@ -78,6 +86,9 @@ TAKEN = [
     ["resume"],
     ["resume", "--reason", "r", "--keep-paused", "--stop-after-ticks", "0", "--json"],
     ["resume", "--tick-ms=5", "--wait", "--actor", "oncall", "--key", "k", "--timeout", "2"],
+    ["describe", "job", "earth-finance-000001"],
+    ["describe", "node", "--json", "mars.gpu-helion", "--storage", "there"],
+    ["describe", "shard", "mars", "--json"],
 ]
 # Left to Typer (its messages): help, unknown or repeated options, missing values or
 # required options, values Typer would coerce or refuse, other commands.
@@ -107,6 +118,11 @@ LEFT = [
     ["resume", "--stop-after-ticks", "1.5"],
     ["resume", "--keep-paused", "--keep-paused"],
     ["run", "scenario.yaml"],
+    ["describe", "job"],
+    ["describe", "job", "a", "b"],
+    ["describe", "job", "-x"],
+    ["describe", "job", "--help"],
+    ["describe"],
     [],
 ]
 
@@ -152,7 +168,7 @@ def test_it_hands_the_command_what_typer_would(
         monkeypatch.delenv(variable, raising=False)
     for variable, value in env.items():
         monkeypatch.setenv(variable, value)
-    typer_end, fast_end = ENDS[argv[0]]
+    typer_end, fast_end = ENDS[" ".join(argv[:2]) if argv[0] == "describe" else argv[0]]
     through_typer = _captured(monkeypatch, typer_end)
     result = CliRunner().invoke(app, argv, catch_exceptions=False)
     assert result.exit_code == 0, result.output
