@@ -123,12 +123,13 @@ def events(
             follow=follow,
             idle=sys.stdout.flush,
             on_no_runner=lambda: _no_runner(storage) if follow else None,
+            raw=as_json,
         )
         try:
             if write is not None:
                 sys.stdout.flush()
-                for line, _ in lines:
-                    write(line + b"\n")
+                for piece in lines:
+                    write(piece)
             else:
                 from ..views.events import event_line
 
