@@ -18,8 +18,6 @@ from ..errors import BadInput
 from ..store import Store
 from ..views.events import EventFilter, FabricWide, LineFilter
 from .follow import check_filter
-from .loading import read_json
-from .sessions import runner_is_live
 
 # Where a job is after each of its own events.
 _JOB_STATES = {
@@ -177,6 +175,9 @@ def _current(
 ) -> tuple[dict[str, Any], dict[str, Any] | None, list[str] | None]:
     """The checkpoint's entry for a node or shard, the live runner's (None at rest), and
     for a node at rest the jobs it runs (from the checkpoint's job table)."""
+    from .loading import read_json
+    from .sessions import runner_is_live
+
     checkpoint = store.read_checkpoint()
     state = orjson.loads(checkpoint)["state"] if checkpoint else {}
     stored: dict[str, Any] = next((e for e in state.get(kind, []) if e.get("id") == name), {})
@@ -201,6 +202,8 @@ def _pick(live: dict[str, Any] | None, stored: dict[str, Any], key: str) -> Any:
 
 
 def _as_of(store: Store, live: dict[str, Any] | None) -> dict[str, Any]:
+    from .loading import read_json
+
     if live is not None:
         view = read_json(store, "live.json") or {}
         return {"source": "live runner", "tick": view.get("tick")}

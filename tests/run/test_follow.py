@@ -8,7 +8,7 @@ from pathlib import Path
 import orjson
 import pytest
 
-from agijobs.run import follow
+from agijobs.run import follow, sessions
 from agijobs.store.files import FileStore
 from agijobs.views.events import EventFilter
 
@@ -28,7 +28,7 @@ def test_a_torn_last_line_is_never_handed_on_and_is_read_whole_once_written(
     log.write_bytes(first + b"\n" + second[:half])  # the runner is writing event 2
     # Live at the start and for four polls, then stopped (a last read follows).
     live = iter([True] * 5 + [False])
-    monkeypatch.setattr(follow, "runner_is_live", lambda store: next(live))
+    monkeypatch.setattr(sessions, "runner_is_live", lambda store: next(live))
     waits: list[float] = []
 
     def sleep(seconds: float) -> None:
@@ -54,7 +54,7 @@ def test_polling_backs_off_while_nothing_comes(
 ) -> None:
     (tmp_path / "events.ndjson").write_bytes(_line(1) + b"\n")
     live = iter([True] * 8 + [False])
-    monkeypatch.setattr(follow, "runner_is_live", lambda store: next(live))
+    monkeypatch.setattr(sessions, "runner_is_live", lambda store: next(live))
     waits: list[float] = []
     lines = list(
         follow.read_events(FileStore(tmp_path), EventFilter(), follow=True, sleep=waits.append)
@@ -67,7 +67,7 @@ def test_without_a_live_runner_it_reads_the_log_once_and_says_so(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     (tmp_path / "events.ndjson").write_bytes(_line(1) + b"\n" + _line(2)[:5])
-    monkeypatch.setattr(follow, "runner_is_live", lambda store: False)
+    monkeypatch.setattr(sessions, "runner_is_live", lambda store: False)
     told: list[str] = []
     lines = list(
         follow.read_events(
