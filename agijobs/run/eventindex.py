@@ -9,9 +9,10 @@ rebuilt when the log no longer holds what it indexed (the line at a segment's en
 carry the chain hash it recorded: the hash chains the whole log before it).
 
 A segment file: one JSON header line, then (buckets + 1) little-endian uint64 offsets into
-the data, then the data: `key<TAB>offset,offset,…<LF>` lines, grouped by bucket (crc32 of
-the key). A key is `j/<job>`, `n/<node>` or `s/<shard>`. Finding a key reads the header,
-16 bytes of offsets and one bucket.
+the data, then the data: `key<TAB>offset<LF>` lines in log order, grouped by bucket (crc32
+of the key; about one bucket per 64 KiB of log). A key is `j/<job>`, `n/<node>` or
+`s/<shard>`. Finding a key reads the header, 16 bytes of offsets and one bucket (about
+10 KiB). Building one appends to the buckets as it reads: no table of every job is held.
 """
 
 from __future__ import annotations
@@ -22,7 +23,6 @@ import re
 import sys
 import zlib
 from array import array
-from collections import defaultdict
 from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any
@@ -32,7 +32,7 @@ import orjson
 from ..views.events import subjects
 
 DIRECTORY = "events-index"
-FORMAT = 1
+FORMAT = 2
 MAX_SEGMENTS = 8
 _READ = 1 << 24
 _JOB = re.compile(rb'"job":"([^"\\]*)"')
@@ -96,29 +96,31 @@ class EventIndex:
         return self.root.is_dir()
 
     def _extend(self, start: int) -> None:
-        keys, end, last_hash = _scan(self.log, start)
+        buckets, end, last_hash = _scan(self.log, start)
         if end == start:
             return
         header = {"format": FORMAT, "start": start, "end": end, "last_hash": last_hash}
-        self._add(header, keys)
+        self._add(header, buckets)
 
     def _merge(self) -> None:
-        keys: defaultdict[str, list[int]] = defaultdict(list)
-        for path, header, memory in self.segments:
-            for key, offsets in _entries(path, header, memory):
-                keys[key].extend(offsets)
         last = self.segments[-1][1]
+        buckets = Buckets(_bucket_count(last["end"]))
+        for path, header, memory in self.segments:  # in log order: each bucket stays so
+            data = memory if memory is not None else Path(path).read_bytes()  # type: ignore[arg-type]
+            for line in data[header["data_at"] :].split(b"\n"):
+                if line:
+                    buckets.add_line(line.partition(b"\t")[0], line + b"\n")
         header = {"format": FORMAT, "start": 0, "end": last["end"], "last_hash": last["last_hash"]}
         old = [path for path, _, _ in self.segments if path is not None]
         self.segments = []
-        self._add(header, keys)
+        self._add(header, buckets)
         for path in old:
             if path != self.segments[0][0]:
                 with contextlib.suppress(OSError):
                     path.unlink()
 
-    def _add(self, header: dict[str, Any], keys: dict[str, list[int]]) -> None:
-        data = encode(header, keys)
+    def _add(self, header: dict[str, Any], buckets: Buckets) -> None:
+        data = encode(header, buckets)
         path: Path | None = self.root / f"{len(self.segments)}.idx"
         assert path is not None
         try:  # a storage on read-only media is still described, from memory
@@ -135,10 +137,28 @@ class EventIndex:
 # --------------------------------------------------------------------- scanning
 
 
-def _scan(log: Path, start: int) -> tuple[dict[str, list[int]], int, str]:
-    """The keys of the complete lines from byte `start` on, where they end, and the hash
-    of the last one."""
-    keys: defaultdict[str, list[int]] = defaultdict(list)
+class Buckets:
+    """Index lines, `key<TAB>offset<LF>`, appended to the bucket of their key."""
+
+    def __init__(self, count: int) -> None:
+        self.count = count
+        self.parts = [bytearray() for _ in range(count)]
+
+    def add(self, key: bytes, offset: int) -> None:
+        self.parts[zlib.crc32(key) % self.count] += b"%s\t%d\n" % (key, offset)
+
+    def add_line(self, key: bytes, line: bytes) -> None:
+        self.parts[zlib.crc32(key) % self.count] += line
+
+
+def _bucket_count(log_bytes: int) -> int:
+    return max(16, log_bytes >> 16)
+
+
+def _scan(log: Path, start: int) -> tuple[Buckets, int, str]:
+    """The index lines of the complete lines from byte `start` on, where they end, and the
+    hash of the last one."""
+    buckets = Buckets(_bucket_count(log.stat().st_size - start))
     position = start
     last = b""
     with open(log, "rb") as handle:
@@ -151,15 +171,16 @@ def _scan(log: Path, start: int) -> tuple[dict[str, list[int]], int, str]:
             if not cut:
                 continue
             block = block[:cut]
-            _index_block(block, position, keys)
+            _index_block(block, position, buckets)
             position += cut
             last = block[block.rfind(b"\n", 0, cut - 1) + 1 : cut]
     found = _HASH.search(last) if last else None
-    return keys, position, found.group(1).decode() if found else ""
+    return buckets, position, found.group(1).decode() if found else ""
 
 
-def _index_block(block: bytes, base: int, keys: defaultdict[str, list[int]]) -> None:
+def _index_block(block: bytes, base: int, buckets: Buckets) -> None:
     rfind = block.rfind
+    add = buckets.add
     line_start = -1
     seen_at = -2
     for found in _JOB.finditer(block):
@@ -167,7 +188,7 @@ def _index_block(block: bytes, base: int, keys: defaultdict[str, list[int]]) -> 
         if at > seen_at:  # one lookup of the line start per line
             line_start = rfind(b"\n", 0, at) + 1
             seen_at = block.find(b"\n", at)
-        keys["j/" + found.group(1).decode()].append(base + line_start)
+        add(b"j/" + found.group(1), base + line_start)
     for found in _OTHER.finditer(block):
         start = rfind(b"\n", 0, found.start()) + 1
         event = orjson.loads(block[start : found.end()])
@@ -175,9 +196,9 @@ def _index_block(block: bytes, base: int, keys: defaultdict[str, list[int]]) -> 
         if not (jobs or nodes or shards) and event["type"].startswith("owner."):
             shards = {"*"}  # the whole fabric's (pause-all, resume): every shard's history
         for node in nodes:
-            keys["n/" + node].append(base + start)
+            add(b"n/" + node.encode(), base + start)
         for shard in shards:
-            keys["s/" + shard].append(base + start)
+            add(b"s/" + shard.encode(), base + start)
 
 
 def _ends_with(log: Path, end: int, last_hash: str) -> bool:
@@ -201,27 +222,18 @@ def _ends_with(log: Path, end: int, last_hash: str) -> bool:
 # --------------------------------------------------------------------- the file
 
 
-def encode(header: dict[str, Any], keys: dict[str, list[int]]) -> bytes:
-    buckets = max(16, 1 << max(0, len(keys) // 16).bit_length())
-    groups: list[list[bytes]] = [[] for _ in range(buckets)]
-    for key, offsets in keys.items():
-        raw = key.encode()
-        line = raw + b"\t" + ",".join(map(str, offsets)).encode() + b"\n"
-        groups[zlib.crc32(raw) % buckets].append(line)
+def encode(header: dict[str, Any], buckets: Buckets) -> bytes:
     bounds = array("Q", [0])
-    parts = []
     total = 0
-    for group in groups:
-        part = b"".join(group)
-        parts.append(part)
+    for part in buckets.parts:
         total += len(part)
         bounds.append(total)
     if bounds.itemsize != 8:  # pragma: no cover - every platform agijobs runs on
         raise RuntimeError("array('Q') is not 64-bit here")
     if sys.byteorder != "little":  # pragma: no cover
         bounds.byteswap()
-    head = orjson.dumps({**header, "buckets": buckets}, option=orjson.OPT_SORT_KEYS) + b"\n"
-    return head + bounds.tobytes() + b"".join(parts)
+    head = orjson.dumps({**header, "buckets": buckets.count}, option=orjson.OPT_SORT_KEYS) + b"\n"
+    return head + bounds.tobytes() + b"".join(buckets.parts)
 
 
 def _header_of(data: bytes) -> dict[str, Any]:
@@ -268,17 +280,8 @@ def _bucket(path: Path | None, header: dict[str, Any], memory: Any, key: bytes) 
 def _find(path: Path | None, header: dict[str, Any], memory: Any, key: str) -> list[int]:
     raw = key.encode()
     prefix = raw + b"\t"
-    for line in _bucket(path, header, memory, raw).split(b"\n"):
-        if line.startswith(prefix):
-            return [int(x) for x in line[len(prefix) :].split(b",")]
-    return []
-
-
-def _entries(
-    path: Path | None, header: dict[str, Any], memory: Any
-) -> Iterator[tuple[str, list[int]]]:
-    data = memory if memory is not None else Path(path).read_bytes()  # type: ignore[arg-type]
-    for line in data[header["data_at"] :].split(b"\n"):
-        if line:
-            key, _, offsets = line.partition(b"\t")
-            yield key.decode(), [int(x) for x in offsets.split(b",")]
+    return [
+        int(line[len(prefix) :])
+        for line in _bucket(path, header, memory, raw).split(b"\n")
+        if line.startswith(prefix)
+    ]
