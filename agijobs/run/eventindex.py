@@ -120,18 +120,19 @@ class EventIndex:
                     path.unlink()
 
     def _add(self, header: dict[str, Any], buckets: Buckets) -> None:
-        data = encode(header, buckets)
-        path: Path | None = self.root / f"{len(self.segments)}.idx"
-        assert path is not None
+        pieces = encode(header, buckets)
+        path = self.root / f"{len(self.segments)}.idx"
         try:  # a storage on read-only media is still described, from memory
             self.root.mkdir(exist_ok=True)
             tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-            tmp.write_bytes(data)
+            with open(tmp, "wb") as handle:  # piece by piece: never the whole index at once
+                handle.writelines(pieces)
             os.replace(tmp, path)
         except OSError:
-            path = None
-        full = _header_of(data)
-        self.segments.append((path, full, data if path is None else None))
+            data = b"".join(pieces)
+            self.segments.append((None, _header_of(data), data))
+            return
+        self.segments.append((path, _header_of(bytes(pieces[0]) + bytes(pieces[1])), None))
 
 
 # --------------------------------------------------------------------- scanning
@@ -222,7 +223,8 @@ def _ends_with(log: Path, end: int, last_hash: str) -> bool:
 # --------------------------------------------------------------------- the file
 
 
-def encode(header: dict[str, Any], buckets: Buckets) -> bytes:
+def encode(header: dict[str, Any], buckets: Buckets) -> list[bytes | bytearray]:
+    """The segment file: its header line, its bucket bounds, then each bucket."""
     bounds = array("Q", [0])
     total = 0
     for part in buckets.parts:
@@ -233,7 +235,7 @@ def encode(header: dict[str, Any], buckets: Buckets) -> bytes:
     if sys.byteorder != "little":  # pragma: no cover
         bounds.byteswap()
     head = orjson.dumps({**header, "buckets": buckets.count}, option=orjson.OPT_SORT_KEYS) + b"\n"
-    return head + bounds.tobytes() + b"".join(buckets.parts)
+    return [head, bounds.tobytes(), *buckets.parts]
 
 
 def _header_of(data: bytes) -> dict[str, Any]:

@@ -67,12 +67,18 @@ class EventFilter:
     shard: str | None = None
     since_tick: int | None = None
     needles: tuple[bytes, ...] = field(default=(), init=False)
+    type_needles: tuple[bytes, ...] = field(default=(), init=False)
 
     def __post_init__(self) -> None:
-        # Bytes an event's line must hold to be about the job, node or shard: a line that
-        # lacks one is skipped unparsed (most of a large log, for one job).
+        # Bytes an event's line must hold to be about the job, node or shard, and one of
+        # which it must hold to be of a type asked for (the canonical line ends with its
+        # type): a line that lacks them is skipped unparsed (most of a large log).
         self.needles = tuple(
             orjson.dumps(name) for name in (self.job, self.node, self.shard) if name is not None
+        )
+        self.type_needles = tuple(
+            b'"type":' + (orjson.dumps(t)[:-1] if t.endswith(".") else orjson.dumps(t) + b"}")
+            for t in self.types
         )
 
     @property
@@ -84,6 +90,8 @@ class EventFilter:
         for needle in self.needles:
             if needle not in line:
                 return None
+        if self.type_needles and not any(needle in line for needle in self.type_needles):
+            return None
         event: dict[str, Any] = orjson.loads(line)
         return event if self.keeps(event) else None
 
