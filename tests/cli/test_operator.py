@@ -11,7 +11,6 @@ from pathlib import Path
 
 import jsonschema
 import orjson
-import pytest
 import yaml
 
 from ..helpers import agijobs, cli, start, wait_for
