@@ -212,3 +212,32 @@ def test_audit_refuses_a_window_that_ends_before_it_starts(finished: Path) -> No
         "Error: --since-tick 9 is after --until-tick 3 — give a since tick at or before the "
         "until tick\n"
     )
+
+
+def test_ctrl_c_leaves_a_follow_with_130(scenario_file: Path, storage: Path) -> None:
+    import signal
+
+    runner = subprocess.Popen(
+        [sys.executable, "-m", "agijobs", "run", str(scenario_file), "--storage", str(storage),
+         "--tick-ms", "1000"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        wait_for(storage / "live.json")
+        follower = subprocess.Popen(
+            [sys.executable, "-m", "agijobs", "events", "--follow", "--storage", str(storage)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
+        assert follower.stdout is not None
+        first = follower.stdout.readline()  # it has started printing: it is following
+        assert first.startswith(b"tick 0 \xc2\xb7 seq 1 \xc2\xb7 run.started")
+        follower.send_signal(signal.SIGINT)
+        _, told = follower.communicate(timeout=30)
+        assert follower.returncode == 130, told
+        assert told == b""  # it followed a live run, and left without a traceback
+        assert runner.poll() is None  # the runner goes on
+    finally:
+        runner.kill()
+        runner.wait()
