@@ -425,7 +425,14 @@ def render_audit(report: Any) -> None:
             f"authority: every governance signature verified · plan signed by "
             f"{', '.join(authority['plan_signed_by'])}"
         )
-    table = Table(title="governance timeline", title_justify="left")
+    title = "governance timeline"
+    cut = _plain(getattr(report, "timeline_filter", None))
+    if cut:
+        given = ", ".join(
+            f"{key} {value}" for key, value in cut.items() if key not in ("rows", "of")
+        )
+        title += f" (only {given}: {cut['rows']} of {cut['of']} rows; the whole run was proved)"
+    table = Table(title=title, title_justify="left")
     columns = ["tick", "command", "actor", "reason", "source", "effect"]
     if authority.get("authenticated"):
         columns.insert(3, "signed by")

@@ -33,9 +33,9 @@ FAST = sorted(name for name, command in COMMANDS.items() if command.fast)
 def test_the_tables_are_the_typer_commands_parameters(name: str) -> None:
     table = fast.table(fast.command_function(name))
     assert table is not None
-    group, _, word = name.rpartition(" ")  # a group's command: `runner stop`
-    commands = get_command(app).commands  # type: ignore[attr-defined]
-    command = commands[group].commands[word] if group else commands[name]
+    command = get_command(app)
+    for word in name.split():  # `describe job`: a group's command
+        command = command.commands[word]  # type: ignore[attr-defined]
     declared = {}
     arguments = []
     for param in command.params:
@@ -88,6 +88,9 @@ TAKEN = [
     ["resume", "--tick-ms=5", "--wait", "--actor", "oncall", "--key", "k", "--timeout", "2"],
     ["submit", "-", "--reason", "r"],
     ["submit", "--reason=r", "jobs.ndjson", "--json", "--actor", "oncall"],
+    ["describe", "job", "earth-finance-000001"],
+    ["describe", "node", "--json", "mars.gpu-helion", "--storage", "there"],
+    ["describe", "shard", "mars", "--json"],
 ]
 # Left to Typer (its messages): help, unknown or repeated options, missing values or
 # required options, values Typer would coerce or refuse, other commands.
@@ -123,6 +126,11 @@ LEFT = [
     ["submit", "a.ndjson", "b.ndjson", "--reason", "r"],
     ["submit", "-x", "--reason", "r"],
     ["submit", "--help"],
+    ["describe", "job"],
+    ["describe", "job", "a", "b"],
+    ["describe", "job", "-x"],
+    ["describe", "job", "--help"],
+    ["describe"],
     [],
 ]
 
@@ -169,6 +177,7 @@ def test_it_hands_the_command_what_typer_would(
     for variable, value in env.items():
         monkeypatch.setenv(variable, value)
     typer_end, fast_end = ENDS[argv[0] if argv[0] in ENDS else " ".join(argv[:2])]
+    typer_end, fast_end = ENDS[" ".join(argv[:2]) if argv[0] == "describe" else argv[0]]
     through_typer = _captured(monkeypatch, typer_end)
     result = CliRunner().invoke(app, argv, catch_exceptions=False)
     assert result.exit_code == 0, result.output
