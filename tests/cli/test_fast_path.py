@@ -177,7 +177,6 @@ def test_it_hands_the_command_what_typer_would(
     for variable, value in env.items():
         monkeypatch.setenv(variable, value)
     typer_end, fast_end = ENDS[argv[0] if argv[0] in ENDS else " ".join(argv[:2])]
-    typer_end, fast_end = ENDS[" ".join(argv[:2]) if argv[0] == "describe" else argv[0]]
     through_typer = _captured(monkeypatch, typer_end)
     result = CliRunner().invoke(app, argv, catch_exceptions=False)
     assert result.exit_code == 0, result.output
