@@ -31,6 +31,7 @@ class Table(NamedTuple):
     options: dict[str, Option]  # by flag
     defaults: dict[str, Any]  # of the options not required
     required: frozenset[str]
+    arguments: tuple[str, ...] = ()  # parameters given by position (plain text, required)
 
 
 _KINDS = {str: "str", int: "int", float: "float", bool: "flag"}
@@ -46,8 +47,9 @@ def command_function(name: str) -> Callable[..., None]:
 
 def table(function: Callable[..., None]) -> Table | None:
     """The options `function` declares, as the fast path parses them; None when it takes
-    anything the fast path leaves to Typer (an argument, a path, a list). A function that
-    wraps another (`functools.wraps`) declares what the one it wraps declares."""
+    anything the fast path leaves to Typer (an argument that is not required text, a path,
+    a list). A function that wraps another (`functools.wraps`) declares what the one it
+    wraps declares."""
     while hasattr(function, "__wrapped__"):
         function = function.__wrapped__
     code = function.__code__
@@ -57,18 +59,25 @@ def table(function: Callable[..., None]) -> Table | None:
     options: dict[str, Option] = {}
     defaults: dict[str, Any] = {}
     required = set()
+    arguments: list[str] = []
     for index, name in enumerate(names):
         hint = function.__annotations__[name]
         declared = hint.__metadata__[0]
         kind = _kind(hint.__origin__)
-        if not isinstance(declared, Opt) or declared.flag is None or kind is None:
+        if not isinstance(declared, Opt) or kind is None:
             return None
+        if declared.flag is None:  # an argument: plain required text only (a node's name)
+            if hint.__origin__ is not str or index >= first_default:
+                return None
+            arguments.append(name)
+            required.add(name)
+            continue
         options[declared.flag] = Option(name, kind, declared.envvar, declared.low, declared.high)
         if index >= first_default:
             defaults[name] = given[index - first_default]
         else:
             required.add(name)
-    return Table(options, defaults, frozenset(required))
+    return Table(options, defaults, frozenset(required), tuple(arguments))
 
 
 def _kind(annotation: Any) -> str | None:
@@ -85,11 +94,16 @@ def parse(argv: list[str]) -> tuple[Callable[..., None], dict[str, Any]] | None:
     declared = table(function)
     if declared is None:
         return None
-    options, defaults, required = declared
+    options, defaults, required, arguments = declared
     values: dict[str, Any] = {}
     rest = argv[1:]
     at = 0
+    positional = list(arguments)
     while at < len(rest):
+        if positional and not rest[at].startswith("-"):
+            values[positional.pop(0)] = rest[at]
+            at += 1
+            continue
         flag, inline, text = rest[at].partition("=")
         spec = options.get(flag)
         if spec is None or spec.parameter in values:

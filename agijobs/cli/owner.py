@@ -1,5 +1,5 @@
-"""Owner commands: pause-all, reroute, set-latency, apply, approve (resume lives with the
-commands that run a fabric).
+"""Owner commands: pause-all, reroute, set-latency, cordon, uncordon, drain, apply, approve
+(resume lives with the commands that run a fabric).
 
 With a live runner the command goes to its inbox and the CLI waits for the acknowledgement;
 with none, it is applied to the checkpoint at rest under the run lock.
@@ -8,7 +8,19 @@ with none, it is applied to the checkpoint at rest under the run lock.
 import sys
 from typing import Annotated, Any
 
-from .options import DEFAULT_STORAGE, Actor, Json, Key, Opt, Reason, Storage, Timeout, argument
+from .options import (
+    DEFAULT_STORAGE,
+    Actor,
+    Deadline,
+    Json,
+    Key,
+    NodeId,
+    Opt,
+    Reason,
+    Storage,
+    Timeout,
+    argument,
+)
 from .output import guard, notice, print_json
 
 
@@ -98,6 +110,78 @@ def set_latency(
         show_result(result, as_json)
 
 
+# ------------------------------------------------------------------ node operations
+
+
+def cordon(
+    node: NodeId,
+    reason: Reason,
+    actor: Actor = None,
+    key: Key = None,
+    timeout: Timeout = 10.0,
+    storage: Storage = DEFAULT_STORAGE,
+    as_json: Json = False,
+) -> None:
+    """Give the node no new work; the jobs running on it carry on.
+
+    Idempotent: cordoning a cordoned (or draining) node exits 0 and changes nothing.
+
+    Example: agijobs cordon earth.core-alpha --reason "INC-4711: flaky NIC"
+    """
+    with guard(as_json):
+        from ..service import Fabric
+
+        result = Fabric(storage).cordon(node, reason, actor, key, timeout)
+        show_result(result, as_json)
+
+
+def uncordon(
+    node: NodeId,
+    reason: Reason,
+    actor: Actor = None,
+    key: Key = None,
+    timeout: Timeout = 10.0,
+    storage: Storage = DEFAULT_STORAGE,
+    as_json: Json = False,
+) -> None:
+    """Let the node take work again; a drain in progress ends, its jobs stay where they are.
+
+    Idempotent: uncordoning a schedulable node exits 0 and changes nothing.
+
+    Example: agijobs uncordon earth.core-alpha --reason "NIC replaced"
+    """
+    with guard(as_json):
+        from ..service import Fabric
+
+        result = Fabric(storage).uncordon(node, reason, actor, key, timeout)
+        show_result(result, as_json)
+
+
+def drain(
+    node: NodeId,
+    deadline: Deadline,
+    reason: Reason,
+    actor: Actor = None,
+    key: Key = None,
+    timeout: Timeout = 10.0,
+    storage: Storage = DEFAULT_STORAGE,
+    as_json: Json = False,
+) -> None:
+    """Cordon the node and let its running jobs finish until the deadline.
+
+    The deadline is relative: the jobs still running at the end of the tick --deadline
+    ticks after the acknowledged one go back to the front of their shard's queue, keeping
+    their progress (event node.drained). The node stays cordoned until uncordoned.
+
+    Example: agijobs drain earth.core-alpha --deadline 20 --reason "kernel upgrade"
+    """
+    with guard(as_json):
+        from ..service import Fabric
+
+        result = Fabric(storage).drain(node, deadline, reason, actor, key, timeout)
+        show_result(result, as_json)
+
+
 def apply(
     source: Annotated[str, argument("YAML/JSON file of command(s), or - for stdin.")],
     reason: Annotated[
@@ -111,9 +195,10 @@ def apply(
 ) -> None:
     """Apply owner commands given as YAML or JSON: one command, or a list applied together.
 
-    Any of the 18 owner commands (pause-all, resume, reroute, set-latency, shard.pause,
+    Any of the 21 owner commands (pause-all, resume, reroute, set-latency, shard.pause,
     shard.resume, shard.register, shard.deregister, shard.update, node.register,
-    node.update, node.deregister, job.cancel, job.reroute, checkpoint.save,
+    node.update, node.deregister, node.cordon, node.uncordon, node.drain, job.cancel,
+    job.reroute, checkpoint.save,
     checkpoint.configure, reporting.configure, governance.update), in agijobs form
     (`command: NAME`) or in the reference demo's form (`type: NAME`, camelCase). A list is
     all or none: if one command is invalid, none is applied and nothing changes.

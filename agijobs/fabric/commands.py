@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 from ..errors import BadInput
 from .authority import governance_problems
 from .inputs import BATCH, CommandInput
+from .nodes import node_cordon, node_drain, node_uncordon
 from .state import RUNNING, Job, Shard, by_qseq, refill_queues, remove_queued, take_queued
 from .topology import (
     FollowUps,
@@ -360,6 +361,10 @@ HANDLERS: dict[str, Handler] = {
     "node.register": node_register,
     "node.update": node_update,
     "node.deregister": node_deregister,
+    # Node operations (agijobs.fabric.nodes)
+    "node.cordon": node_cordon,
+    "node.uncordon": node_uncordon,
+    "node.drain": node_drain,
     "job.cancel": _job_cancel,
     "job.reroute": _job_reroute,
     "checkpoint.save": _checkpoint_save,
@@ -371,7 +376,7 @@ HANDLERS: dict[str, Handler] = {
 # these names, in this order.
 COMMAND_NAMES = tuple(HANDLERS)
 # Owner commands that change no job, so an engine restored without its jobs can apply them.
-JOBLESS = frozenset({"pause-all", "resume"})
+JOBLESS = frozenset({"pause-all", "resume", "node.cordon", "node.uncordon", "node.drain"})
 # The reference demo's names for the two fabric-wide commands.
 ALIASES = {"system.pause": "pause-all", "system.resume": "resume"}
 

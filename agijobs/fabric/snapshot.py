@@ -79,6 +79,11 @@ def snapshot(engine: Moves) -> dict[str, Any]:
                 "slots": node.slots,
                 "timer": [node.timer_kind, node.timer_tick],
                 "running": [make_job_row(j) for j in node.running.values()],
+                # Node operations and executor reports: written only when in force, so a
+                # run that never uses them keeps its checkpoint bytes.
+                **({"cordoned": True} if node.cordoned else {}),
+                **({"drain_tick": node.drain_tick} if node.drain_tick else {}),
+                **({"executor_down": True} if node.executor_down else {}),
             }
         )
     snapshot = {
@@ -159,6 +164,8 @@ def restore(
             metadata=raw["metadata"],
             up=raw["up"],
             outages=raw["outages"],
+            cordoned=raw.get("cordoned", False),
+            executor_down=raw.get("executor_down", False),
         )
         nodes[node.id] = node
         shards[node.shard].nodes.append(node)
@@ -180,6 +187,9 @@ def restore(
         state.governance = Governance.from_json(snapshot["governance"])
     state.triggers_armed = list(snapshot.get("triggers", ()))
     state.attempts = dict(snapshot.get("attempts", {}))
+    for raw in snapshot["nodes"]:
+        if raw.get("drain_tick"):
+            state.set_drain(nodes[raw["id"]], raw["drain_tick"])
     if not jobs:
         for raw in snapshot["nodes"]:
             kind, tick = raw["timer"]
@@ -418,6 +428,9 @@ NODE = {
     "slots": int,
     "timer": (str, int),
     "running_jobs": int,  # rows in the job table
+    "cordoned": Omittable(bool),  # absent unless cordoned (agijobs.fabric.nodes)
+    "drain_tick": Omittable(int),  # absent unless draining
+    "executor_down": Omittable(bool),  # absent unless the executor reports it down
 }
 GOVERNANCE = {
     "keys": ListOf({"name": str, "public_key": str, "roles": ListOf(str)}),

@@ -1,4 +1,5 @@
-"""Owner commands that touch no job (pause-all, resume) are applied at rest by an engine
+"""Owner commands that touch no job (pause-all, resume, node.cordon, node.uncordon,
+node.drain) are applied at rest by an engine
 restored without its jobs (the checkpoint without its job table); the result must be the
 very bytes a fully restored engine gives, naming the very job table it was restored from."""
 
@@ -22,9 +23,18 @@ from ..helpers import agijobs
 SCENARIOS = sorted((Path(__file__).parents[2] / "scenarios").glob("*.yaml"))
 
 
+def _args(engine: Engine, name: str) -> dict[str, object]:
+    """The command's arguments: node operations act on the fabric's first node."""
+    if not name.startswith("node."):
+        return {}
+    node = next(iter(engine.state.nodes))
+    return {"node": node, "deadline_ticks": 5} if name == "node.drain" else {"node": node}
+
+
 def _applied(engine: Engine, name: str) -> tuple[bytes, bytes, bytes | None]:
     """The command's events, then the checkpoint state and job table it leaves."""
-    command = CommandInput(name, {}, "drill", "oncall", "at-rest", "2026-11-25T00:00:00.000Z")
+    args = _args(engine, name)
+    command = CommandInput(name, args, "drill", "oncall", "at-rest", "2026-11-25T00:00:00.000Z")
     events = engine.apply_at_rest(command)
     state, table = jobtable.split(engine.snapshot())
     return dumps(events), dumps(state), table
@@ -32,7 +42,7 @@ def _applied(engine: Engine, name: str) -> tuple[bytes, bytes, bytes | None]:
 
 @pytest.mark.parametrize("ticks", [3, 40, 120])
 @pytest.mark.parametrize("scenario", SCENARIOS, ids=lambda p: p.stem)
-def test_a_jobless_restore_applies_pause_and_resume_to_the_same_bytes(
+def test_a_jobless_restore_applies_each_jobless_command_to_the_same_bytes(
     scenario: Path, ticks: int, tmp_path: Path
 ) -> None:
     storage = tmp_path / "storage"
