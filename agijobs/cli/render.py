@@ -258,6 +258,9 @@ def render_status(report: dict[str, Any]) -> None:
         f"nodes: {len(up)} of {len(nodes)} up · down: {', '.join(down) or 'none'}"
         f" · over latency budget: {', '.join(over) or 'none'}"
     )
+    cordoned = [_cordon_note(n) for n in nodes if n.get("schedulable")]
+    if cordoned:
+        out.print(f"no new work (cordoned): {', '.join(cordoned)}")
     _render_authority(report.get("authority"))
     checkpoint = report["checkpoint"]
     out.print(f"last checkpoint: tick {checkpoint['tick']}, seq {checkpoint['seq']}")
@@ -304,6 +307,12 @@ def _render_authority(authority: dict[str, Any] | None) -> None:
     out.print(table)
 
 
+def _cordon_note(node: dict[str, Any]) -> str:
+    if node["schedulable"] == "draining":
+        return f"{node['id']} (draining until tick {node['drain_tick']}, {node['running']} running)"
+    return node["id"]
+
+
 def _node_table(nodes: list[dict[str, Any]]) -> Table:
     """Nodes with what operators keep about them (deployment, zones, compliance, price)."""
     table = Table(title="nodes", title_justify="left")
@@ -324,7 +333,7 @@ def _node_table(nodes: list[dict[str, Any]]) -> Table:
         table.add_row(
             node["id"],
             node["shard"],
-            node["status"],
+            node["status"] + (f", {node['schedulable']}" if node.get("schedulable") else ""),
             f"{node['running']}/{node['slots']}",
             str(node["latency_ms"]),
             f"{price:g} {pricing.get('currency', '')}".strip() if price else "-",
