@@ -310,7 +310,7 @@ def _render_authority(authority: dict[str, Any] | None) -> None:
 def _cordon_note(node: dict[str, Any]) -> str:
     if node["schedulable"] == "draining":
         return f"{node['id']} (draining until tick {node['drain_tick']}, {node['running']} running)"
-    return node["id"]
+    return str(node["id"])
 
 
 def _node_table(nodes: list[dict[str, Any]]) -> Table:
