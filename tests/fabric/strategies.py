@@ -28,6 +28,9 @@ COMMANDS = [
     "node.register",
     "node.update",
     "node.deregister",
+    "node.cordon",
+    "node.uncordon",
+    "node.drain",
     "job.cancel",
     "job.reroute",
     "checkpoint.save",
@@ -166,8 +169,11 @@ def scenarios(draw: Any) -> Scenario:
                     },
                 }
             )
-        elif kind == "node.deregister":
+        elif kind in ("node.deregister", "node.cordon", "node.uncordon"):
             entry["node"] = draw(st.sampled_from(node_ids))
+        elif kind == "node.drain":
+            entry["node"] = draw(st.sampled_from(node_ids))
+            entry["deadline_ticks"] = draw(st.integers(1, 12))
         elif kind in ("job.cancel", "job.reroute"):
             entry["locator"] = {
                 "kind": "tail",
