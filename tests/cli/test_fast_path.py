@@ -35,8 +35,13 @@ def test_the_tables_are_the_typer_commands_parameters(name: str) -> None:
     assert table is not None
     command = get_command(app).commands[name]  # type: ignore[attr-defined]
     declared = {}
+    arguments = []
     for param in command.params:
         if param.name == "help":
+            continue
+        if param.param_type_name == "argument":  # plain required text (a node's name)
+            assert param.type_descriptor.annotation is str  # type: ignore[attr-defined]
+            arguments.append(param.name)
             continue
         annotation = param.type_descriptor.annotation  # type: ignore[attr-defined]
         kind = "flag" if param.is_flag else KINDS[annotation]  # type: ignore[attr-defined]
@@ -45,6 +50,7 @@ def test_the_tables_are_the_typer_commands_parameters(name: str) -> None:
         low, high = param.min, param.max  # type: ignore[attr-defined]
         declared[flag] = fast.Option(param.name, kind, param.envvar, low, high)
     assert table.options == declared
+    assert list(table.arguments) == arguments
     required = {p.name for p in command.params if p.required}
     assert table.required == required
     optional = {p.name: p.default for p in command.params if not p.required and p.name != "help"}
@@ -70,6 +76,9 @@ TAKEN = [
         "r",
     ],
     ["set-latency", "--shard", "mars", "--ms", "350", "--reason", "r", "--json"],
+    ["cordon", "earth.core-alpha", "--reason", "r"],
+    ["uncordon", "--reason", "r", "earth.core-alpha", "--json"],
+    ["drain", "mars.gpu-helion", "--deadline", "20", "--reason=r", "--actor", "oncall"],
     ["status"],
     ["status", "--json", "--storage=there"],
     ["audit"],
@@ -97,6 +106,11 @@ LEFT = [
     ["set-latency", "--shard", "mars", "--ms", "٣", "--reason", "r"],
     ["set-latency", "--shard", "mars", "--reason", "r"],
     ["reroute", "--to", "luna", "--reason", "r"],
+    ["cordon", "--reason", "r"],
+    ["cordon", "a", "b", "--reason", "r"],
+    ["cordon", "-x", "--reason", "r"],
+    ["drain", "a", "--deadline", "0", "--reason", "r"],
+    ["drain", "a", "--reason", "r"],
     ["status", "--help"],
     ["status", "--watch=yes"],
     ["status", "--reason", "r"],
