@@ -53,7 +53,8 @@ def test_unknown_schedule_command_gets_a_did_you_mean(tmp_path: Path) -> None:
         "s.yaml: schedule -> 0 -> command: unknown command `pause_all`; did you mean "
         "`pause-all`? (one of pause-all, resume, reroute, set-latency, shard.pause, "
         "shard.resume, shard.register, shard.deregister, shard.update, node.register, "
-        "node.update, node.deregister, job.cancel, job.reroute, checkpoint.save, "
+        "node.update, node.deregister, node.cordon, node.uncordon, node.drain, job.cancel, "
+        "job.reroute, checkpoint.save, "
         "checkpoint.configure, reporting.configure, governance.update)"
     )
 
