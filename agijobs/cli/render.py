@@ -502,7 +502,7 @@ def _last_action(events: list[Any], tick: int) -> str | None:
 def _plain_line(engine: Any, seq: int) -> str:
     state = engine.state
     totals = state.totals()
-    up = sum(1 for n in state.nodes.values() if n.up)
+    up = sum(1 for n in state.nodes.values() if n.up and not n.executor_down)
     return (
         f"tick {state.tick} · {'paused' if state.paused else 'live'} · queued "
         f"{totals['queued'].count} · in-flight {totals['in_flight'].count} · completed "
@@ -517,8 +517,8 @@ _HEALTH = {"healthy": "green", "degraded": "yellow", "critical": "red"}
 def _live_table(engine: Any, seq: int, rate: float, last_action: str) -> Table:
     state = engine.state
     mode = "[yellow]PAUSED[/]" if state.paused else "[green]live[/]"
-    up = sum(1 for n in state.nodes.values() if n.up)
-    down = [n.id for n in state.nodes.values() if not n.up]
+    up = sum(1 for n in state.nodes.values() if n.up and not n.executor_down)
+    down = [n.id for n in state.nodes.values() if not n.up or n.executor_down]
     table = Table(
         title=f"tick {state.tick} · {mode} · {rate:,.0f} jobs/s · {seq:,} events",
         caption=f"nodes {up}/{len(state.nodes)} up"
