@@ -370,6 +370,14 @@ class Fabric:
         with self._witness(witness, reading=True) as opened:  # a bad one fails before the work
             return audit(self.store, quick=quick, bridge=settings, witness=opened)
 
+    def fabrics(self) -> dict[str, Any]:
+        """The fabrics this storage holds, each with its run id, tick, finished? and live?:
+        every fabric of a PostgreSQL database (the URL need not name one; runs set aside by
+        `run --fresh` are NAME@RUN_ID), or a directory's run and those under its archive/."""
+        from .run.fabrics import list_fabrics
+
+        return list_fabrics(self.storage)
+
     # ------------------------------------------------------------------- copies
 
     def export(self, destination: str | os.PathLike[str]) -> dict[str, Any]:

@@ -2,7 +2,8 @@
 
 Scales the planetary scenario by copies (10,000 jobs per copy: each copy has its own four
 shards, six nodes, outage, latency fault and reroute; one fabric-wide pause/resume), runs the
-real CLI in child processes and prints one table, also written to benchmarks/results.json:
+real CLI in child processes and prints one table, also written to benchmarks/latest.json
+(git-ignored; `make bench-publish` makes it the published reference, benchmarks/published.json):
 
   jobs, ticks, events   size of the run
   wall s, jobs/s, ev/s  whole `agijobs run` (full hash-chained log, checkpoints every 20 ticks);
@@ -523,7 +524,7 @@ def main(argv: list[str]) -> int:
         default=1_000_000,
         help="a run this size with and without owner keys: what signed heads cost (0 skips)",
     )
-    parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results.json")
+    parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "latest.json")
     args = parser.parse_args(argv)
     sizes = [int(s) for s in args.sizes.split(",") if s]
     if args.huge:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import sys
 from pathlib import Path
 
@@ -11,6 +12,13 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
 import bench  # noqa: E402
+
+_spec = importlib.util.spec_from_file_location(
+    "performance_table", ROOT / "scripts" / "performance_table.py"
+)
+assert _spec is not None and _spec.loader is not None
+TABLES = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(TABLES)
 
 
 def test_bench_runs_small_and_reports_every_column(tmp_path: Path) -> None:
@@ -67,6 +75,9 @@ def test_bench_runs_small_and_reports_every_column(tmp_path: Path) -> None:
         assert 1 <= row["tick"] < row["jobs"] // 50  # stopped inside the arrival window
         assert row["events"] > 0 and row["checkpoint_bytes"] > 0
     assert backlog["checkpoint_ratio"] > 0 and backlog["target"] == [0.8, 1.2]
+    # docs/performance.md's tables render from results of this shape, every one filled.
+    for name, render in TABLES.RENDERERS.items():
+        assert render(results).strip(), name
 
 
 def test_scaling_keeps_the_planetary_shape() -> None:

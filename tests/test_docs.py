@@ -104,7 +104,7 @@ def test_commands_md_matches_the_cli_help(reference: ModuleType) -> None:
         pytest.fail(reference.stale(reference.OUTPUT, current, wanted), pytrace=False)
     # Sub-commands are found through their group's help, not only the top-level list.
     assert "\n## agijobs keys new\n" in wanted
-    assert "Usage: agijobs keys new [OPTIONS] {name}" in wanted
+    assert "Usage: agijobs keys new [OPTIONS] NAME" in wanted
 
 
 def test_check_prints_the_diff_and_the_command_to_regenerate(

@@ -19,7 +19,11 @@ def export(
     from a database equal the directory backend's. The source is verified first (exit 3
     if it fails; nothing written); exit 4 if DESTINATION already holds a run.
 
-    Example: agijobs export --storage "postgresql://ops@db/fabrics?fabric=earth" ./earth-copy
+    Examples:
+      # Copy a database fabric to a directory, to audit or archive it
+      agijobs export --storage "postgresql://ops@db/fabrics?fabric=earth" ./earth-copy
+      # Move a directory's run to a shared database
+      agijobs export --storage ./storage "postgresql://ops@db/fabrics?fabric=earth"
     """
     with guard(as_json):
         from ..service import Fabric
@@ -34,7 +38,14 @@ def import_(
 ) -> None:
     """Copy the run in SOURCE into --storage, which must hold no run (export's reverse).
 
-    Example: agijobs import ./earth-copy --storage "postgresql://ops@db/fabrics?fabric=earth"
+    SOURCE is verified first (exit 3 if it fails; nothing written); exit 4 if --storage
+    already holds a run.
+
+    Examples:
+      # Bring a copied run back into an empty database fabric
+      agijobs import ./earth-copy --storage "postgresql://ops@db/fabrics?fabric=earth"
+      # Restore a copy into a new storage directory, for a drill
+      agijobs import ./earth-copy --storage ./drill
     """
     with guard(as_json):
         from ..service import Fabric

@@ -24,7 +24,11 @@ def new(
     ~/.config/agijobs/keys/), never into a storage directory; an existing file is never
     overwritten (exit 4).
 
-    Example: agijobs keys new alice
+    Examples:
+      # A new owner key under the key directory
+      agijobs keys new alice
+      # The runner's key, written where its host keeps secrets
+      agijobs keys new runner --role runner --out /etc/agijobs/runner.key
     """
     with guard(as_json):
         from ..service import new_key
@@ -39,7 +43,14 @@ def show(
 ) -> None:
     """Print a key's public key, fingerprint and config line (never the private key).
 
-    Example: agijobs keys show alice
+    KEY is a name under $AGIJOBS_KEY_DIR (default ~/.config/agijobs/keys/) or a path;
+    --role is the role the printed config line gives it.
+
+    Examples:
+      # The config line of a key you have
+      agijobs keys show alice
+      # An operator's key, as JSON
+      agijobs keys show ./oncall.key --role operator --json
     """
     with guard(as_json):
         from ..service import show_key

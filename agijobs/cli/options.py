@@ -24,6 +24,7 @@ class Opt(NamedTuple):
     low: float | None = None  # the least value a number may take
     high: float | None = None  # and the greatest: sleeps, waits and counts stay in range
     hidden: bool = False  # kept working for scripts, no longer shown in --help
+    metavar: str | None = None  # what --help shows for the value (default: by its type)
 
 
 def argument(help: str) -> Opt:
@@ -150,6 +151,7 @@ COMMANDS: dict[str, Command] = {
     "apply": Command("owner", "apply"),
     "approve": Command("owner", "approve"),
     "status": Command("reading", "status", fast=True),
+    "fabrics": Command("reading", "fabrics"),
     "audit": Command("reading", "audit", fast=True),
     "schema": Command("reading", "schema"),
     "keys new": Command("keys", "new"),

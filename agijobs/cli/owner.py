@@ -36,7 +36,11 @@ def pause_all(
 
     Idempotent: pausing a paused fabric exits 0 ("already paused").
 
-    Example: agijobs pause-all --reason "Helios GPU thermal recalibration"
+    Examples:
+      # Pause the whole fabric (a live runner acknowledges with its tick)
+      agijobs pause-all --reason "Helios GPU thermal recalibration"
+      # The same, signed with an owner key, as one JSON document
+      agijobs pause-all --reason "INC-4711" --key alice --json
     """
     with guard(as_json):
         from ..service import Fabric
@@ -68,7 +72,13 @@ def reroute(
     max_queue; --job moves one job (pulling it off its node if running); --clear restores
     the configured targets.
 
-    Example: agijobs reroute --from earth --to helios --backlog all --reason "Earth backlog"
+    Examples:
+      # Send earth's whole backlog to helios, and spill there first from now on
+      agijobs reroute --from earth --to helios --backlog all --reason "Earth backlog"
+      # Move one job
+      agijobs reroute --from earth --to luna --job job-000042 --reason "hot job"
+      # Back to the configured spillover targets
+      agijobs reroute --from earth --clear --reason "backlog drained"
     """
     with guard(as_json):
         from ..service import Fabric
@@ -101,7 +111,11 @@ def set_latency(
 
     Reports the nodes that became ineligible or eligible.
 
-    Example: agijobs set-latency --shard mars --ms 350 --reason "Tighten Mars SLA"
+    Examples:
+      # Tighten Mars' budget; nodes slower than 350 ms get no new work
+      agijobs set-latency --shard mars --ms 350 --reason "Tighten Mars SLA"
+      # Ask first what it would do to the run in --storage
+      agijobs plan --from-storage --intent "set mars latency budget to 350 ms now"
     """
     with guard(as_json):
         from ..service import Fabric
@@ -198,12 +212,16 @@ def apply(
     Any of the 21 owner commands (pause-all, resume, reroute, set-latency, shard.pause,
     shard.resume, shard.register, shard.deregister, shard.update, node.register,
     node.update, node.deregister, node.cordon, node.uncordon, node.drain, job.cancel,
-    job.reroute, checkpoint.save,
-    checkpoint.configure, reporting.configure, governance.update), in agijobs form
-    (`command: NAME`) or in the reference demo's form (`type: NAME`, camelCase). A list is
-    all or none: if one command is invalid, none is applied and nothing changes.
+    job.reroute, checkpoint.save, checkpoint.configure, reporting.configure,
+    governance.update), in agijobs form (`command: NAME`) or in the reference demo's form
+    (`type: NAME`, camelCase). A list is all or none: if one command is invalid, none is
+    applied and nothing changes.
 
-    Example: echo '{command: shard.pause, shard: mars, reason: maintenance}' | agijobs apply -
+    Examples:
+      # One command from standard input
+      echo '{command: shard.pause, shard: mars, reason: maintenance}' | agijobs apply -
+      # A list of commands, all or none, with a reason for those that give none
+      agijobs apply change.yaml --reason "CHG-118: mars maintenance window"
     """
     with guard(as_json):
         from ..service import Fabric
@@ -234,7 +252,11 @@ def approve(
     Signs the same bytes the proposer signed (see `agijobs status` for pending proposals).
     A key approves a proposal once; an applied or expired proposal cannot be approved.
 
-    Example: agijobs approve p-3f2a9c1b7d4e --key bob   (or: agijobs approve set-latency)
+    Examples:
+      # Approve a pending proposal by its id (agijobs status lists them)
+      agijobs approve p-3f2a9c1b7d4e --key bob
+      # Or by its command, when it is the only one pending for it
+      agijobs approve set-latency --key carol --reason "reviewed in CHG-118"
     """
     with guard(as_json):
         from ..service import Fabric

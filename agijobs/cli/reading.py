@@ -1,4 +1,4 @@
-"""status, audit and schema: what a stored run says, verified, and the scenario format."""
+"""status, fabrics, audit and schema: what a stored run says, verified, and the scenario format."""
 
 from typing import Annotated
 
@@ -30,7 +30,13 @@ def status(
     Exit 3 if storage fails verification. --watch follows a live run from another terminal
     (a live view on a terminal, a plain line a second otherwise), then shows the final status.
 
-    Example: agijobs status --watch
+    Examples:
+      # The run at a glance
+      agijobs status
+      # Follow a live run from another terminal
+      agijobs status --watch
+      # For a script: one JSON document (kind Status)
+      agijobs status --json --storage "postgresql://ops@db/fabrics?fabric=planetary"
     """
     with guard(as_json):
         from ..service import Fabric
@@ -56,6 +62,34 @@ def status(
             from .render import render_status
 
             render_status(report)
+
+
+def fabrics(storage: Storage = DEFAULT_STORAGE, as_json: Json = False) -> None:
+    """List the fabrics a storage holds: name, run id, scenario, tick, finished?, live?
+
+    A PostgreSQL database holds many (the URL need not name one with ?fabric=), and the runs
+    `run --fresh` set aside, as NAME@RUN_ID; a storage directory holds one, and the runs
+    set aside under its archive/. Nothing is verified: `status` and `audit` do that for
+    the one you pick. Exit 4 when the storage does not exist or cannot be reached.
+
+    Examples:
+      # Every fabric of a shared database
+      agijobs fabrics --storage postgresql://ops@db/fabrics
+      # A storage directory's run, and the runs archived beside it
+      agijobs fabrics --storage ./storage
+      # For a script: one JSON document (kind FabricList)
+      agijobs fabrics --storage postgresql://ops@db/fabrics --json
+    """
+    with guard(as_json):
+        from ..service import Fabric
+
+        report = Fabric(storage).fabrics()
+        if as_json:
+            print_json("FabricList", report)
+        else:
+            from .render import render_fabrics
+
+            render_fabrics(report)
 
 
 def audit(
@@ -84,7 +118,13 @@ def audit(
     --witness also proves the log extends every head the run published there (nothing
     rewritten, deleted, or appended after the end); exit 3 naming the record and the line.
 
-    Example: agijobs audit --quick
+    Examples:
+      # Prove the whole run, byte for byte
+      agijobs audit
+      # The chain, the counters and authority only: seconds on a large run
+      agijobs audit --quick
+      # Also prove the log extends every head the run published
+      agijobs audit --witness heads.ndjson
     """
     with guard(as_json):
         from ..service import Fabric
@@ -109,7 +149,9 @@ def schema() -> None:
 
     Generated from the same pydantic models `plan` and `run` validate with.
 
-    Example: agijobs schema > agijobs-scenario.schema.json
+    Examples:
+      # Save the schema for an editor
+      agijobs schema > agijobs-scenario.schema.json
     """
     with guard(False):
         from ..service import scenario_schema

@@ -206,6 +206,31 @@ def _tick_or_never(value: Any) -> str:
     return "never" if value is None else f"tick {value}"
 
 
+def render_fabrics(report: dict[str, Any]) -> None:
+    report = _plain(report)
+    fabrics = report["fabrics"]
+    if not fabrics:
+        out.print(
+            f"no fabric in {report['storage']} yet"
+            if report["backend"] == "postgresql"
+            else f"no run in {report['storage']}"
+        )
+        return
+    table = Table(title=f"fabrics in {report['storage']}", title_justify="left")
+    for column in ("name", "run id", "scenario", "tick", "finished", "live"):
+        table.add_column(column, justify="right" if column == "tick" else "left")
+    for fabric in fabrics:
+        table.add_row(
+            fabric["name"] + (" (archived)" if fabric["archived"] else ""),
+            fabric["run_id"] or "-",
+            fabric["scenario"] or "-",
+            "-" if fabric["tick"] is None else str(fabric["tick"]),
+            "yes" if fabric["finished"] else "no",
+            "yes" if fabric["live"] else "no",
+        )
+    out.print(table)
+
+
 def render_status(report: dict[str, Any]) -> None:
     report = _plain(report)
     if report["state"] == "no run":

@@ -87,7 +87,13 @@ def plan(
     side by side with and without the intents. Exit 1 with --check when an expectation
     is predicted to fail (plain plan only warns).
 
-    Example: agijobs plan --from-storage --intent "reroute the earth backlog to helios now"
+    Examples:
+      # Review a scenario before running it; the plan goes to STORAGE/plan.json
+      agijobs plan scenarios/planetary.yaml
+      # Fail a CI step when the prediction misses an expectation
+      agijobs plan scenarios/planetary.yaml --out plan.json --check
+      # What if the earth backlog went to helios now? (writes nothing)
+      agijobs plan --from-storage --intent "reroute the earth backlog to helios now"
     """
     with guard(as_json):
         from ..errors import BadInput
@@ -162,7 +168,13 @@ def run(
     its last checkpoint; resume continues). With --witness -, the witness records are
     standard output and the summary goes to stderr.
 
-    Example: agijobs run scenarios/planetary.yaml --storage ./storage --fresh
+    Examples:
+      # Run a scenario from tick 0, setting aside a run the storage holds
+      agijobs run scenarios/planetary.yaml --storage ./storage --fresh
+      # Stop after 30 ticks, at rest, for owner commands (resume continues)
+      agijobs run scenarios/earth-backlog-reroute.yaml --fresh --stop-after-ticks 30
+      # Run a reviewed plan, publishing each checkpoint's head outside the storage
+      agijobs run plan.json --witness heads.ndjson
     """
     with guard(as_json):
         from ..service import Fabric
@@ -216,7 +228,13 @@ def resume(
     events a crashed process wrote after the checkpoint and continues the run in the
     foreground from the checkpoint, publishing its heads to --witness.
 
-    Example: agijobs resume --reason "calibration complete"
+    Examples:
+      # Lift the pause and continue a stopped run in the foreground
+      agijobs resume --reason "calibration complete"
+      # Continue a crashed run, leaving the pause on
+      agijobs resume --keep-paused
+      # Lift a live runner's pause, from another terminal
+      agijobs resume --reason "INC-4711 resolved" --actor alice
     """
     with guard(as_json):
         from ..service import Fabric

@@ -375,8 +375,24 @@ HANDLERS: dict[str, Handler] = {
 # The owner commands' vocabulary: the boundary's command models (agijobs.scenario) cover exactly
 # these names, in this order.
 COMMAND_NAMES = tuple(HANDLERS)
-# Owner commands that change no job, so an engine restored without its jobs can apply them.
-JOBLESS = frozenset({"pause-all", "resume", "node.cordon", "node.uncordon", "node.drain"})
+# Owner commands that read and change no job, so an engine restored without its jobs can
+# apply them at rest: restoring a 100k-job backlog was most of what they cost.
+JOBLESS = frozenset(
+    {
+        "pause-all",
+        "resume",
+        "set-latency",
+        "shard.pause",
+        "shard.resume",
+        "checkpoint.save",
+        "checkpoint.configure",
+        "reporting.configure",
+        # Node operations read no job either (their effects name none).
+        "node.cordon",
+        "node.uncordon",
+        "node.drain",
+    }
+)
 # The reference demo's names for the two fabric-wide commands.
 ALIASES = {"system.pause": "pause-all", "system.resume": "resume"}
 

@@ -55,11 +55,7 @@ def _start_run(
             info = read_json(store, "run.json")
             run_id = str(info.get("run_id", "unknown")) if info else "unknown"
             if not fresh:
-                raise Conflict(
-                    f"storage {store.location} holds run {run_id}",
-                    "continue it with `agijobs resume`, or start over with `--fresh` "
-                    "(moves it to archive/)",
-                )
+                raise _holds_run(store, run_id)
             archived = store.archive(run_id)
         # Unique per start (time to the microsecond and pid), recognisable by its inputs.
         started = datetime.now(UTC).strftime("%Y%m%dT%H%M%S.%f")
@@ -105,6 +101,26 @@ def check_plan_signatures(plan: Plan) -> list[str]:
             how,
         )
     return signers
+
+
+def _holds_run(store: Store, run_id: str) -> Conflict:
+    """`run` into a storage that holds a run: resume continues one that is not over; one
+    that ended (finished, or at max_ticks, and stopped cleanly) has nothing to resume."""
+    summary = read_json(store, "summary.json") or {}
+    lifecycle = [s for s in store.read_sessions() if s.get("event") in LIFECYCLE]
+    ended = summary.get("status") == "finished" or summary.get("reason") == "max-ticks"
+    if ended and lifecycle and lifecycle[-1]["event"] == "stopped":
+        how = "finished" if summary.get("status") == "finished" else "reached max_ticks"
+        return Conflict(
+            f"storage {store.location} holds run {run_id}, which {how} at tick "
+            f"{summary.get('tick')}",
+            "start over with `agijobs run SCENARIO --fresh` (moves it to archive/), or prove "
+            "it with `agijobs audit`",
+        )
+    return Conflict(
+        f"storage {store.location} holds run {run_id}",
+        "continue it with `agijobs resume`, or start over with `--fresh` (moves it to archive/)",
+    )
 
 
 def resume_run(

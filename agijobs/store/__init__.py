@@ -83,6 +83,10 @@ def no_run(store: Store, fix: str = "start one with `agijobs run SCENARIO`") -> 
     """The error for a command that needs a run where there is none: a storage that does
     not exist at all (a mistyped --storage) is named as such, never taken for an empty one."""
     if not store.exists():
+        missing = getattr(store, "missing", None)  # a database names the fabrics it holds
+        if missing is not None:
+            found: Conflict = missing()
+            return found
         return Conflict(
             f"storage {store.location} does not exist",
             "check --storage (or AGIJOBS_STORAGE); `agijobs run SCENARIO --storage PATH` "
@@ -95,6 +99,22 @@ def is_database_url(storage: str) -> bool:
     return storage.startswith(("postgresql://", "postgres://"))
 
 
+def require_driver(option: str, url: str) -> None:
+    """The PostgreSQL driver is an extra (`agijobs[postgresql]`): without it a postgresql://
+    storage or witness is refused, naming what to install (exit 4, as for a database that
+    cannot be reached: the command is right, this installation cannot reach it)."""
+    try:
+        import psycopg  # noqa: F401
+    except ImportError:
+        from .postgres_url import redact
+
+        raise Conflict(
+            f"{option}: {redact(url)} needs the PostgreSQL driver (psycopg), which is not "
+            "installed",
+            "install it: pip install 'agijobs[postgresql]'",
+        ) from None
+
+
 def open_store(storage: str) -> Store:
     """The backend --storage names: a postgresql:// URL, else a directory path. The crash
     drills the environment asks for (`crashpoints`) are armed for the stores it opens."""
@@ -102,6 +122,7 @@ def open_store(storage: str) -> Store:
 
     crashpoints.arm_from_environment()
     if is_database_url(storage):
+        require_driver("--storage", storage)
         from .postgres import PostgresStore  # psycopg loads only for a database
 
         return PostgresStore(storage)

@@ -40,10 +40,13 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 import orjson
 import psycopg
 
-from ..errors import BadInput, Conflict, IntegrityError
+from ..errors import Conflict, IntegrityError, did_you_mean
 from ..ledger.canonical import dumps
 from ..ledger.journal import encode_entry, verify_journal
 from . import crashpoints
+from .postgres_url import database_location
+from .postgres_url import parse_url as parse_url  # re-exported: its home before
+from .postgres_url import redact as redact
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS agijobs_events (
@@ -92,48 +95,6 @@ INBOX_CHANNEL = "agijobs_inbox"
 ACK_CHANNEL = "agijobs_ack"
 _HASH_MARK = b',"hash":"'
 _counter = itertools.count()
-
-
-def _fabric_name(value: str, url: str) -> str:
-    # 200: room for an archived run's name, NAME@RUN_ID, with a 100-character NAME.
-    if not value or len(value) > 200 or not all(c.isalnum() or c in "-_.@" for c in value):
-        raise BadInput(
-            f"--storage: fabric name {value!r} in {url}",
-            "use letters, digits, '-', '_', '.' or '@' (at most 200), e.g. ?fabric=planetary",
-        )
-    return value
-
-
-def parse_url(url: str) -> tuple[str, str, str]:
-    """(connection string without `fabric`, fabric name, printable location)."""
-    parts = urlsplit(url)
-    query = parse_qsl(parts.query, keep_blank_values=True)
-    fabrics = [value for key, value in query if key == "fabric"]
-    if len(fabrics) != 1:
-        raise BadInput(
-            f"--storage: {redact(url)} names no fabric"
-            if not fabrics
-            else f"--storage: {redact(url)} names {len(fabrics)} fabrics",
-            "add exactly one ?fabric=NAME (several fabrics can share a database)",
-        )
-    fabric = _fabric_name(fabrics[0], redact(url))
-    rest = urlencode([(key, value) for key, value in query if key != "fabric"])
-    conninfo = urlunsplit(parts._replace(query=rest))
-    return conninfo, fabric, redact(url)
-
-
-def redact(url: str) -> str:
-    """The URL without its password (in the authority or as ?password=): locations appear
-    in messages and reports."""
-    parts = urlsplit(url)
-    netloc = parts.netloc
-    if parts.password is not None:
-        netloc = netloc.replace(f":{parts.password}@", ":***@", 1)
-    query = parse_qsl(parts.query, keep_blank_values=True)
-    if any(key == "password" for key, _ in query):
-        hidden = [(key, "***" if key == "password" else value) for key, value in query]
-        return urlunsplit(parts._replace(netloc=netloc, query=urlencode(hidden, safe="*@")))
-    return urlunsplit(parts._replace(netloc=netloc))
 
 
 # Who holds a fabric's advisory lock: a bigint key shows in pg_locks as two 32-bit halves.
@@ -282,7 +243,47 @@ class PostgresStore:
         return None if row is None else row[0]
 
     def exists(self) -> bool:
-        return True  # the database answered; its fabrics are rows in shared tables
+        """Whether this fabric was ever used: it holds rows, or runs set aside under
+        NAME@RUN_ID. A fabric is rows in shared tables, so a mistyped ?fabric= name is one
+        that holds none (`missing` lists those there are)."""
+        prefix = f"{self.fabric}@"
+        return bool(
+            self._one(
+                "SELECT EXISTS (SELECT 1 FROM agijobs_documents WHERE fabric = %s OR "
+                "left(fabric, %s) = %s) OR EXISTS (SELECT 1 FROM agijobs_sessions WHERE "
+                "fabric = %s) OR EXISTS (SELECT 1 FROM agijobs_events WHERE fabric = %s)",
+                (self.fabric, len(prefix), prefix, self.fabric, self.fabric),
+            )
+        )
+
+    def fabric_names(self) -> list[str]:
+        """Every fabric of this database (runs set aside as NAME@RUN_ID included), sorted."""
+        rows = (
+            self.aux()
+            .execute(
+                "SELECT fabric FROM agijobs_documents UNION SELECT fabric FROM agijobs_sessions "
+                "UNION SELECT fabric FROM agijobs_events ORDER BY 1"
+            )
+            .fetchall()
+        )
+        return [str(row[0]) for row in rows]
+
+    def missing(self) -> Conflict:
+        """The error for a fabric this database does not hold: the ones it holds, the
+        closest first when one is close."""
+        names = [name for name in self.fabric_names() if "@" not in name]
+        database = database_location(self.location)
+        if not names:
+            return Conflict(
+                f"fabric `{self.fabric}` does not exist in {database}: it holds no fabric yet",
+                "`agijobs run SCENARIO --storage URL?fabric=NAME` creates one",
+            )
+        shown = ", ".join(names[:20]) + (f" and {len(names) - 20} more" if len(names) > 20 else "")
+        return Conflict(
+            f"fabric `{self.fabric}` does not exist in {database}; it holds {shown}"
+            f"{did_you_mean(self.fabric, names)}",
+            f"check ?fabric= (`agijobs fabrics --storage {database}` lists them)",
+        )
 
     def has_run(self) -> bool:
         return bool(

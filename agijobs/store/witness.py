@@ -31,7 +31,7 @@ import orjson
 
 from ..errors import BadInput, IntegrityError, WitnessUnavailable
 from ..ledger.canonical import dumps
-from . import is_database_url
+from . import is_database_url, require_driver
 
 RECORD_FORMAT = 1
 STDIO = "-"
@@ -80,6 +80,7 @@ def open_witness(spec: str, storage: str, *, reading: bool = False) -> Witness:
             return StreamWitness("<stdin>", identity, sys.stdin.buffer)
         return StreamWitness("<stdout>", identity, sys.stdout)
     if is_database_url(spec):
+        require_driver("--witness", spec)
         return DatabaseWitness(spec, storage, identity, reading=reading)
     return FileWitness(Path(spec), storage, identity, reading=reading)
 
@@ -117,7 +118,7 @@ def integrity_of(checkpoint: bytes) -> str:
 
 def _storage_identity(storage: str) -> str:
     if is_database_url(storage):
-        from .postgres import parse_url
+        from .postgres_url import parse_url
 
         return parse_url(storage)[2]
     return os.path.abspath(storage)
@@ -274,7 +275,7 @@ class DatabaseWitness:
     def __init__(self, url: str, storage: str, identity: str, *, reading: bool) -> None:
         import psycopg
 
-        from .postgres import redact
+        from .postgres_url import redact
 
         self.name = redact(url)
         self.storage = identity
@@ -342,7 +343,7 @@ def _check_other_database(url: str, storage: str, name: str) -> None:
         )
     if not is_database_url(storage):
         return
-    from .postgres import parse_url
+    from .postgres_url import parse_url
 
     if _database_of(url) == _database_of(parse_url(storage)[0]):
         raise BadInput(

@@ -49,11 +49,23 @@ def test_run_refuses_a_storage_holding_another_run(scenario_file: Path, storage:
     before = file_hashes(storage)
     result = cli("run", str(scenario_file), "--storage", str(storage))
     assert result.exit_code == 4, result.output
-    assert result.stderr == (
-        f"Error: storage {storage} holds run {run_id} — continue it with `agijobs resume`, "
-        "or start over with `--fresh` (moves it to archive/)\n"
+    tick = orjson.loads((storage / "summary.json").read_bytes())["tick"]
+    assert result.stderr == (  # finished: nothing to resume, so the hint names what works
+        f"Error: storage {storage} holds run {run_id}, which finished at tick {tick} — start "
+        "over with `agijobs run SCENARIO --fresh` (moves it to archive/), or prove it with "
+        "`agijobs audit`\n"
     )
     assert file_hashes(storage) == before
+
+
+def test_run_on_a_stopped_run_suggests_resume(scenario_file: Path, stopped: Path) -> None:
+    run_id = orjson.loads((stopped / "run.json").read_bytes())["run_id"]
+    result = cli("run", str(scenario_file), "--storage", str(stopped))
+    assert result.exit_code == 4, result.output
+    assert result.stderr == (
+        f"Error: storage {stopped} holds run {run_id} — continue it with `agijobs resume`, "
+        "or start over with `--fresh` (moves it to archive/)\n"
+    )
 
 
 def test_fresh_archives_the_previous_run(scenario_file: Path, storage: Path) -> None:

@@ -1,11 +1,12 @@
-"""Owner commands that touch no job (pause-all, resume, node.cordon, node.uncordon,
-node.drain) are applied at rest by an engine
-restored without its jobs (the checkpoint without its job table); the result must be the
-very bytes a fully restored engine gives, naming the very job table it was restored from."""
+"""Owner commands that touch no job (pause-all, set-latency, node.cordon, …) are applied at
+rest by an engine restored without its jobs (the checkpoint without its job table); the
+result must be the very bytes a fully restored engine gives, naming the very job table it
+was restored from."""
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import orjson
 import pytest
@@ -23,17 +24,24 @@ from ..helpers import agijobs
 SCENARIOS = sorted((Path(__file__).parents[2] / "scenarios").glob("*.yaml"))
 
 
-def _args(engine: Engine, name: str) -> dict[str, object]:
-    """The command's arguments: node operations act on the fabric's first node."""
-    if not name.startswith("node."):
-        return {}
-    node = next(iter(engine.state.nodes))
-    return {"node": node, "deadline_ticks": 5} if name == "node.drain" else {"node": node}
+def _arguments(name: str, state: dict[str, Any]) -> dict[str, Any]:
+    """Arguments that change something, for each command `JOBLESS` names."""
+    shard = state["shards"][-1]
+    given: dict[str, dict[str, Any]] = {
+        "set-latency": {"shard": shard["id"], "ms": 1},  # every node out of budget
+        "shard.pause": {"shard": shard["id"]},
+        "shard.resume": {"shard": shard["id"]},
+        "checkpoint.configure": {"every": 7},
+        "reporting.configure": {"label": "drill"},
+        "node.cordon": {"node": state["nodes"][0]["id"]},
+        "node.uncordon": {"node": state["nodes"][0]["id"]},
+        "node.drain": {"node": state["nodes"][0]["id"], "deadline_ticks": 5},
+    }
+    return given.get(name, {})
 
 
-def _applied(engine: Engine, name: str) -> tuple[bytes, bytes, bytes | None]:
+def _applied(engine: Engine, name: str, args: dict[str, Any]) -> tuple[bytes, bytes, bytes | None]:
     """The command's events, then the checkpoint state and job table it leaves."""
-    args = _args(engine, name)
     command = CommandInput(name, args, "drill", "oncall", "at-rest", "2026-11-25T00:00:00.000Z")
     events = engine.apply_at_rest(command)
     state, table = jobtable.split(engine.snapshot())
@@ -65,6 +73,7 @@ def test_a_jobless_restore_applies_each_jobless_command_to_the_same_bytes(
         jobless = Engine.restore(plan.inputs, orjson.loads(dumps(split)), jobs=False)
         assert jobless.state.jobs == {}
         assert jobless.is_done() == full.is_done()
-        events, after, kept = _applied(jobless, name)
+        args = _arguments(name, state)
+        events, after, kept = _applied(jobless, name, args)
         assert kept is None  # it names the stored table, and writes none
-        assert (events, after, table) == _applied(full, name)
+        assert (events, after, table) == _applied(full, name, args)

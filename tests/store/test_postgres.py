@@ -51,8 +51,9 @@ def test_fabrics_share_a_database_without_seeing_each_other(pg_url: str, tmp_pat
     ran = agijobs("run", str(scenario), "--storage", pg_url)
     assert ran.returncode == 0, ran.stdout + ran.stderr
     status = agijobs("status", "--storage", other, "--json")
-    assert status.returncode == 0, status.stdout + status.stderr
-    assert orjson.loads(status.stdout)["state"] == "no run"
+    assert status.returncode == 4, status.stdout + status.stderr  # not the other's run
+    fabric = other.rsplit("=", 1)[1]
+    assert f"fabric `{fabric}` does not exist" in orjson.loads(status.stdout)["error"]["message"]
     first, second = PostgresStore(pg_url), PostgresStore(other)
     with first.run_lock():
         with second.run_lock():  # different fabrics: different locks
@@ -71,7 +72,7 @@ def test_the_first_commands_on_a_new_database_create_the_schema_once(pg_server: 
     url = pg_server.rsplit("/", 1)[0] + f"/{database}?fabric=f"
     processes = [
         subprocess.Popen(
-            [sys.executable, "-m", "agijobs", "status", "--storage", url, "--json"],
+            [sys.executable, "-m", "agijobs", "fabrics", "--storage", url, "--json"],
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
@@ -80,7 +81,7 @@ def test_the_first_commands_on_a_new_database_create_the_schema_once(pg_server: 
     ]
     outputs = [process.communicate(timeout=60) for process in processes]
     assert [process.returncode for process in processes] == [0] * 8, outputs
-    assert all('"state": "no run"' in out for out, _ in outputs)
+    assert all(orjson.loads(out)["fabrics"] == [] for out, _ in outputs)
 
 
 def test_a_notify_wakes_the_runner_and_the_acknowledgement_wakes_the_cli(pg_url: str) -> None:

@@ -67,12 +67,14 @@ def test_the_stdout_witness_is_refused_with_json(scenario: Path, tmp_path: Path)
     result = cli("run", str(scenario), "--witness", "-", "--json", "--storage", str(storage))
     assert result.exit_code == 2, result.output
     assert orjson.loads(result.stdout) == {
+        "api_version": "agijobs/v1",
+        "kind": "Error",
         "error": {
             "code": "bad-input",
             "exit_code": 2,
             "message": "--witness -: not with --json (both would take standard output) — "
             "publish to a file (--witness FILE), or drop --json",
-        }
+        },
     }
     assert not storage.exists()
 
