@@ -140,7 +140,11 @@ def cordon(
 
     Idempotent: cordoning a cordoned (or draining) node exits 0 and changes nothing.
 
-    Example: agijobs cordon earth.core-alpha --reason "INC-4711: flaky NIC"
+    Examples:
+      # Take a node out of new work (a live runner acknowledges with its tick)
+      agijobs cordon earth.core-alpha --reason "INC-4712: flaky NIC"
+      # The same, signed with an operator key, as one JSON document
+      agijobs cordon earth.core-alpha --reason "INC-4712" --key oncall --json
     """
     with guard(as_json):
         from ..service import Fabric
@@ -162,7 +166,11 @@ def uncordon(
 
     Idempotent: uncordoning a schedulable node exits 0 and changes nothing.
 
-    Example: agijobs uncordon earth.core-alpha --reason "NIC replaced"
+    Examples:
+      # Give the node work again
+      agijobs uncordon earth.core-alpha --reason "INC-4712: NIC replaced"
+      # End a drain early, on another storage
+      agijobs uncordon mars.regolith-cradle --reason "CHG-120 postponed" --storage /srv/fabric
     """
     with guard(as_json):
         from ..service import Fabric
@@ -187,7 +195,11 @@ def drain(
     ticks after the acknowledged one go back to the front of their shard's queue, keeping
     their progress (event node.drained). The node stays cordoned until uncordoned.
 
-    Example: agijobs drain earth.core-alpha --deadline 20 --reason "kernel upgrade"
+    Examples:
+      # Let the node's jobs finish for 20 ticks, then requeue what still runs
+      agijobs drain mars.regolith-cradle --deadline 20 --reason "CHG-120: kernel upgrade"
+      # Move the deadline closer (a second drain replaces the first)
+      agijobs drain mars.regolith-cradle --deadline 5 --reason "CHG-120: window shortened"
     """
     with guard(as_json):
         from ..service import Fabric
