@@ -287,6 +287,46 @@ class Fabric:
         )
         return self.command("set-latency", args, reason, actor, key, timeout)
 
+    # ------------------------------------------------------------ node operations
+
+    def cordon(
+        self,
+        node: str,
+        reason: str,
+        actor: str | None = None,
+        key: str | None = None,
+        timeout: float = 10.0,
+    ) -> CommandResult:
+        """The node takes no new work; its running jobs carry on (`node.cordon`)."""
+        args = _node_args("node.cordon", node, reason, actor)
+        return self.command("node.cordon", args, reason, actor, key, timeout)
+
+    def uncordon(
+        self,
+        node: str,
+        reason: str,
+        actor: str | None = None,
+        key: str | None = None,
+        timeout: float = 10.0,
+    ) -> CommandResult:
+        """The node takes work again; a drain in progress ends (`node.uncordon`)."""
+        args = _node_args("node.uncordon", node, reason, actor)
+        return self.command("node.uncordon", args, reason, actor, key, timeout)
+
+    def drain(
+        self,
+        node: str,
+        deadline: int,
+        reason: str,
+        actor: str | None = None,
+        key: str | None = None,
+        timeout: float = 10.0,
+    ) -> CommandResult:
+        """Cordon the node; the jobs still running on it at the end of the tick `deadline`
+        ticks after the one the command applies at go back to their queue (`node.drain`)."""
+        args = _node_args("node.drain", node, reason, actor, deadline)
+        return self.command("node.drain", args, reason, actor, key, timeout)
+
     def apply(
         self,
         source: str | Path,
@@ -647,6 +687,29 @@ def _other(storage: str | os.PathLike[str], name: str) -> Fabric:
     if not os.fspath(storage):
         raise BadInput(f"{name}: empty", "name a directory, or postgresql://…?fabric=NAME")
     return Fabric(storage)
+
+
+def _node_args(
+    name: str, node: str, reason: str, actor: str | None, deadline: int | None = None
+) -> dict[str, Any]:
+    """A node operation's arguments. Checked here as the command models check them, without
+    importing pydantic (an owner command at rest must start fast); anything they would
+    refuse goes through them, for their message."""
+    import re
+
+    from .scenario.limits import MAX_TICKS
+
+    _refuse_unfit_text([("--reason", reason), ("--actor", actor), ("NODE", node)])
+    args: dict[str, Any] = {"node": node}
+    if deadline is not None:
+        args["deadline_ticks"] = deadline
+    plain = isinstance(node, str) and re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._:-]*", node)
+    fits = deadline is None or (type(deadline) is int and 0 < deadline <= MAX_TICKS)
+    if plain and len(node) <= 200 and fits:
+        return args
+    from .scenario.command_input import validate_command
+
+    return validate_command({"command": name, **args, "reason": reason})
 
 
 def _refuse_unfit_text(values: Sequence[tuple[str, str | None]]) -> None:

@@ -67,7 +67,7 @@ def table(function: Callable[..., None]) -> Table | None:
         if not isinstance(declared, Opt) or kind is None:
             return None
         if declared.flag is None:  # an argument: a required string, given by position
-            if kind != "str" or index >= first_default:
+            if hint.__origin__ is not str or index >= first_default:
                 return None
             arguments.append(name)
             required.add(name)

@@ -66,6 +66,18 @@ Timeout = Annotated[
     Opt("--timeout", "Seconds to wait for a live runner to acknowledge.", low=0, high=86_400),
 ]
 
+# Node operations
+NodeId = Annotated[str, Opt(None, "The node, e.g. earth.core-alpha (see `agijobs status`).")]
+Deadline = Annotated[
+    int,
+    Opt(
+        "--deadline",
+        "Ticks from now: jobs still running on the node then go back to their queue.",
+        low=1,
+        high=MAX_TICKS,
+    ),
+]
+
 # Who runs the jobs
 Executor = Annotated[
     str,
@@ -193,6 +205,9 @@ COMMANDS: dict[str, Command] = {
     "resume": Command("owner", "resume", fast=True),
     "reroute": Command("owner", "reroute", fast=True),
     "set-latency": Command("owner", "set_latency", fast=True),
+    "cordon": Command("owner", "cordon", fast=True),
+    "uncordon": Command("owner", "uncordon", fast=True),
+    "drain": Command("owner", "drain", fast=True),
     "apply": Command("owner", "apply"),
     "submit": Command("owner", "submit", fast=True),
     "approve": Command("owner", "approve"),
