@@ -43,7 +43,7 @@ class AuditReport:
     timeline_filter: dict[str, Any] | None = None
 
     def to_json(self) -> dict[str, Any]:
-        return {
+        document = {
             "ok": True,
             "mode": self.mode,
             "proved": self.proved,
@@ -62,8 +62,10 @@ class AuditReport:
             "notes": self.notes,
             "authority": self.authority,
             "witness": self.witness,
-            "timeline_filter": self.timeline_filter,
         }
+        if self.timeline_filter is not None:  # only when the timeline was cut
+            document["timeline_filter"] = self.timeline_filter
+        return document
 
 
 def timeline_entry(
