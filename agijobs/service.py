@@ -287,6 +287,46 @@ class Fabric:
         )
         return self.command("set-latency", args, reason, actor, key, timeout)
 
+    # ------------------------------------------------------------ node operations
+
+    def cordon(
+        self,
+        node: str,
+        reason: str,
+        actor: str | None = None,
+        key: str | None = None,
+        timeout: float = 10.0,
+    ) -> CommandResult:
+        """The node takes no new work; its running jobs carry on (`node.cordon`)."""
+        args = _node_args("node.cordon", node, reason, actor)
+        return self.command("node.cordon", args, reason, actor, key, timeout)
+
+    def uncordon(
+        self,
+        node: str,
+        reason: str,
+        actor: str | None = None,
+        key: str | None = None,
+        timeout: float = 10.0,
+    ) -> CommandResult:
+        """The node takes work again; a drain in progress ends (`node.uncordon`)."""
+        args = _node_args("node.uncordon", node, reason, actor)
+        return self.command("node.uncordon", args, reason, actor, key, timeout)
+
+    def drain(
+        self,
+        node: str,
+        deadline: int,
+        reason: str,
+        actor: str | None = None,
+        key: str | None = None,
+        timeout: float = 10.0,
+    ) -> CommandResult:
+        """Cordon the node; the jobs still running on it at the end of the tick `deadline`
+        ticks after the one the command applies at go back to their queue (`node.drain`)."""
+        args = _node_args("node.drain", node, reason, actor, deadline)
+        return self.command("node.drain", args, reason, actor, key, timeout)
+
     def apply(
         self,
         source: str | Path,
@@ -361,6 +401,74 @@ class Fabric:
             follow_run(self.store, follow)
         return status(self.store)
 
+    def events(
+        self,
+        *,
+        types: Sequence[str] = (),
+        job: str | None = None,
+        node: str | None = None,
+        shard: str | None = None,
+        since_tick: int | None = None,
+        follow: bool = False,
+        idle: Callable[[], None] | None = None,
+        on_no_runner: Callable[[], None] | None = None,
+        raw: bool = False,
+    ) -> Iterator[Any]:
+        """The run's events that every given filter keeps (they combine with AND; `types`
+        are alternatives, each an exact type or a prefix ending in `.`), as (stored line,
+        event: None when no filter needed to parse it). With `follow`, then the events a
+        live runner appends, until it stops; `idle` is called before each wait and
+        `on_no_runner` when no runner is live. Never takes the run lock. An unknown node or
+        shard is refused (BadInput, with a did-you-mean) before anything is read. With
+        `raw`, the kept lines as stored instead, newline-terminated, many a piece (bytes)."""
+        from .run.follow import check_filter, read_events, read_lines
+        from .views.events import EventFilter
+
+        _refuse_unfit_text([("--job", job), ("--node", node), ("--shard", shard)])
+        for kind in types:
+            if not kind.strip() or kind != kind.strip():
+                raise BadInput(
+                    f"--type: {kind!r} is not an event type",
+                    "give a type (job.completed) or a prefix ending in '.' (owner.)",
+                )
+        keep = EventFilter(tuple(types), job, node, shard, since_tick)
+        try:
+            check_filter(self.store, keep)
+        except BaseException:
+            self.store.close()
+            raise
+        read = read_lines if raw else read_events
+        return self._closing(
+            read(self.store, keep, follow=follow, idle=idle, on_no_runner=on_no_runner)
+        )
+
+    def _closing(self, lines: Iterator[Any]) -> Iterator[Any]:
+        """`lines`, then the store's connections closed (reopened if used again)."""
+        try:
+            yield from lines
+        finally:
+            self.store.close()
+
+    def describe(self, kind: str, name: str) -> dict[str, Any]:
+        """One job, node or shard (`kind`): its state now and its history, from the log and
+        the checkpoint (or the live runner's view). On a directory storage it keeps an index
+        of the log in `events-index/`, built on first use and extended as the log grows."""
+        from .run.describing import describe_job, describe_node, describe_shard
+
+        _refuse_unfit_text([(kind.upper(), name)])
+        describers = {"job": describe_job, "node": describe_node, "shard": describe_shard}
+        try:
+            return describers[kind](self.store, name)
+        finally:
+            self.store.close()
+
+    def status_stream(self, emit: Callable[[str, dict[str, Any]], None]) -> dict[str, Any]:
+        """Follow a live run until it stops (or Ctrl-C), handing `emit` a whole status
+        document ("Status", document) for each view the runner publishes; the final status."""
+        from .run.status import StatusStream
+
+        return self.status(follow=StatusStream(self.status, emit))
+
     def audit(
         self,
         *,
@@ -369,17 +477,32 @@ class Fabric:
         bridge: str | None = None,
         bridge_timeout: float | None = None,
         witness: str | None = None,
+        actor: str | None = None,
+        command: str | None = None,
+        since_tick: int | None = None,
+        until_tick: int | None = None,
     ) -> AuditReport:
         """Prove the stored run: re-make it from its plan and recorded owner commands and
         compare every event, the checkpoint and the summary, byte for byte; re-check owner
         authority. `quick` checks only the chain, the counters and authority, and its report
         says what that leaves unproved. With `witness` (where the run published its heads;
-        `-` reads standard input), it also proves the log extends every head held there."""
+        `-` reads standard input), it also proves the log extends every head held there.
+        `actor`, `command`, `since_tick` and `until_tick` keep only the governance timeline
+        rows that match them all; the whole run is proved either way."""
+        from .audit.report import filter_timeline
         from .audit.verify import audit
 
+        _refuse_unfit_text([("--actor", actor), ("--command", command)])
+        if since_tick is not None and until_tick is not None and since_tick > until_tick:
+            raise BadInput(
+                f"--since-tick {since_tick} is after --until-tick {until_tick}",
+                "give a since tick at or before the until tick",
+            )
         settings = executor_settings(executor, bridge, bridge_timeout)
         with self._witness(witness, reading=True) as opened:  # a bad one fails before the work
-            return audit(self.store, quick=quick, bridge=settings, witness=opened)
+            report = audit(self.store, quick=quick, bridge=settings, witness=opened)
+        filter_timeline(report, actor, command, since_tick, until_tick)
+        return report
 
     def fabrics(self) -> dict[str, Any]:
         """The fabrics this storage holds, each with its run id, tick, finished? and live?:
@@ -564,6 +687,29 @@ def _other(storage: str | os.PathLike[str], name: str) -> Fabric:
     if not os.fspath(storage):
         raise BadInput(f"{name}: empty", "name a directory, or postgresql://…?fabric=NAME")
     return Fabric(storage)
+
+
+def _node_args(
+    name: str, node: str, reason: str, actor: str | None, deadline: int | None = None
+) -> dict[str, Any]:
+    """A node operation's arguments. Checked here as the command models check them, without
+    importing pydantic (an owner command at rest must start fast); anything they would
+    refuse goes through them, for their message."""
+    import re
+
+    from .scenario.limits import MAX_TICKS
+
+    _refuse_unfit_text([("--reason", reason), ("--actor", actor), ("NODE", node)])
+    args: dict[str, Any] = {"node": node}
+    if deadline is not None:
+        args["deadline_ticks"] = deadline
+    plain = isinstance(node, str) and re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._:-]*", node)
+    fits = deadline is None or (type(deadline) is int and 0 < deadline <= MAX_TICKS)
+    if plain and len(node) <= 200 and fits:
+        return args
+    from .scenario.command_input import validate_command
+
+    return validate_command({"command": name, **args, "reason": reason})
 
 
 def _refuse_unfit_text(values: Sequence[tuple[str, str | None]]) -> None:

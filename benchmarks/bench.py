@@ -23,7 +23,7 @@ real CLI in child processes and prints one table, also written to benchmarks/lat
                         (owner reroutes aside): the backlog case that broke the reference
 
 plus a burst case (100,000 jobs at tick 1 on the reference topology) and CLI latencies
-(median of --cli-runs) on a storage holding 100,000 queued jobs: --help, status, pause-all
+(median of --cli-runs) on a storage holding 100,000 queued jobs: --help, status, pause-all, cordon
 at rest, and resume to the first tick with those 100,000 jobs active (median of 5, each on
 a fresh copy).
 
@@ -331,6 +331,61 @@ def measure(case: str, scenario: dict[str, Any], tmp: Path, repeat: int) -> dict
     return row
 
 
+def follow_and_describe(jobs: int, tmp: Path, repeat: int) -> dict[str, Any]:
+    """The scaled run of `jobs` with and without `agijobs events --follow --json` tailing it
+    from another process, in turn (the run's own wall, from its start to its exit: medians
+    of `repeat` pairs); then `describe job` on the finished run: the first (which builds the
+    index beside the log) and the median of the next ten."""
+    source = tmp / "follow.json"
+    scenario = scaled(jobs)
+    source.write_bytes(orjson.dumps(scenario))
+    storage = tmp / "follow-storage"
+    alone, followed = [], []
+    live = 0  # followers that found the run live (a small run may end before one starts)
+    for _ in range(repeat):
+        for timings, follower in ((alone, False), (followed, True)):
+            if storage.exists():
+                shutil.rmtree(storage)
+            storage.mkdir()
+            started = time.perf_counter()
+            runner = subprocess.Popen(
+                [sys.executable, "-m", "agijobs", "run", str(source), "--storage", str(storage)],
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
+            tail = None
+            if follower:
+                while not (storage / "events.ndjson").exists() and runner.poll() is None:
+                    time.sleep(0.02)
+                tail = subprocess.Popen(
+                    [sys.executable, "-m", "agijobs", "events", "--follow", "--json",
+                     "--storage", str(storage)],
+                    stdout=subprocess.DEVNULL,
+                    stderr=subprocess.PIPE,
+                )  # fmt: skip
+            if runner.wait() != 0:
+                raise RuntimeError("the run under a follower failed")
+            timings.append(time.perf_counter() - started)
+            if tail is not None:
+                _, told = tail.communicate()
+                if tail.returncode != 0:
+                    raise RuntimeError(f"the follower failed ({tail.returncode}): {told[-400:]!r}")
+                live += not told  # it says so when there was no live run to follow
+    job = f"{scenario['workload'][-1]['prefix']}-000001"
+    first = agijobs("describe", "job", job, "--storage", str(storage))[0]
+    again = [agijobs("describe", "job", job, "--storage", str(storage))[0] for _ in range(10)]
+    shutil.rmtree(storage)
+    return {
+        "jobs": jobs,
+        "alone_s": statistics.median(alone),
+        "followed_s": statistics.median(followed),
+        "ratio": statistics.median(f / a for f, a in zip(followed, alone, strict=True)),
+        "followed_live": live,
+        "describe_first_s": first,
+        "describe_job_s": statistics.median(again),
+    }
+
+
 def signed_overhead(jobs: int, tmp: Path, repeat: int) -> dict[str, Any]:
     """The same run with and without owner keys, in turn: with keys every checkpoint is
     signed by the runner's key (and the plan by its owners). Medians of `repeat` pairs."""
@@ -412,12 +467,20 @@ def cli_latencies(tmp: Path, runs: int, queued: int) -> dict[str, float]:
     storage = tmp / "cli-storage"
     agijobs("run", str(source), "--storage", str(storage), "--stop-after-ticks", "1")
     resumes = [resume_copy(storage, tmp) for _ in range(min(runs, 5))]
-    timings: dict[str, list[float]] = {"help": [], "status": [], "pause_all_at_rest": []}
+    timings: dict[str, list[float]] = {
+        "help": [],
+        "status": [],
+        "pause_all_at_rest": [],
+        "cordon_at_rest": [],
+    }
     for _ in range(runs):
         timings["help"].append(agijobs("--help")[0])
         timings["status"].append(agijobs("status", "--storage", str(storage))[0])
         timings["pause_all_at_rest"].append(
             agijobs("pause-all", "--reason", "bench", "--storage", str(storage))[0]
+        )
+        timings["cordon_at_rest"].append(  # a node operation: the same path, a node's name
+            agijobs("cordon", "earth.core-alpha", "--reason", "bench", "--storage", str(storage))[0]
         )
     medians = {name: statistics.median(values) for name, values in timings.items()}
     medians["resume_all_active"] = statistics.median(resumes)
@@ -430,6 +493,7 @@ def against_targets(
     backlog: dict[str, Any] | None,
     queued: int,
     signed: dict[str, Any] | None,
+    follow: dict[str, Any] | None = None,
 ) -> list[dict[str, Any]]:
     """Each figure the performance issue sets a target for, beside the target."""
     found: list[dict[str, Any]] = []
@@ -471,12 +535,20 @@ def against_targets(
     if signed is not None:
         ratio = signed["ratio"]
         check(f"{signed['jobs']:,} jobs: signed run / open run", ratio, "<= 1.05", ratio <= 1.05)
+    if follow is not None:
+        jobs, ratio = f"{follow['jobs']:,}", follow["ratio"]
+        check(f"{jobs} jobs: run followed / run alone", ratio, "<= 1.05", ratio <= 1.05)
+        took = follow["describe_job_s"] * 1000
+        check(f"{jobs} jobs: describe job ms", took, "<= 300", took <= 300)
     if "resume_all_active" in cli:
         resume = cli["resume_all_active"]
         check(f"resume, {queued:,} jobs active: s", resume, "<= 1", resume <= 1)
     if "pause_all_at_rest" in cli:
         pause = cli["pause_all_at_rest"] * 1000
         check(f"pause-all at rest, {queued:,} queued: ms", pause, "<= 150", pause <= 150)
+    if "cordon_at_rest" in cli:
+        cordon = cli["cordon_at_rest"] * 1000
+        check(f"cordon at rest, {queued:,} queued: ms", cordon, "<= 150", cordon <= 150)
     if "help" in cli:
         check("--help: ms", cli["help"] * 1000, "<= 250", cli["help"] * 1000 <= 250)
     return found
@@ -515,6 +587,12 @@ def main(argv: list[str]) -> int:
         default=1_000_000,
         help="a run this size with and without owner keys: what signed heads cost (0 skips)",
     )
+    parser.add_argument(
+        "--follow-jobs",
+        type=int,
+        default=1_000_000,
+        help="a run this size with and without `events --follow`, then `describe job` (0 skips)",
+    )
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "latest.json")
     args = parser.parse_args(argv)
     sizes = [int(s) for s in args.sizes.split(",") if s]
@@ -543,6 +621,9 @@ def main(argv: list[str]) -> int:
         cli = cli_latencies(tmp, args.cli_runs, args.cli_queued) if args.cli_runs else {}
         backlog = bounded_backlog(args.backlog_jobs, tmp) if args.backlog_jobs else None
         signed = signed_overhead(args.signed_jobs, tmp, args.repeat) if args.signed_jobs else None
+        follow = (
+            follow_and_describe(args.follow_jobs, tmp, args.repeat) if args.follow_jobs else None
+        )
     machine["speed_after_s"] = speed()
     print(
         f"machine speed: a fixed pure-Python loop took {machine['speed_before_s']:.2f} s "
@@ -564,7 +645,14 @@ def main(argv: list[str]) -> int:
             f"{signed['jobs']:,} jobs signed / open: {signed['signed']:.2f} s / "
             f"{signed['open']:.2f} s = {signed['ratio']:.3f}"
         )
-    targets = against_targets(rows, cli, backlog, args.cli_queued, signed)
+    if follow is not None:
+        print(
+            f"{follow['jobs']:,} jobs followed / alone: {follow['followed_s']:.2f} s / "
+            f"{follow['alone_s']:.2f} s = {follow['ratio']:.3f}; describe job: "
+            f"{follow['describe_first_s']:.2f} s the first, {follow['describe_job_s'] * 1000:.0f} "
+            "ms after"
+        )
+    targets = against_targets(rows, cli, backlog, args.cli_queued, signed, follow)
     print(table(targets, ["figure", "value", "target", "met"]))
     results = {
         "machine": machine,
@@ -574,6 +662,7 @@ def main(argv: list[str]) -> int:
         "cli_queued_jobs": args.cli_queued,
         "checkpoint_bounded_backlog": backlog,
         "signed_heads": signed,
+        "follow_and_describe": follow,
         "targets": targets,
     }
     args.out.write_bytes(orjson.dumps(results, option=orjson.OPT_INDENT_2) + b"\n")

@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // The agijobs reference bridge: an external executor speaking protocol 1 (PROTOCOL.md).
 //
-//   node bridge/bridge.mjs [--rules rules.json] [--name NAME]
+//   node bridge/bridge.mjs [--rules rules.json] [--name NAME] [--nodes NODE,TICK,down|up;...]
 //
 // Requests arrive as JSON lines on stdin, responses leave as JSON lines on stdout (canonical
 // JSON: sorted keys, no spaces), logs go to stderr. Every answer is a pure function of the
@@ -311,8 +311,45 @@ export function receiptText(r) {
 export function tickText(response) {
   let receipts = '';
   for (let i = 0; i < response.receipts.length; i++) receipts += (i ? ',' : '') + receiptText(response.receipts[i]);
-  const { id, govern } = response;
-  return `{"govern":${canonical(govern)},"id":${JSON.stringify(id)},"ok":true,"receipts":[${receipts}]}`;
+  const { id, govern, nodes } = response;
+  const reported = nodes && nodes.length ? `"nodes":${canonical(nodes)},` : '';
+  return `{"govern":${canonical(govern)},"id":${JSON.stringify(id)},${reported}"ok":true,"receipts":[${receipts}]}`;
+}
+
+// ------------------------------------------------------------------ node health
+
+/**
+ * A simulated node health schedule, from `NODE,TICK,down|up` entries separated by `;` or
+ * whitespace (`--nodes` or AGIJOBS_BRIDGE_NODES): node id -> [[tick, status], ...] by tick.
+ */
+export function parseNodeSchedule(text) {
+  const schedule = new Map();
+  for (const entry of text.split(/[;\s]+/).filter(Boolean)) {
+    const parts = entry.split(',');
+    const [node, tick, status] = parts;
+    if (parts.length !== 3 || !node || !/^\d+$/.test(tick) || Number(tick) < 1 || !['down', 'up'].includes(status)) {
+      throw new RulesError(`node schedule: \`${entry}\` is not NODE,TICK,down|up (TICK a whole number >= 1)`);
+    }
+    if (!schedule.has(node)) schedule.set(node, []);
+    schedule.get(node).push([Number(tick), status]);
+  }
+  for (const entries of schedule.values()) entries.sort((a, b) => a[0] - b[0]);
+  return schedule;
+}
+
+/**
+ * The tick's node reports: each scheduled node's latest state at or before `tick`, by node
+ * id. Stateless, like every answer: the runner applies only the reports that change a node,
+ * so repeating them every tick is harmless (PROTOCOL.md, "Node reports").
+ */
+export function nodeReports(schedule, tick) {
+  const reports = [];
+  for (const node of [...schedule.keys()].sort(byCodePoint)) {
+    let status = null;
+    for (const [at, said] of schedule.get(node)) if (at <= tick) status = said;
+    if (status !== null) reports.push({ node, status });
+  }
+  return reports;
 }
 
 /** The governance half of a tick: the multisig transaction each command would submit. */
@@ -351,7 +388,7 @@ function readHooks(env) {
  * the newline), or null for no answer. Handlers return a response object, a raw string
  * (already encoded: a tick's answer, or a test hook's garbage), or null (never answer).
  */
-export function createBridge({ rules = NO_RULES, name = DEFAULT_NAME, hooks = {}, log = () => {} } = {}) {
+export function createBridge({ rules = NO_RULES, name = DEFAULT_NAME, hooks = {}, log = () => {}, nodes = new Map() } = {}) {
   const claimed = hooks.PROTOCOL ?? PROTOCOL;
   const marker = hooks.marker ?? null;
   const hookAt = (hook, req) => hooks[hook] !== undefined && req.tick === hooks[hook];
@@ -386,7 +423,7 @@ export function createBridge({ rules = NO_RULES, name = DEFAULT_NAME, hooks = {}
         // Commands are read again keeping each number's text, so params and nonces match
         // what Python reads (1.0 is not 1). Only ticks with governance pay for it.
         const govern = req.govern.length ? governPayloads(parseLossless(line).govern) : [];
-        return tickText({ id: req.id, ok: true, receipts, govern });
+        return tickText({ id: req.id, ok: true, receipts, govern, nodes: nodeReports(nodes, req.tick) });
       },
     ],
   ]);
@@ -429,10 +466,10 @@ export function createBridge({ rules = NO_RULES, name = DEFAULT_NAME, hooks = {}
 
 // ------------------------------------------------------------------ command line
 
-const USAGE = 'usage: node bridge/bridge.mjs [--rules rules.json] [--name NAME]';
+const USAGE = 'usage: node bridge/bridge.mjs [--rules rules.json] [--name NAME] [--nodes NODE,TICK,down|up;...]';
 
 function parseArgs(argv) {
-  const options = { rules: null, name: DEFAULT_NAME };
+  const options = { rules: null, name: DEFAULT_NAME, nodes: null };
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i];
     const [flag, inline] = arg.startsWith('--') && arg.includes('=') ? [arg.slice(0, arg.indexOf('=')), arg.slice(arg.indexOf('=') + 1)] : [arg, undefined];
@@ -440,7 +477,7 @@ function parseArgs(argv) {
       process.stdout.write(`${USAGE}\nSpeaks agijobs bridge protocol ${PROTOCOL} on stdin/stdout; see bridge/PROTOCOL.md.\n`);
       process.exit(0);
     }
-    if (flag !== '--rules' && flag !== '--name') throw new RulesError(`unknown argument \`${arg}\`\n${USAGE}`);
+    if (flag !== '--rules' && flag !== '--name' && flag !== '--nodes') throw new RulesError(`unknown argument \`${arg}\`\n${USAGE}`);
     const value = inline ?? argv[++i];
     if (value === undefined || value === '') throw new RulesError(`${flag} needs a value\n${USAGE}`);
     options[flag.slice(2)] = value;
@@ -475,7 +512,9 @@ function main() {
     const options = parseArgs(process.argv.slice(2));
     const rules = options.rules === null ? NO_RULES : loadRules(options.rules);
     const hooks = readHooks(process.env);
-    handle = createBridge({ rules, name: options.name, hooks, log });
+    const nodes = parseNodeSchedule(options.nodes ?? process.env.AGIJOBS_BRIDGE_NODES ?? '');
+    handle = createBridge({ rules, name: options.name, hooks, log, nodes });
+    if (nodes.size) log(`node health simulated for ${[...nodes.keys()].sort(byCodePoint).join(', ')}`);
     const active = HOOKS.filter((h) => h in hooks).map((h) => `${h}=${hooks[h]}`);
     if (active.length) log(`test hooks active: ${active.join(', ')}`);
     if (options.rules !== null) log(`rules from ${options.rules}: ${rules.reject.length} reject, ${rules.slow.length} slow, fail ${rules.fail ? rules.fail.fraction : 'off'}`);

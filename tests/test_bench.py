@@ -40,6 +40,8 @@ def test_bench_runs_small_and_reports_every_column(tmp_path: Path) -> None:
                 "200",
                 "--signed-jobs",
                 "2000",
+                "--follow-jobs",
+                "2000",
                 "--out",
                 str(out),
             ]
@@ -57,6 +59,7 @@ def test_bench_runs_small_and_reports_every_column(tmp_path: Path) -> None:
         "help",
         "status",
         "pause_all_at_rest",
+        "cordon_at_rest",
         "resume_all_active",
     }
     assert results["rows"][1]["bounces"] == 0
@@ -65,6 +68,10 @@ def test_bench_runs_small_and_reports_every_column(tmp_path: Path) -> None:
     assert figures["burst 1,000 at tick 1: bounces"]["met"] is True
     for target in results["targets"]:
         assert set(target) == {"figure", "value", "target", "met"}
+    follow = results["follow_and_describe"]
+    assert follow["jobs"] == 2000 and follow["ratio"] > 0 and 0 <= follow["followed_live"] <= 2
+    assert follow["describe_first_s"] > 0 and follow["describe_job_s"] > 0
+    assert {"2,000 jobs: run followed / run alone", "2,000 jobs: describe job ms"} <= set(figures)
     assert results["machine"]["cores"] >= 1
     assert results["machine"]["speed_before_s"] > 0 and results["machine"]["speed_after_s"] > 0
     backlog = results["checkpoint_bounded_backlog"]

@@ -38,9 +38,12 @@ class AuditReport:
     # What `audit --witness` checked: the witness, its records of this run, the highest seq
     # proved (audit.witness); None without one.
     witness: dict[str, Any] | None = None
+    # The filters the governance timeline was cut by (`audit --actor …`), and how many rows
+    # it had before; None when it is whole. They never change what was proved.
+    timeline_filter: dict[str, Any] | None = None
 
     def to_json(self) -> dict[str, Any]:
-        return {
+        document = {
             "ok": True,
             "mode": self.mode,
             "proved": self.proved,
@@ -60,6 +63,9 @@ class AuditReport:
             "authority": self.authority,
             "witness": self.witness,
         }
+        if self.timeline_filter is not None:  # only when the timeline was cut
+            document["timeline_filter"] = self.timeline_filter
+        return document
 
 
 def timeline_entry(
@@ -105,3 +111,28 @@ def authority_summary(authority: AuthorityCheck) -> dict[str, Any]:
         "keys_in_force": authority.governance.config_json(),
         "signatures_verified": True,
     }
+
+
+def filter_timeline(
+    report: AuditReport,
+    actor: str | None,
+    command: str | None,
+    since_tick: int | None,
+    until_tick: int | None,
+) -> None:
+    """Keep the governance timeline's rows that match every filter given (the run was
+    proved whole before: the filters choose what is shown, never what is checked)."""
+    given = {"actor": actor, "command": command, "since_tick": since_tick, "until_tick": until_tick}
+    given = {key: value for key, value in given.items() if value is not None}
+    if not given:
+        return
+    whole = len(report.governance)
+    report.governance = [
+        entry
+        for entry in report.governance
+        if (actor is None or entry["actor"] == actor)
+        and (command is None or entry["command"] == command)
+        and (since_tick is None or entry["tick"] >= since_tick)
+        and (until_tick is None or entry["tick"] <= until_tick)
+    ]
+    report.timeline_filter = {**given, "rows": len(report.governance), "of": whole}

@@ -19,7 +19,7 @@ from typing import Any
 from ..errors import IntegrityError
 from ..fabric.snapshot import conservation
 from ..ledger.chain import scan_events, verify_against_chain
-from ..run.derivation import derive, stored_prefix
+from ..run.derivation import EXECUTOR_INPUTS, derive, stored_prefix
 from ..run.loading import LoadedRun, load_run
 from ..run.sessions import runner_is_live
 from ..store import Store
@@ -66,7 +66,7 @@ def _derivation(store: Store, bridge: Any) -> AuditReport:
     loaded.engine()  # restorable: every job row of the checkpoint is checked as it is read
     authority = AuthorityCheck(loaded.plan, loaded.run_id)
     inputs = walk_inputs(stored_prefix(store, loaded.scan.mark_bytes), loaded.seq, authority)
-    receipts = inputs.by_type.get("executor.receipts", 0)
+    receipts = sum(inputs.by_type.get(kind, 0) for kind in EXECUTOR_INPUTS)
     if receipts and bridge is None:
         return _quick_instead(store, receipts)
     derivation = derive(store, loaded, inputs.recorded, bridge)
@@ -119,7 +119,7 @@ def _quick_instead(store: Store, receipts: int) -> AuditReport:
     report.not_proved.insert(
         0,
         f"that the events are what the plan, the owner commands and the external executor's "
-        f"answers give ({receipts} tick(s) of receipts on record): audit with --executor "
+        f"answers give ({receipts} of its answers on record): audit with --executor "
         "bridge (and the same bridge) to re-make the run",
     )
     return report

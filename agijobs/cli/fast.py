@@ -47,7 +47,8 @@ def command_function(name: str) -> Callable[..., None]:
 
 def table(function: Callable[..., None]) -> Table | None:
     """The options `function` declares, as the fast path parses them; None when it takes
-    anything the fast path leaves to Typer (an argument, a path, a list). A function that
+    anything the fast path leaves to Typer (an argument other than text, a path, a list).
+    A function that
     wraps another (`functools.wraps`) declares what the one it wraps declares."""
     while hasattr(function, "__wrapped__"):
         function = function.__wrapped__
@@ -66,7 +67,7 @@ def table(function: Callable[..., None]) -> Table | None:
         if not isinstance(declared, Opt) or kind is None:
             return None
         if declared.flag is None:  # an argument: a required string, given by position
-            if kind != "str" or index >= first_default:
+            if hint.__origin__ is not str or index >= first_default:
                 return None
             arguments.append(name)
             required.add(name)

@@ -66,6 +66,18 @@ Timeout = Annotated[
     Opt("--timeout", "Seconds to wait for a live runner to acknowledge.", low=0, high=86_400),
 ]
 
+# Node operations
+NodeId = Annotated[str, Opt(None, "The node, e.g. earth.core-alpha (see `agijobs status`).")]
+Deadline = Annotated[
+    int,
+    Opt(
+        "--deadline",
+        "Ticks from now: jobs still running on the node then go back to their queue.",
+        low=1,
+        high=MAX_TICKS,
+    ),
+]
+
 # Who runs the jobs
 Executor = Annotated[
     str,
@@ -166,6 +178,13 @@ RetiredBridge = Annotated[str | None, Opt("--bridge", _RETIRED, hidden=True)]
 RetiredBridgeTimeout = Annotated[float | None, Opt("--bridge-timeout", _RETIRED, hidden=True)]
 RetiredRunnerKey = Annotated[str | None, Opt("--runner-key", _RETIRED, hidden=True)]
 RetiredWitness = Annotated[str | None, Opt("--witness", _RETIRED, hidden=True)]
+# Reading the log (events, describe, audit)
+SinceTick = Annotated[
+    int | None, Opt("--since-tick", "Only from this tick on.", low=0, high=MAX_TICKS)
+]
+UntilTick = Annotated[
+    int | None, Opt("--until-tick", "Only up to this tick.", low=0, high=MAX_TICKS)
+]
 
 
 class Command(NamedTuple):
@@ -186,6 +205,9 @@ COMMANDS: dict[str, Command] = {
     "resume": Command("owner", "resume", fast=True),
     "reroute": Command("owner", "reroute", fast=True),
     "set-latency": Command("owner", "set_latency", fast=True),
+    "cordon": Command("owner", "cordon", fast=True),
+    "uncordon": Command("owner", "uncordon", fast=True),
+    "drain": Command("owner", "drain", fast=True),
     "apply": Command("owner", "apply"),
     "submit": Command("owner", "submit", fast=True),
     "approve": Command("owner", "approve"),
@@ -193,6 +215,10 @@ COMMANDS: dict[str, Command] = {
     "fabrics": Command("reading", "fabrics"),
     "audit": Command("reading", "audit", fast=True),
     "report": Command("reading", "report"),
+    "events": Command("reading", "events"),
+    "describe job": Command("reading", "describe_job", fast=True),
+    "describe node": Command("reading", "describe_node", fast=True),
+    "describe shard": Command("reading", "describe_shard", fast=True),
     "schema": Command("reading", "schema"),
     "runner stop": Command("background", "runner_stop", fast=True),
     "keys new": Command("keys", "new"),
@@ -203,5 +229,6 @@ COMMANDS: dict[str, Command] = {
 GROUPS = {
     "runner": "The process that runs the fabric: start it to continue a stored run, stop it "
     "cleanly.",
+    "describe": "One job, node or shard: its state now and its history (kubectl describe).",
     "keys": "Owner keys (Ed25519): create one, or print the config line of one you have.",
 }

@@ -23,6 +23,14 @@ def print_json(kind: str, document: dict[str, Any]) -> None:
     sys.stdout.write(orjson.dumps(versioned, option=orjson.OPT_INDENT_2).decode() + "\n")
 
 
+def print_json_line(kind: str, document: dict[str, Any]) -> None:
+    """One document of a stream (`status --watch --json`): versioned, compact, on one line,
+    flushed so a reader sees it at once."""
+    versioned = {"api_version": API_VERSION, "kind": kind, **document}
+    sys.stdout.write(orjson.dumps(versioned).decode() + "\n")
+    sys.stdout.flush()
+
+
 def print_raw_json(document: Any) -> None:
     """Print a JSON document that is not one of agijobs' outputs (a JSON Schema)."""
     sys.stdout.write(orjson.dumps(document, option=orjson.OPT_INDENT_2).decode() + "\n")

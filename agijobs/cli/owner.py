@@ -1,4 +1,5 @@
-"""Owner commands: pause-all, resume, reroute, set-latency, apply, submit, approve.
+"""Owner commands: pause-all, resume, reroute, set-latency, cordon, uncordon, drain, apply,
+submit, approve.
 
 With a live runner the command goes to its inbox and the CLI waits for the acknowledgement;
 with none, it is applied to the checkpoint at rest under the run lock.
@@ -10,8 +11,10 @@ from typing import Annotated, Any
 from .options import (
     DEFAULT_STORAGE,
     Actor,
+    Deadline,
     Json,
     Key,
+    NodeId,
     Opt,
     Reason,
     RetiredBridge,
@@ -201,6 +204,90 @@ def set_latency(
         show_result(result, as_json)
 
 
+# ------------------------------------------------------------------ node operations
+
+
+def cordon(
+    node: NodeId,
+    reason: Reason,
+    actor: Actor = None,
+    key: Key = None,
+    timeout: Timeout = 10.0,
+    storage: Storage = DEFAULT_STORAGE,
+    as_json: Json = False,
+) -> None:
+    """Give the node no new work; the jobs running on it carry on.
+
+    Idempotent: cordoning a cordoned (or draining) node exits 0 and changes nothing.
+
+    Examples:
+      # Take a node out of new work (a live runner acknowledges with its tick)
+      agijobs cordon earth.core-alpha --reason "INC-4712: flaky NIC"
+      # The same, signed with an operator key, as one JSON document
+      agijobs cordon earth.core-alpha --reason "INC-4712" --key oncall --json
+    """
+    with guard(as_json):
+        from ..service import Fabric
+
+        result = Fabric(storage).cordon(node, reason, actor, key, timeout)
+        show_result(result, as_json)
+
+
+def uncordon(
+    node: NodeId,
+    reason: Reason,
+    actor: Actor = None,
+    key: Key = None,
+    timeout: Timeout = 10.0,
+    storage: Storage = DEFAULT_STORAGE,
+    as_json: Json = False,
+) -> None:
+    """Let the node take work again; a drain in progress ends, its jobs stay where they are.
+
+    Idempotent: uncordoning a schedulable node exits 0 and changes nothing.
+
+    Examples:
+      # Give the node work again
+      agijobs uncordon earth.core-alpha --reason "INC-4712: NIC replaced"
+      # End a drain early, on another storage
+      agijobs uncordon mars.regolith-cradle --reason "CHG-120 postponed" --storage /srv/fabric
+    """
+    with guard(as_json):
+        from ..service import Fabric
+
+        result = Fabric(storage).uncordon(node, reason, actor, key, timeout)
+        show_result(result, as_json)
+
+
+def drain(
+    node: NodeId,
+    deadline: Deadline,
+    reason: Reason,
+    actor: Actor = None,
+    key: Key = None,
+    timeout: Timeout = 10.0,
+    storage: Storage = DEFAULT_STORAGE,
+    as_json: Json = False,
+) -> None:
+    """Cordon the node and let its running jobs finish until the deadline.
+
+    The deadline is relative: the jobs still running at the end of the tick --deadline
+    ticks after the acknowledged one go back to the front of their shard's queue, keeping
+    their progress (event node.drained). The node stays cordoned until uncordoned.
+
+    Examples:
+      # Let the node's jobs finish for 20 ticks, then requeue what still runs
+      agijobs drain mars.regolith-cradle --deadline 20 --reason "CHG-120: kernel upgrade"
+      # Move the deadline closer (a second drain replaces the first)
+      agijobs drain mars.regolith-cradle --deadline 5 --reason "CHG-120: window shortened"
+    """
+    with guard(as_json):
+        from ..service import Fabric
+
+        result = Fabric(storage).drain(node, deadline, reason, actor, key, timeout)
+        show_result(result, as_json)
+
+
 def apply(
     source: Annotated[str, argument("YAML/JSON file of command(s), or - for stdin.")],
     reason: Annotated[
@@ -214,12 +301,13 @@ def apply(
 ) -> None:
     """Apply owner commands given as YAML or JSON: one command, or a list applied together.
 
-    Any of the 19 owner commands (pause-all, resume, reroute, set-latency, shard.pause,
+    Any of the 22 owner commands (pause-all, resume, reroute, set-latency, shard.pause,
     shard.resume, shard.register, shard.deregister, shard.update, node.register,
-    node.update, node.deregister, job.submit, job.cancel, job.reroute, checkpoint.save,
-    checkpoint.configure, reporting.configure, governance.update), in agijobs form
-    (`command: NAME`) or in the reference demo's form (`type: NAME`, camelCase). A list is
-    all or none: if one command is invalid, none is applied and nothing changes.
+    node.update, node.deregister, node.cordon, node.uncordon, node.drain, job.submit,
+    job.cancel, job.reroute, checkpoint.save, checkpoint.configure, reporting.configure,
+    governance.update), in agijobs form (`command: NAME`) or in the reference demo's form
+    (`type: NAME`, camelCase). A list is all or none: if one command is invalid, none is
+    applied and nothing changes.
 
     Examples:
       # One command from standard input

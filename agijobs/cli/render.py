@@ -290,6 +290,9 @@ def render_status(report: dict[str, Any]) -> None:
         f"nodes: {len(up)} of {len(nodes)} up · down: {', '.join(down) or 'none'}"
         f" · over latency budget: {', '.join(over) or 'none'}"
     )
+    cordoned = [_cordon_note(n) for n in nodes if n.get("schedulable")]
+    if cordoned:
+        out.print(f"no new work (cordoned): {', '.join(cordoned)}")
     _render_authority(report.get("authority"))
     checkpoint = report["checkpoint"]
     out.print(f"last checkpoint: tick {checkpoint['tick']}, seq {checkpoint['seq']}")
@@ -356,6 +359,12 @@ def _render_authority(authority: dict[str, Any] | None) -> None:
     out.print(table)
 
 
+def _cordon_note(node: dict[str, Any]) -> str:
+    if node["schedulable"] == "draining":
+        return f"{node['id']} (draining until tick {node['drain_tick']}, {node['running']} running)"
+    return str(node["id"])
+
+
 def _node_table(nodes: list[dict[str, Any]]) -> Table:
     """Nodes with what operators keep about them (deployment, zones, compliance, price)."""
     table = Table(title="nodes", title_justify="left")
@@ -376,7 +385,7 @@ def _node_table(nodes: list[dict[str, Any]]) -> Table:
         table.add_row(
             node["id"],
             node["shard"],
-            node["status"],
+            node["status"] + (f", {node['schedulable']}" if node.get("schedulable") else ""),
             f"{node['running']}/{node['slots']}",
             str(node["latency_ms"]),
             f"{price:g} {pricing.get('currency', '')}".strip() if price else "-",
@@ -425,7 +434,14 @@ def render_audit(report: Any) -> None:
             f"authority: every governance signature verified · plan signed by "
             f"{', '.join(authority['plan_signed_by'])}"
         )
-    table = Table(title="governance timeline", title_justify="left")
+    title = "governance timeline"
+    cut = _plain(getattr(report, "timeline_filter", None))
+    if cut:
+        given = ", ".join(
+            f"{key} {value}" for key, value in cut.items() if key not in ("rows", "of")
+        )
+        title += f" (only {given}: {cut['rows']} of {cut['of']} rows; the whole run was proved)"
+    table = Table(title=title, title_justify="left")
     columns = ["tick", "command", "actor", "reason", "source", "effect"]
     if authority.get("authenticated"):
         columns.insert(3, "signed by")
@@ -572,7 +588,7 @@ def _last_action(events: list[Any], tick: int) -> str | None:
 def _plain_line(engine: Any, seq: int) -> str:
     state = engine.state
     totals = state.totals()
-    up = sum(1 for n in state.nodes.values() if n.up)
+    up = sum(1 for n in state.nodes.values() if n.up and not n.executor_down)
     return (
         f"tick {state.tick} · {'paused' if state.paused else 'live'} · queued "
         f"{totals['queued'].count} · in-flight {totals['in_flight'].count} · completed "
@@ -587,8 +603,8 @@ _HEALTH = {"healthy": "green", "degraded": "yellow", "critical": "red"}
 def _live_table(engine: Any, seq: int, rate: float, last_action: str) -> Table:
     state = engine.state
     mode = "[yellow]PAUSED[/]" if state.paused else "[green]live[/]"
-    up = sum(1 for n in state.nodes.values() if n.up)
-    down = [n.id for n in state.nodes.values() if not n.up]
+    up = sum(1 for n in state.nodes.values() if n.up and not n.executor_down)
+    down = [n.id for n in state.nodes.values() if not n.up or n.executor_down]
     table = Table(
         title=f"tick {state.tick} · {mode} · {rate:,.0f} jobs/s · {seq:,} events",
         caption=f"nodes {up}/{len(state.nodes)} up"

@@ -17,6 +17,7 @@ from ..errors import BadInput
 from .authority import governance_problems
 from .inputs import BATCH, CommandInput
 from .intake import job_submit
+from .nodes import node_cordon, node_drain, node_uncordon
 from .state import (
     RUNNING,
     Job,
@@ -388,6 +389,10 @@ HANDLERS: dict[str, Handler] = {
     "node.register": node_register,
     "node.update": node_update,
     "node.deregister": node_deregister,
+    # Node operations (agijobs.fabric.nodes)
+    "node.cordon": node_cordon,
+    "node.uncordon": node_uncordon,
+    "node.drain": node_drain,
     "job.submit": job_submit,
     "job.cancel": _job_cancel,
     "job.reroute": _job_reroute,
@@ -411,6 +416,10 @@ JOBLESS = frozenset(
         "checkpoint.save",
         "checkpoint.configure",
         "reporting.configure",
+        # Node operations read no job either (their effects name none).
+        "node.cordon",
+        "node.uncordon",
+        "node.drain",
     }
 )
 # ... and commands that only add jobs at the back of their queues, which an engine restored

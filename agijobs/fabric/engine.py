@@ -5,9 +5,10 @@ Within tick T, in this order (docs/internals.md, "The tick"):
 1. owner commands due at T: schedule entries in file order, then live commands in arrival order;
 2. faults due at T: endings first, then starts, each in file order;
 3. arrivals, group by group in file order;
-4. routing (router.py);
+4. routing (router.py); with an external executor, its receipts and node reports;
 5. progress: jobs due at the end of T complete, in job-ordinal order;
-6. heartbeats: nodes that missed 3 heartbeats go down, recovered nodes come back up.
+6. heartbeats: nodes that missed 3 heartbeats go down, recovered nodes come back up;
+7. drain deadlines: jobs still running on a node whose drain ends at T are requeued.
 
 The engine is pure: no clock, no randomness, no I/O. `run_tick` returns the tick's events as
 ``(type, data)`` pairs; the runner numbers, hashes and stores them.
@@ -22,7 +23,7 @@ from typing import Any
 
 from ..errors import BadInput, Refused
 from ..ledger import jobtable
-from . import authority, commands, router, snapshot
+from . import authority, commands, nodes, router, snapshot
 from .governance import Governance
 from .inputs import BATCH, CommandInput, FabricInputs, FaultInput, Group, Setup, TriggerRule
 from .moves import Event, Moves
@@ -95,11 +96,17 @@ class Engine(Moves):
         return self.events
 
     def end_tick(self) -> list[Event]:
-        """The rest of the tick: completions, then heartbeats."""
+        """The rest of the tick: completions, heartbeats, then drain deadlines."""
         tick = self.state.tick
         self._progress(tick)
         self._heartbeats(tick)
+        if self.state.drains:
+            nodes.drain_deadlines(self, tick)
         return self.events
+
+    def report_nodes(self, reports: Sequence[dict[str, Any]]) -> None:
+        """Apply an external executor's node reports for this tick (after `settle`)."""
+        nodes.executor_health(self, list(reports))
 
     def settle(self, receipts: Sequence[dict[str, Any]], max_attempts: int) -> None:
         """Apply an executor's receipts for this tick's `dispatched` jobs (same order). A

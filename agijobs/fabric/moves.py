@@ -70,7 +70,9 @@ class Moves:
         nodes = self._serve_cache.get(key)
         if nodes is None:
             budget = shard.budget_ms
-            nodes = [n for n in shard.nodes if n.up and n.latency_ms <= budget and n.serves(skills)]
+            nodes = [
+                n for n in shard.nodes if n.eligible and n.latency_ms <= budget and n.serves(skills)
+            ]
             self._serve_cache[key] = nodes
         return nodes
 

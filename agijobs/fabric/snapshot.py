@@ -83,6 +83,11 @@ def snapshot(engine: Moves) -> dict[str, Any]:
                 "completed": node.completed,
                 "failed": node.failed,
                 "running": [make_job_row(j) for j in node.running.values()],
+                # Node operations and executor reports: written only when in force, so a
+                # run that never uses them keeps its checkpoint bytes.
+                **({"cordoned": True} if node.cordoned else {}),
+                **({"drain_tick": node.drain_tick} if node.drain_tick else {}),
+                **({"executor_down": True} if node.executor_down else {}),
             }
         )
     snapshot = {
@@ -172,6 +177,8 @@ def restore(
             outages=raw["outages"],
             completed=raw["completed"],
             failed=raw["failed"],
+            cordoned=raw.get("cordoned", False),
+            executor_down=raw.get("executor_down", False),
         )
         nodes[node.id] = node
         shards[node.shard].nodes.append(node)
@@ -196,6 +203,9 @@ def restore(
         state.intake = Intake.from_json(snapshot["intake"])
     state.triggers_armed = list(snapshot.get("triggers", ()))
     state.attempts = dict(snapshot.get("attempts", {}))
+    for raw in snapshot["nodes"]:
+        if raw.get("drain_tick"):
+            state.set_drain(nodes[raw["id"]], raw["drain_tick"])
     if not jobs:
         for raw in snapshot["nodes"]:
             kind, tick = raw["timer"]
@@ -475,6 +485,9 @@ NODE = {
     "completed": int,
     "failed": int,
     "running_jobs": int,  # rows in the job table
+    "cordoned": Omittable(bool),  # absent unless cordoned (agijobs.fabric.nodes)
+    "drain_tick": Omittable(int),  # absent unless draining
+    "executor_down": Omittable(bool),  # absent unless the executor reports it down
 }
 GOVERNANCE = {
     "keys": ListOf({"name": str, "public_key": str, "roles": ListOf(str)}),

@@ -167,6 +167,12 @@ class Node:
     outages: int = 0  # outage faults in force; overlapping outages end with the last one
     timer_kind: str = ""  # "down" (missed heartbeats check) or "up" (next heartbeat)
     timer_tick: int = 0
+    # Owner node operations: a cordoned node takes no new work; a draining one is cordoned
+    # too, and at the end of tick `drain_tick` its jobs still running go back to the queue.
+    cordoned: bool = False
+    drain_tick: int = 0
+    # The external executor reports the node missed its heartbeats (until it reports it back).
+    executor_down: bool = False
     running: dict[str, Job] = field(default_factory=dict)
     # Jobs this node completed, and jobs that failed on it (an executor's last rejection):
     # per-node series for operators (agijobs.views.metrics), kept in the checkpoint.
@@ -176,6 +182,11 @@ class Node:
     @property
     def outage(self) -> bool:
         return self.outages > 0
+
+    @property
+    def eligible(self) -> bool:
+        """May the routers give it new work (latency and skills aside)?"""
+        return self.up and not self.cordoned and not self.executor_down
 
     @property
     def free(self) -> int:
@@ -213,11 +224,19 @@ class FabricState:
     timers: dict[int, list[str]] = field(default_factory=dict)
     # tick -> jobs due to complete at the end of that tick (stale entries are skipped)
     completions: dict[int, list[Job]] = field(default_factory=dict)
+    # tick -> ids of nodes whose drain deadline may fall then (a node's own drain_tick decides)
+    drains: dict[int, list[str]] = field(default_factory=dict)
 
     def set_timer(self, node: Node, kind: str, tick: int) -> None:
         """Let `node`'s heartbeat timer fire at `tick` (its `timer_tick` decides)."""
         node.timer_kind, node.timer_tick = kind, tick
         self.timers.setdefault(tick, []).append(node.id)
+
+    def set_drain(self, node: Node, tick: int) -> None:
+        """Let `node`'s drain deadline fall at the end of `tick` (0: no drain)."""
+        node.drain_tick = tick
+        if tick:
+            self.drains.setdefault(tick, []).append(node.id)
 
     def totals(self) -> dict[str, Tally]:
         out = {name: Tally() for name in TALLIES}

@@ -136,6 +136,7 @@ class BridgeExecutor:
             )
         receipts = answer.get("receipts")
         _check_receipts(tick, dispatch, receipts)
+        _check_node_reports(tick, answer.get("nodes"))
         return answer
 
     def _call(self, request: dict[str, Any], what: str) -> dict[str, Any]:
@@ -306,3 +307,25 @@ def _check_receipts(tick: int, dispatch: list[dict[str, Any]], receipts: Any) ->
         duration = receipt.get("duration")
         if duration is not None and (not isinstance(duration, int) or duration < 1):
             raise bad(f"receipts -> {index} -> duration: {duration!r} (a whole number ≥ 1)")
+
+
+def _check_node_reports(tick: int, reports: Any) -> None:
+    """The optional `nodes` field: a list of {node, status: down|up} (more fields allowed)."""
+    if reports is None:
+        return
+
+    def bad(what: str) -> ExecutorFailed:
+        return ExecutorFailed(
+            f"the bridge's answer to tick {tick} is invalid: {what}",
+            'a node report is {"node": ID, "status": "down" or "up"} (bridge/PROTOCOL.md)',
+        )
+
+    if not isinstance(reports, list):
+        raise bad("nodes is not a list")
+    for index, report in enumerate(reports):
+        if not isinstance(report, dict):
+            raise bad(f"nodes -> {index} is not an object")
+        if not isinstance(report.get("node"), str) or not report["node"]:
+            raise bad(f"nodes -> {index} -> node: {report.get('node')!r} (a node id)")
+        if report.get("status") not in ("down", "up"):
+            raise bad(f"nodes -> {index} -> status: {report.get('status')!r}")

@@ -43,6 +43,9 @@ PIECE = 1 << 20  # bytes of the stored log read at a time
 # The last field of an event line is its type: a line ends `,"type":"<kind>"}`.
 _INPUT_MARK = re.compile(rb',"type":"(?:owner|governance|executor)\.')
 _SOURCE = "the plan and the recorded owner commands"
+# What an external executor answered that the log records: a run holding any of these is
+# re-made only with that executor (its receipts, its reports of node health).
+EXECUTOR_INPUTS = ("executor.receipts", "executor.nodes")
 
 
 @dataclass(slots=True)
@@ -230,7 +233,7 @@ def recorded_inputs(
     executed = False
     for seq, event in input_events(pieces, count, name):
         kind = event.get("type")
-        if kind == "executor.receipts":
+        if kind in EXECUTOR_INPUTS:
             executed = True
             continue
         command = recorded_input(name, seq, event, keyed)

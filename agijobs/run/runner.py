@@ -286,6 +286,9 @@ class Runner:
                     },
                 )
             engine.settle(receipts, self.plan.scenario.run.max_attempts)
+            reports = answer.get("nodes")
+            if reports:  # optional: the executor's view of node health (bridge/PROTOCOL.md)
+                engine.report_nodes(reports)
             for command, entry in zip(govern, answer.get("govern") or [], strict=False):
                 self.store.append_session(
                     session_record(

@@ -9,6 +9,7 @@ can be up to `checkpoint_every` ticks old.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from typing import Any, Protocol
 
 from ..store import Store, no_run
@@ -129,3 +130,42 @@ def follow(store: Store, follower: Follower, interval: float = 0.25) -> None:
             time.sleep(0.05)
     except KeyboardInterrupt:
         pass  # Ctrl-C leaves the watch; the status is shown all the same
+
+
+def live_status(base: dict[str, Any], view: dict[str, Any]) -> dict[str, Any]:
+    """The status document `base` with a live runner's newer view in it."""
+    governance = view.get("governance")
+    return {
+        **base,
+        "state": "running, paused" if view["paused"] else "running",
+        "tick": view["tick"],
+        "paused": view["paused"],
+        "shards": view["shards"],
+        "nodes": view["nodes"],
+        "events": view.get("seq", base["events"]),
+        "authority": authority_view(governance) if governance else base["authority"],
+    }
+
+
+class StatusStream:
+    """Follows a live run for `status --watch --json`: each view the runner publishes is
+    handed to `emit` as a whole status document (the first status read once, the view's
+    fields put in)."""
+
+    def __init__(
+        self,
+        read: Callable[[], dict[str, Any]],
+        emit: Callable[[str, dict[str, Any]], None],
+    ) -> None:
+        self._read = read
+        self._emit = emit
+        self._base: dict[str, Any] | None = None
+
+    def show(self, view: dict[str, Any]) -> bool:
+        if self._base is None:
+            self._base = self._read()
+        self._emit("Status", live_status(self._base, view))
+        return True
+
+    def no_runner(self) -> None:
+        pass  # the final status, printed next, says what the run is

@@ -155,6 +155,32 @@ class NodeDeregister(CommandBase):
     node: Name
 
 
+# Node operations (agijobs.fabric.nodes)
+
+
+class NodeCordon(CommandBase):
+    """The node takes no new work; its running jobs carry on."""
+
+    command: Literal["node.cordon"]
+    node: Name
+
+
+class NodeUncordon(CommandBase):
+    """The node takes work again (a drain in progress ends)."""
+
+    command: Literal["node.uncordon"]
+    node: Name
+
+
+class NodeDrain(CommandBase):
+    """Cordon the node; jobs still running on it `deadline_ticks` ticks after the command
+    go back to their shard's queue."""
+
+    command: Literal["node.drain"]
+    node: Name
+    deadline_ticks: Ticks
+
+
 class Locator(Model):
     """A job by its place in a shard's line: `offset` 0 is the newest queued job; with
     `include_in_flight`, running jobs count too, at their place in the line (FIFO order)."""
@@ -278,6 +304,9 @@ CommandModel = (
     | NodeRegister
     | NodeUpdate
     | NodeDeregister
+    | NodeCordon
+    | NodeUncordon
+    | NodeDrain
     | JobSubmit
     | JobCancel
     | JobReroute

@@ -12,7 +12,9 @@ expected where::
                  | resume|unpause [everything|fabric]
                  | reroute|move|shift [N] [from] SHARD [backlog|queue] to SHARD
                  | set SHARD [latency] budget to N ms
-                 | set [latency] budget of SHARD to N ms)
+                 | set [latency] budget of SHARD to N ms
+                | cordon|uncordon [node] NODE
+                | drain [node] NODE (within|in) N [ticks])
                 timing
     timing   := (at tick|at|@|on tick|tick) T | now
                 | when SHARD queue (exceeds|is above|goes above|>) N [every time]
@@ -49,6 +51,9 @@ FORMS: tuple[str, ...] = (
     "finish all jobs within 800 ticks",
     "complete at least 98% of jobs",
     "keep spend under 25 USDC",
+    "cordon node earth.core-alpha at tick 40 because its NIC flaps",
+    "uncordon node earth.core-alpha at tick 90",
+    "drain node mars.gpu-helion within 20 ticks at tick 40 because of a kernel upgrade",
 )
 
 
@@ -209,7 +214,9 @@ class _Parser:
             "set": (self.set_latency, (5,)),
             "take": (self.outage, (6,)),
             "finish": (self.finish, (7,)),
-            "drain": (self.finish, (7,)),
+            "drain": (self.drain, (12, 7)),
+            "cordon": (self.cordon, (10,)),
+            "uncordon": (self.uncordon, (11,)),
             "complete": (self.complete, (8, 7)),
             "keep": (self.spend, (9,)),
         }
@@ -317,6 +324,31 @@ class _Parser:
         self.end()
         entry = {"tick": tick, "node": node, "kind": "outage", "until": until}
         return Intent(self.text, "fault", entry, f"fault: {node} outage @{tick} until {until}")
+
+    def node(self) -> str:
+        self.accept("node")
+        return self.name(self.nodes, "node")
+
+    def cordon(self) -> Intent:
+        node = self.node()
+        return self.command({"command": "node.cordon", "node": node}, f"cordon {node}")
+
+    def uncordon(self) -> Intent:
+        node = self.node()
+        return self.command({"command": "node.uncordon", "node": node}, f"uncordon {node}")
+
+    def drain(self) -> Intent:
+        """`drain node NODE within N ticks …` drains a node; `drain within N ticks` (no
+        node) is the expectation that every job is done by then."""
+        if self.peek() != "node" and self.peek() not in {n.lower() for n in self.nodes}:
+            self.example = (7, 12)
+            return self.finish()
+        node = self.node()
+        self.expect("within", "in", what="`within N ticks` (the drain's deadline)")
+        ticks = self.integer("a number of ticks", "deadline", 1)
+        self.accept("ticks", "tick")
+        fields = {"command": "node.drain", "node": node, "deadline_ticks": ticks}
+        return self.command(fields, f"drain {node} within {ticks} ticks")
 
     def finish(self) -> Intent:
         self.accept("everything", "fabric")

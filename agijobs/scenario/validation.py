@@ -17,8 +17,11 @@ from .commands import (
     JobCancel,
     JobReroute,
     JobSubmit,
+    NodeCordon,
     NodeDeregister,
+    NodeDrain,
     NodeRegister,
+    NodeUncordon,
     NodeUpdate,
     Reroute,
     SetLatency,
@@ -302,6 +305,8 @@ def _check_schedule(path: Path, scenario: Scenario, shards: set[str], nodes: set
                 problems.append(f"{base} -> node -> id: node `{command.node.id}` already exists")
             shard("node -> shard", command.node.shard)
             nodes.add(command.node.id)
+        elif isinstance(command, NodeCordon | NodeUncordon | NodeDrain):
+            node("node", command.node)
         elif isinstance(command, NodeUpdate | NodeDeregister):
             node("node", command.node)
             if isinstance(command, NodeDeregister):

@@ -15,6 +15,7 @@ Layout (docs/storage.md, "The storage directory"):
     inbox/journal.ndjson  commands the runner took, with their tick, hash-chained and
                       fsynced before acking
     inbox/acks/       the outcome of each taken command, read by the waiting CLI
+    events-index/     `describe`'s index of the log: derived, rebuilt when stale, never audited
     archive/<run id>/ earlier runs moved aside by `run --fresh`
     runner.log        a detached runner's output (run/background.py): not part of the run
 
@@ -63,6 +64,7 @@ RUN_FILES = (
     PROMETHEUS,
     "report.html",
     "report.md",
+    "events-index",  # describe's index of the log (agijobs.run.eventindex)
 )
 PLAN = "plan.json"  # what `agijobs plan` writes by default
 # Whole files the run keeps beside its log, checkpoint, sessions, metrics and inbox.

@@ -79,6 +79,35 @@ def _deregister_text(effect: dict[str, Any]) -> str:
     return f"shard {effect['shard']} deregistered; {jobs} job(s) {where}; nodes removed: {nodes}"
 
 
+def _cordon_text(effect: dict[str, Any]) -> str:
+    after = effect["schedulable"][1]
+    node = effect["node"]
+    if not effect["changed"]:
+        return f"node {node} already {after}"
+    return f"node {node} cordoned: no new work; its running jobs carry on"
+
+
+def _uncordon_text(effect: dict[str, Any]) -> str:
+    before, _ = effect["schedulable"]
+    node = effect["node"]
+    if not effect["changed"]:
+        return f"node {node} not cordoned; nothing to lift"
+    ended = " (its drain ended; its jobs stay)" if before == "draining" else ""
+    return f"node {node} uncordoned: takes new work again{ended}"
+
+
+def _drain_text(effect: dict[str, Any]) -> str:
+    before, deadline = effect["deadline_tick"]
+    node = effect["node"]
+    if not effect["changed"]:
+        return f"node {node} already draining until tick {deadline}"
+    moved = f" (was until tick {before})" if before is not None else ""
+    return (
+        f"node {node} draining: no new work; jobs still running at the end of tick "
+        f"{deadline} go back to the queue{moved}"
+    )
+
+
 _DESCRIBERS: dict[str, Callable[[dict[str, Any]], str]] = {
     "shard.pause": _shard_pause_text,
     "shard.resume": _shard_pause_text,
@@ -93,6 +122,9 @@ _DESCRIBERS: dict[str, Callable[[dict[str, Any]], str]] = {
     "node.deregister": lambda e: (
         f"node {e['node']} deregistered; {len(e['requeued'])} running job(s) requeued"
     ),
+    "node.cordon": _cordon_text,
+    "node.uncordon": _uncordon_text,
+    "node.drain": _drain_text,
     "job.submit": lambda e: _submitted_text(e),
     "job.cancel": lambda e: f"job {e['job']} cancelled in {e['shard']}",
     "job.reroute": _describe_job_move,

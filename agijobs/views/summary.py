@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..fabric.engine import Engine
+from ..fabric.nodes import schedulable
 from ..scenario.plan import Plan
 
 
@@ -129,13 +130,18 @@ def fabric_view(engine: Engine) -> dict[str, list[dict[str, Any]]]:
         {
             "id": node.id,
             "shard": node.shard,
-            "status": "up" if node.up else "down",
+            "status": "up" if node.up and not node.executor_down else "down",
             "over_budget": node.latency_ms > state.shards[node.shard].budget_ms,
             "latency_ms": node.latency_ms,
             "running": running[node.id],
             "slots": node.slots,
             "price_per_job": node.price_nano / 1e9,
             "metadata": node.metadata,
+            # Node operations and executor reports, only when in force (a run without them
+            # keeps its summary's bytes).
+            **({"schedulable": schedulable(node)} if node.cordoned else {}),
+            **({"drain_tick": node.drain_tick} if node.drain_tick else {}),
+            **({"reported_down_by": "executor"} if node.executor_down else {}),
         }
         for node in state.nodes.values()
     ]

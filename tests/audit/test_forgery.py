@@ -54,14 +54,18 @@ def is_recorded_input(event: dict[str, Any], path: tuple[Any, ...]) -> bool:
 
 @pytest.fixture(scope="module")
 def rich_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The planetary drill stopped during its maintenance pause, two owner commands applied
-    at rest, then the runner started again (still paused) past its reroute and latency
-    drills: queues, jobs running, nodes down and slow, every event type the drill writes."""
+    """The planetary drill stopped during its maintenance pause, owner commands applied at
+    rest (a node cordoned, one drained by tick 140, one draining past the end), then the
+    runner started again (still paused) past its reroute and latency drills: queues, jobs
+    running, nodes down, slow, cordoned and draining, every event type the drill writes."""
     storage = tmp_path_factory.mktemp("forgery") / "storage"
     fabric = Fabric(str(storage))
     fabric.run(ROOT / "scenarios" / "planetary.yaml", stop_after_ticks=130)
     fabric.set_latency("tighten mars", shard="mars", ms=300, actor="alice")
     fabric.reroute("drain luna", source="luna", target="earth", backlog=20, actor="bob")
+    fabric.cordon("luna.nav-station", "flaky NIC", actor="carol")
+    fabric.drain("mars.regolith-cradle", 10, "kernel upgrade", actor="carol")
+    fabric.drain("earth.edge-europa", 500, "rack move", actor="carol")
     fabric.start_runner(stop_after_ticks=200)
     return storage
 

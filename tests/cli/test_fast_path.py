@@ -33,9 +33,9 @@ FAST = sorted(name for name, command in COMMANDS.items() if command.fast)
 def test_the_tables_are_the_typer_commands_parameters(name: str) -> None:
     table = fast.table(fast.command_function(name))
     assert table is not None
-    group, _, word = name.rpartition(" ")  # a group's command: `runner stop`
-    commands = get_command(app).commands  # type: ignore[attr-defined]
-    command = commands[group].commands[word] if group else commands[name]
+    command = get_command(app)
+    for word in name.split():  # `describe job`: a group's command
+        command = command.commands[word]  # type: ignore[attr-defined]
     declared = {}
     arguments = []
     for param in command.params:
@@ -77,6 +77,9 @@ TAKEN = [
         "r",
     ],
     ["set-latency", "--shard", "mars", "--ms", "350", "--reason", "r", "--json"],
+    ["cordon", "earth.core-alpha", "--reason", "r"],
+    ["uncordon", "--reason", "r", "earth.core-alpha", "--json"],
+    ["drain", "mars.gpu-helion", "--deadline", "20", "--reason=r", "--actor", "oncall"],
     ["status"],
     ["status", "--json", "--storage=there"],
     ["audit"],
@@ -88,6 +91,9 @@ TAKEN = [
     ["resume", "--tick-ms=5", "--wait", "--actor", "oncall", "--key", "k", "--timeout", "2"],
     ["submit", "-", "--reason", "r"],
     ["submit", "--reason=r", "jobs.ndjson", "--json", "--actor", "oncall"],
+    ["describe", "job", "earth-finance-000001"],
+    ["describe", "node", "--json", "mars.gpu-helion", "--storage", "there"],
+    ["describe", "shard", "mars", "--json"],
 ]
 # Left to Typer (its messages): help, unknown or repeated options, missing values or
 # required options, values Typer would coerce or refuse, other commands.
@@ -107,6 +113,11 @@ LEFT = [
     ["set-latency", "--shard", "mars", "--ms", "٣", "--reason", "r"],
     ["set-latency", "--shard", "mars", "--reason", "r"],
     ["reroute", "--to", "luna", "--reason", "r"],
+    ["cordon", "--reason", "r"],
+    ["cordon", "a", "b", "--reason", "r"],
+    ["cordon", "-x", "--reason", "r"],
+    ["drain", "a", "--deadline", "0", "--reason", "r"],
+    ["drain", "a", "--reason", "r"],
     ["status", "--help"],
     ["status", "--watch=yes"],
     ["status", "--reason", "r"],
@@ -123,6 +134,11 @@ LEFT = [
     ["submit", "a.ndjson", "b.ndjson", "--reason", "r"],
     ["submit", "-x", "--reason", "r"],
     ["submit", "--help"],
+    ["describe", "job"],
+    ["describe", "job", "a", "b"],
+    ["describe", "job", "-x"],
+    ["describe", "job", "--help"],
+    ["describe"],
     [],
 ]
 

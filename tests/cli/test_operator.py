@@ -11,7 +11,6 @@ from pathlib import Path
 
 import jsonschema
 import orjson
-import pytest
 import yaml
 
 from ..helpers import agijobs, cli, start, wait_for
@@ -140,10 +139,18 @@ def test_status_watch_without_a_live_run_shows_the_status(tmp_path: Path) -> Non
     assert time.monotonic() - started < 30
 
 
-@pytest.mark.parametrize("flag", ["--json"])
-def test_status_watch_refuses_json(tmp_path: Path, flag: str) -> None:
-    result = cli("status", "--watch", flag, "--storage", str(tmp_path))
-    assert result.exit_code == 2, result.output
+def test_status_watch_json_streams_one_document_a_line(tmp_path: Path) -> None:
+    # No live run to follow: the stream is the one status document (tests/cli/test_events.py
+    # follows a live one).
+    result = cli("status", "--watch", "--json", "--storage", str(tmp_path))
+    assert result.exit_code == 0, result.output
+    assert orjson.loads(result.stdout) == {
+        "api_version": "agijobs/v1",
+        "kind": "Status",
+        "storage": str(tmp_path),
+        "state": "no run",
+    }
+    assert result.stdout.count("\n") == 1
 
 
 def test_on_a_terminal_the_run_shows_a_live_view(tmp_path: Path) -> None:

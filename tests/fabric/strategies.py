@@ -28,6 +28,9 @@ COMMANDS = [
     "node.register",
     "node.update",
     "node.deregister",
+    "node.cordon",
+    "node.uncordon",
+    "node.drain",
     "job.submit",
     "job.cancel",
     "job.reroute",
@@ -167,8 +170,11 @@ def scenarios(draw: Any) -> Scenario:
                     },
                 }
             )
-        elif kind == "node.deregister":
+        elif kind in ("node.deregister", "node.cordon", "node.uncordon"):
             entry["node"] = draw(st.sampled_from(node_ids))
+        elif kind == "node.drain":
+            entry["node"] = draw(st.sampled_from(node_ids))
+            entry["deadline_ticks"] = draw(st.integers(1, 12))
         elif kind == "job.submit":
             # Ids that may collide with the workload's (g0-000001…), with each other or with
             # an earlier submission: the engine refuses such a batch whole.

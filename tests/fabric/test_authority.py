@@ -337,3 +337,19 @@ def test_a_keyed_fabric_declares_exactly_one_runner_key() -> None:
 
 def keyed_scenario_keys() -> list[dict[str, Any]]:
     return list(keyed_scenario().model_dump(mode="json")["fabric"]["owner"]["keys"])
+
+
+def test_an_operator_may_cordon_alone_when_the_policy_says_so_but_not_uncordon() -> None:
+    engine = engine_at_rest(
+        approvals={"pause-all": 1, "node.cordon": 1, "default": 2},
+        operator_may=["pause-all", "node.cordon"],
+    )
+    engine.apply_at_rest(signed("node.cordon", {"node": "earth.a"}, "oncall"))
+    assert engine.state.nodes["earth.a"].cordoned
+    assert [kind for kind, _ in engine.events] == ["governance.authorized", "owner.node.cordon"]
+    uncordon = signed("node.uncordon", {"node": "earth.a"}, "oncall")
+    assert refusal(engine, uncordon) == "role"
+    # An owner's uncordon needs two owners (the default): a proposal first.
+    engine.apply_at_rest(signed("node.uncordon", {"node": "earth.a"}, "alice"))
+    assert [kind for kind, _ in engine.events] == ["owner.proposal"]
+    assert engine.state.nodes["earth.a"].cordoned

@@ -1,6 +1,7 @@
-"""Owner commands that touch no job (pause-all, set-latency, …) are applied at rest by an engine
-restored without its jobs (the checkpoint without its job table); the result must be the
-very bytes a fully restored engine gives, naming the very job table it was restored from."""
+"""Owner commands that touch no job (pause-all, set-latency, node.cordon, …) are applied at
+rest by an engine restored without its jobs (the checkpoint without its job table); the
+result must be the very bytes a fully restored engine gives, naming the very job table it
+was restored from."""
 
 from __future__ import annotations
 
@@ -32,6 +33,9 @@ def _arguments(name: str, state: dict[str, Any]) -> dict[str, Any]:
         "shard.resume": {"shard": shard["id"]},
         "checkpoint.configure": {"every": 7},
         "reporting.configure": {"label": "drill"},
+        "node.cordon": {"node": state["nodes"][0]["id"]},
+        "node.uncordon": {"node": state["nodes"][0]["id"]},
+        "node.drain": {"node": state["nodes"][0]["id"], "deadline_ticks": 5},
     }
     return given.get(name, {})
 

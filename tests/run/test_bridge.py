@@ -186,3 +186,52 @@ def test_a_bridge_that_cannot_start_is_bad_input() -> None:
     executor = BridgeExecutor(BridgeSettings(["/nonexistent/bridge"]), seed=1)
     with pytest.raises(BadInput, match="cannot start"):
         executor.start()
+
+
+# ------------------------------------------------------------------ node operations
+
+
+@needs_node
+def test_cordon_drain_and_bridge_node_reports_are_recorded_and_replayed(tmp_path: Path) -> None:
+    """A run whose bridge reports a node down then up, with a cordon and a drain at rest in
+    between: the audit re-makes it, byte for byte, with the same bridge (and says it cannot
+    without it)."""
+    storage = tmp_path / "s"
+    bridge = f"{NODE_BRIDGE} --nodes earth.edge-europa,12,down;earth.edge-europa,30,up"
+    common = ("--storage", str(storage), "--executor", "bridge", "--bridge", bridge)
+    ran = agijobs("run", str(ROOT / "scenarios" / "planetary.yaml"), *common,
+                  "--stop-after-ticks", "20")  # fmt: skip
+    assert ran.returncode == 0, ran.stderr
+    for command in (
+        ("cordon", "luna.nav-station", "--reason", "flaky NIC"),
+        ("drain", "mars.regolith-cradle", "--deadline", "5", "--reason", "kernel upgrade"),
+    ):
+        done = agijobs(*command, "--storage", str(storage))
+        assert done.returncode == 0, done.stderr
+    resumed = agijobs("resume", "--keep-paused", *common, "--stop-after-ticks", "30")
+    assert resumed.returncode == 0, resumed.stderr
+    events = [orjson.loads(line) for line in (storage / "events.ndjson").read_bytes().splitlines()]
+    noted = [
+        (e["tick"], e["type"], e["data"].get("node"), e["data"].get("by"))
+        for e in events
+        if e["type"]
+        in ("executor.nodes", "node.down", "node.up", "node.drained", "owner.node.cordon")
+    ]
+    assert noted[0][:2] == (12, "executor.nodes")
+    assert (12, "node.down", "earth.edge-europa", "executor") in noted
+    assert (20, "owner.node.cordon", None, None) in noted
+    assert (25, "node.drained", "mars.regolith-cradle", None) in noted
+    up = next(t for t, kind, node, by in noted if kind == "node.up" and by == "executor")
+    assert up >= 30  # reported at the first tick the runner asks the bridge from tick 30 on
+    luna = [e for e in events if e["type"] == "job.assigned" and e["tick"] > 20]
+    assert luna and all(e["data"]["node"] != "luna.nav-station" for e in luna)
+    quick = orjson.loads(agijobs("audit", "--storage", str(storage), "--json").stdout)
+    assert quick["mode"] == "quick"
+    derived = agijobs("audit", *common, "--json")
+    assert derived.returncode == 0, derived.stderr
+    assert orjson.loads(derived.stdout)["mode"] == "derived"
+    # Another bridge, reporting otherwise, makes the replay diverge.
+    other = ("--storage", str(storage), "--executor", "bridge", "--bridge", NODE_BRIDGE)
+    diverged = agijobs("audit", *other)
+    assert diverged.returncode == 3, diverged.stderr
+    assert "the bridge answered differently this time" in diverged.stderr

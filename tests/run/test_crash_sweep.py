@@ -54,3 +54,35 @@ def test_kills_inside_paused_stretches_restart_with_the_pause_in_force(
     assert len(scheduled) >= 10
     assert {r.point for r in at_rest} == {"tick", "append", "checkpoint", "checkpoint-renamed"}
     assert [f"{r.scenario} {r.point}:{r.n}" for r in paused if not r.equal] == []
+
+
+def test_kill_points_across_cordons_and_drains_resume_to_the_same_bytes(tmp_path: Path) -> None:
+    """The crash scenario with node operations in its schedule: a drain whose deadline falls
+    between checkpoints (its jobs requeued), a cordon lifted later. Every kill point, and a
+    kill of the recovery, resumes to the bytes of the run that was never killed."""
+    import yaml
+
+    data = yaml.safe_load(SMALL[0].read_text())
+    data["expect"].pop("events_digest")
+    data["schedule"] += [
+        {
+            "tick": 12,
+            "command": "node.drain",
+            "node": "mars.regolith-cradle",
+            "deadline_ticks": 1,
+            "reason": "kernel upgrade",
+        },
+        {
+            "tick": 25,
+            "command": "node.uncordon",
+            "node": "mars.regolith-cradle",
+            "reason": "upgraded",
+        },
+        {"tick": 30, "command": "node.cordon", "node": "earth.core-alpha", "reason": "NIC"},
+        {"tick": 44, "command": "node.uncordon", "node": "earth.core-alpha", "reason": "fixed"},
+    ]
+    path = tmp_path / "crash-nodes.yaml"
+    path.write_text(yaml.safe_dump(data))
+    trials = [r for r in sweep([path], per_point=4) if r.killed]
+    assert {r.point for r in trials} == {*POINTS, *AGAIN}
+    assert [f"{r.point}:{r.n}" for r in trials if not r.equal] == []

@@ -146,9 +146,8 @@ def test_an_entry_edited_and_hashed_again_is_held_to_the_command_lines_rules(
         "line 2: command -> command: unknown command `pause-everything` (one of pause-all, "
         "resume, reroute, set-latency, shard.pause, shard.resume, shard.register, "
         "shard.deregister, shard.update, node.register, node.update, node.deregister, "
-        "job.submit, job.cancel, job.reroute, checkpoint.save, checkpoint.configure, "
-        "reporting.configure, "
-        "governance.update)",
+        "node.cordon, node.uncordon, node.drain, job.submit, job.cancel, job.reroute, "
+        "checkpoint.save, checkpoint.configure, reporting.configure, governance.update)",
         NOT_ISSUED,
     )
 

@@ -109,8 +109,8 @@ ZERO = {"command": "set-latency", "args": {"shard": "earth", "ms": 0}}
             "command -> command: unknown command `set-latancy`; did you mean `set-latency`? "
             "(one of pause-all, resume, reroute, set-latency, shard.pause, shard.resume, "
             "shard.register, shard.deregister, shard.update, node.register, node.update, "
-            "node.deregister, job.submit, job.cancel, job.reroute, checkpoint.save, "
-            "checkpoint.configure, "
+            "node.deregister, node.cordon, node.uncordon, node.drain, job.submit, job.cancel, "
+            "job.reroute, checkpoint.save, checkpoint.configure, "
             "reporting.configure, governance.update)",
         ),
         (

@@ -85,6 +85,37 @@ TABLE: list[tuple[str, str, dict[str, Any]]] = [
     ("finish all jobs within 800 ticks", "expect", {"drained_by_tick": 800}),
     ("complete at least 98% of jobs", "expect", {"min_completed_ratio": 0.98}),
     ("keep spend under 25 USDC", "expect", {"max_cost": 25.0}),
+    (
+        "cordon node earth.core-alpha at tick 40 because its NIC flaps",
+        "schedule",
+        {
+            "tick": 40,
+            "command": "node.cordon",
+            "node": "earth.core-alpha",
+            "reason": "its NIC flaps",
+        },
+    ),
+    (
+        "uncordon node earth.core-alpha at tick 90",
+        "schedule",
+        {
+            "tick": 90,
+            "command": "node.uncordon",
+            "node": "earth.core-alpha",
+            "reason": "intent: uncordon node earth.core-alpha at tick 90",
+        },
+    ),
+    (
+        "drain node mars.gpu-helion within 20 ticks at tick 40 because of a kernel upgrade",
+        "schedule",
+        {
+            "tick": 40,
+            "command": "node.drain",
+            "node": "mars.gpu-helion",
+            "deadline_ticks": 20,
+            "reason": "of a kernel upgrade",
+        },
+    ),
 ]
 
 
@@ -95,7 +126,7 @@ def test_each_form(text: str, kind: str, entry: dict[str, Any]) -> None:
 
 
 def test_forms_are_the_table_in_order_and_each_parses() -> None:
-    assert len(FORMS) == 10
+    assert len(FORMS) == 13
     assert tuple(row[0] for row in TABLE) == FORMS
     assert [parse(form).kind for form in FORMS] == [row[1] for row in TABLE]
 
@@ -387,3 +418,46 @@ def test_summaries(text: str, summary: str) -> None:
 def test_the_same_sentence_parses_the_same_way_twice() -> None:
     for form in FORMS:
         assert parse(form) == parse(form)
+
+
+# ------------------------------------------------------------------ node operations
+
+
+def test_drain_without_a_node_is_still_the_expectation_to_finish() -> None:
+    assert parse("drain within 800 ticks").entry == {"drained_by_tick": 800}
+    assert parse("drain Mars.GPU-Helion in 5 @3").entry == {
+        "tick": 3,
+        "command": "node.drain",
+        "node": "mars.gpu-helion",
+        "deadline_ticks": 5,
+        "reason": "intent: drain Mars.GPU-Helion in 5 @3",
+    }
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        (
+            "cordon node earth.core-alpah at tick 4",
+            'intent "cordon node earth.core-alpah at tick 4": unknown node `earth.core-alpah`; '
+            "did you mean `earth.core-alpha`?",
+        ),
+        (
+            "drain node mars.gpu-helion at tick 4",
+            'intent "drain node mars.gpu-helion at tick 4": expected `within N ticks` (the '
+            "drain's deadline) after `mars.gpu-helion` (got `at`)",
+        ),
+        (
+            "drain node mars.gpu-helion within 0 ticks at tick 4",
+            'intent "drain node mars.gpu-helion within 0 ticks at tick 4": deadline must be ≥ 1 '
+            "(got 0)",
+        ),
+        (
+            "uncordon node earth.core-alpha",
+            'intent "uncordon node earth.core-alpha": expected `at tick N`, `now` or `when …` '
+            "after `earth.core-alpha`",
+        ),
+    ],
+)
+def test_a_broken_node_operation_is_told_where(text: str, message: str) -> None:
+    assert error_for(text).message == message

@@ -53,7 +53,8 @@ def test_unknown_schedule_command_gets_a_did_you_mean(tmp_path: Path) -> None:
         "s.yaml: schedule -> 0 -> command: unknown command `pause_all`; did you mean "
         "`pause-all`? (one of pause-all, resume, reroute, set-latency, shard.pause, "
         "shard.resume, shard.register, shard.deregister, shard.update, node.register, "
-        "node.update, node.deregister, job.submit, job.cancel, job.reroute, checkpoint.save, "
+        "node.update, node.deregister, node.cordon, node.uncordon, node.drain, job.submit, "
+        "job.cancel, job.reroute, checkpoint.save, "
         "checkpoint.configure, reporting.configure, governance.update)"
     )
 
@@ -202,3 +203,29 @@ def test_expect_does_not_change_the_inputs_identity(tmp_path: Path) -> None:
     )
     assert plain.inputs_id == golden.inputs_id
     assert plain.plan_id != golden.plan_id
+
+
+@pytest.mark.parametrize(
+    ("entry", "message"),
+    [
+        (
+            {"tick": 3, "command": "node.cordon", "node": "earth.c", "reason": "r"},
+            "s.yaml: schedule -> 0 -> node: unknown node `earth.c`; did you mean `earth.b`?",
+        ),
+        (
+            {
+                "tick": 3,
+                "command": "node.drain",
+                "node": "luna.c",
+                "deadline_ticks": 0,
+                "reason": "r",
+            },
+            "s.yaml: schedule -> 0 -> deadline_ticks: Input should be greater than 0 (got 0)",
+        ),
+    ],
+    ids=["unknown-node", "zero-deadline"],
+)
+def test_node_operations_in_a_schedule_are_checked(
+    tmp_path: Path, entry: dict[str, Any], message: str
+) -> None:
+    assert message in error_for(tmp_path, scenario_dict(schedule=[entry]))
