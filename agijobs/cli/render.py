@@ -313,6 +313,12 @@ def _render_pauses(report: dict[str, Any]) -> None:
     for shard in report["shards"]:
         if shard.get("pause") is not None:
             out.print(f"shard {shard['id']} " + _pause_words(shard["pause"]))
+    for command in report.get("acknowledged") or ():
+        out.print(
+            f"acknowledged after the checkpoint (in force; `agijobs runner start` applies it "
+            f"again at tick {command['tick']}): {command['command']} by {command['actor']} — "
+            f"{command['reason']}"
+        )
 
 
 def _pause_words(pause: dict[str, Any] | None) -> str:

@@ -55,6 +55,10 @@ def status(store: Store) -> dict[str, Any]:
     summary = read_json(store, "summary.json")
     sessions = store.read_sessions()
     info = read_json(store, "run.json") or {}
+    # Commands a runner acknowledged after its last checkpoint, then died: the checkpoint's
+    # state does not show them yet, but they are in force; `runner start` applies each again
+    # at its tick. A live runner's view already holds them.
+    pending = [] if live else _acknowledged(store, engine.state.journal_applied)
     return {
         "storage": store.location,
         "state": run_state(live, sessions, summary, view["paused"]),
@@ -73,9 +77,24 @@ def status(store: Store) -> dict[str, Any]:
         "events": loaded.scan.count,
         "last_event_tick": loaded.scan.last_tick,
         "sessions": sessions[-5:],
+        "acknowledged": pending,
         "summary": summary,
         "authority": authority_view(view.get("governance") or _governance(engine)),
     }
+
+
+def _acknowledged(store: Store, applied: int) -> list[dict[str, Any]]:
+    """The journal's entries after the `applied` ones the checkpoint holds: command, tick,
+    actor and reason of each (the journal is verified as it is read)."""
+    return [
+        {
+            "command": entry["command"]["command"],
+            "tick": entry["tick"],
+            "actor": entry["command"]["actor"],
+            "reason": entry["command"]["reason"],
+        }
+        for entry in store.read_journal()[applied:]
+    ]
 
 
 def _governance(engine: Any) -> dict[str, Any] | None:

@@ -9,7 +9,7 @@ from pathlib import Path
 import orjson
 import pytest
 
-from ..helpers import cli, file_hashes
+from ..helpers import cli, file_hashes, scenario_dict, start, wait_for, write_scenario
 from .keyed import events
 
 
@@ -208,3 +208,45 @@ def test_every_refusal_is_one_json_document(
     assert document["kind"] == "Error", document
     assert document["error"]["exit_code"] == result_code
     assert not (tmp_path / "nowhere").exists()
+
+
+def test_status_after_a_crash_shows_a_live_pause_the_checkpoint_does_not_hold_yet(
+    tmp_path: Path,
+) -> None:
+    """A pause acknowledged live, then the runner killed before its next checkpoint: the
+    checkpoint's state is not paused, but the pause is in force (the journal holds it and
+    `runner start` applies it again at its tick), so status says so."""
+    data = scenario_dict(
+        workload=[
+            {
+                "prefix": "f",
+                "shard": "earth",
+                "skills": ["finance"],
+                "count": 400,
+                "duration": 50,  # jobs stay in flight: a paused runner is never idle here
+                "arrive": {"start": 1, "per_tick": 2},
+            }
+        ],
+        run={"max_ticks": 5000, "checkpoint_every": 4000},
+    )
+    scenario = write_scenario(tmp_path / "long.yaml", data)
+    storage = tmp_path / "storage"
+    runner = start("run", str(scenario), "--storage", str(storage), "--tick-ms", "50", "--wait")
+    try:
+        wait_for(storage / "live.json")
+        paused = cli("pause-all", "--reason", "INC-1: hold", "--actor", "alice",
+                     "--timeout", "60", "--storage", str(storage), "--json")  # fmt: skip
+        assert paused.exit_code == 0, paused.output
+        tick = orjson.loads(paused.stdout)["tick"]
+    finally:
+        runner.kill()  # SIGKILL: no checkpoint, no session record
+        runner.wait()
+    report = status_json(storage)
+    assert report["state"] == "crashed" and report["paused"] is False
+    assert report["acknowledged"] == [
+        {"command": "pause-all", "tick": tick, "actor": "alice", "reason": "INC-1: hold"}
+    ]
+    assert (
+        "acknowledged after the checkpoint (in force; `agijobs runner start` applies it again "
+        f"at tick {tick}): pause-all by alice — INC-1: hold"
+    ) in cli("status", "--storage", str(storage)).stdout.splitlines()
