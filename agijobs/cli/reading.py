@@ -419,8 +419,9 @@ def schema(
     Examples:
       # Save the scenario schema for an editor
       agijobs schema > agijobs-scenario.schema.json
-      # The schema of `agijobs status --json`, and the names of all of them
+      # The schema of `agijobs status --json` (kind Status)
       agijobs schema Status
+      # The name of every schema: events, each kind, each event type
       agijobs schema --list
     """
     with guard(False):

@@ -229,6 +229,15 @@ EFFECTS: dict[str, Schema] = {
         }
     ),
     "job.reroute": MOVED_ONE,
+    "job.submit": obj(
+        {
+            "jobs": described(COUNT, "jobs added (each also recorded as job.submitted)"),
+            "value": described(INTEGER, "their total value"),
+            "shards": open_map(COUNT, "jobs added, per shard id"),
+            "ids": described(IDS, "the jobs' ids, in the order given"),
+            "changed": CHANGED,
+        }
+    ),
     "checkpoint.save": obj({"tick": COUNT, "changed": CHANGED}),
     "checkpoint.configure": obj(
         {"every": Pair(COUNT, "checkpoint every N ticks"), "changed": CHANGED}

@@ -12,6 +12,7 @@ from .build import (
     STRING,
     TEXT_LIST,
     described,
+    nullable,
     obj,
     one_of,
     open_map,
@@ -80,6 +81,25 @@ EFFECT = described(
     {"anyOf": [render(effect, named=True) for effect in EFFECTS.values()]},
     "the effect its owner.* event records (`agijobs schema events`), each change as "
     '{"before": …, "after": …}',
+)
+# A pause in force (`status`): the command that paused, when and by whom; null when not
+# paused, or paused by a checkpoint written before agijobs kept it.
+PAUSE = described(
+    nullable(
+        obj(
+            {
+                "tick": described(COUNT, "the tick the pause took effect"),
+                "command": described(STRING, "the owner command that paused, e.g. pause-all"),
+                "actor": STRING,
+                "reason": STRING,
+                "source": one_of("schedule", "live", "at-rest"),
+                "issued_at": described(
+                    nullable(STRING), "when an operator issued it (UTC, ISO 8601); null: scheduled"
+                ),
+            }
+        )
+    ),
+    "the pause in force: who paused, since when and why (null: none, or not known)",
 )
 AUTHORITY_OPEN = obj({"mode": {"const": "open"}, "authenticated": {"const": False}})
 KEYS_IN_FORCE = GOVERNANCE

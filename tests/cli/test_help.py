@@ -72,8 +72,7 @@ def _invocation(line: str) -> list[str]:
 def test_every_command_has_two_to_four_examples_that_parse(name: str) -> None:
     doc = command_function(name).__doc__ or ""
     examples = _examples(doc)
-    limits = (1, 1) if name == "schema" else (2, 4)  # schema takes no option
-    assert limits[0] <= len({comment for comment, _ in examples}) <= limits[1], examples
+    assert 2 <= len({comment for comment, _ in examples}) <= 4, examples
     for comment, line in examples:
         assert comment, f"{name}: `{line}` has no comment line above it"
         words = _invocation(line)

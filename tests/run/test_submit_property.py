@@ -60,8 +60,8 @@ def test_accepted_batches_conserve_jobs_and_replay_refused_ones_change_nothing(
             assert result.effect["jobs"] == sum(job.get("count", 1) for job in jobs)
             accepted += result.effect["jobs"]
         if ticks:
-            fabric.resume(stop_after_ticks=ticks)  # the run lasts longer than these
-    fabric.resume()  # to the end
+            fabric.start_runner(stop_after_ticks=ticks)  # the run lasts longer than these
+    fabric.start_runner()  # to the end
     report = fabric.audit()  # raises IntegrityError at the first byte that differs
     assert report.replay is not None and report.replay["events"] == "identical"
     totals = report.conservation["totals"]

@@ -3,7 +3,7 @@ from ..shapes import EFFECT
 
 KIND = "Acknowledgement"
 DESCRIPTION = (
-    "Owner commands (pause-all, reroute, set-latency, apply, approve; resume with a live "
+    "Owner commands (pause-all, reroute, set-latency, submit, apply, approve; resume with a live "
     "runner): what was applied, where, and its effect."
 )
 EVENT = described(

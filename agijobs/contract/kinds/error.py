@@ -9,7 +9,8 @@ SCHEMA = document(
             {
                 "code": described(
                     STRING,
-                    "the error's name: bad-input, integrity, conflict, refused, storage, usage…",
+                    "the error's name: bad-input, integrity, conflict, refused, storage, usage, "
+                    "runner-exited…",
                 ),
                 "exit_code": described(COUNT, "the process's exit code"),
                 "message": described(STRING, "what happened — what to do"),

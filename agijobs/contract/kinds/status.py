@@ -15,7 +15,7 @@ from ..build import (
     open_map,
 )
 from ..events import GOVERNANCE, INPUT
-from ..shapes import AUTHORITY_OPEN, HEALTH, SUMMARY
+from ..shapes import AUTHORITY_OPEN, HEALTH, PAUSE, SUMMARY
 
 KIND = "Status"
 DESCRIPTION = "`status`: the run's state, shards, nodes, checkpoint, chain head and authority."
@@ -44,6 +44,7 @@ SHARD = obj(
         "max_queue": COUNT,
         "health": HEALTH,
         "paused": described(BOOLEAN, "the shard, or the whole fabric"),
+        "pause": described(PAUSE, "the shard's own pause (the fabric's is the document's)"),
         "first_target": described(nullable(STRING), "the reroute target owners set"),
     }
 )
@@ -141,6 +142,7 @@ SCHEMA = {
                 "name": STRING,
                 "tick": COUNT,
                 "paused": BOOLEAN,
+                "pause": described(PAUSE, "the fabric's pause (pause-all)"),
                 "shards": array(SHARD),
                 "nodes": array(NODE),
                 "checkpoint": obj({"tick": COUNT, "seq": COUNT}),
