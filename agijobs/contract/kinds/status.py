@@ -128,6 +128,14 @@ AUTHORITY_SIGNED = obj(
         ),
     }
 )
+ACKNOWLEDGED = obj(
+    {
+        "command": described(STRING, "the owner command"),
+        "tick": described(COUNT, "the tick it took effect at, acknowledged"),
+        "actor": STRING,
+        "reason": STRING,
+    }
+)
 SCHEMA = {
     "oneOf": [
         document(KIND, {"storage": STRING, "state": {"const": "no run"}}),
@@ -150,6 +158,11 @@ SCHEMA = {
                 "events": COUNT,
                 "last_event_tick": COUNT,
                 "sessions": described(array(SESSION), "the last five"),
+                "acknowledged": described(
+                    array(ACKNOWLEDGED),
+                    "with no runner live: commands a runner acknowledged after its last "
+                    "checkpoint (in force; `runner start` applies each again at its tick)",
+                ),
                 "summary": described(nullable(SUMMARY), "summary.json, once a run stopped"),
                 "authority": {"oneOf": [AUTHORITY_OPEN, AUTHORITY_SIGNED]},
             },
