@@ -122,6 +122,12 @@ MOVED_ONE = obj(
 FIRST_TARGET = Pair(nullable(SHARD), "the first spillover target in effect")
 REROUTE_TARGET = Pair(nullable(SHARD), "the reroute target set by owners (null: none)")
 PAUSED = Pair(BOOLEAN, "paused")
+SCHEDULABLE = Pair(
+    one_of("schedulable", "cordoned", "draining"),
+    "the node's scheduling state (cordoned: no new work; draining: cordoned, its running "
+    "jobs requeued at the deadline)",
+)
+NODE_SCHEDULING = {"node": NODE, "shard": SHARD, "schedulable": SCHEDULABLE, "changed": CHANGED}
 
 # The effect of each owner command, as its `owner.<command>` event records it.
 EFFECTS: dict[str, Schema] = {
@@ -210,6 +216,18 @@ EFFECTS: dict[str, Schema] = {
                 "the fields that changed",
             ),
             "changed": CHANGED,
+        }
+    ),
+    "node.cordon": obj(NODE_SCHEDULING),
+    "node.uncordon": obj(NODE_SCHEDULING),
+    "node.drain": obj(
+        {
+            **NODE_SCHEDULING,
+            "deadline_tick": Pair(
+                nullable(COUNT),
+                "the tick at whose end the jobs still running are requeued (null: no drain)",
+            ),
+            "changed": described(BOOLEAN, "whether the drain's deadline changed"),
         }
     ),
     "node.deregister": obj(
@@ -340,10 +358,36 @@ DATA: dict[str, tuple[str, Schema]] = {
         ),
     ),
     "node.down": (
-        "routers learnt of an outage (third missed heartbeat)",
+        "routers learnt of an outage (third missed heartbeat, or the executor's report)",
+        obj(
+            {
+                "node": NODE,
+                "shard": SHARD,
+                "requeued": described(COUNT, "jobs requeued"),
+                "by": described(one_of("executor"), "absent: missed heartbeats"),
+            },
+            optional=("by",),
+        ),
+    ),
+    "node.up": (
+        "a recovered node heartbeat again (or the executor reported it up)",
+        obj(
+            {
+                "node": NODE,
+                "shard": SHARD,
+                "by": described(one_of("executor"), "absent: its heartbeat"),
+            },
+            optional=("by",),
+        ),
+    ),
+    "node.drained": (
+        "a drain's deadline came: the jobs still running on the node were requeued",
         obj({"node": NODE, "shard": SHARD, "requeued": described(COUNT, "jobs requeued")}),
     ),
-    "node.up": ("a recovered node heartbeat again", obj({"node": NODE, "shard": SHARD})),
+    "executor.nodes": (
+        "an external executor's node reports that changed a node's health, in order",
+        obj({"reports": array(obj({"node": NODE, "status": one_of("down", "up")}))}),
+    ),
     "node.latency.breach": ("a node's latency went over its shard's budget", LATENCY),
     "node.latency.ok": ("a node's latency came back within its shard's budget", LATENCY),
     "fault.outage": ("a scripted outage began", obj({"node": NODE})),

@@ -18,7 +18,7 @@ from .build import (
     open_map,
     render,
 )
-from .events import EFFECTS, GOVERNANCE
+from .events import EFFECTS, EVENT_TYPES, GOVERNANCE
 
 HEALTH = one_of("healthy", "degraded", "critical")
 JOBS = obj(
@@ -103,3 +103,27 @@ PAUSE = described(
 )
 AUTHORITY_OPEN = obj({"mode": {"const": "open"}, "authenticated": {"const": False}})
 KEYS_IN_FORCE = GOVERNANCE
+
+# `describe`: where the current state was read, and the events about the subject.
+AS_OF = obj(
+    {
+        "source": one_of("live runner", "checkpoint"),
+        "tick": described(nullable(COUNT), "the tick of what was read"),
+    }
+)
+HISTORY = described(
+    {
+        "type": "array",
+        "items": obj(
+            {
+                "seq": COUNT,
+                "tick": COUNT,
+                "type": described(one_of(*EVENT_TYPES), "the event type"),
+                "data": described(
+                    {"type": "object"}, "the event's data, as logged (`agijobs schema TYPE`)"
+                ),
+            }
+        ),
+    },
+    "the events of the log about it, in order",
+)

@@ -131,7 +131,7 @@ def test_the_index_grows_with_the_log_and_is_rebuilt_when_stale(
 
     cli("run", str(scenario_file), "--storage", str(storage), "--stop-after-ticks", "7")
     assert history("f-000010") == [25]  # submitted, waiting in the paused fabric's queue
-    cli("resume", "--keep-paused", "--storage", str(storage))
+    cli("runner", "start", "--storage", str(storage))
     assert history("f-000010") == [25, 45, 53]  # the log grew: a second segment
     assert sorted(p.name for p in (storage / "events-index").iterdir()) == ["0.idx", "1.idx"]
     # A log that is no longer the one indexed (here: another run's, written in its place)

@@ -73,8 +73,8 @@ def test_drain_json_is_one_acknowledgement(stopped: Path) -> None:
         "effect": {
             "node": "earth.b",
             "shard": "earth",
-            "schedulable": ["schedulable", "draining"],
-            "deadline_tick": [None, 6],
+            "schedulable": {"before": "schedulable", "after": "draining"},
+            "deadline_tick": {"before": None, "after": 6},
             "changed": True,
         },
         "id": None,
@@ -143,7 +143,7 @@ def test_bad_arguments_are_exit_2(stopped: Path, args: tuple[str, ...], error: s
 def test_the_audit_timeline_tells_node_operations(stopped: Path) -> None:
     run(stopped, "cordon", "earth.b", "--reason", "flaky NIC")
     run(stopped, "drain", "earth.a", "--deadline", "2", "--reason", "kernel")
-    resumed = run(stopped, "resume", "--keep-paused")
+    resumed = run(stopped, "runner", "start")
     assert resumed.exit_code == 0, resumed.output
     audited = run(stopped, "audit", "--json")
     assert audited.exit_code == 0, audited.output
@@ -156,7 +156,7 @@ def test_the_audit_timeline_tells_node_operations(stopped: Path) -> None:
             {
                 "node": "earth.b",
                 "shard": "earth",
-                "schedulable": ["schedulable", "cordoned"],
+                "schedulable": {"before": "schedulable", "after": "cordoned"},
                 "changed": True,
             },
         ),
@@ -165,8 +165,8 @@ def test_the_audit_timeline_tells_node_operations(stopped: Path) -> None:
             {
                 "node": "earth.a",
                 "shard": "earth",
-                "schedulable": ["schedulable", "draining"],
-                "deadline_tick": [None, 4],
+                "schedulable": {"before": "schedulable", "after": "draining"},
+                "deadline_tick": {"before": None, "after": 4},
                 "changed": True,
             },
         ),

@@ -115,5 +115,21 @@ SCHEMA = document(
             ),
             "--witness: what it held and proved",
         ),
+        "timeline_filter": described(
+            obj(
+                {
+                    "actor": STRING,
+                    "command": STRING,
+                    "since_tick": COUNT,
+                    "until_tick": COUNT,
+                    "rows": described(COUNT, "rows of the timeline kept"),
+                    "of": described(COUNT, "rows of the whole timeline"),
+                },
+                optional=("actor", "command", "since_tick", "until_tick"),
+            ),
+            "only when --actor, --command, --since-tick or --until-tick cut the timeline (the "
+            "filters given, each optional); never changes what was proved",
+        ),
     },
+    optional=("timeline_filter",),
 )

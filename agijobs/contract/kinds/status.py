@@ -59,7 +59,17 @@ NODE = obj(
         "slots": COUNT,
         "price_per_job": described(NUMBER, "USDC"),
         "metadata": open_map({}, "the operator's own metadata, as configured"),
-    }
+        "schedulable": described(
+            one_of("cordoned", "draining"), "only when cordoned (absent: schedulable)"
+        ),
+        "drain_tick": described(
+            COUNT, "only when draining: its running jobs are requeued at this tick's end"
+        ),
+        "reported_down_by": described(
+            one_of("executor"), "only when the executor reported the node down"
+        ),
+    },
+    optional=("schedulable", "drain_tick", "reported_down_by"),
 )
 SESSION = described(
     obj(
