@@ -10,6 +10,7 @@ from pathlib import Path
 import orjson
 import pytest
 
+from ..contract_check import check_output
 from ..helpers import cli, wait_for
 
 
@@ -159,6 +160,7 @@ def test_status_watch_json_streams_status_documents(scenario_file: Path, storage
         if runner.poll() is None:
             runner.kill()
     assert watched.returncode == 0, watched.stderr
+    check_output(["status", "--watch", "--json"], watched.stdout.decode())
     documents = [orjson.loads(line) for line in watched.stdout.splitlines()]
     assert len(documents) >= 2
     assert {(d["api_version"], d["kind"]) for d in documents} == {("agijobs/v1", "Status")}

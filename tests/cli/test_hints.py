@@ -55,12 +55,6 @@ TABLE = [
     ),
     Hint("stopped", ("run",), "or start over with `--fresh`", ("run", "--fresh")),
     Hint(
-        "stopped",
-        ("status", "--watch", "--json"),
-        "poll `agijobs status --json`",
-        ("status", "--json"),
-    ),
-    Hint(
         "finished", ("run",), "start over with `agijobs run SCENARIO --fresh`", ("run", "--fresh")
     ),
     Hint("finished", ("run",), "or prove it with `agijobs audit`", ("audit",)),
