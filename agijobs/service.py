@@ -279,11 +279,8 @@ class Fabric:
         timeout: float = 10.0,
     ) -> CommandResult:
         """Change a shard's latency budget; routers assign only to nodes within it."""
-        from .scenario.command_input import validate_command
-
-        _refuse_unfit_text([("--reason", reason), ("--actor", actor)])
-        args = validate_command(
-            {"command": "set-latency", "shard": shard, "ms": ms, "reason": reason}
+        args = _plain_args(
+            "set-latency", {"shard": shard}, {"ms": (ms, _max_budget_ms())}, reason, actor
         )
         return self.command("set-latency", args, reason, actor, key, timeout)
 
@@ -692,20 +689,45 @@ def _other(storage: str | os.PathLike[str], name: str) -> Fabric:
 def _node_args(
     name: str, node: str, reason: str, actor: str | None, deadline: int | None = None
 ) -> dict[str, Any]:
-    """A node operation's arguments. Checked here as the command models check them, without
-    importing pydantic (an owner command at rest must start fast); anything they would
-    refuse goes through them, for their message."""
-    import re
-
+    """A node operation's arguments (`_plain_args`)."""
     from .scenario.limits import MAX_TICKS
 
     _refuse_unfit_text([("--reason", reason), ("--actor", actor), ("NODE", node)])
-    args: dict[str, Any] = {"node": node}
-    if deadline is not None:
-        args["deadline_ticks"] = deadline
-    plain = isinstance(node, str) and re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._:-]*", node)
-    fits = deadline is None or (type(deadline) is int and 0 < deadline <= MAX_TICKS)
-    if plain and len(node) <= 200 and fits:
+    numbers = {} if deadline is None else {"deadline_ticks": (deadline, MAX_TICKS)}
+    return _plain_args(name, {"node": node}, numbers, reason, actor)
+
+
+def _max_budget_ms() -> int:
+    from .scenario.limits import MAX_BUDGET_MS
+
+    return MAX_BUDGET_MS
+
+
+def _plain_args(
+    name: str,
+    names: dict[str, str],
+    numbers: dict[str, tuple[int, int]],
+    reason: str,
+    actor: str | None,
+) -> dict[str, Any]:
+    """A command's arguments: `names` (ids), `numbers` (each with its greatest value; the
+    least is 1). Checked here as the command models check them, without importing pydantic
+    (an owner command at rest must start fast); anything they would refuse goes through
+    them, for their message."""
+    import re
+
+    from .scenario.limits import MAX_NAME_CHARS, NAME_PATTERN
+
+    _refuse_unfit_text([("--reason", reason), ("--actor", actor)])
+    args: dict[str, Any] = {**names, **{key: value for key, (value, _) in numbers.items()}}
+    plain = all(
+        isinstance(value, str)
+        and len(value) <= MAX_NAME_CHARS
+        and re.fullmatch(NAME_PATTERN, value)
+        for value in names.values()
+    )
+    fits = all(type(value) is int and 0 < value <= high for value, high in numbers.values())
+    if plain and fits:
         return args
     from .scenario.command_input import validate_command
 

@@ -56,6 +56,9 @@ CLI_COMMANDS = [
     ("help", "`agijobs --help`"),
     ("status", "`agijobs status`"),
     ("pause_all_at_rest", "`agijobs pause-all`, at rest"),
+    ("cordon_at_rest", "`agijobs cordon`, at rest"),
+    ("set_latency_at_rest", "`agijobs set-latency`, at rest"),
+    ("submit_at_rest", "`agijobs submit` (ten jobs), at rest"),
     ("resume_all_active", "`agijobs runner start`, to the first tick with the jobs active"),
 ]
 BACKLOG_COLUMNS = [

@@ -114,6 +114,22 @@ def write_scenario(path: Path, data: dict[str, Any]) -> Path:
     return path
 
 
+def long_scenario(path: Path, *, duration: int = 2, run: dict[str, Any] | None = None) -> Path:
+    """A scenario whose paced run lasts long enough to talk to (400 jobs arriving two a
+    tick on earth, each taking `duration` ticks), written to `path`; `run` is its run block
+    (default: only the tick-0 checkpoint, so a kill lands before the next one)."""
+    group = {
+        "prefix": "f",
+        "shard": "earth",
+        "skills": ["finance"],
+        "count": 400,
+        "duration": duration,
+        "arrive": {"start": 1, "per_tick": 2},
+    }
+    given = run or {"max_ticks": 2000, "checkpoint_every": 2000}
+    return write_scenario(path, scenario_dict(workload=[group], run=given))
+
+
 def cli(*args: str) -> Any:
     """Invoke the CLI in-process; stdout and stderr kept apart."""
     return CliRunner().invoke(app, list(args), catch_exceptions=False)

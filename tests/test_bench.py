@@ -60,6 +60,8 @@ def test_bench_runs_small_and_reports_every_column(tmp_path: Path) -> None:
         "status",
         "pause_all_at_rest",
         "cordon_at_rest",
+        "set_latency_at_rest",
+        "submit_at_rest",
         "resume_all_active",
     }
     assert results["rows"][1]["bounces"] == 0

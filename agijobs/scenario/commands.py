@@ -23,7 +23,7 @@ from .base import (
     Text,
     Ticks,
 )
-from .limits import MAX_JOBS_PER_SUBMIT, MAX_TOTAL_VALUE
+from .limits import MAX_BUDGET_MS, MAX_JOBS_PER_SUBMIT, MAX_TOTAL_VALUE
 from .topology import NodeSpec, OwnerKey, ShardSpec, SpilloverPolicy
 
 
@@ -65,7 +65,7 @@ class Reroute(CommandBase):
 class SetLatency(CommandBase):
     command: Literal["set-latency"]
     shard: Name
-    ms: Annotated[int, Field(strict=True, gt=0, le=3_600_000)]
+    ms: Annotated[int, Field(strict=True, gt=0, le=MAX_BUDGET_MS)]
 
 
 class ShardPause(CommandBase):

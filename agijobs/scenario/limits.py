@@ -16,6 +16,8 @@ MAX_NODES = 4_000_000  # values in a YAML document once its aliases are expanded
 
 # A name (an id, a prefix, a skill): these characters, at most this long.
 NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:-]*$"
+# The largest latency budget an owner may set, in ms (an hour).
+MAX_BUDGET_MS = 3_600_000
 MAX_NAME_CHARS = 200
 
 # What a scenario may ask for (agijobs.scenario.base, agijobs.scenario.validation).

@@ -20,28 +20,23 @@ from agijobs.cli.background import command_line
 from agijobs.cli.running import run
 from agijobs.run.sessions import host
 
-from ..helpers import agijobs, file_hashes, make_scenario, run_engine, scenario_dict, write_scenario
+from ..helpers import (
+    agijobs,
+    file_hashes,
+    long_scenario,
+    make_scenario,
+    run_engine,
+    scenario_dict,
+    write_scenario,
+)
 
 
 @pytest.fixture
 def paced(tmp_path: Path) -> Iterator[tuple[Path, Path]]:
     """A scenario that runs long enough to talk to, and its storage; no runner is left
     behind, whatever the test did."""
-    data = scenario_dict(
-        workload=[
-            {
-                "prefix": "f",
-                "shard": "earth",
-                "skills": ["finance"],
-                "count": 400,
-                "duration": 2,
-                "arrive": {"start": 1, "per_tick": 2},
-            }
-        ],
-        run={"max_ticks": 2000},
-    )
     storage = tmp_path / "storage"
-    yield write_scenario(tmp_path / "long.yaml", data), storage
+    yield long_scenario(tmp_path / "long.yaml", run={"max_ticks": 2000}), storage
     if storage.is_dir():
         stopped = agijobs("runner", "stop", "--storage", str(storage))
         assert stopped.returncode == 0, stopped.stderr

@@ -299,3 +299,30 @@ def test_an_interrupted_fast_path_command_exits_130_as_typer_does(
     assert ended.value.code == 130
     through_typer = CliRunner().invoke(app, argv)
     assert through_typer.exit_code == 130, through_typer.output
+
+
+@pytest.mark.parametrize(
+    ("command", "says"),
+    [
+        (["set-latency", "--shard", "earth", "--ms", "100"], "set-latency: budget 120 ms → 100 ms"),
+        (["cordon", "earth.core-alpha"], "node.cordon: node earth.core-alpha cordoned"),
+    ],
+)
+def test_owner_commands_with_arguments_at_rest_never_import_pydantic(
+    command: list[str], says: str, tmp_path: Path
+) -> None:
+    """Their arguments are checked as the command models check them, without the models
+    (an owner command at rest must start fast); anything unusual still goes through them."""
+    storage = tmp_path / "storage"
+    run = agijobs("run", str(SCENARIOS / "planetary.yaml"), "--storage", str(storage),
+                  "--stop-after-ticks", "3")  # fmt: skip
+    assert run.returncode == 0, run.stderr
+    result = subprocess.run(
+        [sys.executable, "-X", "importtime", "-m", "agijobs", *command, "--reason", "drill",
+         "--storage", str(storage)],
+        capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith(says), result.stdout
+    imported = {line.split("|")[-1].strip() for line in result.stderr.splitlines()}
+    assert not {"typer", "click", "rich", "pydantic", "yaml"} & imported

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from ..helpers import agijobs, cli, scenario_dict, start, wait_for, write_scenario
+from ..helpers import agijobs, cli, long_scenario, start, wait_for
 
 
 @dataclass(frozen=True)
@@ -104,20 +104,7 @@ class State:
 
 def _long_scenario(tmp_path: Path) -> Path:
     """A run that lasts: paced, a live runner stays up long enough to talk to."""
-    data = scenario_dict(
-        workload=[
-            {
-                "prefix": "f",
-                "shard": "earth",
-                "skills": ["finance"],
-                "count": 400,
-                "duration": 2,
-                "arrive": {"start": 1, "per_tick": 2},
-            }
-        ],
-        run={"max_ticks": 2000, "checkpoint_every": 5},
-    )
-    return write_scenario(tmp_path / "long.yaml", data)
+    return long_scenario(tmp_path / "long.yaml", run={"max_ticks": 2000, "checkpoint_every": 5})
 
 
 def _ok(result: subprocess.CompletedProcess[str] | object) -> None:

@@ -179,22 +179,9 @@ def test_the_audit_timeline_tells_node_operations(stopped: Path) -> None:
 
 
 def test_live_cordon_is_acknowledged_with_its_tick(tmp_path: Path) -> None:
-    from ..helpers import scenario_dict, write_scenario
+    from ..helpers import long_scenario
 
-    data = scenario_dict(
-        workload=[
-            {
-                "prefix": "f",
-                "shard": "earth",
-                "skills": ["finance"],
-                "count": 400,
-                "duration": 2,
-                "arrive": {"start": 1, "per_tick": 2},
-            }
-        ],
-        run={"max_ticks": 2000, "checkpoint_every": 2000},
-    )
-    scenario, storage = write_scenario(tmp_path / "long.yaml", data), tmp_path / "storage"
+    scenario, storage = long_scenario(tmp_path / "long.yaml"), tmp_path / "storage"
     runner = start("run", str(scenario), "--storage", str(storage), "--tick-ms", "20")
     try:
         wait_for(storage / "checkpoint.json")

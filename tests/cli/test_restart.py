@@ -9,7 +9,7 @@ from pathlib import Path
 import orjson
 import pytest
 
-from ..helpers import cli, file_hashes, scenario_dict, start, wait_for, write_scenario
+from ..helpers import cli, file_hashes, long_scenario, start, wait_for
 from .keyed import events
 
 
@@ -216,20 +216,10 @@ def test_status_after_a_crash_shows_a_live_pause_the_checkpoint_does_not_hold_ye
     """A pause acknowledged live, then the runner killed before its next checkpoint: the
     checkpoint's state is not paused, but the pause is in force (the journal holds it and
     `runner start` applies it again at its tick), so status says so."""
-    data = scenario_dict(
-        workload=[
-            {
-                "prefix": "f",
-                "shard": "earth",
-                "skills": ["finance"],
-                "count": 400,
-                "duration": 50,  # jobs stay in flight: a paused runner is never idle here
-                "arrive": {"start": 1, "per_tick": 2},
-            }
-        ],
-        run={"max_ticks": 5000, "checkpoint_every": 4000},
+    # Jobs that stay in flight: a paused runner is never idle, so it writes no checkpoint.
+    scenario = long_scenario(
+        tmp_path / "long.yaml", duration=50, run={"max_ticks": 5000, "checkpoint_every": 4000}
     )
-    scenario = write_scenario(tmp_path / "long.yaml", data)
     storage = tmp_path / "storage"
     runner = start("run", str(scenario), "--storage", str(storage), "--tick-ms", "50", "--wait")
     try:

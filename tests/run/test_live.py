@@ -13,27 +13,21 @@ from pathlib import Path
 import orjson
 import pytest
 
-from ..helpers import agijobs, owner_events, scenario_dict, start, wait_for, write_scenario
+from ..helpers import (
+    agijobs,
+    long_scenario,
+    owner_events,
+    scenario_dict,
+    start,
+    wait_for,
+    write_scenario,
+)
 
 
 @pytest.fixture
 def long_run(tmp_path: Path) -> Iterator[tuple[Path, Path]]:
     """A scenario whose paced run lasts long enough to talk to."""
-    data = scenario_dict(
-        workload=[
-            {
-                "prefix": "f",
-                "shard": "earth",
-                "skills": ["finance"],
-                "count": 400,
-                "duration": 2,
-                "arrive": {"start": 1, "per_tick": 2},
-            }
-        ],
-        # Only the tick-0 checkpoint: a kill always lands before the next one.
-        run={"max_ticks": 2000, "checkpoint_every": 2000},
-    )
-    yield write_scenario(tmp_path / "long.yaml", data), tmp_path / "storage"
+    yield long_scenario(tmp_path / "long.yaml"), tmp_path / "storage"
 
 
 def test_wait_keeps_a_paused_idle_run_alive_until_resume(tmp_path: Path) -> None:
