@@ -208,7 +208,7 @@ def test_cordon_drain_and_bridge_node_reports_are_recorded_and_replayed(tmp_path
     ):
         done = agijobs(*command, "--storage", str(storage))
         assert done.returncode == 0, done.stderr
-    resumed = agijobs("resume", "--keep-paused", *common, "--stop-after-ticks", "30")
+    resumed = agijobs("runner", "start", *common, "--stop-after-ticks", "30")
     assert resumed.returncode == 0, resumed.stderr
     events = [orjson.loads(line) for line in (storage / "events.ndjson").read_bytes().splitlines()]
     noted = [
