@@ -486,10 +486,9 @@ def cli_latencies(tmp: Path, runs: int, queued: int) -> dict[str, float]:
         timings["cordon_at_rest"].append(  # a node operation: the same path, a node's name
             agijobs("cordon", "earth.core-alpha", "--reason", "bench", "--storage", str(storage))[0]
         )
-        timings["set_latency_at_rest"].append(  # a budget that changes every time
-            agijobs("set-latency", "--shard", "earth", "--ms", str(100 + run % 2 * 20),
-                    "--reason", "bench", "--storage", str(storage))[0]  # fmt: skip
-        )
+        budget = str(100 + run % 2 * 20)  # a budget that changes every time
+        latency = ["set-latency", "--shard", "earth", "--ms", budget, "--reason", "bench"]
+        timings["set_latency_at_rest"].append(agijobs(*latency, "--storage", str(storage))[0])
         job = {"shard": "earth", "skills": ["general"], "duration": 3, "value": 1}
         batch.write_bytes(orjson.dumps({**job, "prefix": f"bench{run}", "count": 10}) + b"\n")
         timings["submit_at_rest"].append(

@@ -41,8 +41,6 @@ def test_the_unit_runs_commands_and_options_the_command_line_has(key: str) -> No
     program, *words = shlex.split(service()[key])
     assert Path(program).name == "agijobs"
     name = " ".join(words[:2])
-    if name == "runner start" and name not in COMMANDS:
-        pytest.skip("`agijobs runner start` comes with the restart work (issue 21, item 1)")
     assert name in COMMANDS, f"{key}: `agijobs {name}` is no command"
     flags = flags_of(name)
     rest = words[2:]

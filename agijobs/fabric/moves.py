@@ -10,13 +10,11 @@ events to `events`, which the tick hands to the runner.
 from __future__ import annotations
 
 from collections import deque
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from .claims import Claims, planned_claims
 from .inputs import Planned, SkillKey
 from .state import QUEUED, RUNNING, FabricState, Job, Node, Shard
-
-if TYPE_CHECKING:
-    from .intake import Claims
 
 Event = tuple[str, dict[str, Any]]
 
@@ -51,8 +49,6 @@ class Moves:
     def planned_claims(self) -> Claims:
         """The job ids the workload uses, arrived or to come (made on first use)."""
         if self._planned_claims is None:
-            from .intake import planned_claims
-
             self._planned_claims = planned_claims(self.planned)
         return self._planned_claims
 

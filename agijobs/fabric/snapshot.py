@@ -23,9 +23,9 @@ from typing import TYPE_CHECKING, Any
 
 from ..errors import IntegrityError
 from ..ledger import jobtable
+from .claims import Intake
 from .governance import Governance
 from .inputs import SkillKey
-from .intake import Intake
 from .state import QUEUED, RUNNING, TALLIES, FabricState, Job, Node, Policy, QueueKey, Shard
 
 if TYPE_CHECKING:

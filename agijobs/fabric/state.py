@@ -17,8 +17,8 @@ from typing import TYPE_CHECKING, Any
 from .inputs import SkillKey
 
 if TYPE_CHECKING:
+    from .claims import Intake
     from .governance import Governance
-    from .intake import Intake
 
 # Queues are kept per (skills, hop history): a spillover target can then take or refuse a
 # whole class at once, instead of rescanning jobs that have already visited it every tick.

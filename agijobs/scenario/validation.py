@@ -10,8 +10,8 @@ from typing import Any, TypeVar
 from pydantic import BaseModel, ValidationError
 
 from ..errors import BadInput, did_you_mean
+from ..fabric.claims import parse_generated
 from ..fabric.commands import COMMAND_NAMES
-from ..fabric.intake import parse_generated
 from .commands import (
     COMMAND_MODELS,
     JobCancel,

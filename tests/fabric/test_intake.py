@@ -13,8 +13,8 @@ from typing import Any
 import orjson
 import pytest
 
+from agijobs.fabric.claims import Claims, generated_id, parse_generated
 from agijobs.fabric.engine import Engine
-from agijobs.fabric.intake import Claims, generated_id, parse_generated
 from agijobs.ledger.canonical import dumps
 from agijobs.scenario.plan import fabric_inputs
 
