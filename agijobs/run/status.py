@@ -159,6 +159,7 @@ def live_status(base: dict[str, Any], view: dict[str, Any]) -> dict[str, Any]:
         "state": "running, paused" if view["paused"] else "running",
         "tick": view["tick"],
         "paused": view["paused"],
+        "pause": view.get("pause"),  # who paused it, as the runner has it now
         "shards": view["shards"],
         "nodes": view["nodes"],
         "events": view.get("seq", base["events"]),

@@ -173,7 +173,30 @@ class IssuedCommand(Model):
     issued_at: str
     issued_ns: NonNegativeInt
     id: str | None = None  # the inbox's id for it, added by the store
-    auth: dict[str, Any] | None = None  # its signatures, on a fabric with owner keys
+    auth: CommandAuth | None = None  # its signatures, on a fabric with owner keys
+
+
+class Signature(Model):
+    """One key's signature of a command (`run.keys.signed_auth`)."""
+
+    model_config = ConfigDict(strict=True)
+
+    key: str
+    fingerprint: str
+    signature: str
+
+
+class CommandAuth(Model):
+    """A command's `auth`: as issued, its run id, nonce and signatures; once authorized (as
+    the log records it), the nonce and the names of the keys that signed. Nothing else: a
+    field no signer writes is refused, never carried into the log."""
+
+    model_config = ConfigDict(strict=True)
+
+    run_id: str | None = None
+    nonce: str | None = None
+    signatures: list[Signature] | None = None
+    signed_by: list[str] | None = None
 
 
 class BatchPart(Model):
@@ -226,7 +249,7 @@ class RecordedCommand(Model):
     source: Literal["live", "at-rest", "schedule"]
     issued_at: str | None = None
     id: str | None = None
-    auth: dict[str, Any] | None = None
+    auth: CommandAuth | None = None
 
 
 def recorded_command(raw: Any, label: str, base: Sequence[str] = ()) -> CommandInput:

@@ -102,6 +102,8 @@ def message_of(error: Any) -> str:
             return f"{message}, written without a decimal point"
     if error["type"] == "string_unicode" and isinstance(got, str):
         return f"{text_problem(got)}; write plain text on one line"
+    if error["type"] == "model_type":  # a nested model: say what to write, not its class
+        return "Input should be a valid dictionary"
     if error["type"] in {"float_type", "bool_type"} and isinstance(got, str):
         return f"{message}, not a string (write it without quotes)"
     return message
