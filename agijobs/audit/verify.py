@@ -13,6 +13,7 @@ did not prove: a forger who re-chains the log and re-seals the checkpoint passes
 
 from __future__ import annotations
 
+from contextlib import closing
 from dataclasses import replace
 from typing import Any
 
@@ -65,7 +66,8 @@ def _derivation(store: Store, bridge: Any) -> AuditReport:
         )
     loaded.engine()  # restorable: every job row of the checkpoint is checked as it is read
     authority = AuthorityCheck(loaded.plan, loaded.run_id)
-    inputs = walk_inputs(stored_prefix(store, loaded.scan.mark_bytes), loaded.seq, authority)
+    with closing(stored_prefix(store, loaded.scan.mark_bytes)) as pieces:
+        inputs = walk_inputs(pieces, loaded.seq, authority)
     receipts = sum(inputs.by_type.get(kind, 0) for kind in EXECUTOR_INPUTS)
     if receipts and bridge is None:
         return _quick_instead(store, receipts)

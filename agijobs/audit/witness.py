@@ -15,6 +15,7 @@ looks only at the lines the records name.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import closing
 from typing import Any
 
 from ..errors import IntegrityError
@@ -50,7 +51,8 @@ def check_witness(store: Store, report: AuditReport, witness: Witness) -> AuditR
         )
     held.sort(key=lambda item: int(item[1]["seq"]))
     log = f"{store.location}/{EVENTS}"
-    lines = _compare_heads(store.read_event_chunks(_CHUNK), held, witness.name, log)
+    with closing(store.read_event_chunks(_CHUNK)) as chunks:
+        lines = _compare_heads(chunks, held, witness.name, log)
     _check_nothing_deleted(held, lines, witness.name, log)
     ended = next((item for item in held if item[1]["ended"]), None)
     if ended is not None and lines > ended[1]["seq"]:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Iterator
+from contextlib import closing
 from dataclasses import dataclass
 from typing import Any
 
@@ -91,21 +92,23 @@ def derive(
         + (", or the bridge answered differently this time" if bridge is not None else "")
         + ": restore the storage from a backup, or re-run the scenario"
     )
-    log = StoredLog(store.read_event_chunks(PIECE), loaded.scan.mark_bytes)
-    sink = ComparingSink(log, f"{store.location}/{EVENTS}", hint)
-    deriving = DerivingStore(sink)
-    engine = Engine(loaded.plan.inputs)
-    counts: dict[str, int] = {}
-    outcome = simulate(
-        loaded.plan,
-        batches_regrouped(recorded),
-        until_tick=tick,
-        run_id=loaded.run_id,
-        bridge=bridge,
-        store=deriving,
-        engine=engine,
-        counts=counts,
-    )
+    # Closed on the way out, refusal or not: a refusal's traceback keeps these frames alive.
+    with closing(store.read_event_chunks(PIECE)) as pieces:
+        log = StoredLog(pieces, loaded.scan.mark_bytes)
+        sink = ComparingSink(log, f"{store.location}/{EVENTS}", hint)
+        deriving = DerivingStore(sink)
+        engine = Engine(loaded.plan.inputs)
+        counts: dict[str, int] = {}
+        outcome = simulate(
+            loaded.plan,
+            batches_regrouped(recorded),
+            until_tick=tick,
+            run_id=loaded.run_id,
+            bridge=bridge,
+            store=deriving,
+            engine=engine,
+            counts=counts,
+        )
     if sink.seq != loaded.seq:
         raise IntegrityError(
             f"{store.location}/{EVENTS}: the checkpoint is at seq {loaded.seq}, but {_SOURCE} "
@@ -180,13 +183,14 @@ def stored_prefix(store: Store, end: int) -> Iterator[tuple[bytes, int]]:
     """The stored log's first `end` bytes, in newline-terminated pieces read as needed,
     each with the length to read of it (`input_events`)."""
     left = end
-    for piece in store.read_event_chunks(PIECE):
-        if len(piece) >= left:
-            if left:
-                yield piece, left
-            return
-        left -= len(piece)
-        yield piece, len(piece)
+    with closing(store.read_event_chunks(PIECE)) as pieces:
+        for piece in pieces:
+            if len(piece) >= left:
+                if left:
+                    yield piece, left
+                return
+            left -= len(piece)
+            yield piece, len(piece)
 
 
 def prefix_pieces(loaded: LoadedRun) -> Iterator[tuple[bytes, int]]:

@@ -10,6 +10,7 @@ stores the log is scanned.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import closing
 from typing import Any
 
 import orjson
@@ -145,10 +146,11 @@ def _lines(store: Store, key: str, keep: LineFilter) -> Iterator[bytes]:
             if keep.keeps_line(line) is not None:
                 yield line
         return
-    for chunk in store.read_event_chunks(1 << 22):
-        for line in chunk.split(b"\n")[:-1]:
-            if keep.keeps_line(line) is not None:
-                yield line
+    with closing(store.read_event_chunks(1 << 22)) as chunks:
+        for chunk in chunks:
+            for line in chunk.split(b"\n")[:-1]:
+                if keep.keeps_line(line) is not None:
+                    yield line
 
 
 def _history(store: Store, key: str, keep: LineFilter) -> list[dict[str, Any]]:

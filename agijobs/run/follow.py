@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator
+from contextlib import closing
 from typing import Any
 
 import orjson
@@ -130,10 +131,11 @@ def read_blocks(
     if follow and not live and on_no_runner is not None:
         on_no_runner()
     offset = seq = 0
-    for chunk in store.read_event_chunks(CHUNK):  # complete lines only
-        offset += len(chunk)
-        seq += chunk.count(b"\n")
-        yield chunk
+    with closing(store.read_event_chunks(CHUNK)) as chunks:  # complete lines only
+        for chunk in chunks:
+            offset += len(chunk)
+            seq += chunk.count(b"\n")
+            yield chunk
     if not live:
         return
     wait = FIRST_POLL

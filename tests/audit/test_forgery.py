@@ -196,3 +196,32 @@ def rechain_tail(storage: Path, lines: list[bytes]) -> None:
     head = str(orjson.loads(lines[-2])["hash"])
     lines[-1] = dumps({**body, "hash": sha256_hex(head.encode() + dumps(body))}) + b"\n"
     (storage / "events.ndjson").write_bytes(b"".join(lines))
+
+
+def open_log_handles(storage: Path) -> int:
+    """How many of this process's file descriptors are open on the run's log."""
+    log = str((storage / "events.ndjson").resolve())
+    descriptors = Path("/proc/self/fd")
+    return sum(1 for fd in descriptors.iterdir() if _target(fd) == log)
+
+
+def _target(fd: Path) -> str:
+    try:
+        return str(fd.readlink())
+    except OSError:  # closed between listing and reading
+        return ""
+
+
+@pytest.mark.skipif(not Path("/proc/self/fd").is_dir(), reason="needs /proc")
+def test_a_refused_audit_leaves_no_handle_on_the_log_open(rich_run: Path, tmp_path: Path) -> None:
+    """The refusal's traceback keeps the derivation's frames alive (a pytest report, an
+    operator's debugger): the log it was reading must be closed by then, not at some
+    later garbage collection (CI once saw a ResourceWarning from one, in another test)."""
+    storage = copy(rich_run, tmp_path)
+    stored_events = events(storage)
+    seq = len(stored_events) // 2
+    forge_event(storage, seq, ("tick",))
+    with pytest.raises(IntegrityError) as refused:
+        Fabric(str(storage)).audit()
+    assert refused.value.__traceback__ is not None
+    assert open_log_handles(storage) == 0
