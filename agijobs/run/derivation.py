@@ -15,7 +15,7 @@ owner command's actor and reason are as recorded (signed heads and witnesses cov
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Generator, Iterable, Iterator
 from contextlib import closing
 from dataclasses import dataclass
 from typing import Any
@@ -179,7 +179,7 @@ _ALTERED = (
 )
 
 
-def stored_prefix(store: Store, end: int) -> Iterator[tuple[bytes, int]]:
+def stored_prefix(store: Store, end: int) -> Generator[tuple[bytes, int], None, None]:
     """The stored log's first `end` bytes, in newline-terminated pieces read as needed,
     each with the length to read of it (`input_events`)."""
     left = end

@@ -7,11 +7,15 @@ the same canonical line bytes: `postgres.PostgresStore` keeps them in PostgreSQL
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Generator
 from contextlib import AbstractContextManager
 from typing import Any, Protocol
 
 from ..errors import Conflict
+
+# The log in newline-terminated pieces, read as they are taken: a file or a connection is
+# held between pieces, so a reader that may stop early closes it (`contextlib.closing`).
+Chunks = Generator[bytes, None, None]
 
 
 class EventSink(Protocol):
@@ -39,7 +43,7 @@ class Store(Protocol):
     # a mistyped --storage is told apart from an empty one.
     def exists(self) -> bool: ...
     def read_events(self) -> bytes: ...
-    def read_event_chunks(self, size: int) -> Iterator[bytes]: ...
+    def read_event_chunks(self, size: int) -> Chunks: ...
     # The log after its first `offset` bytes (its first `seq` lines), a torn tail included.
     def read_events_from(self, offset: int, seq: int) -> bytes: ...
     def open_events(self, keep_bytes: int, keep_seq: int) -> EventSink: ...

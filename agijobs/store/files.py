@@ -40,7 +40,7 @@ import orjson
 
 from ..errors import Conflict
 from ..ledger.journal import encode_entry, verify_journal
-from . import crashpoints
+from . import Chunks, crashpoints
 
 EVENTS = "events.ndjson"
 CHECKPOINT = "checkpoint.json"
@@ -225,7 +225,7 @@ class FileStore:
         except FileNotFoundError:
             return b""
 
-    def read_event_chunks(self, size: int) -> Iterator[bytes]:
+    def read_event_chunks(self, size: int) -> Chunks:
         """The log in pieces of about `size` bytes, each ending at a line end (a torn last
         line is left out): for scans that should not hold a large log in memory."""
         try:

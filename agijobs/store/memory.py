@@ -10,6 +10,8 @@ import contextlib
 from collections.abc import Iterator
 from typing import Any
 
+from . import Chunks
+
 
 class NullSink:
     def append(self, lines: list[bytes], chunk: bytes | None = None) -> None:
@@ -48,8 +50,8 @@ class MemoryStore:
     def read_events(self) -> bytes:
         return b""
 
-    def read_event_chunks(self, size: int) -> Iterator[bytes]:
-        return iter(())
+    def read_event_chunks(self, size: int) -> Chunks:
+        yield from ()
 
     def read_events_from(self, offset: int, seq: int) -> bytes:
         return b""

@@ -43,7 +43,7 @@ import psycopg
 from ..errors import Conflict, IntegrityError, did_you_mean
 from ..ledger.canonical import dumps
 from ..ledger.journal import encode_entry, verify_journal
-from . import crashpoints
+from . import Chunks, crashpoints
 from .postgres_url import database_location
 from .postgres_url import parse_url as parse_url  # re-exported: its home before
 from .postgres_url import redact as redact
@@ -297,7 +297,7 @@ class PostgresStore:
     def read_events(self) -> bytes:
         return b"".join(self.read_event_chunks(1 << 22))
 
-    def read_event_chunks(self, size: int) -> Iterator[bytes]:
+    def read_event_chunks(self, size: int) -> Chunks:
         """The log as newline-terminated pieces of about `size` bytes, read in seq order
         with a server-side cursor, so a large log is never held at once."""
         with (
