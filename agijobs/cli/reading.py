@@ -175,21 +175,13 @@ def events(
                 for piece in lines:
                     write(piece)
             else:
-                from ..views.events import event_line
+                from ..views.events import events_text
 
-                print_line = sys.stdout.write
-                for line, event in lines:
-                    print_line(event_line(event if event is not None else _parse(line)) + "\n")
+                for batch in lines:
+                    sys.stdout.write(events_text(batch))
         except KeyboardInterrupt:
             sys.stdout.flush()
             raise SystemExit(130) from None
-
-
-def _parse(line: bytes) -> dict[str, object]:
-    import orjson
-
-    parsed: dict[str, object] = orjson.loads(line)
-    return parsed
 
 
 def _no_runner(storage: str) -> None:

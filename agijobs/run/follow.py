@@ -83,16 +83,33 @@ def read_events(
     """The events `keep` keeps, in log order; with `follow`, then those a live runner
     appends, until it stops. `idle` is called before each wait (to flush what was printed);
     `on_no_runner` is told when there was no live run to follow."""
+    for batch in read_event_batches(
+        store, keep, follow=follow, sleep=sleep, idle=idle, on_no_runner=on_no_runner
+    ):
+        yield from batch
+
+
+def read_event_batches(
+    store: Store,
+    keep: EventFilter,
+    *,
+    follow: bool = False,
+    sleep: Callable[[float], None] = time.sleep,
+    idle: Callable[[], None] | None = None,
+    on_no_runner: Callable[[], None] | None = None,
+) -> Iterator[list[Event]]:
+    """As `read_events`, a piece of the log at a time (for a printer that writes each
+    piece at once: a follower of a large run keeps up)."""
     for block in read_blocks(store, follow, sleep, idle, on_no_runner):
         lines = block.split(b"\n")[:-1]
         if keep.everything:
-            for line in lines:
-                yield line, None
+            yield [(line, None) for line in lines]
             continue
-        for line in lines:
-            event = keep.keeps_line(line)
-            if event is not None:
-                yield line, event
+        kept: list[Event] = [
+            (line, event) for line in lines if (event := keep.keeps_line(line)) is not None
+        ]
+        if kept:
+            yield kept
 
 
 def read_lines(

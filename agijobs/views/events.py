@@ -116,6 +116,25 @@ def _type_matches(kind: str, wanted: str) -> bool:
 
 def event_line(event: dict[str, Any]) -> str:
     """One event for a human: `tick T · seq S · type · what it says`."""
+    return visible(_said(event))
+
+
+def events_text(batch: Iterable[tuple[bytes, dict[str, Any] | None]]) -> str:
+    """`event_line` of each (stored line, its event or None when not parsed yet), each
+    ending in a newline, as one text: `agijobs events` prints a block of the log at once."""
+    out = []
+    for line, event in batch:
+        said = _said(event if event is not None else orjson.loads(line))
+        # Only an escape, DEL or a byte outside ASCII in the stored line can decode to a
+        # character `visible` escapes (JSON has no raw control characters): most lines
+        # skip the search.
+        plain = line.isascii() and b"\\" not in line and b"\x7f" not in line
+        out.append(said if plain else visible(said))
+    out.append("")
+    return "\n".join(out)
+
+
+def _said(event: dict[str, Any]) -> str:
     kind, data = event["type"], event["data"]
     head = f"tick {event['tick']} · seq {event['seq']} · {kind}"
     command = data.get("input") if isinstance(data, dict) else None
@@ -128,18 +147,21 @@ def event_line(event: dict[str, Any]) -> str:
                 said += f": {describe_effect(command['command'], data['effect'])}"
         elif outcome != "applied":
             said += f" ({outcome})"
-        return visible(f"{head} · {said}")
-    return visible(f"{head} · {fields(data)}")
+        return f"{head} · {said}"
+    return f"{head} · {fields(data)}"
 
 
 def fields(data: dict[str, Any]) -> str:
     """`key=value` pairs, in key order (values that are lists or maps in compact JSON)."""
-    return " ".join(f"{key}={_text(value)}" for key, value in sorted(data.items()))
+    return " ".join([f"{key}={_text(value)}" for key, value in sorted(data.items())])
 
 
 def _text(value: Any) -> str:
-    if isinstance(value, str):
-        return value
+    kind = type(value)
+    if kind is str:
+        return value  # type: ignore[no-any-return]
+    if kind is int:
+        return str(value)  # as JSON writes it (a bool is not `int` here: JSON writes true)
     return orjson.dumps(value).decode()
 
 

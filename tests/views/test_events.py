@@ -89,3 +89,39 @@ def test_what_an_event_is_about() -> None:
 def test_an_event_as_a_line_of_text_escapes_control_characters() -> None:
     event = {"seq": 3, "tick": 2, "type": "fault.outage", "data": {"node": "x\x1b[2J"}}
     assert event_line(event) == "tick 2 · seq 3 · fault.outage · node=x\\x1b[2J"
+
+
+def test_a_block_of_events_as_text_is_each_event_line() -> None:
+    """`events_text` skips the escaping search on lines that cannot need it: its text is
+    still `event_line`'s, for every character `visible` escapes (a JSON escape, a raw DEL,
+    a raw bidi override) and for plain lines, parsed already or not."""
+    from agijobs.ledger.canonical import dumps
+    from agijobs.views.events import events_text
+
+    odd = ["x\x1b[2J", "del\x7f", "bidi\u202eevil", "nul\x00", "line\u2028sep", "plain"]
+    events = _events() + [
+        {"seq": 90 + i, "tick": 9, "type": "node.down", "data": {"node": name, "n": i}}
+        for i, name in enumerate(odd)
+    ]
+    lines = [dumps(event) for event in events]
+    assert b"\x7f" in lines[-5] and "\u202e".encode() in lines[-4]  # stored raw, unescaped
+    expected = "".join(event_line(event) + "\n" for event in events)
+    assert events_text([(line, None) for line in lines]) == expected
+    assert events_text(list(zip(lines, events, strict=True))) == expected
+    assert "del\\x7f" in expected and "bidi\\u202eevil" in expected and "nul\\x00" in expected
+    assert events_text([]) == ""
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.dictionaries(
+        st.text(max_size=4),
+        st.one_of(st.text(), st.integers(-(2**63), 2**63 - 1), st.booleans(), st.none()),
+    )
+)
+def test_any_event_data_reads_the_same_line_by_line_or_as_a_block(data: dict[str, Any]) -> None:
+    from agijobs.ledger.canonical import dumps
+    from agijobs.views.events import events_text
+
+    event = {"seq": 1, "tick": 0, "type": "node.down", "data": data}
+    assert events_text([(dumps(event), None)]) == event_line(event) + "\n"
