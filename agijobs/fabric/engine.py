@@ -430,6 +430,11 @@ class Engine(Moves):
         """The state as a checkpoint holds it (`agijobs.fabric.snapshot`)."""
         return snapshot.snapshot(self)
 
+    def split_snapshot(self) -> tuple[dict[str, Any], bytes | None]:
+        """The state as a checkpoint stores it: without its job rows, and the job table
+        when it is not stored yet (`agijobs.fabric.snapshot.split_snapshot`)."""
+        return snapshot.split_snapshot(self)
+
     @classmethod
     def restore(
         cls,

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..errors import IntegrityError
 from ..ledger import jobtable
+from ..ledger.canonical import sha256_hex
 from .claims import Intake
 from .governance import Governance
 from .inputs import SkillKey
@@ -117,6 +118,46 @@ def snapshot(engine: Moves) -> dict[str, Any]:
         else:
             _write_back_jobs(snapshot, engine.unrestored)
     return snapshot
+
+
+def split_snapshot(engine: Moves) -> tuple[dict[str, Any], bytes | None]:
+    """`jobtable.split(snapshot(engine))`, what a checkpoint stores: the state without its
+    job rows, and the job table when it is not stored yet. Jobs submitted at rest to an
+    engine restored without its rows are spliced into the stored table's bytes
+    (`jobtable.appended`): the backlog's rows are neither parsed nor encoded again."""
+    unrestored, table = engine.unrestored, engine.unrestored_table
+    if unrestored is None or table is None or not engine.state.jobs:
+        return jobtable.split(snapshot(engine))
+    engine.unrestored = None  # the snapshot of what it holds: the added jobs only
+    try:
+        added = snapshot(engine)
+    finally:
+        engine.unrestored = unrestored
+    additions = {
+        shard["id"]: (shard["queue"], shard["deferred"])
+        for shard in added["shards"]
+        if shard["queue"] or shard["deferred"]
+    }
+    spliced = None
+    if not any(node["running"] for node in added["nodes"]):
+        spliced = jobtable.appended(unrestored, table, additions)
+    if spliced is None:
+        return jobtable.split(snapshot(engine))
+    counts = {
+        shard_id: (_rows(queue), _rows(deferred))
+        for shard_id, (queue, deferred) in additions.items()
+    }
+    _write_back_jobs(added, unrestored)
+    for shard in added["shards"]:
+        queued, deferred = counts.get(shard["id"], (0, 0))
+        shard["queued_jobs"] += queued
+        shard["deferred_jobs"] += deferred
+    added[jobtable.TABLE_KEY] = {"bytes": len(spliced), "sha256": sha256_hex(spliced)}
+    return added, spliced
+
+
+def _rows(classes: list[tuple[QueueKey, list[Any]]]) -> int:
+    return sum(len(rows) for _, rows in classes)
 
 
 def restore(

@@ -53,6 +53,62 @@ def split(state: dict[str, Any]) -> tuple[dict[str, Any], bytes | None]:
     return header, table
 
 
+# A shard's added rows: (queue classes, deferred classes), each a list of (key, rows).
+Additions = dict[str, tuple[list[Any], list[Any]]]
+
+
+def appended(state: dict[str, Any], table: bytes, additions: Additions) -> bytes | None:
+    """`table` (the verified table the split `state` names) with `additions` at the back
+    of their classes: the bytes `split` gives for the state with them merged, made by
+    splicing `table` rather than parsing its rows (a backlog's megabytes, for ten jobs
+    submitted at rest). None when a class added to is not in the table yet, or the table
+    is not laid out as `split` lays it out: the caller merges parsed rows instead.
+
+    The layout is canonical JSON of lists (no object but the top one, so `,"shards":`
+    occurs once), and a raw `"` only ever delimits a string. So `[<shard id>,[` opens that
+    shard's entry and nothing else (a row's id is followed by its ordinal, a skill by a
+    string or `]`), `[<class key>,[` opens that class, and `]]]` closes a class's rows
+    (a row ends in its `due`, never a list, and classes are never empty)."""
+    shards_at = table.rfind(b',"shards":[')
+    if shards_at < 0 or not table.startswith(b'{"format":1,"nodes":[') or table[-2:] != b"]}":
+        return None
+    ids = [shard["id"] for shard in state["shards"]]
+    starts = [table.find(b"[" + dumps(shard_id) + b",[", shards_at) for shard_id in ids]
+    inserts: list[tuple[int, bytes]] = []
+    for index, shard_id in enumerate(ids):
+        if shard_id not in additions:
+            continue
+        entry = starts[index]
+        end = starts[index + 1] if index + 1 < len(ids) else len(table) - 2
+        if entry < 0 or end < entry:
+            return None
+        queue = entry + len(dumps(shard_id)) + 2
+        queue_end = (
+            queue + 1 if table[queue : queue + 2] == b"[]" else table.find(b"]]]],", queue, end) + 3
+        )
+        if queue_end < queue:
+            return None
+        for classes, (low, high) in zip(
+            additions[shard_id], ((queue, queue_end), (queue_end + 2, end)), strict=True
+        ):
+            for key, rows in classes:
+                opened = b"[" + dumps(key) + b",["
+                at = table.find(opened, low, high)
+                first = at + len(opened)
+                last = table.find(b"]]]", first, high)  # the class's last row ends here
+                if at < 0 or last < 0 or table[first : first + 1] != b"[":
+                    return None
+                inserts.append((last + 1, b"," + dumps(rows)[1:-1]))
+    inserts.sort()
+    pieces: list[bytes] = []
+    cursor = 0
+    for at, added in inserts:
+        pieces += (table[cursor:at], added)
+        cursor = at
+    pieces.append(table[cursor:])
+    return b"".join(pieces)
+
+
 def digest(state: dict[str, Any]) -> str:
     """The sha256 of the job table a (split) state names."""
     return str(state[TABLE_KEY]["sha256"])

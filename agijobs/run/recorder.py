@@ -91,7 +91,7 @@ class Recorder:
         if observer is not None and observer.rows:
             self.store.append_metrics(observer.rows)  # never ahead of a checkpoint for long:
             observer.rows = []  # runner start trims what a crash left past the checkpoint
-        state, table = jobtable.split(self.engine.snapshot())
+        state, table = self.engine.split_snapshot()
         signer = self.signer
         checkpoint = encode_checkpoint(
             inputs_id=self.plan.inputs_id,

@@ -8,10 +8,13 @@ Conservation is checked after every tick of every run.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import orjson
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from agijobs.fabric.claims import Claims, generated_id, parse_generated
 from agijobs.fabric.engine import Engine
@@ -249,3 +252,88 @@ def test_a_submission_at_rest_without_the_rows_writes_what_a_full_restore_writes
         # ... and it runs on as the full engine does.
         again = Engine.restore(fabric_inputs(spec), orjson.loads(dumps(light.snapshot())))
         assert dumps(run(again)) == dumps(run(full)), cut
+
+
+SHIPPED = sorted((Path(__file__).parents[2] / "scenarios").glob("*.yaml"))
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    scenario=st.sampled_from(SHIPPED),
+    cut=st.integers(0, 60),
+    picks=st.lists(
+        st.tuples(st.integers(0, 99), st.integers(0, 99), st.integers(1, 3)), min_size=1, max_size=4
+    ),
+)
+def test_rows_spliced_into_the_stored_table_are_the_bytes_a_full_restore_writes(
+    scenario: Path, cut: int, picks: list[tuple[int, int, int]]
+) -> None:
+    """A submission at rest splices its rows into the stored table's bytes
+    (`jobtable.appended`) instead of parsing the backlog: the checkpoint state and table are
+    those the fully restored engine gives, to the byte, whichever shards and classes (new
+    or not) the jobs join."""
+    from agijobs.fabric.inputs import CommandInput
+    from agijobs.ledger import jobtable
+    from agijobs.scenario.loading import load_plan
+
+    plan = load_plan(scenario)
+    engine = Engine(plan.inputs)
+    while not engine.is_done() and engine.state.tick < cut:
+        engine.run_tick()
+    header, table = jobtable.split(orjson.loads(dumps(engine.snapshot())))
+    assert table is not None
+    shards = [s for s in engine.state.shards.values() if not s.retired]
+    nodes = list(engine.state.nodes.values())
+    entries = []
+    for number, (which, skill, count) in enumerate(picks):
+        shard = shards[which % len(shards)]
+        # Mostly a class the shard's queue holds (spliced), else a node's skill (often new).
+        held = [list(key[0]) for key in sorted(shard.active) if key[1] == (shard.id,)]
+        if held and skill % 8:
+            skills = held[skill % len(held)]
+        else:
+            skills = sorted(nodes[skill % len(nodes)].skills)[:1] or ["general"]
+        entries.append(
+            {"prefix": f"z{number}", "count": count, "shard": shard.id, "skills": skills,
+             "duration": 2, "value": 5}
+        )  # fmt: skip
+    command = CommandInput(
+        "job.submit", {"jobs": entries}, "rest", "ops", "at-rest", "2030-01-01T00:00:00Z"
+    )
+    full = Engine.restore(plan.inputs, jobtable.attach(header, table, "t"))
+    light = Engine.restore(plan.inputs, header, jobs=False, table=table)
+    try:
+        events = full.apply_at_rest(command)
+    except Exception:  # a skill no node of that shard has, a finished run: nothing to splice
+        return
+    assert dumps(light.apply_at_rest(command)) == dumps(events)
+    assert light.split_snapshot() == jobtable.split(full.snapshot())
+
+
+def test_rows_for_a_class_the_table_holds_are_spliced_not_parsed() -> None:
+    """The splice is what runs (a class new to its shard is merged from parsed rows)."""
+    from agijobs.ledger import jobtable
+
+    row = ["j-1", 1, "earth", ["x"], 3, 5, ["earth"], 1, False, None]
+    state = {"shards": [{"id": "earth"}, {"id": "luna"}], "nodes": [{"id": "earth.a"}]}
+    queue = [[[["x"], ["earth"]], [row]]]
+    table = dumps(
+        {
+            "format": 1,
+            "nodes": [["earth.a", []]],
+            "shards": [["earth", queue, []], ["luna", [], []]],
+        }
+    )
+    new = ["j-2", 2, "earth", ["x"], 3, 5, ["earth"], 2, False, None]
+    key = (("x",), ("earth",))
+    spliced = jobtable.appended(state, table, {"earth": ([(key, [new])], [])})
+    merged = [[[["x"], ["earth"]], [row, new]]]
+    assert spliced == dumps(
+        {
+            "format": 1,
+            "nodes": [["earth.a", []]],
+            "shards": [["earth", merged, []], ["luna", [], []]],
+        }
+    )
+    assert jobtable.appended(state, table, {"luna": ([(key, [new])], [])}) is None  # new class
+    assert jobtable.appended(state, table, {"earth": ([], [(key, [new])])}) is None  # deferred
