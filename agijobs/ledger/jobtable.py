@@ -73,15 +73,19 @@ def appended(state: dict[str, Any], table: bytes, additions: Additions) -> bytes
     if shards_at < 0 or not table.startswith(b'{"format":1,"nodes":[') or table[-2:] != b"]}":
         return None
     ids = [shard["id"] for shard in state["shards"]]
-    starts = [table.find(b"[" + dumps(shard_id) + b",[", shards_at) for shard_id in ids]
     inserts: list[tuple[int, bytes]] = []
+    cursor = shards_at  # entries are in the state's order: one pass over the table at most
     for index, shard_id in enumerate(ids):
         if shard_id not in additions:
             continue
-        entry = starts[index]
-        end = starts[index + 1] if index + 1 < len(ids) else len(table) - 2
+        entry = table.find(b"[" + dumps(shard_id) + b",[", cursor)
+        if index + 1 < len(ids):
+            end = table.find(b"[" + dumps(ids[index + 1]) + b",[", entry)
+        else:
+            end = len(table) - 2
         if entry < 0 or end < entry:
             return None
+        cursor = end
         queue = entry + len(dumps(shard_id)) + 2
         queue_end = (
             queue + 1 if table[queue : queue + 2] == b"[]" else table.find(b"]]]],", queue, end) + 3
