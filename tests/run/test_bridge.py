@@ -15,6 +15,7 @@ import pytest
 from agijobs.errors import BadInput
 from agijobs.run.bridge import BridgeExecutor, BridgeSettings, ExecutorFailed
 
+from ..contract_check import check_document
 from ..helpers import agijobs as run_cli
 from ..helpers import file_hashes, sha
 
@@ -211,6 +212,8 @@ def test_cordon_drain_and_bridge_node_reports_are_recorded_and_replayed(tmp_path
     resumed = agijobs("runner", "start", *common, "--stop-after-ticks", "30")
     assert resumed.returncode == 0, resumed.stderr
     events = [orjson.loads(line) for line in (storage / "events.ndjson").read_bytes().splitlines()]
+    for event in events:  # written by child processes: held to their schemas here
+        check_document(event, f"events.ndjson line {event['seq']}")
     noted = [
         (e["tick"], e["type"], e["data"].get("node"), e["data"].get("by"))
         for e in events
