@@ -13,7 +13,6 @@ TERM=dumb NO_COLOR=1`, and no `AGIJOBS_*` variable of the caller's environment.
 from __future__ import annotations
 
 import argparse
-import difflib
 import os
 import re
 import subprocess
@@ -21,9 +20,12 @@ import sys
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+from generated import keep_current, shown
+
 ROOT = Path(__file__).resolve().parent.parent
 OUTPUT = ROOT / "docs" / "commands.md"
 REGENERATE = ".venv/bin/python scripts/command_reference.py"
+SOURCE = "the command line's --help"
 RENDERING = {"COLUMNS": "100", "TERM": "dumb", "NO_COLOR": "1"}
 # Variables that would make Rich or Click render differently from a plain pipeline.
 IGNORED = ("FORCE_COLOR", "CLICOLOR_FORCE", "TTY_COMPATIBLE", "TTY_INTERACTIVE", "LINES")
@@ -111,26 +113,6 @@ def render() -> str:
     return "\n".join(out) + "\n"
 
 
-def shown(path: Path) -> str:
-    return str(path.relative_to(ROOT)) if path.is_relative_to(ROOT) else str(path)
-
-
-def stale(path: Path, current: str, wanted: str) -> str:
-    """What --check prints: a diff from the file to what it should be, and the remedy."""
-    diff = difflib.unified_diff(
-        current.splitlines(),
-        wanted.splitlines(),
-        f"{shown(path)} (as committed)",
-        f"{shown(path)} (from today's --help)",
-        lineterm="",
-    )
-    return (
-        "\n".join(diff)
-        + f"\n\n{shown(path)} does not match the command line's --help; regenerate it:\n"
-        + f"    {REGENERATE}\n"
-    )
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--check", action="store_true", help="exit 1 when the file differs")
@@ -139,14 +121,12 @@ def main(argv: list[str] | None = None) -> int:
     path: Path = args.out.resolve()
     wanted = render()
     current = path.read_text(encoding="utf-8") if path.exists() else ""
-    if args.check:
-        if current == wanted:
-            return 0
-        print(stale(path, current, wanted), end="")
+    if not keep_current(
+        path, current, wanted, check=args.check, source=SOURCE, regenerate=REGENERATE
+    ):
         return 1
-    if current != wanted:
-        path.write_text(wanted, encoding="utf-8")
-    print(f"{shown(path)}: {wanted.count('## agijobs')} commands")
+    if not args.check:
+        print(f"{shown(path)}: {wanted.count('## agijobs')} commands")
     return 0
 
 

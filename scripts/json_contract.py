@@ -13,10 +13,11 @@ compatibility promise, how to add a kind) is edited by hand.
 from __future__ import annotations
 
 import argparse
-import difflib
 import sys
 from pathlib import Path
 from typing import Any
+
+from generated import keep_current
 
 from agijobs import contract
 
@@ -182,21 +183,14 @@ def main(argv: list[str] | None = None) -> int:
     path: Path = args.out
     current = path.read_text(encoding="utf-8") if path.exists() else ""
     wanted = render(current)
-    if args.check:
-        if current == wanted:
-            return 0
-        diff = difflib.unified_diff(
-            current.splitlines(),
-            wanted.splitlines(),
-            "as committed",
-            "from the schemas",
-            lineterm="",
-        )
-        print("\n".join(diff) + f"\n\n{path.name} is stale; regenerate it:\n    {REGENERATE}")
+    source = "the published schemas"
+    if not keep_current(
+        path, current, wanted, check=args.check, source=source, regenerate=REGENERATE
+    ):
         return 1
-    if current != wanted:
-        path.write_text(wanted, encoding="utf-8")
-    print(f"{path}: {len(contract.kind_names())} kinds, {len(contract.EVENT_TYPES)} event types")
+    if not args.check:
+        kinds, types = len(contract.kind_names()), len(contract.EVENT_TYPES)
+        print(f"{path}: {kinds} kinds, {types} event types")
     return 0
 
 

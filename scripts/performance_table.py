@@ -14,7 +14,6 @@ section whose figures the results do not hold (an older results file) is left em
 from __future__ import annotations
 
 import argparse
-import difflib
 import re
 import sys
 from collections.abc import Callable
@@ -22,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import orjson
+from generated import keep_current
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "benchmarks" / "published.json"
@@ -174,20 +174,13 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     current = args.page.read_text(encoding="utf-8")
     wanted = fill(current, orjson.loads(args.results.read_bytes()))
-    if args.check:
-        if current == wanted:
-            return 0
-        diff = difflib.unified_diff(
-            current.splitlines(),
-            wanted.splitlines(),
-            "as committed",
-            "from the results",
-            lineterm="",
-        )
-        print("\n".join(diff) + f"\n\n{args.page.name} is stale; regenerate it: {REGENERATE}")
+    source = f"the results in {args.results.name}"
+    if not keep_current(
+        args.page, current, wanted, check=args.check, source=source, regenerate=REGENERATE
+    ):
         return 1
-    args.page.write_text(wanted, encoding="utf-8")
-    print(f"{args.page}: tables from {args.results}")
+    if not args.check:
+        print(f"{args.page}: tables from {args.results}")
     return 0
 
 

@@ -7,6 +7,7 @@ import contextlib
 import copy
 import fcntl
 import hashlib
+import importlib
 import os
 import socket
 import subprocess
@@ -16,6 +17,7 @@ import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import orjson
@@ -268,3 +270,12 @@ def serving_metrics(scenario: Path, storage: Path, *options: str) -> Iterator[st
     finally:
         runner.terminate()
         runner.wait(timeout=60)
+
+
+def load_script(name: str) -> ModuleType:
+    """scripts/NAME.py as a module. scripts/ is not a package: its modules import each other
+    from beside them, as `python scripts/NAME.py` runs them, so it goes on the path."""
+    scripts = str(Path(__file__).resolve().parent.parent / "scripts")
+    if scripts not in sys.path:
+        sys.path.insert(0, scripts)
+    return importlib.import_module(name)

@@ -7,13 +7,14 @@ runbooks' harness (test_document_runs_as_written).
 
 from __future__ import annotations
 
-import importlib.util
 import re
 from collections import Counter
 from pathlib import Path
 from types import ModuleType
 
 import pytest
+
+from .helpers import load_script
 
 ROOT = Path(__file__).parent.parent
 README = ROOT / "README.md"
@@ -88,20 +89,16 @@ def test_shell_examples_are_sh_blocks(page: Path) -> None:
 
 @pytest.fixture(scope="module")
 def reference() -> ModuleType:
-    """scripts/command_reference.py, loaded from its file (scripts/ is not a package)."""
-    path = ROOT / "scripts" / "command_reference.py"
-    spec = importlib.util.spec_from_file_location("command_reference", path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script("command_reference")
 
 
 def test_commands_md_matches_the_cli_help(reference: ModuleType) -> None:
     wanted = reference.render()
     current = reference.OUTPUT.read_text(encoding="utf-8")
     if current != wanted:
-        pytest.fail(reference.stale(reference.OUTPUT, current, wanted), pytrace=False)
+        stale = load_script("generated").stale
+        message = stale(reference.OUTPUT, current, wanted, reference.SOURCE, reference.REGENERATE)
+        pytest.fail(message, pytrace=False)
     # Sub-commands are found through their group's help, not only the top-level list.
     assert "\n## agijobs keys new\n" in wanted
     assert "Usage: agijobs keys new [OPTIONS] NAME" in wanted
@@ -131,13 +128,7 @@ def test_check_prints_the_diff_and_the_command_to_regenerate(
 
 @pytest.fixture(scope="module")
 def json_contract() -> ModuleType:
-    spec = importlib.util.spec_from_file_location(
-        "json_contract", ROOT / "scripts" / "json_contract.py"
-    )
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script("json_contract")
 
 
 def test_json_contract_md_lists_every_published_schema(

@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import subprocess
 from pathlib import Path
 from types import ModuleType
@@ -11,19 +10,14 @@ from types import ModuleType
 import orjson
 import pytest
 
+from .helpers import load_script
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
 @pytest.fixture(scope="module")
 def tables() -> ModuleType:
-    """scripts/performance_table.py, loaded from its file (scripts/ is not a package)."""
-    spec = importlib.util.spec_from_file_location(
-        "performance_table", ROOT / "scripts" / "performance_table.py"
-    )
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script("performance_table")
 
 
 def test_the_committed_tables_are_the_published_results(tables: ModuleType) -> None:
