@@ -410,16 +410,18 @@ class Fabric:
         idle: Callable[[], None] | None = None,
         on_no_runner: Callable[[], None] | None = None,
         raw: bool = False,
+        batched: bool = False,
     ) -> Iterator[Any]:
         """The run's events that every given filter keeps (they combine with AND; `types`
-        are alternatives, each an exact type or a prefix ending in `.`), a piece of the log
-        at a time: lists of (stored line, event: None when no filter needed to parse it).
-        With `follow`, then the events a live runner appends, until it stops; `idle` is
-        called before each wait and `on_no_runner` when no runner is live. Never takes the
-        run lock. An unknown node or shard is refused (BadInput, with a did-you-mean)
-        before anything is read. With `raw`, the kept lines as stored instead,
-        newline-terminated, many a piece (bytes)."""
-        from .run.follow import check_filter, read_event_batches, read_lines
+        are alternatives, each an exact type or a prefix ending in `.`), as (stored line,
+        event: None when no filter needed to parse it). With `follow`, then the events a
+        live runner appends, until it stops; `idle` is called before each wait and
+        `on_no_runner` when no runner is live. Never takes the run lock. An unknown node or
+        shard is refused (BadInput, with a did-you-mean) before anything is read. With
+        `batched`, lists of them, a piece of the log each (a printer that keeps up with a
+        large run); with `raw`, the kept lines as stored instead, newline-terminated, many
+        a piece (bytes)."""
+        from .run.follow import check_filter, read_event_batches, read_events, read_lines
         from .views.events import EventFilter
 
         _refuse_unfit_text([("--job", job), ("--node", node), ("--shard", shard)])
@@ -435,7 +437,7 @@ class Fabric:
         except BaseException:
             self.store.close()
             raise
-        read = read_lines if raw else read_event_batches
+        read = read_lines if raw else read_event_batches if batched else read_events
         return self._closing(
             read(self.store, keep, follow=follow, idle=idle, on_no_runner=on_no_runner)
         )

@@ -168,6 +168,7 @@ def events(
             idle=sys.stdout.flush,
             on_no_runner=lambda: _no_runner(storage) if follow else None,
             raw=as_json,
+            batched=True,
         )
         try:
             if write is not None:

@@ -65,15 +65,20 @@ def appended(state: dict[str, Any], table: bytes, additions: Additions) -> bytes
     is not laid out as `split` lays it out: the caller merges parsed rows instead.
 
     The layout is canonical JSON of lists (no object but the top one, so `,"shards":`
-    occurs once), and a raw `"` only ever delimits a string. So `[<shard id>,[` opens that
-    shard's entry and nothing else (a row's id is followed by its ordinal, a skill by a
-    string or `]`), `[<class key>,[` opens that class, and `]]]` closes a class's rows
-    (a row ends in its `due`, never a list, and classes are never empty)."""
+    occurs once). Outside its strings, `[<shard id>,[` opens that shard's entry and
+    nothing else (a row's id is followed by its ordinal, a skill by a string or `]`),
+    `[<class key>,[` opens that class, and `]]]` closes a class's rows (a row ends in its
+    `due`, never a list, and classes are never empty). Every string is a name (ids and
+    skills: `NAME_PATTERN`), so no escape occurs, a `"` always opens or closes a string,
+    and each match is checked to lie outside strings. Like every restore without the
+    rows, the rows themselves are not checked here: `runner start` and `audit` do."""
     shards_at = table.rfind(b',"shards":[')
-    if shards_at < 0 or not table.startswith(b'{"format":1,"nodes":[') or table[-2:] != b"]}":
+    head = b'{"format":%d,"nodes":[' % TABLE_FORMAT
+    if shards_at < 0 or not table.startswith(head) or table[-2:] != b"]}" or b"\\" in table:
         return None
     ids = [shard["id"] for shard in state["shards"]]
     inserts: list[tuple[int, bytes]] = []
+    matched = [shards_at]  # where the patterns matched: each must be outside a string
     cursor = shards_at  # entries are in the state's order: one pass over the table at most
     for index, shard_id in enumerate(ids):
         if shard_id not in additions:
@@ -87,22 +92,29 @@ def appended(state: dict[str, Any], table: bytes, additions: Additions) -> bytes
             return None
         cursor = end
         queue = entry + len(dumps(shard_id)) + 2
-        queue_end = (
-            queue + 1 if table[queue : queue + 2] == b"[]" else table.find(b"]]]],", queue, end) + 3
-        )
+        if table[queue : queue + 2] == b"[]":
+            queue_end = queue + 1
+        else:
+            queue_end = table.find(b"]]]],", queue, end) + 3
+            matched.append(queue_end)
         if queue_end < queue:
             return None
+        matched += (entry, end)
         for classes, (low, high) in zip(
             additions[shard_id], ((queue, queue_end), (queue_end + 2, end)), strict=True
         ):
-            for key, rows in classes:
+            for key, rows in classes:  # in the table's order of classes
                 opened = b"[" + dumps(key) + b",["
                 at = table.find(opened, low, high)
                 first = at + len(opened)
                 last = table.find(b"]]]", first, high)  # the class's last row ends here
                 if at < 0 or last < 0 or table[first : first + 1] != b"[":
                     return None
+                matched += (at, last)
                 inserts.append((last + 1, b"," + dumps(rows)[1:-1]))
+                low = last
+    if not _outside_strings(table, matched):
+        return None
     inserts.sort()
     pieces: list[bytes] = []
     cursor = 0
@@ -111,6 +123,18 @@ def appended(state: dict[str, Any], table: bytes, additions: Additions) -> bytes
         cursor = at
     pieces.append(table[cursor:])
     return b"".join(pieces)
+
+
+def _outside_strings(table: bytes, positions: list[int]) -> bool:
+    """Whether no position lies inside a string of `table` (one without escapes: an even
+    number of `"` before a position puts it outside)."""
+    quotes = cursor = 0
+    for position in sorted(positions):
+        quotes += table.count(b'"', cursor, position)
+        cursor = position
+        if quotes % 2:
+            return False
+    return True
 
 
 def digest(state: dict[str, Any]) -> str:

@@ -297,8 +297,9 @@ def _apply_at_rest(store: Store, command: CommandInput) -> CommandResult:
     if key is not None:
         recorder.signer = HeadSigner(loaded.plan.name, str(loaded.run_id), key)
     crashed = record_recovery(store, loaded)
-    # Jobs added to an engine without its rows: the checkpoint decodes the stored rows to
-    # merge them (acyclic: the cycle collector would double what that costs).
+    # Jobs added to an engine without its rows: the checkpoint splices them into the stored
+    # table's bytes, or, for a class new to its shard, decodes the stored rows to merge them
+    # (acyclic: the cycle collector would double what that costs).
     merging = uncollected() if engine.unrestored is not None and engine.state.jobs else None
     try:
         with merging or contextlib.nullcontext():

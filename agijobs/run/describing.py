@@ -9,7 +9,7 @@ stores the log is scanned.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Generator
 from contextlib import closing
 from typing import Any
 
@@ -40,7 +40,8 @@ def describe_job(store: Store, job: str) -> dict[str, Any]:
         from ..store import no_run
 
         raise no_run(store)
-    history = [_entry(line) for line in _lines(store, "j/" + job, EventFilter(job=job))]
+    with closing(_lines(store, "j/" + job, EventFilter(job=job))) as lines:
+        history = [_entry(line) for line in lines]
     if not history:
         raise BadInput(
             f"job `{job}`: no event of this run names it",
@@ -133,7 +134,7 @@ def describe_shard(store: Store, shard: str) -> dict[str, Any]:
 # --------------------------------------------------------------------- reading
 
 
-def _lines(store: Store, key: str, keep: LineFilter) -> Iterator[bytes]:
+def _lines(store: Store, key: str, keep: LineFilter) -> Generator[bytes, None, None]:
     """The lines that may name `key`'s subject: through the index on a directory storage,
     else by scanning the log (each is checked again by the caller's filter)."""
     from ..store.files import EVENTS, FileStore
@@ -142,9 +143,10 @@ def _lines(store: Store, key: str, keep: LineFilter) -> Iterator[bytes]:
         from .eventindex import DIRECTORY, EventIndex
 
         index = EventIndex(store.root / EVENTS, store.root / DIRECTORY).open()
-        for line in index.lines(key):
-            if keep.keeps_line(line) is not None:
-                yield line
+        with closing(index.lines(key)) as indexed:
+            for line in indexed:
+                if keep.keeps_line(line) is not None:
+                    yield line
         return
     with closing(store.read_event_chunks(1 << 22)) as chunks:
         for chunk in chunks:
@@ -155,11 +157,12 @@ def _lines(store: Store, key: str, keep: LineFilter) -> Iterator[bytes]:
 
 def _history(store: Store, key: str, keep: LineFilter) -> list[dict[str, Any]]:
     """The events about a node or shard that are not a job's own."""
-    return [
-        entry
-        for entry in (_entry(line) for line in _lines(store, key, keep))
-        if not entry["type"].startswith("job.")
-    ]
+    with closing(_lines(store, key, keep)) as lines:
+        return [
+            entry
+            for entry in (_entry(line) for line in lines)
+            if not entry["type"].startswith("job.")
+        ]
 
 
 def _entry(line: bytes) -> dict[str, Any]:

@@ -23,7 +23,7 @@ import re
 import sys
 import zlib
 from array import array
-from collections.abc import Iterator
+from collections.abc import Generator
 from pathlib import Path
 from typing import IO, Any
 
@@ -51,7 +51,7 @@ class EventIndex:
 
     # ----------------------------------------------------------------- lookup
 
-    def lines(self, key: str) -> Iterator[bytes]:
+    def lines(self, key: str) -> Generator[bytes, None, None]:
         """The log's lines the index lists under `key`, in log order."""
         offsets: list[int] = []
         for path, header, memory in self.segments:
