@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import sys
 from pathlib import Path
 
@@ -13,12 +12,9 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 
 import bench  # noqa: E402
 
-_spec = importlib.util.spec_from_file_location(
-    "performance_table", ROOT / "scripts" / "performance_table.py"
-)
-assert _spec is not None and _spec.loader is not None
-TABLES = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(TABLES)
+from .helpers import load_script  # noqa: E402
+
+TABLES = load_script("performance_table")
 
 
 def test_bench_runs_small_and_reports_every_column(tmp_path: Path) -> None:
