@@ -84,3 +84,11 @@ def at_rest(signed_plan: Path, tmp_path: Path) -> Path:
     assert result.exit_code == 0, result.output
     assert "paused at tick 5" in result.stdout
     return storage
+
+
+@pytest.fixture
+def finished(scenario_file: Path, storage: Path) -> Path:
+    """The small scenario, run to its end."""
+    result = cli("run", str(scenario_file), "--storage", str(storage))
+    assert result.exit_code == 0, result.output
+    return storage

@@ -12,13 +12,6 @@ from ..backends import Backend
 from ..helpers import agijobs, cli
 
 
-@pytest.fixture
-def finished(scenario_file: Path, storage: Path) -> Path:
-    result = cli("run", str(scenario_file), "--storage", str(storage))
-    assert result.exit_code == 0, result.output
-    return storage
-
-
 def test_describe_a_job(finished: Path) -> None:
     result = cli("describe", "job", "f-000010", "--storage", str(finished))
     assert result.exit_code == 0, result.output

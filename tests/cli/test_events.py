@@ -14,13 +14,6 @@ from ..contract_check import check_output
 from ..helpers import cli, wait_for
 
 
-@pytest.fixture
-def finished(scenario_file: Path, storage: Path) -> Path:
-    result = cli("run", str(scenario_file), "--storage", str(storage))
-    assert result.exit_code == 0, result.output
-    return storage
-
-
 def test_owner_events_as_text(finished: Path) -> None:
     result = cli("events", "--type", "owner.", "--storage", str(finished))
     assert result.exit_code == 0, result.output
@@ -112,9 +105,11 @@ def test_follow_without_a_live_runner_prints_the_log_and_says_so(finished: Path)
     )
 
 
-def test_follow_tails_a_live_run_to_its_end(scenario_file: Path, storage: Path) -> None:
-    # A paced runner in one process, a follower in another: the follower starts while the
-    # run is live and ends on its own once the runner stops, having printed every line.
+def beside_a_live_run(
+    scenario_file: Path, storage: Path, *command: str
+) -> subprocess.CompletedProcess[bytes]:
+    """`agijobs COMMAND`, started once a paced runner of `scenario_file` is live in another
+    process, and left to end on its own when the runner stops."""
     runner = subprocess.Popen(
         [sys.executable, "-m", "agijobs", "run", str(scenario_file), "--storage", str(storage),
          "--tick-ms", "250"],
@@ -123,42 +118,30 @@ def test_follow_tails_a_live_run_to_its_end(scenario_file: Path, storage: Path) 
     )  # fmt: skip
     try:
         wait_for(storage / "live.json")
-        follower = subprocess.run(
-            [sys.executable, "-m", "agijobs", "events", "--follow", "--json", "--storage",
-             str(storage)],
+        done = subprocess.run(
+            [sys.executable, "-m", "agijobs", *command, "--storage", str(storage)],
             capture_output=True,
             timeout=60,
             check=False,
-        )  # fmt: skip
+        )
         assert runner.wait(timeout=60) == 0
     finally:
         if runner.poll() is None:
             runner.kill()
+    return done
+
+
+def test_follow_tails_a_live_run_to_its_end(scenario_file: Path, storage: Path) -> None:
+    # The follower starts while the run is live and ends on its own once the runner
+    # stops, having printed every line.
+    follower = beside_a_live_run(scenario_file, storage, "events", "--follow", "--json")
     assert follower.returncode == 0, follower.stderr
     assert follower.stderr == b""  # it did follow a live runner
     assert follower.stdout == (storage / "events.ndjson").read_bytes()
 
 
 def test_status_watch_json_streams_status_documents(scenario_file: Path, storage: Path) -> None:
-    runner = subprocess.Popen(
-        [sys.executable, "-m", "agijobs", "run", str(scenario_file), "--storage", str(storage),
-         "--tick-ms", "250"],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )  # fmt: skip
-    try:
-        wait_for(storage / "live.json")
-        watched = subprocess.run(
-            [sys.executable, "-m", "agijobs", "status", "--watch", "--json", "--storage",
-             str(storage)],
-            capture_output=True,
-            timeout=60,
-            check=False,
-        )  # fmt: skip
-        assert runner.wait(timeout=60) == 0
-    finally:
-        if runner.poll() is None:
-            runner.kill()
+    watched = beside_a_live_run(scenario_file, storage, "status", "--watch", "--json")
     assert watched.returncode == 0, watched.stderr
     check_output(["status", "--watch", "--json"], watched.stdout.decode())
     documents = [orjson.loads(line) for line in watched.stdout.splitlines()]
